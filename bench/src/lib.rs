@@ -1,0 +1,1 @@
+//! Placeholder until the bench issue builds the load generator.
