@@ -1,1 +1,41 @@
+//! ferrozk: a ZooKeeper server, wire-compatible with Apache ZooKeeper 3.8/3.9.
 
+pub mod config;
+pub mod net;
+pub mod node;
+pub mod pipeline;
+pub mod session;
+pub mod tree;
+pub mod txn;
+pub mod watch;
+
+use std::net::SocketAddr;
+use tokio::net::TcpListener;
+
+/// Binds the client port and runs the server until the process ends.
+pub async fn run(cfg: config::Config) -> std::io::Result<()> {
+    let addr: SocketAddr = cfg.client_address();
+    let listener = TcpListener::bind(addr).await?;
+    tracing::info!(
+        "ferrozk {} serving clients on {} (tickTime={}ms, sessions {}..{}ms, jute.maxbuffer={})",
+        env!("CARGO_PKG_VERSION"),
+        listener.local_addr()?,
+        cfg.tick_time,
+        cfg.min_session_timeout,
+        cfg.max_session_timeout,
+        cfg.max_buffer
+    );
+    let (tx, rx) = tokio::sync::mpsc::channel(4096);
+    let net_cfg = net::NetConfig {
+        max_buffer: cfg.max_buffer,
+        max_client_cnxns: cfg.max_client_cnxns,
+        max_session_timeout_ms: cfg.max_session_timeout,
+    };
+    let node = node::Node::new(cfg);
+    let core = tokio::spawn(node.run(rx));
+    tokio::select! {
+        _ = net::serve(listener, tx, net_cfg) => {}
+        _ = core => {}
+    }
+    Ok(())
+}

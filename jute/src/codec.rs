@@ -275,7 +275,10 @@ mod tests {
     #[test]
     fn hostile_lengths_are_refused_before_allocating() {
         let mut r = Reader::new(Bytes::from_static(&[0x7f, 0xff, 0xff, 0xff, 1, 2]));
-        assert!(matches!(r.read_buffer(), Err(DecodeError::Truncated { .. })));
+        assert!(matches!(
+            r.read_buffer(),
+            Err(DecodeError::Truncated { .. })
+        ));
         let mut r = Reader::new(Bytes::from_static(&[0x7f, 0xff, 0xff, 0xff]));
         assert!(Vec::<i64>::decode(&mut r).is_err());
         let mut r = Reader::new(Bytes::from_static(&[0xff, 0xff, 0xff, 0xfe]));

@@ -1,6 +1,5 @@
 //! Module `org.apache.zookeeper.data`: identities, ACLs and node statistics.
 
-
 record! {
     pub struct Id { scheme: String, id: String }
     pub struct Acl { perms: i32, id: Id }

@@ -1,7 +1,7 @@
 //! Whole client messages: the handshake (with its optional read-only byte), requests keyed by
 //! op code, and the per-operation results of multi and multiRead.
 
-use crate::codec::{DecodeError, Decode, Encode, Reader};
+use crate::codec::{Decode, DecodeError, Encode, Reader};
 use crate::consts::OpCode;
 use crate::data::Stat;
 use crate::proto::*;
@@ -165,9 +165,9 @@ impl Decode for MultiRequest {
                 return Ok(MultiRequest { ops });
             }
             let op = match OpCode::from_i32(h.op) {
-                Some(
-                    op @ (OpCode::Create | OpCode::Create2 | OpCode::CreateContainer),
-                ) => MultiOp::Create(op, CreateRequest::decode(r)?),
+                Some(op @ (OpCode::Create | OpCode::Create2 | OpCode::CreateContainer)) => {
+                    MultiOp::Create(op, CreateRequest::decode(r)?)
+                }
                 Some(OpCode::CreateTtl) => MultiOp::CreateTtl(CreateTtlRequest::decode(r)?),
                 Some(OpCode::Delete) => MultiOp::Delete(DeleteRequest::decode(r)?),
                 Some(OpCode::SetData) => MultiOp::SetData(SetDataRequest::decode(r)?),
@@ -189,25 +189,50 @@ impl Decode for MultiRequest {
 impl Encode for MultiRequest {
     fn encode(&self, out: &mut BytesMut) {
         for op in &self.ops {
-            MultiHeader { op: op.op().code(), done: false, err: -1 }.encode(out);
+            MultiHeader {
+                op: op.op().code(),
+                done: false,
+                err: -1,
+            }
+            .encode(out);
             op.encode_body(out);
         }
-        MultiHeader { op: -1, done: true, err: -1 }.encode(out);
+        MultiHeader {
+            op: -1,
+            done: true,
+            err: -1,
+        }
+        .encode(out);
     }
 }
 
 /// The result of one operation of a multi or multiRead.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OpResult {
-    Create { path: String },
+    Create {
+        path: String,
+    },
     /// create2, createContainer and createTTL answer with the Stat too; `op` says which.
-    Create2 { op: OpCode, path: String, stat: Stat },
+    Create2 {
+        op: OpCode,
+        path: String,
+        stat: Stat,
+    },
     Delete,
-    SetData { stat: Stat },
+    SetData {
+        stat: Stat,
+    },
     Check,
-    GetChildren { children: Vec<String> },
-    GetData { data: Option<Bytes>, stat: Stat },
-    Error { err: i32 },
+    GetChildren {
+        children: Vec<String>,
+    },
+    GetData {
+        data: Option<Bytes>,
+        stat: Stat,
+    },
+    Error {
+        err: i32,
+    },
 }
 
 impl OpResult {
@@ -238,7 +263,12 @@ impl Encode for MultiResponse {
                 OpResult::Error { err } => *err,
                 _ => 0,
             };
-            MultiHeader { op: res.op(), done: false, err }.encode(out);
+            MultiHeader {
+                op: res.op(),
+                done: false,
+                err,
+            }
+            .encode(out);
             match res {
                 OpResult::Create { path } => path.encode(out),
                 OpResult::Create2 { path, stat, .. } => {
@@ -255,7 +285,12 @@ impl Encode for MultiResponse {
                 OpResult::Error { err } => err.encode(out),
             }
         }
-        MultiHeader { op: -1, done: true, err: -1 }.encode(out);
+        MultiHeader {
+            op: -1,
+            done: true,
+            err: -1,
+        }
+        .encode(out);
     }
 }
 
@@ -268,22 +303,37 @@ impl Decode for MultiResponse {
                 return Ok(MultiResponse { results });
             }
             let res = match OpCode::from_i32(h.op) {
-                Some(OpCode::Create) => OpResult::Create { path: String::decode(r)? },
+                Some(OpCode::Create) => OpResult::Create {
+                    path: String::decode(r)?,
+                },
                 Some(op @ (OpCode::Create2 | OpCode::CreateContainer | OpCode::CreateTtl)) => {
-                    OpResult::Create2 { op, path: String::decode(r)?, stat: Stat::decode(r)? }
+                    OpResult::Create2 {
+                        op,
+                        path: String::decode(r)?,
+                        stat: Stat::decode(r)?,
+                    }
                 }
                 Some(OpCode::Delete) => OpResult::Delete,
                 Some(OpCode::Check) => OpResult::Check,
-                Some(OpCode::SetData) => OpResult::SetData { stat: Stat::decode(r)? },
-                Some(OpCode::GetChildren) => {
-                    OpResult::GetChildren { children: Vec::decode(r)? }
-                }
+                Some(OpCode::SetData) => OpResult::SetData {
+                    stat: Stat::decode(r)?,
+                },
+                Some(OpCode::GetChildren) => OpResult::GetChildren {
+                    children: Vec::decode(r)?,
+                },
                 Some(OpCode::GetData) => OpResult::GetData {
                     data: Option::<Bytes>::decode(r)?,
                     stat: Stat::decode(r)?,
                 },
-                Some(OpCode::Error) => OpResult::Error { err: i32::decode(r)? },
-                _ => return Err(DecodeError::Unknown { what: "multi result", value: h.op }),
+                Some(OpCode::Error) => OpResult::Error {
+                    err: i32::decode(r)?,
+                },
+                _ => {
+                    return Err(DecodeError::Unknown {
+                        what: "multi result",
+                        value: h.op,
+                    })
+                }
             };
             results.push(res);
         }
@@ -327,7 +377,10 @@ impl Request {
     /// Decodes the body of a request whose header carried `op`. Unknown op codes are
     /// `DecodeError::Unknown`; what to answer is the server's decision.
     pub fn decode(op: i32, r: &mut Reader) -> Result<Request, DecodeError> {
-        let code = OpCode::from_i32(op).ok_or(DecodeError::Unknown { what: "op code", value: op })?;
+        let code = OpCode::from_i32(op).ok_or(DecodeError::Unknown {
+            what: "op code",
+            value: op,
+        })?;
         Ok(match code {
             OpCode::Create | OpCode::Create2 | OpCode::CreateContainer => {
                 Request::Create(code, CreateRequest::decode(r)?)
@@ -364,7 +417,10 @@ impl Request {
             | OpCode::DeleteContainer
             | OpCode::CreateSession
             | OpCode::Error => {
-                return Err(DecodeError::Unknown { what: "client op code", value: op })
+                return Err(DecodeError::Unknown {
+                    what: "client op code",
+                    value: op,
+                })
             }
         })
     }

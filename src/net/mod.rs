@@ -1,0 +1,251 @@
+//! Bytes on sockets: the client port. Each connection gets a reader task (length-prefixed
+//! frames, the handshake, size limits, idle limits) and a writer task that batches whatever the
+//! node queued into as few writes as possible. A broken connection is closed and logged; it
+//! never affects another.
+
+use crate::node::{ConnId, Msg, Out};
+use bytes::{Bytes, BytesMut};
+use jute::{ConnectRequest, Decode, Reader, RequestHeader};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+
+/// How long a new connection may take to send its handshake (ZooKeeper's sessionless
+/// connection timeout).
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Clone)]
+pub struct NetConfig {
+    pub max_buffer: usize,
+    pub max_client_cnxns: u32,
+    pub max_session_timeout_ms: u32,
+}
+
+/// Connections per client address, for `maxClientCnxns`.
+#[derive(Default)]
+struct PerIp(Mutex<HashMap<IpAddr, u32>>);
+
+impl PerIp {
+    fn try_add(&self, ip: IpAddr, max: u32) -> bool {
+        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let n = m.entry(ip).or_insert(0);
+        if max != 0 && *n >= max {
+            return false;
+        }
+        *n += 1;
+        true
+    }
+
+    fn remove(&self, ip: IpAddr) {
+        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = m.get_mut(&ip) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&ip);
+            }
+        }
+    }
+}
+
+/// Accepts client connections until the listener fails.
+pub async fn serve(listener: TcpListener, node: mpsc::Sender<Msg>, cfg: NetConfig) {
+    let next = Arc::new(AtomicU64::new(1));
+    let per_ip = Arc::new(PerIp::default());
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        if !per_ip.try_add(peer.ip(), cfg.max_client_cnxns) {
+            warn!(
+                "too many connections from {} - max is {}",
+                peer.ip(),
+                cfg.max_client_cnxns
+            );
+            drop(stream);
+            continue;
+        }
+        let _ = stream.set_nodelay(true);
+        let id = next.fetch_add(1, Ordering::Relaxed);
+        let node = node.clone();
+        let cfg = cfg.clone();
+        let per_ip = per_ip.clone();
+        tokio::spawn(async move {
+            connection(id, stream, peer, node, cfg).await;
+            per_ip.remove(peer.ip());
+        });
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum ConnError {
+    #[error("closed by peer")]
+    Eof,
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("Len error {0}")]
+    Len(i64),
+    #[error("no handshake within {0:?}")]
+    HandshakeTimeout(Duration),
+    #[error("no request within the session timeout")]
+    Idle,
+    #[error("malformed {0}: {1}")]
+    Malformed(&'static str, jute::DecodeError),
+    #[error("four-letter word {0:?} (not served by this build)")]
+    FourLetter(String),
+    #[error("server shutting down")]
+    NodeGone,
+}
+
+async fn read_frame(
+    r: &mut OwnedReadHalf,
+    max: usize,
+    buf: &mut BytesMut,
+) -> Result<Bytes, ConnError> {
+    let mut len = [0u8; 4];
+    match r.read_exact(&mut len).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Err(ConnError::Eof),
+        Err(e) => return Err(e.into()),
+    }
+    let n = i32::from_be_bytes(len);
+    if n < 0 || n as usize > max {
+        return Err(ConnError::Len(n as i64));
+    }
+    buf.resize(n as usize, 0);
+    r.read_exact(&mut buf[..]).await?;
+    Ok(buf.split().freeze())
+}
+
+/// ZooKeeper's four-letter words, recognised from the first four bytes of a connection.
+fn four_letter(b: [u8; 4]) -> Option<String> {
+    const WORDS: [&str; 19] = [
+        "conf", "cons", "crst", "dump", "envi", "ruok", "srst", "srvr", "stat", "wchs", "wchc",
+        "wchp", "mntr", "isro", "dirs", "hash", "gtmk", "stmk", "kill",
+    ];
+    let s = std::str::from_utf8(&b).ok()?;
+    WORDS.contains(&s).then(|| s.to_string())
+}
+
+async fn connection(
+    id: ConnId,
+    stream: TcpStream,
+    peer: SocketAddr,
+    node: mpsc::Sender<Msg>,
+    cfg: NetConfig,
+) {
+    let (mut rd, wr) = stream.into_split();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let writer = tokio::spawn(write_loop(wr, rx));
+    let res = read_loop(id, &mut rd, peer, &node, &cfg, tx).await;
+    match &res {
+        Err(ConnError::Eof) | Ok(()) => debug!("connection {id} from {peer} closed"),
+        Err(e) => info!("closing connection {id} from {peer}: {e}"),
+    }
+    let _ = node.send(Msg::Disconnected { conn: id }).await;
+    // The writer ends when the node drops its sender (after Disconnected) or sends Close.
+    let _ = writer.await;
+}
+
+async fn read_loop(
+    id: ConnId,
+    rd: &mut OwnedReadHalf,
+    peer: SocketAddr,
+    node: &mpsc::Sender<Msg>,
+    cfg: &NetConfig,
+    tx: mpsc::UnboundedSender<Out>,
+) -> Result<(), ConnError> {
+    let mut buf = BytesMut::with_capacity(1024);
+    // The handshake: four-letter word or ConnectRequest.
+    let first = tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
+        let mut len = [0u8; 4];
+        rd.read_exact(&mut len).await.map_err(|e| match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => ConnError::Eof,
+            _ => ConnError::Io(e),
+        })?;
+        if let Some(w) = four_letter(len) {
+            return Err(ConnError::FourLetter(w));
+        }
+        let n = i32::from_be_bytes(len);
+        if n < 0 || n as usize > cfg.max_buffer {
+            return Err(ConnError::Len(n as i64));
+        }
+        buf.resize(n as usize, 0);
+        rd.read_exact(&mut buf[..]).await?;
+        Ok(buf.split().freeze())
+    })
+    .await
+    .map_err(|_| ConnError::HandshakeTimeout(HANDSHAKE_TIMEOUT))??;
+    let mut r = Reader::new(first);
+    let req =
+        ConnectRequest::decode(&mut r).map_err(|e| ConnError::Malformed("ConnectRequest", e))?;
+    let idle = Duration::from_millis(
+        req.time_out.clamp(1, cfg.max_session_timeout_ms as i32) as u64 + 2_000,
+    );
+    node.send(Msg::Connect {
+        conn: id,
+        peer,
+        req,
+        tx,
+    })
+    .await
+    .map_err(|_| ConnError::NodeGone)?;
+    loop {
+        let frame = match tokio::time::timeout(idle, read_frame(rd, cfg.max_buffer, &mut buf)).await
+        {
+            Ok(f) => f?,
+            Err(_) => return Err(ConnError::Idle),
+        };
+        let mut r = Reader::new(frame);
+        let h =
+            RequestHeader::decode(&mut r).map_err(|e| ConnError::Malformed("RequestHeader", e))?;
+        node.send(Msg::Request {
+            conn: id,
+            xid: h.xid,
+            op: h.op,
+            body: r.rest(),
+        })
+        .await
+        .map_err(|_| ConnError::NodeGone)?;
+    }
+}
+
+async fn write_loop(mut wr: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<Out>) {
+    let mut batch = BytesMut::with_capacity(8192);
+    while let Some(first) = rx.recv().await {
+        let mut close = false;
+        let mut next = Some(first);
+        while let Some(m) = next {
+            match m {
+                Out::Frame(b) => batch.extend_from_slice(&b),
+                Out::Close => {
+                    close = true;
+                    break;
+                }
+            }
+            if batch.len() > 256 * 1024 {
+                break;
+            }
+            next = rx.try_recv().ok();
+        }
+        if !batch.is_empty() && wr.write_all(&batch).await.is_err() {
+            break;
+        }
+        batch.clear();
+        if close {
+            break;
+        }
+    }
+    let _ = wr.shutdown().await;
+}

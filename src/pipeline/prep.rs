@@ -1,0 +1,433 @@
+//! Validation of write requests and their translation into transactions, in the order
+//! ZooKeeper's PrepRequestProcessor checks things (so the same invalid request gets the same
+//! error code). Checks run against the tree overlaid with pending changes, which is also what
+//! lets later operations of one multi see the effects of earlier ones.
+
+use crate::tree::{
+    owner_kind, parent_of, ttl_owner, DataTree, OwnerKind, CONTAINER_OWNER, MAX_TTL,
+};
+use crate::txn::TxnBody;
+use jute::*;
+use std::collections::HashMap;
+
+/// What prep needs to know about a node.
+#[derive(Debug, Clone)]
+pub struct Rec {
+    pub stat: StatPersisted,
+    pub child_count: i32,
+    pub acl: Vec<Acl>,
+}
+
+/// Changes decided by prep but not yet applied to the tree; `None` marks a deletion.
+#[derive(Default, Clone)]
+pub struct Overlay {
+    recs: HashMap<String, Option<Rec>>,
+}
+
+/// The context of one request: who sends it and what the server allows.
+pub struct Ctx<'a> {
+    pub session: i64,
+    pub zxid: i64,
+    pub time: i64,
+    pub auth: &'a [Id],
+    pub extended_types: bool,
+}
+
+type PResult<T> = Result<T, ErrorCode>;
+
+impl Overlay {
+    pub fn get(&self, tree: &DataTree, path: &str) -> PResult<Rec> {
+        let r = match self.recs.get(path) {
+            Some(r) => r.clone(),
+            None => tree.get(path).map(|n| Rec {
+                stat: n.stat.clone(),
+                child_count: n.children.len() as i32,
+                acl: n.acl.clone(),
+            }),
+        };
+        r.ok_or(ErrorCode::NoNode)
+    }
+
+    fn exists(&self, tree: &DataTree, path: &str) -> bool {
+        self.get(tree, path).is_ok()
+    }
+
+    fn put(&mut self, path: &str, r: Option<Rec>) {
+        self.recs.insert(path.to_string(), r);
+    }
+
+    pub fn clear(&mut self) {
+        self.recs.clear();
+    }
+}
+
+/// `PathUtils.validatePath`.
+pub fn validate_path(path: &str) -> PResult<()> {
+    let bad = Err(ErrorCode::BadArguments);
+    let chars: Vec<u16> = path.encode_utf16().collect();
+    if chars.is_empty() || chars[0] != b'/' as u16 {
+        return bad;
+    }
+    if chars.len() == 1 {
+        return Ok(());
+    }
+    if chars[chars.len() - 1] == b'/' as u16 {
+        return bad;
+    }
+    let (slash, dot) = (b'/' as u16, b'.' as u16);
+    let mut last = slash;
+    for i in 1..chars.len() {
+        let c = chars[i];
+        let ends = i + 1 == chars.len() || chars[i + 1] == slash;
+        if c == 0 || (c == slash && last == slash) {
+            return bad;
+        }
+        if c == dot && last == dot {
+            if chars[i - 2] == slash && ends {
+                return bad;
+            }
+        } else if c == dot {
+            if chars[i - 1] == slash && ends {
+                return bad;
+            }
+        } else if (c > 0 && c <= 0x1f)
+            || (0x7f..=0x9f).contains(&c)
+            || (0xd800..=0xf8ff).contains(&c)
+            || c >= 0xfff0
+        {
+            return bad;
+        }
+        last = c;
+    }
+    Ok(())
+}
+
+fn check_and_inc_version(current: i32, expected: i32) -> PResult<i32> {
+    if expected != -1 && expected != current {
+        return Err(ErrorCode::BadVersion);
+    }
+    let next = current.wrapping_add(1);
+    Ok(if next == -1 { 0 } else { next })
+}
+
+fn is_valid_ip_acl(id: &str) -> bool {
+    let (addr, bits) = match id.split_once('/') {
+        Some((a, b)) => (a, Some(b)),
+        None => (id, None),
+    };
+    let Ok(ip) = addr.parse::<std::net::IpAddr>() else {
+        return false;
+    };
+    match bits {
+        None => true,
+        Some(b) => match b.parse::<u32>() {
+            Ok(n) => n <= if ip.is_ipv4() { 32 } else { 128 },
+            Err(_) => false,
+        },
+    }
+}
+
+/// `PrepRequestProcessor.fixupACL`: dedupe, refuse empty or malformed lists, and expand `auth`
+/// into the caller's authenticated identities.
+pub fn fixup_acl(auth: &[Id], acls: &[Acl]) -> PResult<Vec<Acl>> {
+    let mut uniq: Vec<Acl> = Vec::with_capacity(acls.len());
+    for a in acls {
+        if !uniq.contains(a) {
+            uniq.push(a.clone());
+        }
+    }
+    if uniq.is_empty() {
+        return Err(ErrorCode::InvalidAcl);
+    }
+    let mut out = Vec::new();
+    for a in uniq {
+        let id = &a.id;
+        if id.scheme == "world" && id.id == "anyone" {
+            out.push(a);
+        } else if id.scheme == "auth" {
+            // Only schemes whose provider reports authenticated ids count (ip does not).
+            let mut any = false;
+            for cid in auth.iter().filter(|i| i.scheme != "ip") {
+                any = true;
+                out.push(Acl {
+                    perms: a.perms,
+                    id: cid.clone(),
+                });
+            }
+            if !any {
+                return Err(ErrorCode::InvalidAcl);
+            }
+        } else {
+            let valid = match id.scheme.as_str() {
+                "digest" => id.id.split(':').count() == 2 && !id.id.ends_with(':'),
+                "ip" => is_valid_ip_acl(&id.id),
+                "super" => true,
+                _ => false,
+            };
+            if !valid {
+                return Err(ErrorCode::InvalidAcl);
+            }
+            out.push(a);
+        }
+    }
+    Ok(out)
+}
+
+/// The parent of a path for create and delete: refuses paths with no slash or a NUL.
+fn parent_for(path: &str) -> PResult<&str> {
+    match path.rfind('/') {
+        None => Err(ErrorCode::BadArguments),
+        _ if path.contains('\0') => Err(ErrorCode::BadArguments),
+        Some(_) => Ok(parent_of(path)),
+    }
+}
+
+/// Prepares one write. On error nothing is left in the overlay by this call.
+pub fn prep_write(
+    tree: &DataTree,
+    ov: &mut Overlay,
+    ctx: &Ctx,
+    op: &MultiOp,
+) -> PResult<(OpCode, TxnBody)> {
+    match op {
+        MultiOp::Create(code, r) => {
+            prep_create(tree, ov, ctx, *code, &r.path, &r.data, &r.acl, r.flags, -1)
+        }
+        MultiOp::CreateTtl(r) => prep_create(
+            tree,
+            ov,
+            ctx,
+            OpCode::CreateTtl,
+            &r.path,
+            &r.data,
+            &r.acl,
+            r.flags,
+            r.ttl,
+        ),
+        MultiOp::Delete(r) => {
+            let path = r.path.as_str();
+            if DataTree::is_special(path) {
+                return Err(ErrorCode::BadArguments);
+            }
+            let parent_path = parent_for(path)?;
+            let mut parent = ov.get(tree, parent_path)?;
+            let node = ov.get(tree, path)?;
+            check_and_inc_version(node.stat.version, r.version)?;
+            if node.child_count > 0 {
+                return Err(ErrorCode::NotEmpty);
+            }
+            parent.child_count -= 1;
+            parent.stat.pzxid = ctx.zxid;
+            ov.put(parent_path, Some(parent));
+            ov.put(path, None);
+            Ok((
+                OpCode::Delete,
+                TxnBody::Delete(DeleteTxn {
+                    path: r.path.clone(),
+                }),
+            ))
+        }
+        MultiOp::SetData(r) => {
+            validate_path(&r.path)?;
+            let mut node = ov.get(tree, &r.path)?;
+            let version = check_and_inc_version(node.stat.version, r.version)?;
+            node.stat.version = version;
+            node.stat.mzxid = ctx.zxid;
+            node.stat.mtime = ctx.time;
+            ov.put(&r.path, Some(node));
+            Ok((
+                OpCode::SetData,
+                TxnBody::SetData(SetDataTxn {
+                    path: r.path.clone(),
+                    data: r.data.clone(),
+                    version,
+                }),
+            ))
+        }
+        MultiOp::Check(r) => {
+            validate_path(&r.path)?;
+            let node = ov.get(tree, &r.path)?;
+            let version = check_and_inc_version(node.stat.version, r.version)?;
+            Ok((
+                OpCode::Check,
+                TxnBody::Check(CheckVersionTxn {
+                    path: r.path.clone(),
+                    version,
+                }),
+            ))
+        }
+        MultiOp::GetChildren(_) | MultiOp::GetData(_) => Err(ErrorCode::MarshallingError),
+    }
+}
+
+pub fn prep_set_acl(
+    tree: &DataTree,
+    ov: &mut Overlay,
+    ctx: &Ctx,
+    r: &SetAclRequest,
+) -> PResult<TxnBody> {
+    validate_path(&r.path)?;
+    let acl = fixup_acl(ctx.auth, &r.acl)?;
+    let mut node = ov.get(tree, &r.path)?;
+    let version = check_and_inc_version(node.stat.aversion, r.version)?;
+    node.stat.aversion = version;
+    node.acl = acl.clone();
+    ov.put(&r.path, Some(node));
+    Ok(TxnBody::SetAcl(SetAclTxn {
+        path: r.path.clone(),
+        acl,
+        version,
+    }))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn prep_create(
+    tree: &DataTree,
+    ov: &mut Overlay,
+    ctx: &Ctx,
+    op: OpCode,
+    path: &str,
+    data: &Option<bytes::Bytes>,
+    acl: &[Acl],
+    flags: i32,
+    ttl: i64,
+) -> PResult<(OpCode, TxnBody)> {
+    let mode = CreateMode::from_i32(flags).ok_or(ErrorCode::BadArguments)?;
+    if mode.is_ttl() && !ctx.extended_types {
+        return Err(ErrorCode::Unimplemented);
+    }
+    if mode.is_ttl() {
+        if ttl <= 0 || ttl > MAX_TTL {
+            return Err(ErrorCode::BadArguments);
+        }
+    } else if ttl >= 0 {
+        return Err(ErrorCode::BadArguments);
+    }
+    let parent_path = parent_for(path)?;
+    let acl = fixup_acl(ctx.auth, acl)?;
+    let mut parent = ov.get(tree, parent_path)?;
+    let mut path = path.to_string();
+    if mode.is_sequential() {
+        path = format!("{path}{:010}", parent.stat.cversion);
+    }
+    validate_path(&path)?;
+    if ov.exists(tree, &path) {
+        return Err(ErrorCode::NodeExists);
+    }
+    if owner_kind(parent.stat.ephemeral_owner) == OwnerKind::Normal {
+        return Err(ErrorCode::NoChildrenForEphemerals);
+    }
+    let new_cversion = parent.stat.cversion + 1;
+    let owner = if mode.is_container() {
+        CONTAINER_OWNER
+    } else if mode.is_ttl() {
+        ttl_owner(ttl)
+    } else if mode.is_ephemeral() {
+        ctx.session
+    } else {
+        0
+    };
+    let body = match op {
+        OpCode::CreateContainer => TxnBody::CreateContainer(CreateContainerTxn {
+            path: path.clone(),
+            data: data.clone(),
+            acl: acl.clone(),
+            parent_c_version: new_cversion,
+        }),
+        OpCode::CreateTtl => TxnBody::CreateTtl(CreateTtlTxn {
+            path: path.clone(),
+            data: data.clone(),
+            acl: acl.clone(),
+            parent_c_version: new_cversion,
+            ttl,
+        }),
+        _ => TxnBody::Create(CreateTxn {
+            path: path.clone(),
+            data: data.clone(),
+            acl: acl.clone(),
+            ephemeral: mode.is_ephemeral(),
+            parent_c_version: new_cversion,
+        }),
+    };
+    parent.child_count += 1;
+    parent.stat.cversion = new_cversion;
+    parent.stat.pzxid = ctx.zxid;
+    ov.put(parent_path, Some(parent));
+    ov.put(
+        &path,
+        Some(Rec {
+            stat: StatPersisted {
+                czxid: ctx.zxid,
+                mzxid: ctx.zxid,
+                ctime: ctx.time,
+                mtime: ctx.time,
+                version: 0,
+                cversion: 0,
+                aversion: 0,
+                ephemeral_owner: owner,
+                pzxid: ctx.zxid,
+            },
+            child_count: 0,
+            acl,
+        }),
+    );
+    Ok((op, body))
+}
+
+/// A multi: every operation sees the ones before it; on the first failure the pending
+/// changes are rolled back, the failing op records its error and the rest record -2.
+pub fn prep_multi(tree: &DataTree, ov: &mut Overlay, ctx: &Ctx, ops: &[MultiOp]) -> TxnBody {
+    let saved = ov.clone();
+    let mut subs = Vec::with_capacity(ops.len());
+    let mut failed = false;
+    for op in ops {
+        if failed {
+            subs.push((
+                OpCode::Error,
+                TxnBody::Error(ErrorTxn {
+                    err: ErrorCode::RuntimeInconsistency.code(),
+                }),
+            ));
+            continue;
+        }
+        match prep_write(tree, ov, ctx, op) {
+            Ok(s) => subs.push(s),
+            Err(e) => {
+                failed = true;
+                *ov = saved.clone();
+                subs.push((OpCode::Error, TxnBody::Error(ErrorTxn { err: e.code() })));
+            }
+        }
+    }
+    TxnBody::Multi(subs)
+}
+
+/// The ephemerals a closing session leaves, including ones created by pending changes.
+pub fn close_session_paths(tree: &DataTree, ov: &Overlay, session: i64) -> Vec<String> {
+    let mut es = tree.ephemerals(session);
+    for (p, r) in &ov.recs {
+        match r {
+            None => es.retain(|e| e != p),
+            Some(r) if r.stat.ephemeral_owner == session && !es.contains(p) => es.push(p.clone()),
+            _ => {}
+        }
+    }
+    crate::tree::javaset::JavaHashSet::copy_order(es)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_validated_like_zookeeper() {
+        for ok in ["/", "/a", "/a/b", "/a.b", "/...", "/a/.b"] {
+            assert!(validate_path(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "", "a", "/a/", "//", "/a//b", "/.", "/a/..", "/a/./b", "/a\u{1}", "/a\0",
+        ] {
+            assert!(validate_path(bad).is_err(), "{bad:?}");
+        }
+    }
+}

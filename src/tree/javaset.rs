@@ -1,0 +1,119 @@
+//! Iteration order of a Java `HashSet<String>`, so that child lists, ephemeral lists and the
+//! paths a closed session deletes come out in the order Java ZooKeeper gives them.
+//!
+//! A `java.util.HashMap` iterates bucket by bucket (bucket = spread hash & (capacity - 1)) and,
+//! inside a bucket, in insertion order; resizes double the capacity and never shrink it. Keeping
+//! each member's insertion sequence and the table capacity is enough to reproduce that order.
+
+use std::collections::HashMap;
+
+/// `String.hashCode()` over UTF-16 code units.
+pub fn java_string_hash(s: &str) -> i32 {
+    s.encode_utf16()
+        .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(c as i32))
+}
+
+fn bucket(s: &str, capacity: usize) -> usize {
+    let h = java_string_hash(s);
+    let spread = h ^ ((h as u32) >> 16) as i32;
+    (spread as u32 as usize) & (capacity - 1)
+}
+
+/// `HashMap.tableSizeFor`: the next power of two.
+fn table_size_for(n: usize) -> usize {
+    n.max(1).next_power_of_two()
+}
+
+/// A set of strings that remembers what Java's HashSet would remember about them.
+#[derive(Debug, Clone, Default)]
+pub struct JavaHashSet {
+    members: HashMap<String, u64>,
+    next_seq: u64,
+    /// Table capacity; 0 until the first insert allocates the table.
+    capacity: usize,
+    initial: usize,
+}
+
+impl JavaHashSet {
+    /// `new HashSet<>(initial)`.
+    pub fn with_initial_capacity(initial: usize) -> Self {
+        JavaHashSet {
+            initial: table_size_for(initial),
+            ..Default::default()
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    pub fn contains(&self, s: &str) -> bool {
+        self.members.contains_key(s)
+    }
+
+    pub fn insert(&mut self, s: String) -> bool {
+        if self.members.contains_key(&s) {
+            return false;
+        }
+        if self.capacity == 0 {
+            self.capacity = if self.initial == 0 { 16 } else { self.initial };
+        }
+        self.members.insert(s, self.next_seq);
+        self.next_seq += 1;
+        // HashMap resizes once size exceeds capacity * 0.75.
+        while self.members.len() > self.capacity * 3 / 4 {
+            self.capacity *= 2;
+        }
+        true
+    }
+
+    pub fn remove(&mut self, s: &str) -> bool {
+        self.members.remove(s).is_some()
+    }
+
+    /// Members in Java iteration order.
+    pub fn ordered(&self) -> Vec<String> {
+        let cap = self.capacity.max(1);
+        let mut v: Vec<(&String, u64)> = self.members.iter().map(|(k, s)| (k, *s)).collect();
+        v.sort_by_key(|(k, seq)| (bucket(k, cap), *seq));
+        v.into_iter().map(|(k, _)| k.clone()).collect()
+    }
+
+    /// The order of `new HashSet<>(collection)` built from `items` in their given order.
+    pub fn copy_order(items: Vec<String>) -> Vec<String> {
+        let cap = table_size_for(((items.len() as f32 / 0.75) as usize + 1).max(16));
+        let mut v: Vec<(usize, String)> = items.into_iter().enumerate().collect();
+        v.sort_by_key(|(i, k)| (bucket(k, cap), *i));
+        v.into_iter().map(|(_, k)| k).collect()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &String> {
+        self.members.keys()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn string_hash_matches_java() {
+        assert_eq!(java_string_hash(""), 0);
+        assert_eq!(java_string_hash("a"), 97);
+        assert_eq!(java_string_hash("hello"), 99162322);
+    }
+
+    #[test]
+    fn resize_reorders_like_java() {
+        let mut s = JavaHashSet::with_initial_capacity(8);
+        for n in ["b", "a", "c"] {
+            s.insert(n.to_string());
+        }
+        // Single characters land in bucket (char & 7): a=1, b=2, c=3.
+        assert_eq!(s.ordered(), vec!["a", "b", "c"]);
+    }
+}

@@ -1,0 +1,479 @@
+//! The DataTree: the only place that changes replicated state, and only by applying
+//! transactions in zxid order. It knows nothing of connections, watches or auth; `apply`
+//! returns the result for the client and the changes the watch manager turns into events.
+
+pub mod javaset;
+
+use crate::txn::{Txn, TxnBody};
+use bytes::Bytes;
+use javaset::JavaHashSet;
+use jute::{Acl, ErrorCode, OpCode, Stat, StatPersisted};
+use std::collections::{BTreeSet, HashMap};
+
+/// `EphemeralType.CONTAINER_EPHEMERAL_OWNER`.
+pub const CONTAINER_OWNER: i64 = i64::MIN;
+const EXTENDED_MASK: i64 = 0xff00_0000_0000_0000u64 as i64;
+const RESERVED_BITS_MASK: i64 = 0x00ff_ff00_0000_0000;
+/// The largest TTL the ephemeralOwner encoding can hold.
+pub const MAX_TTL: i64 = !(EXTENDED_MASK | RESERVED_BITS_MASK);
+
+/// What kind of node an ephemeralOwner value marks (`EphemeralType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnerKind {
+    Void,
+    Normal,
+    Container,
+    Ttl,
+}
+
+pub fn owner_kind(owner: i64) -> OwnerKind {
+    if owner == CONTAINER_OWNER {
+        OwnerKind::Container
+    } else if owner & EXTENDED_MASK == EXTENDED_MASK {
+        OwnerKind::Ttl
+    } else if owner == 0 {
+        OwnerKind::Void
+    } else {
+        OwnerKind::Normal
+    }
+}
+
+pub fn ttl_owner(ttl: i64) -> i64 {
+    EXTENDED_MASK | ttl
+}
+
+pub fn ttl_of(owner: i64) -> i64 {
+    owner & !(EXTENDED_MASK | RESERVED_BITS_MASK)
+}
+
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub data: Option<Bytes>,
+    pub acl: Vec<Acl>,
+    pub stat: StatPersisted,
+    pub children: JavaHashSet,
+}
+
+impl Node {
+    fn new(data: Option<Bytes>, acl: Vec<Acl>, stat: StatPersisted) -> Node {
+        Node {
+            data,
+            acl,
+            stat,
+            children: JavaHashSet::with_initial_capacity(8),
+        }
+    }
+
+    /// The Stat clients see: derived counts, the cversion translated from creates to changes
+    /// (`cversion * 2 - children`, as `DataNode.copyStat` does), and ephemeralOwner shown only
+    /// for real ephemerals (containers and TTL nodes show 0).
+    pub fn client_stat(&self) -> Stat {
+        let s = &self.stat;
+        let n = self.children.len() as i32;
+        Stat {
+            czxid: s.czxid,
+            mzxid: s.mzxid,
+            ctime: s.ctime,
+            mtime: s.mtime,
+            version: s.version,
+            cversion: s.cversion.wrapping_mul(2).wrapping_sub(n),
+            aversion: s.aversion,
+            ephemeral_owner: if owner_kind(s.ephemeral_owner) == OwnerKind::Normal {
+                s.ephemeral_owner
+            } else {
+                0
+            },
+            data_length: self.data.as_ref().map_or(0, |d| d.len() as i32),
+            num_children: n,
+            pzxid: s.pzxid,
+        }
+    }
+}
+
+/// A change to the tree that watches care about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    Created(String),
+    Deleted(String),
+    DataChanged(String),
+}
+
+/// One sub-result of a multi.
+#[derive(Debug, Clone)]
+pub struct SubResult {
+    pub op: OpCode,
+    pub err: i32,
+    pub path: String,
+    pub stat: Option<Stat>,
+}
+
+/// What applying one transaction produced for the client.
+#[derive(Debug, Clone, Default)]
+pub struct ApplyResult {
+    pub err: i32,
+    pub path: String,
+    pub stat: Option<Stat>,
+    pub multi: Vec<SubResult>,
+}
+
+pub fn parent_of(path: &str) -> &str {
+    match path.rfind('/') {
+        Some(0) | None => "/",
+        Some(i) => &path[..i],
+    }
+}
+
+fn child_name(path: &str) -> &str {
+    match path.rfind('/') {
+        Some(i) => &path[i + 1..],
+        None => path,
+    }
+}
+
+pub const ZOOKEEPER: &str = "/zookeeper";
+pub const QUOTA: &str = "/zookeeper/quota";
+pub const CONFIG: &str = "/zookeeper/config";
+
+pub struct DataTree {
+    nodes: HashMap<String, Node>,
+    /// Ephemeral paths per owning session, in Java's set order for getEphemerals.
+    ephemerals: HashMap<i64, JavaHashSet>,
+    pub containers: BTreeSet<String>,
+    pub ttls: BTreeSet<String>,
+    pub last_processed_zxid: i64,
+}
+
+impl Default for DataTree {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl DataTree {
+    /// A tree holding only the system nodes, as a fresh ZooKeeper has it.
+    pub fn new() -> Self {
+        let mut t = DataTree {
+            nodes: HashMap::new(),
+            ephemerals: HashMap::new(),
+            containers: BTreeSet::new(),
+            ttls: BTreeSet::new(),
+            last_processed_zxid: 0,
+        };
+        let empty = || Some(Bytes::new());
+        let mut root = Node::new(empty(), Acl::open_unsafe(), StatPersisted::default());
+        root.children.insert("zookeeper".into());
+        let mut zk = Node::new(empty(), Acl::open_unsafe(), StatPersisted::default());
+        zk.children.insert("quota".into());
+        zk.children.insert("config".into());
+        // ZooKeeper sets the config node's ACL with version -1, which lands in aversion.
+        let config = Node::new(
+            empty(),
+            Acl::read_unsafe(),
+            StatPersisted {
+                aversion: -1,
+                ..Default::default()
+            },
+        );
+        t.nodes.insert("/".into(), root);
+        t.nodes.insert(ZOOKEEPER.into(), zk);
+        t.nodes.insert(
+            QUOTA.into(),
+            Node::new(empty(), Acl::open_unsafe(), StatPersisted::default()),
+        );
+        t.nodes.insert(CONFIG.into(), config);
+        t
+    }
+
+    pub fn get(&self, path: &str) -> Option<&Node> {
+        self.nodes.get(path)
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn is_special(path: &str) -> bool {
+        matches!(path, "/" | ZOOKEEPER | QUOTA | CONFIG)
+    }
+
+    pub fn children(&self, path: &str) -> Option<Vec<String>> {
+        self.nodes.get(path).map(|n| n.children.ordered())
+    }
+
+    /// Every descendant of `path` (not counting `path`), as getAllChildrenNumber counts them.
+    pub fn descendant_count(&self, path: &str) -> usize {
+        if path == "/" {
+            // ZooKeeper keeps the root under two keys and subtracts both.
+            return self.nodes.len() - 1;
+        }
+        let prefix = format!("{path}/");
+        self.nodes.keys().filter(|k| k.starts_with(&prefix)).count()
+    }
+
+    /// The session's ephemeral paths in Java's order.
+    pub fn ephemerals(&self, session: i64) -> Vec<String> {
+        self.ephemerals
+            .get(&session)
+            .map(|s| s.ordered())
+            .unwrap_or_default()
+    }
+
+    pub fn has_ephemerals(&self, session: i64) -> bool {
+        self.ephemerals.get(&session).is_some_and(|s| !s.is_empty())
+    }
+
+    pub fn ephemeral_count(&self) -> usize {
+        self.ephemerals.values().map(|s| s.len()).sum()
+    }
+
+    /// Applies one transaction. Errors recorded in the transaction come back as data; the
+    /// tree is left unchanged by a failed sub-operation of a multi.
+    pub fn apply(&mut self, txn: &Txn, changes: &mut Vec<Change>) -> ApplyResult {
+        let zxid = txn.hdr.zxid;
+        let mut rc = ApplyResult::default();
+        match &txn.body {
+            TxnBody::Multi(subs) => {
+                let failed = subs.iter().any(|(op, _)| *op == OpCode::Error);
+                let mut post_failed = false;
+                for (op, body) in subs {
+                    if failed {
+                        let err = match body {
+                            TxnBody::Error(e) => {
+                                post_failed = true;
+                                e.err
+                            }
+                            _ if post_failed => ErrorCode::RuntimeInconsistency.code(),
+                            _ => 0,
+                        };
+                        rc.multi.push(SubResult {
+                            op: OpCode::Error,
+                            err,
+                            path: String::new(),
+                            stat: None,
+                        });
+                        continue;
+                    }
+                    let r = self.apply_one(*op, body, &txn.hdr, changes);
+                    rc.multi.push(SubResult {
+                        op: if r.err != 0 { OpCode::Error } else { *op },
+                        err: r.err,
+                        path: r.path,
+                        stat: r.stat,
+                    });
+                }
+            }
+            body => {
+                let op = OpCode::from_i32(txn.hdr.op).unwrap_or(OpCode::Error);
+                rc = self.apply_one(op, body, &txn.hdr, changes);
+            }
+        }
+        if zxid > self.last_processed_zxid {
+            self.last_processed_zxid = zxid;
+        }
+        rc
+    }
+
+    fn apply_one(
+        &mut self,
+        op: OpCode,
+        body: &TxnBody,
+        hdr: &jute::TxnHeader,
+        changes: &mut Vec<Change>,
+    ) -> ApplyResult {
+        let mut rc = ApplyResult::default();
+        let res = match body {
+            TxnBody::Create(t) => {
+                rc.path = t.path.clone();
+                let owner = if t.ephemeral { hdr.client_id } else { 0 };
+                self.create_node(
+                    &t.path,
+                    t.data.clone(),
+                    t.acl.clone(),
+                    owner,
+                    t.parent_c_version,
+                    hdr.zxid,
+                    hdr.time,
+                    changes,
+                )
+            }
+            TxnBody::CreateContainer(t) => {
+                rc.path = t.path.clone();
+                self.create_node(
+                    &t.path,
+                    t.data.clone(),
+                    t.acl.clone(),
+                    CONTAINER_OWNER,
+                    t.parent_c_version,
+                    hdr.zxid,
+                    hdr.time,
+                    changes,
+                )
+            }
+            TxnBody::CreateTtl(t) => {
+                rc.path = t.path.clone();
+                self.create_node(
+                    &t.path,
+                    t.data.clone(),
+                    t.acl.clone(),
+                    ttl_owner(t.ttl),
+                    t.parent_c_version,
+                    hdr.zxid,
+                    hdr.time,
+                    changes,
+                )
+            }
+            TxnBody::Delete(t) => {
+                rc.path = t.path.clone();
+                self.delete_node(&t.path, hdr.zxid, changes).map(|_| None)
+            }
+            TxnBody::SetData(t) => {
+                rc.path = t.path.clone();
+                match self.nodes.get_mut(&t.path) {
+                    None => Err(ErrorCode::NoNode),
+                    Some(n) => {
+                        n.data = t.data.clone();
+                        n.stat.version = t.version;
+                        n.stat.mzxid = hdr.zxid;
+                        n.stat.mtime = hdr.time;
+                        changes.push(Change::DataChanged(t.path.clone()));
+                        Ok(Some(n.client_stat()))
+                    }
+                }
+            }
+            TxnBody::SetAcl(t) => {
+                rc.path = t.path.clone();
+                match self.nodes.get_mut(&t.path) {
+                    None => Err(ErrorCode::NoNode),
+                    Some(n) => {
+                        n.acl = t.acl.clone();
+                        n.stat.aversion = t.version;
+                        Ok(Some(n.client_stat()))
+                    }
+                }
+            }
+            TxnBody::Check(t) => {
+                rc.path = t.path.clone();
+                Ok(self.nodes.get(&t.path).map(|n| n.client_stat()))
+            }
+            TxnBody::CreateSession(_) => Ok(None),
+            TxnBody::CloseSession(t) => {
+                // Delete what the txn names; ephemerals the session still owns go too, so a
+                // txn written without the list (older formats) is handled the same way.
+                let mut paths = t.paths2_delete.clone();
+                for p in self.ephemerals(hdr.client_id) {
+                    if !paths.contains(&p) {
+                        paths.push(p);
+                    }
+                }
+                for p in paths {
+                    let _ = self.delete_node(&p, hdr.zxid, changes);
+                }
+                self.ephemerals.remove(&hdr.client_id);
+                Ok(None)
+            }
+            TxnBody::Error(e) => Err(ErrorCode::from_i32(e.err).unwrap_or(ErrorCode::SystemError)),
+            TxnBody::Multi(_) => Err(ErrorCode::BadArguments),
+        };
+        let _ = op;
+        match res {
+            Ok(stat) => rc.stat = stat,
+            Err(e) => rc.err = e.code(),
+        }
+        rc
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn create_node(
+        &mut self,
+        path: &str,
+        data: Option<Bytes>,
+        acl: Vec<Acl>,
+        owner: i64,
+        parent_cversion: i32,
+        zxid: i64,
+        time: i64,
+        changes: &mut Vec<Change>,
+    ) -> Result<Option<Stat>, ErrorCode> {
+        let parent_path = parent_of(path);
+        if !self.nodes.contains_key(parent_path) {
+            return Err(ErrorCode::NoNode);
+        }
+        if self.nodes.contains_key(path) {
+            return Err(ErrorCode::NodeExists);
+        }
+        let parent = self.nodes.get_mut(parent_path).expect("checked above");
+        let pcv = if parent_cversion == -1 {
+            parent.stat.cversion + 1
+        } else {
+            parent_cversion
+        };
+        if pcv > parent.stat.cversion {
+            parent.stat.cversion = pcv;
+            parent.stat.pzxid = zxid;
+        }
+        parent.children.insert(child_name(path).to_string());
+        let stat = StatPersisted {
+            czxid: zxid,
+            mzxid: zxid,
+            ctime: time,
+            mtime: time,
+            version: 0,
+            cversion: 0,
+            aversion: 0,
+            ephemeral_owner: owner,
+            pzxid: zxid,
+        };
+        let node = Node::new(data, acl, stat);
+        let out = node.client_stat();
+        self.nodes.insert(path.to_string(), node);
+        match owner_kind(owner) {
+            OwnerKind::Container => {
+                self.containers.insert(path.to_string());
+            }
+            OwnerKind::Ttl => {
+                self.ttls.insert(path.to_string());
+            }
+            OwnerKind::Normal => {
+                self.ephemerals
+                    .entry(owner)
+                    .or_insert_with(|| JavaHashSet::with_initial_capacity(16))
+                    .insert(path.to_string());
+            }
+            OwnerKind::Void => {}
+        }
+        changes.push(Change::Created(path.to_string()));
+        Ok(Some(out))
+    }
+
+    fn delete_node(
+        &mut self,
+        path: &str,
+        zxid: i64,
+        changes: &mut Vec<Change>,
+    ) -> Result<(), ErrorCode> {
+        let parent_path = parent_of(path).to_string();
+        let parent = self.nodes.get_mut(&parent_path).ok_or(ErrorCode::NoNode)?;
+        parent.children.remove(child_name(path));
+        if zxid > parent.stat.pzxid {
+            parent.stat.pzxid = zxid;
+        }
+        let node = self.nodes.remove(path).ok_or(ErrorCode::NoNode)?;
+        let owner = node.stat.ephemeral_owner;
+        match owner_kind(owner) {
+            OwnerKind::Container => {
+                self.containers.remove(path);
+            }
+            OwnerKind::Ttl => {
+                self.ttls.remove(path);
+            }
+            OwnerKind::Normal => {
+                if let Some(s) = self.ephemerals.get_mut(&owner) {
+                    s.remove(path);
+                }
+            }
+            OwnerKind::Void => {}
+        }
+        changes.push(Change::Deleted(path.to_string()));
+        Ok(())
+    }
+}
