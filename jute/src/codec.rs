@@ -246,15 +246,9 @@ impl<T: Decode> Decode for Vec<T> {
     }
 }
 
-/// Writes `payload` behind a 4-byte big-endian length, as every client frame is sent.
-pub fn frame(out: &mut BytesMut, parts: &[&dyn Encode]) {
-    let start = out.len();
-    out.put_i32(0);
-    for p in parts {
-        p.encode(out);
-    }
-    let len = (out.len() - start - 4) as i32;
-    out[start..start + 4].copy_from_slice(&len.to_be_bytes());
+/// An empty body (ping, closeSession, whoAmI).
+impl Encode for () {
+    fn encode(&self, _out: &mut BytesMut) {}
 }
 
 #[cfg(test)]

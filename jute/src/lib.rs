@@ -12,7 +12,7 @@ pub mod quorum;
 pub mod request;
 pub mod txn;
 
-pub use codec::{frame, Decode, DecodeError, Encode, Reader};
+pub use codec::{Decode, DecodeError, Encode, Reader};
 pub use consts::*;
 pub use data::*;
 pub use proto::*;

@@ -1,0 +1,220 @@
+//! Shared by the server tests: start a real ferrozk process on a free loopback port, and a
+//! minimal raw client built on the `jute` crate for byte-level assertions.
+#![allow(dead_code)]
+
+use bytes::{Bytes, BytesMut};
+use jute::*;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A ferrozk child process, stopped (by PID) when dropped.
+pub struct Server {
+    pub port: u16,
+    pub dir: PathBuf,
+    child: Child,
+}
+
+impl Server {
+    pub fn start(extra: &str) -> Server {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("ferrozk-test-{}-{}", std::process::id(), port));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cfg = dir.join("zoo.cfg");
+        std::fs::write(
+            &cfg,
+            format!(
+                "tickTime=200\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\nextendedTypesEnabled=true\n{extra}\n",
+                dir.join("data").display()
+            ),
+        )
+        .unwrap();
+        let log = std::fs::File::create(dir.join("server.log")).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_ferrozk"))
+            .arg(&cfg)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start ferrozk");
+        let s = Server { port, dir, child };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "ferrozk did not start: {}", s.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        s
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+    }
+
+    pub fn alive(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A raw protocol client: frames in, frames out, nothing hidden.
+pub struct Raw {
+    pub s: TcpStream,
+    pub session_id: i64,
+    pub passwd: Bytes,
+    pub timeout: i32,
+    xid: i32,
+}
+
+pub fn frame_of(parts: &[&dyn Fn(&mut BytesMut)]) -> Vec<u8> {
+    let mut b = BytesMut::new();
+    let at = begin_frame(&mut b);
+    for p in parts {
+        p(&mut b);
+    }
+    end_frame(&mut b, at);
+    b.to_vec()
+}
+
+impl Raw {
+    pub fn tcp(port: u16) -> TcpStream {
+        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.set_nodelay(true).unwrap();
+        s
+    }
+
+    /// Opens a session with the 45-byte handshake (or 44 when `read_only_byte` is false).
+    pub fn connect(port: u16, read_only_byte: bool) -> Raw {
+        Self::connect_with(port, 0, Bytes::from_static(&[0; 16]), 30000, read_only_byte, 0).expect("handshake")
+    }
+
+    pub fn connect_with(
+        port: u16,
+        session_id: i64,
+        passwd: Bytes,
+        timeout: i32,
+        read_only_byte: bool,
+        last_zxid: i64,
+    ) -> Option<Raw> {
+        let mut s = Self::tcp(port);
+        let req = ConnectRequest {
+            protocol_version: 0,
+            last_zxid_seen: last_zxid,
+            time_out: timeout,
+            session_id,
+            passwd: Some(passwd),
+            read_only: false,
+            has_read_only: read_only_byte,
+        };
+        s.write_all(&frame_of(&[&|b| req.encode(b)])).unwrap();
+        let body = read_frame(&mut s)?;
+        assert_eq!(body.len(), if read_only_byte { 37 } else { 36 }, "handshake answer in the client's form");
+        let resp = ConnectResponse::from_bytes(body).unwrap();
+        Some(Raw {
+            s,
+            session_id: resp.session_id,
+            passwd: resp.passwd.unwrap_or_default(),
+            timeout: resp.time_out,
+            xid: 0,
+        })
+    }
+
+    pub fn send(&mut self, op: OpCode, body: &dyn Encode) -> i32 {
+        self.xid += 1;
+        let xid = self.xid;
+        self.send_raw(xid, op.code(), body);
+        xid
+    }
+
+    pub fn send_raw(&mut self, xid: i32, op: i32, body: &dyn Encode) {
+        let h = RequestHeader { xid, op };
+        self.s
+            .write_all(&frame_of(&[&|b| h.encode(b), &|b| body.encode(b)]))
+            .unwrap();
+    }
+
+    /// Reads frames until the reply to `xid`, returning the notifications seen before it.
+    pub fn reply(&mut self, xid: i32) -> (ReplyHeader, Reader, Vec<WatcherEvent>) {
+        let mut events = Vec::new();
+        loop {
+            let f = read_frame(&mut self.s).expect("reply");
+            let mut r = Reader::new(f);
+            let h = ReplyHeader::decode(&mut r).unwrap();
+            if h.xid == Xid::NOTIFICATION {
+                events.push(WatcherEvent::decode(&mut r).unwrap());
+                continue;
+            }
+            assert_eq!(h.xid, xid, "replies come in request order");
+            return (h, r, events);
+        }
+    }
+
+    pub fn call(&mut self, op: OpCode, body: &dyn Encode) -> (ReplyHeader, Reader) {
+        let xid = self.send(op, body);
+        let (h, r, _) = self.reply(xid);
+        (h, r)
+    }
+
+    pub fn create(&mut self, path: &str, data: &[u8], flags: i32) -> (i32, String) {
+        let (h, mut r) = self.call(
+            OpCode::Create,
+            &CreateRequest {
+                path: path.into(),
+                data: Some(Bytes::copy_from_slice(data)),
+                acl: Acl::open_unsafe(),
+                flags,
+            },
+        );
+        let p = if h.err == 0 { CreateResponse::decode(&mut r).unwrap().path } else { String::new() };
+        (h.err, p)
+    }
+
+    pub fn exists(&mut self, path: &str) -> Option<Stat> {
+        let (h, mut r) = self.call(OpCode::Exists, &ExistsRequest { path: path.into(), watch: false });
+        (h.err == 0).then(|| ExistsResponse::decode(&mut r).unwrap().stat)
+    }
+}
+
+/// One length-prefixed frame, or None when the server closed the connection.
+pub fn read_frame(s: &mut TcpStream) -> Option<Bytes> {
+    let mut len = [0u8; 4];
+    s.read_exact(&mut len).ok()?;
+    let n = i32::from_be_bytes(len) as usize;
+    let mut b = vec![0u8; n];
+    s.read_exact(&mut b).ok()?;
+    Some(Bytes::from(b))
+}
+
+/// True once the peer has closed the connection (read returns 0 or an error).
+pub fn closed_by_server(s: &mut TcpStream) -> bool {
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut buf = [0u8; 1024];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => return false,
+            Err(_) => return true,
+        }
+    }
+}

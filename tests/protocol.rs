@@ -1,0 +1,139 @@
+//! Server tests over TCP with a raw client: the handshake in both forms, sessions (reconnect,
+//! wrong password, expiry, close), ordering of events and replies, multi encoding.
+
+mod common;
+use bytes::Bytes;
+use common::*;
+use jute::*;
+use std::time::Duration;
+
+#[test]
+fn handshake_answers_in_the_clients_form() {
+    let srv = Server::start("");
+    let a = Raw::connect(srv.port, true);
+    let b = Raw::connect(srv.port, false);
+    assert_ne!(a.session_id, 0);
+    assert_ne!(a.session_id, b.session_id);
+    assert_eq!(a.timeout, 4000, "timeout clamped to 20 ticks of 200 ms");
+    assert_eq!(a.passwd.len(), 16);
+}
+
+#[test]
+fn reconnect_keeps_session_and_ephemerals_wrong_password_gets_expired_answer() {
+    let srv = Server::start("");
+    let mut a = Raw::connect(srv.port, true);
+    assert_eq!(a.create("/e", b"x", CreateMode::Ephemeral.code()).0, 0);
+    let (id, pw) = (a.session_id, a.passwd.clone());
+    drop(a);
+    let mut b = Raw::connect_with(srv.port, id, pw.clone(), 4000, true, 0).unwrap();
+    assert_eq!(b.session_id, id);
+    let st = b.exists("/e").expect("ephemeral survives a reconnect");
+    assert_eq!(st.ephemeral_owner, id);
+    // A wrong password: timeOut 0, session 0, sixteen zero bytes, then the connection closes.
+    let mut bad = pw.to_vec();
+    bad[0] ^= 1;
+    let mut c = Raw::connect_with(srv.port, id, Bytes::from(bad), 4000, false, 0).unwrap();
+    assert_eq!((c.timeout, c.session_id), (0, 0));
+    assert_eq!(&c.passwd[..], &[0u8; 16]);
+    assert!(closed_by_server(&mut c.s));
+    // The real session is untouched.
+    assert!(b.exists("/e").is_some());
+}
+
+#[test]
+fn client_ahead_of_server_is_refused() {
+    let srv = Server::start("");
+    assert!(Raw::connect_with(srv.port, 0, Bytes::from_static(&[0; 16]), 4000, true, 1 << 40).is_none());
+    let mut ok = Raw::connect(srv.port, true);
+    assert!(ok.exists("/").is_some());
+}
+
+#[test]
+fn expiry_removes_ephemerals_notifies_watchers_and_answers_expired() {
+    let srv = Server::start("");
+    let mut watcher = Raw::connect(srv.port, true);
+    let mut doomed = Raw::connect_with(srv.port, 0, Bytes::from_static(&[0; 16]), 400, true, 0).unwrap();
+    assert_eq!(doomed.timeout, 400, "min session timeout is 2 ticks");
+    assert_eq!(doomed.create("/gone", b"", CreateMode::Ephemeral.code()).0, 0);
+    let (h, _) = watcher.call(OpCode::Exists, &ExistsRequest { path: "/gone".into(), watch: true });
+    assert_eq!(h.err, 0);
+    let (id, pw) = (doomed.session_id, doomed.passwd.clone());
+    // Stop talking: the session expires within its timeout plus a tick.
+    std::thread::sleep(Duration::from_millis(1200));
+    let xid = watcher.send(OpCode::Exists, &ExistsRequest { path: "/gone".into(), watch: false });
+    let (h, _, events) = watcher.reply(xid);
+    assert_eq!(h.err, ErrorCode::NoNode.code());
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].event_type, EventType::NodeDeleted.code());
+    assert_eq!(events[0].path, "/gone");
+    let again = Raw::connect_with(srv.port, id, pw, 400, true, 0).unwrap();
+    assert_eq!((again.timeout, again.session_id), (0, 0), "expired session answer");
+}
+
+#[test]
+fn close_session_deletes_ephemerals_and_closes() {
+    let srv = Server::start("");
+    let mut a = Raw::connect(srv.port, true);
+    a.create("/tmp1", b"", CreateMode::Ephemeral.code());
+    let (h, _) = a.call(OpCode::CloseSession, &());
+    assert_eq!(h.err, 0);
+    assert!(closed_by_server(&mut a.s));
+    let mut b = Raw::connect(srv.port, true);
+    assert!(b.exists("/tmp1").is_none());
+}
+
+#[test]
+fn event_arrives_before_the_reply_that_shows_the_change() {
+    let srv = Server::start("");
+    let mut a = Raw::connect(srv.port, true);
+    a.create("/w", b"1", 0);
+    let (h, _) = a.call(OpCode::GetData, &GetDataRequest { path: "/w".into(), watch: true });
+    assert_eq!(h.err, 0);
+    let xid = a.send(OpCode::SetData, &SetDataRequest { path: "/w".into(), data: Some(Bytes::from_static(b"2")), version: -1 });
+    let (h, _, events) = a.reply(xid);
+    assert_eq!(h.err, 0);
+    assert_eq!(events.len(), 1, "the data watch fires before the setData reply");
+    assert_eq!(events[0].event_type, EventType::NodeDataChanged.code());
+    assert_eq!(events[0].state, KeeperState::SyncConnected.code());
+}
+
+#[test]
+fn sequential_names_and_stat_fields() {
+    let srv = Server::start("");
+    let mut a = Raw::connect(srv.port, true);
+    a.create("/q", b"", 0);
+    let (_, p0) = a.create("/q/n-", b"", CreateMode::PersistentSequential.code());
+    let (_, p1) = a.create("/q/n-", b"", CreateMode::EphemeralSequential.code());
+    assert_eq!(p0, "/q/n-0000000000");
+    assert_eq!(p1, "/q/n-0000000001");
+    let (h, mut r) = a.call(OpCode::Delete, &DeleteRequest { path: "/q/n-0000000000".into(), version: -1 });
+    assert_eq!(h.err, 0);
+    assert!(r.finish().is_ok());
+    let (_, p2) = a.create("/q/n-", b"", CreateMode::PersistentSequential.code());
+    assert_eq!(p2, "/q/n-0000000002", "numbering follows the parent's create count");
+    let st = a.exists("/q").unwrap();
+    assert_eq!(st.num_children, 2);
+    // Clients see cversion as changes: three creates and one delete.
+    assert_eq!(st.cversion, 4);
+    let e = a.exists("/q/n-0000000001").unwrap();
+    assert_eq!(e.ephemeral_owner, a.session_id);
+}
+
+#[test]
+fn multi_partial_failure_is_encoded_per_op() {
+    let srv = Server::start("");
+    let mut a = Raw::connect(srv.port, true);
+    let create = |p: &str| MultiOp::Create(OpCode::Create, CreateRequest { path: p.into(), data: None, acl: Acl::open_unsafe(), flags: 0 });
+    let m = MultiRequest { ops: vec![create("/m1"), MultiOp::Delete(DeleteRequest { path: "/nope".into(), version: -1 }), create("/m2")] };
+    let (h, mut r) = a.call(OpCode::Multi, &m);
+    assert_eq!(h.err, 0);
+    let resp = MultiResponse::decode(&mut r).unwrap();
+    let errs: Vec<i32> = resp.results.iter().map(|x| match x { OpResult::Error { err } => *err, _ => 99 }).collect();
+    assert_eq!(errs, vec![0, -101, -2]);
+    assert!(a.exists("/m1").is_none(), "a failed multi changes nothing");
+    let m = MultiRequest { ops: vec![create("/m1"), create("/m1/c")] };
+    let (h, mut r) = a.call(OpCode::Multi, &m);
+    assert_eq!(h.err, 0);
+    let resp = MultiResponse::decode(&mut r).unwrap();
+    assert_eq!(resp.results, vec![OpResult::Create { path: "/m1".into() }, OpResult::Create { path: "/m1/c".into() }]);
+}
