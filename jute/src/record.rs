@@ -25,5 +25,12 @@ macro_rules! record {
                 Ok($name { $($field: <$ty as $crate::Decode>::decode(r)?),* })
             }
         }
+
+        impl $crate::codec::Sample for $name {
+            #[allow(unused_variables)]
+            fn sample(r: &mut $crate::codec::SampleRng) -> Self {
+                $name { $($field: <$ty as $crate::codec::Sample>::sample(r)),* }
+            }
+        }
     )*};
 }
