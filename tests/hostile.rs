@@ -9,9 +9,15 @@ use std::io::Write;
 use std::time::Duration;
 
 fn still_served(port: u16, good: &mut Raw) {
-    assert!(good.exists("/").is_some(), "an existing session is still served");
+    assert!(
+        good.exists("/").is_some(),
+        "an existing session is still served"
+    );
     let mut fresh = Raw::connect(port, true);
-    assert!(fresh.exists("/zookeeper").is_some(), "a new session is still served");
+    assert!(
+        fresh.exists("/zookeeper").is_some(),
+        "a new session is still served"
+    );
 }
 
 #[test]
@@ -20,7 +26,8 @@ fn garbage_and_oversized_frames_close_only_that_connection() {
     let mut good = Raw::connect(srv.port, true);
     // Random garbage as the first bytes.
     let mut s = Raw::tcp(srv.port);
-    s.write_all(&[0x13, 0x37, 0xde, 0xad, 0xbe, 0xef, 0, 1, 2, 3]).unwrap();
+    s.write_all(&[0x13, 0x37, 0xde, 0xad, 0xbe, 0xef, 0, 1, 2, 3])
+        .unwrap();
     assert!(closed_by_server(&mut s));
     // A negative length.
     let mut s = Raw::tcp(srv.port);
@@ -73,7 +80,13 @@ fn request_before_handshake_and_stalled_half_frame() {
     // A getData request where the handshake should be: it does not decode as a
     // ConnectRequest, so the connection is closed.
     let mut s = Raw::tcp(srv.port);
-    let body = frame_of(&[&|b| RequestHeader { xid: 1, op: 4 }.encode(b), &|b| GetDataRequest { path: "/".into(), watch: false }.encode(b)]);
+    let body = frame_of(&[&|b| RequestHeader { xid: 1, op: 4 }.encode(b), &|b| {
+        GetDataRequest {
+            path: "/".into(),
+            watch: false,
+        }
+        .encode(b)
+    }]);
     s.write_all(&body).unwrap();
     assert!(closed_by_server(&mut s));
     // Half a frame, then silence: the server keeps serving others meanwhile.
@@ -91,7 +104,10 @@ fn max_client_cnxns_per_ip() {
     let b = Raw::connect(srv.port, true);
     let mut c = Raw::connect(srv.port, true);
     let mut d = Raw::tcp(srv.port);
-    assert!(closed_by_server(&mut d), "the fourth connection from one address is refused");
+    assert!(
+        closed_by_server(&mut d),
+        "the fourth connection from one address is refused"
+    );
     drop(a);
     std::thread::sleep(Duration::from_millis(200));
     let mut e = Raw::connect(srv.port, true);

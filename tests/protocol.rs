@@ -43,7 +43,15 @@ fn reconnect_keeps_session_and_ephemerals_wrong_password_gets_expired_answer() {
 #[test]
 fn client_ahead_of_server_is_refused() {
     let srv = Server::start("");
-    assert!(Raw::connect_with(srv.port, 0, Bytes::from_static(&[0; 16]), 4000, true, 1 << 40).is_none());
+    assert!(Raw::connect_with(
+        srv.port,
+        0,
+        Bytes::from_static(&[0; 16]),
+        4000,
+        true,
+        1 << 40
+    )
+    .is_none());
     let mut ok = Raw::connect(srv.port, true);
     assert!(ok.exists("/").is_some());
 }
@@ -52,22 +60,42 @@ fn client_ahead_of_server_is_refused() {
 fn expiry_removes_ephemerals_notifies_watchers_and_answers_expired() {
     let srv = Server::start("");
     let mut watcher = Raw::connect(srv.port, true);
-    let mut doomed = Raw::connect_with(srv.port, 0, Bytes::from_static(&[0; 16]), 400, true, 0).unwrap();
+    let mut doomed =
+        Raw::connect_with(srv.port, 0, Bytes::from_static(&[0; 16]), 400, true, 0).unwrap();
     assert_eq!(doomed.timeout, 400, "min session timeout is 2 ticks");
-    assert_eq!(doomed.create("/gone", b"", CreateMode::Ephemeral.code()).0, 0);
-    let (h, _) = watcher.call(OpCode::Exists, &ExistsRequest { path: "/gone".into(), watch: true });
+    assert_eq!(
+        doomed.create("/gone", b"", CreateMode::Ephemeral.code()).0,
+        0
+    );
+    let (h, _) = watcher.call(
+        OpCode::Exists,
+        &ExistsRequest {
+            path: "/gone".into(),
+            watch: true,
+        },
+    );
     assert_eq!(h.err, 0);
     let (id, pw) = (doomed.session_id, doomed.passwd.clone());
     // Stop talking: the session expires within its timeout plus a tick.
     std::thread::sleep(Duration::from_millis(1200));
-    let xid = watcher.send(OpCode::Exists, &ExistsRequest { path: "/gone".into(), watch: false });
+    let xid = watcher.send(
+        OpCode::Exists,
+        &ExistsRequest {
+            path: "/gone".into(),
+            watch: false,
+        },
+    );
     let (h, _, events) = watcher.reply(xid);
     assert_eq!(h.err, ErrorCode::NoNode.code());
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].event_type, EventType::NodeDeleted.code());
     assert_eq!(events[0].path, "/gone");
     let again = Raw::connect_with(srv.port, id, pw, 400, true, 0).unwrap();
-    assert_eq!((again.timeout, again.session_id), (0, 0), "expired session answer");
+    assert_eq!(
+        (again.timeout, again.session_id),
+        (0, 0),
+        "expired session answer"
+    );
 }
 
 #[test]
@@ -87,12 +115,29 @@ fn event_arrives_before_the_reply_that_shows_the_change() {
     let srv = Server::start("");
     let mut a = Raw::connect(srv.port, true);
     a.create("/w", b"1", 0);
-    let (h, _) = a.call(OpCode::GetData, &GetDataRequest { path: "/w".into(), watch: true });
+    let (h, _) = a.call(
+        OpCode::GetData,
+        &GetDataRequest {
+            path: "/w".into(),
+            watch: true,
+        },
+    );
     assert_eq!(h.err, 0);
-    let xid = a.send(OpCode::SetData, &SetDataRequest { path: "/w".into(), data: Some(Bytes::from_static(b"2")), version: -1 });
+    let xid = a.send(
+        OpCode::SetData,
+        &SetDataRequest {
+            path: "/w".into(),
+            data: Some(Bytes::from_static(b"2")),
+            version: -1,
+        },
+    );
     let (h, _, events) = a.reply(xid);
     assert_eq!(h.err, 0);
-    assert_eq!(events.len(), 1, "the data watch fires before the setData reply");
+    assert_eq!(
+        events.len(),
+        1,
+        "the data watch fires before the setData reply"
+    );
     assert_eq!(events[0].event_type, EventType::NodeDataChanged.code());
     assert_eq!(events[0].state, KeeperState::SyncConnected.code());
 }
@@ -106,11 +151,20 @@ fn sequential_names_and_stat_fields() {
     let (_, p1) = a.create("/q/n-", b"", CreateMode::EphemeralSequential.code());
     assert_eq!(p0, "/q/n-0000000000");
     assert_eq!(p1, "/q/n-0000000001");
-    let (h, mut r) = a.call(OpCode::Delete, &DeleteRequest { path: "/q/n-0000000000".into(), version: -1 });
+    let (h, mut r) = a.call(
+        OpCode::Delete,
+        &DeleteRequest {
+            path: "/q/n-0000000000".into(),
+            version: -1,
+        },
+    );
     assert_eq!(h.err, 0);
     assert!(r.finish().is_ok());
     let (_, p2) = a.create("/q/n-", b"", CreateMode::PersistentSequential.code());
-    assert_eq!(p2, "/q/n-0000000002", "numbering follows the parent's create count");
+    assert_eq!(
+        p2, "/q/n-0000000002",
+        "numbering follows the parent's create count"
+    );
     let st = a.exists("/q").unwrap();
     assert_eq!(st.num_children, 2);
     // Clients see cversion as changes: three creates and one delete.
@@ -123,17 +177,53 @@ fn sequential_names_and_stat_fields() {
 fn multi_partial_failure_is_encoded_per_op() {
     let srv = Server::start("");
     let mut a = Raw::connect(srv.port, true);
-    let create = |p: &str| MultiOp::Create(OpCode::Create, CreateRequest { path: p.into(), data: None, acl: Acl::open_unsafe(), flags: 0 });
-    let m = MultiRequest { ops: vec![create("/m1"), MultiOp::Delete(DeleteRequest { path: "/nope".into(), version: -1 }), create("/m2")] };
+    let create = |p: &str| {
+        MultiOp::Create(
+            OpCode::Create,
+            CreateRequest {
+                path: p.into(),
+                data: None,
+                acl: Acl::open_unsafe(),
+                flags: 0,
+            },
+        )
+    };
+    let m = MultiRequest {
+        ops: vec![
+            create("/m1"),
+            MultiOp::Delete(DeleteRequest {
+                path: "/nope".into(),
+                version: -1,
+            }),
+            create("/m2"),
+        ],
+    };
     let (h, mut r) = a.call(OpCode::Multi, &m);
     assert_eq!(h.err, 0);
     let resp = MultiResponse::decode(&mut r).unwrap();
-    let errs: Vec<i32> = resp.results.iter().map(|x| match x { OpResult::Error { err } => *err, _ => 99 }).collect();
+    let errs: Vec<i32> = resp
+        .results
+        .iter()
+        .map(|x| match x {
+            OpResult::Error { err } => *err,
+            _ => 99,
+        })
+        .collect();
     assert_eq!(errs, vec![0, -101, -2]);
     assert!(a.exists("/m1").is_none(), "a failed multi changes nothing");
-    let m = MultiRequest { ops: vec![create("/m1"), create("/m1/c")] };
+    let m = MultiRequest {
+        ops: vec![create("/m1"), create("/m1/c")],
+    };
     let (h, mut r) = a.call(OpCode::Multi, &m);
     assert_eq!(h.err, 0);
     let resp = MultiResponse::decode(&mut r).unwrap();
-    assert_eq!(resp.results, vec![OpResult::Create { path: "/m1".into() }, OpResult::Create { path: "/m1/c".into() }]);
+    assert_eq!(
+        resp.results,
+        vec![
+            OpResult::Create { path: "/m1".into() },
+            OpResult::Create {
+                path: "/m1/c".into()
+            }
+        ]
+    );
 }

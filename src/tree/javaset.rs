@@ -105,6 +105,7 @@ mod tests {
         assert_eq!(java_string_hash(""), 0);
         assert_eq!(java_string_hash("a"), 97);
         assert_eq!(java_string_hash("hello"), 99162322);
+        assert_eq!(java_string_hash("zookeeper"), 1600681804);
     }
 
     #[test]

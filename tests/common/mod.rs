@@ -28,7 +28,8 @@ pub struct Server {
 impl Server {
     pub fn start(extra: &str) -> Server {
         let port = free_port();
-        let dir = std::env::temp_dir().join(format!("ferrozk-test-{}-{}", std::process::id(), port));
+        let dir =
+            std::env::temp_dir().join(format!("ferrozk-test-{}-{}", std::process::id(), port));
         std::fs::create_dir_all(&dir).unwrap();
         let cfg = dir.join("zoo.cfg");
         std::fs::write(
@@ -49,7 +50,11 @@ impl Server {
         let s = Server { port, dir, child };
         let deadline = Instant::now() + Duration::from_secs(20);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "ferrozk did not start: {}", s.log());
+            assert!(
+                Instant::now() < deadline,
+                "ferrozk did not start: {}",
+                s.log()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         s
@@ -105,7 +110,15 @@ impl Raw {
 
     /// Opens a session with the 45-byte handshake (or 44 when `read_only_byte` is false).
     pub fn connect(port: u16, read_only_byte: bool) -> Raw {
-        Self::connect_with(port, 0, Bytes::from_static(&[0; 16]), 30000, read_only_byte, 0).expect("handshake")
+        Self::connect_with(
+            port,
+            0,
+            Bytes::from_static(&[0; 16]),
+            30000,
+            read_only_byte,
+            0,
+        )
+        .expect("handshake")
     }
 
     pub fn connect_with(
@@ -128,7 +141,11 @@ impl Raw {
         };
         s.write_all(&frame_of(&[&|b| req.encode(b)])).unwrap();
         let body = read_frame(&mut s)?;
-        assert_eq!(body.len(), if read_only_byte { 37 } else { 36 }, "handshake answer in the client's form");
+        assert_eq!(
+            body.len(),
+            if read_only_byte { 37 } else { 36 },
+            "handshake answer in the client's form"
+        );
         let resp = ConnectResponse::from_bytes(body).unwrap();
         Some(Raw {
             s,
@@ -185,12 +202,22 @@ impl Raw {
                 flags,
             },
         );
-        let p = if h.err == 0 { CreateResponse::decode(&mut r).unwrap().path } else { String::new() };
+        let p = if h.err == 0 {
+            CreateResponse::decode(&mut r).unwrap().path
+        } else {
+            String::new()
+        };
         (h.err, p)
     }
 
     pub fn exists(&mut self, path: &str) -> Option<Stat> {
-        let (h, mut r) = self.call(OpCode::Exists, &ExistsRequest { path: path.into(), watch: false });
+        let (h, mut r) = self.call(
+            OpCode::Exists,
+            &ExistsRequest {
+                path: path.into(),
+                watch: false,
+            },
+        );
         (h.err == 0).then(|| ExistsResponse::decode(&mut r).unwrap().stat)
     }
 }
@@ -213,7 +240,12 @@ pub fn closed_by_server(s: &mut TcpStream) -> bool {
         match s.read(&mut buf) {
             Ok(0) => return true,
             Ok(_) => continue,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => return false,
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut =>
+            {
+                return false
+            }
             Err(_) => return true,
         }
     }
