@@ -1,5 +1,6 @@
 //! ferrozk: a ZooKeeper server, wire-compatible with Apache ZooKeeper 3.8/3.9.
 
+pub mod acl;
 pub mod config;
 pub mod net;
 pub mod node;

@@ -14,10 +14,8 @@ use crate::session::{session_password, SessionTracker};
 use crate::tree::{owner_kind, ttl_of, Change, DataTree, OwnerKind};
 use crate::txn::{Txn, TxnBody};
 use crate::watch::{Event, WatchManager, WatcherId};
-use base64::Engine;
 use bytes::{Bytes, BytesMut};
 use jute::*;
-use sha1::Digest;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -64,6 +62,7 @@ struct Conn {
 
 pub struct Node {
     cfg: Config,
+    policy: crate::acl::AclPolicy,
     tree: DataTree,
     sessions: SessionTracker,
     watches: WatchManager,
@@ -146,6 +145,7 @@ impl Node {
         let start = Instant::now();
         let sessions = SessionTracker::new(cfg.tick_time, cfg.server_id, wall_ms() as u64);
         Node {
+            policy: crate::acl::AclPolicy::from_config(&cfg),
             cfg,
             tree: DataTree::new(),
             sessions,
@@ -532,35 +532,32 @@ impl Node {
 
     fn auth(&mut self, conn: ConnId, xid: i32, a: AuthPacket) {
         let data = a.auth.unwrap_or_default();
-        let id = match a.scheme.as_str() {
-            "digest" => {
-                let s = String::from_utf8_lossy(&data).into_owned();
-                match s.split_once(':') {
-                    Some((user, _)) => {
-                        let hash = sha1::Sha1::digest(s.as_bytes());
-                        let b64 = base64::engine::general_purpose::STANDARD.encode(hash);
-                        Some(Id::new("digest", &format!("{user}:{b64}")))
-                    }
-                    None => None,
-                }
-            }
-            _ => None,
+        let ids = match (a.scheme.as_str(), self.conns.get(&conn)) {
+            ("digest", _) => self.policy.digest_auth(&data),
+            ("ip", Some(c)) => vec![Id::new("ip", &c.peer.ip().to_string())],
+            _ => Vec::new(),
         };
-        match id {
-            Some(id) => {
-                if let Some(c) = self.conns.get_mut(&conn) {
-                    if !c.auth.contains(&id) {
-                        c.auth.push(id);
-                    }
+        if ids.is_empty() {
+            warn!(
+                "authentication failed for scheme {}: no such provider",
+                a.scheme
+            );
+            self.reply(conn, xid, 0, ErrorCode::AuthFailed.code(), None);
+            self.close_conn(conn);
+            return;
+        }
+        if let Some(c) = self.conns.get_mut(&conn) {
+            info!(
+                "session 0x{:x}: auth success for scheme {} and address {}",
+                c.session, a.scheme, c.peer
+            );
+            for id in ids {
+                if !c.auth.contains(&id) {
+                    c.auth.push(id);
                 }
-                self.reply(conn, xid, 0, 0, None);
-            }
-            None => {
-                warn!("authentication failed for scheme {}", a.scheme);
-                self.reply(conn, xid, 0, ErrorCode::AuthFailed.code(), None);
-                self.close_conn(conn);
             }
         }
+        self.reply(conn, xid, 0, 0, None);
     }
 
     fn write(&mut self, conn: ConnId, session: i64, xid: i32, op: i32, req: Request) {
@@ -577,6 +574,7 @@ impl Node {
             time,
             auth: &auth,
             extended_types: self.cfg.extended_types_enabled,
+            policy: &self.policy,
         };
         let code = OpCode::from_i32(op).unwrap_or(OpCode::Error);
         let prepared: Result<(OpCode, TxnBody), ErrorCode> = match &req {
@@ -680,6 +678,22 @@ impl Node {
         }
     }
 
+    fn allowed(&self, conn: ConnId, path: &str, perm: i32) -> Result<(), ErrorCode> {
+        let Some(n) = self.tree.get(path) else {
+            return Ok(());
+        };
+        let auth = self
+            .conns
+            .get(&conn)
+            .map(|c| c.auth.as_slice())
+            .unwrap_or(&[]);
+        if self.policy.check(&n.acl, perm, auth) {
+            Ok(())
+        } else {
+            Err(ErrorCode::NoAuth)
+        }
+    }
+
     fn read(&mut self, conn: ConnId, session: i64, req: Request) -> Result<Body, ErrorCode> {
         let w: WatcherId = conn;
         match req {
@@ -687,6 +701,7 @@ impl Node {
                 if r.path.contains('\0') {
                     return Err(ErrorCode::BadArguments);
                 }
+                self.allowed(conn, &r.path, Perms::READ)?;
                 if r.watch {
                     self.watches.data.add(&r.path, w, crate::watch::STANDARD);
                 }
@@ -709,8 +724,17 @@ impl Node {
             }
             Request::GetAcl(r) => {
                 let n = self.tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
+                self.allowed(conn, &r.path, Perms::READ | Perms::ADMIN)?;
+                let mut acl = n.acl.clone();
+                if self.allowed(conn, &r.path, Perms::ADMIN).is_err() {
+                    // Without ADMIN the digest hashes stay hidden, as in ZooKeeper.
+                    for a in acl.iter_mut().filter(|a| a.id.scheme == "digest") {
+                        let user = a.id.id.split(':').next().unwrap_or("").to_string();
+                        a.id.id = format!("{user}:x");
+                    }
+                }
                 body(GetAclResponse {
-                    acl: n.acl.clone(),
+                    acl,
                     stat: n.client_stat(),
                 })
             }
@@ -718,6 +742,7 @@ impl Node {
                 if self.tree.get(&r.path).is_none() {
                     return Err(ErrorCode::NoNode);
                 }
+                self.allowed(conn, &r.path, Perms::READ)?;
                 body(GetAllChildrenNumberResponse {
                     total_number: self.tree.descendant_count(&r.path) as i32,
                 })
@@ -824,6 +849,7 @@ impl Node {
         w: WatcherId,
     ) -> Result<(Option<Bytes>, Stat), ErrorCode> {
         let n = self.tree.get(path).ok_or(ErrorCode::NoNode)?;
+        self.allowed(w, path, Perms::READ)?;
         let out = (n.data.clone(), n.client_stat());
         if watch {
             self.watches.data.add(path, w, crate::watch::STANDARD);
@@ -838,6 +864,7 @@ impl Node {
         w: WatcherId,
     ) -> Result<(Vec<String>, Stat), ErrorCode> {
         let n = self.tree.get(path).ok_or(ErrorCode::NoNode)?;
+        self.allowed(w, path, Perms::READ)?;
         let out = (n.children.ordered(), n.client_stat());
         if watch {
             self.watches.child.add(path, w, crate::watch::STANDARD);

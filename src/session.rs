@@ -226,7 +226,9 @@ mod tests {
     #[test]
     fn password_matches_java_server() {
         // new Random(0x1234567890L ^ 0xB3415C00L).nextBytes(new byte[16]) on a JVM.
-        let want: [i8; 16] = [-99, -88, -23, 26, -18, 84, 123, -27, 122, 27, 18, -87, 84, -7, 81, -64];
+        let want: [i8; 16] = [
+            -99, -88, -23, 26, -18, 84, 123, -27, 122, 27, 18, -87, 84, -7, 81, -64,
+        ];
         assert_eq!(session_password(0x1234567890).map(|b| b as i8), want);
     }
 

@@ -1,1 +1,217 @@
-//! Test harness: see tests/.
+//! Harness for the compatibility tests: start ferrozk (or the reference Apache ZooKeeper from
+//! Debian's package) on a free loopback port, run a stock-client suite against it with a time
+//! bound, and stop what was started by PID.
+
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn scratch(name: &str, port: u16) -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "ferrozk-compat-{name}-{}-{port}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// The ferrozk binary of this workspace, built on first use.
+pub fn ferrozk_bin() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let ws = workspace();
+            let status = Command::new(env!("CARGO"))
+                .args(["build", "--quiet", "-p", "ferrozk", "--bin", "ferrozk"])
+                .current_dir(&ws)
+                .status()
+                .expect("run cargo build");
+            assert!(status.success(), "cargo build of ferrozk failed");
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| ws.join("target"));
+            target.join("debug").join("ferrozk")
+        })
+        .clone()
+}
+
+fn wait_for_port(port: u16, what: &str, log: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline {
+            panic!(
+                "{what} did not open port {port}: {}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A running server under test, stopped by PID when dropped.
+pub struct Server {
+    pub port: u16,
+    pub dir: PathBuf,
+    child: Option<Child>,
+    pid_file: Option<PathBuf>,
+    pub kind: &'static str,
+}
+
+impl Server {
+    /// ferrozk with settings equivalent to compat-tests/scripts/start-reference-zk.sh.
+    pub fn ferrozk() -> Server {
+        let port = free_port();
+        let dir = scratch("ferrozk", port);
+        let cfg = dir.join("zoo.cfg");
+        std::fs::write(
+            &cfg,
+            format!(
+                "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\nmaxClientCnxns=0\nextendedTypesEnabled=true\nznode.container.checkIntervalMs=1000\n",
+                dir.join("data").display()
+            ),
+        )
+        .unwrap();
+        let log = dir.join("server.log");
+        let child = Command::new(ferrozk_bin())
+            .arg(&cfg)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start ferrozk");
+        wait_for_port(port, "ferrozk", &log);
+        Server {
+            port,
+            dir,
+            child: Some(child),
+            pid_file: None,
+            kind: "ferrozk",
+        }
+    }
+
+    /// Apache ZooKeeper 3.8 from Debian's package, the oracle.
+    pub fn reference() -> Server {
+        let port = free_port();
+        let dir = scratch("reference", port);
+        let script = workspace().join("compat-tests/scripts/start-reference-zk.sh");
+        let out = Command::new("bash")
+            .arg(&script)
+            .arg(port.to_string())
+            .arg(&dir)
+            .output()
+            .expect("run start-reference-zk.sh");
+        assert!(
+            out.status.success(),
+            "reference ZooKeeper did not start: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Server {
+            port,
+            pid_file: Some(dir.join("zk.pid")),
+            dir,
+            child: None,
+            kind: "zookeeper",
+        }
+    }
+
+    pub fn connect_string(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+    }
+
+    pub fn is_alive(&mut self) -> bool {
+        match &mut self.child {
+            Some(c) => c.try_wait().ok().flatten().is_none(),
+            None => true,
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.child {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if let Some(pf) = &self.pid_file {
+            if let Ok(pid) = std::fs::read_to_string(pf) {
+                let _ = Command::new("kill").arg(pid.trim()).status();
+                std::thread::sleep(Duration::from_millis(300));
+                let _ = Command::new("kill")
+                    .args(["-9", pid.trim()])
+                    .stderr(Stdio::null())
+                    .status();
+            }
+        }
+        if std::env::var_os("FERROZK_KEEP_TEST_DIRS").is_none() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// Runs a suite command with a time limit, echoing its output; panics unless it exits 0.
+pub fn run_suite(program: &str, args: &[&str], limit: Duration) -> String {
+    let mut child = Command::new(program)
+        .args(args)
+        .current_dir(workspace())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cannot run {program}: {e} (did compat-tests/scripts/install-deps.sh run?)")
+        });
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let t_out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break Some(st);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let stdout = t_out.join().unwrap();
+    let stderr = t_err.join().unwrap();
+    println!("--- {program} {args:?} stdout ---\n{stdout}\n--- stderr ---\n{stderr}");
+    match status {
+        None => panic!("{program} {args:?} did not finish within {limit:?}"),
+        Some(st) if !st.success() => panic!("{program} {args:?} failed with {st}"),
+        Some(_) => stdout,
+    }
+}

@@ -31,6 +31,17 @@ pub struct Ctx<'a> {
     pub time: i64,
     pub auth: &'a [Id],
     pub extended_types: bool,
+    pub policy: &'a crate::acl::AclPolicy,
+}
+
+impl Ctx<'_> {
+    fn check(&self, rec: &Rec, perm: i32) -> PResult<()> {
+        if self.policy.check(&rec.acl, perm, self.auth) {
+            Ok(())
+        } else {
+            Err(ErrorCode::NoAuth)
+        }
+    }
 }
 
 type PResult<T> = Result<T, ErrorCode>;
@@ -211,6 +222,7 @@ pub fn prep_write(
             }
             let parent_path = parent_for(path)?;
             let mut parent = ov.get(tree, parent_path)?;
+            ctx.check(&parent, Perms::DELETE)?;
             let node = ov.get(tree, path)?;
             check_and_inc_version(node.stat.version, r.version)?;
             if node.child_count > 0 {
@@ -230,6 +242,7 @@ pub fn prep_write(
         MultiOp::SetData(r) => {
             validate_path(&r.path)?;
             let mut node = ov.get(tree, &r.path)?;
+            ctx.check(&node, Perms::WRITE)?;
             let version = check_and_inc_version(node.stat.version, r.version)?;
             node.stat.version = version;
             node.stat.mzxid = ctx.zxid;
@@ -247,6 +260,7 @@ pub fn prep_write(
         MultiOp::Check(r) => {
             validate_path(&r.path)?;
             let node = ov.get(tree, &r.path)?;
+            ctx.check(&node, Perms::READ)?;
             let version = check_and_inc_version(node.stat.version, r.version)?;
             Ok((
                 OpCode::Check,
@@ -269,6 +283,7 @@ pub fn prep_set_acl(
     validate_path(&r.path)?;
     let acl = fixup_acl(ctx.auth, &r.acl)?;
     let mut node = ov.get(tree, &r.path)?;
+    ctx.check(&node, Perms::ADMIN)?;
     let version = check_and_inc_version(node.stat.aversion, r.version)?;
     node.stat.aversion = version;
     node.acl = acl.clone();
@@ -306,6 +321,7 @@ fn prep_create(
     let parent_path = parent_for(path)?;
     let acl = fixup_acl(ctx.auth, acl)?;
     let mut parent = ov.get(tree, parent_path)?;
+    ctx.check(&parent, Perms::CREATE)?;
     let mut path = path.to_string();
     if mode.is_sequential() {
         path = format!("{path}{:010}", parent.stat.cversion);
