@@ -151,7 +151,7 @@ fn sequential_names_and_stat_fields() {
     let (_, p1) = a.create("/q/n-", b"", CreateMode::EphemeralSequential.code());
     assert_eq!(p0, "/q/n-0000000000");
     assert_eq!(p1, "/q/n-0000000001");
-    let (h, mut r) = a.call(
+    let (h, r) = a.call(
         OpCode::Delete,
         &DeleteRequest {
             path: "/q/n-0000000000".into(),
