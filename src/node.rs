@@ -605,13 +605,18 @@ impl Node {
             Request::SetAcl(r) => prep::prep_set_acl(&self.tree, &mut self.overlay, &ctx, r)
                 .map(|b| (OpCode::SetAcl, b)),
             Request::Multi(m) => {
-                if m.ops.iter().any(|o| o.is_read()) {
-                    Err(ErrorCode::MarshallingError)
-                } else {
-                    Ok((
+                match m
+                    .ops
+                    .iter()
+                    .map(normalize_multi_op)
+                    .collect::<Result<Vec<_>, _>>()
+                {
+                    Err(e) => Err(e),
+                    Ok(ops) if ops.iter().any(|o| o.is_read()) => Err(ErrorCode::MarshallingError),
+                    Ok(ops) => Ok((
                         OpCode::Multi,
-                        prep::prep_multi(&self.tree, &mut self.overlay, &ctx, &m.ops),
-                    ))
+                        prep::prep_multi(&self.tree, &mut self.overlay, &ctx, &ops),
+                    )),
                 }
             }
             Request::Reconfig(_) => Err(ErrorCode::ReconfigDisabled),
@@ -659,7 +664,7 @@ impl Node {
                         OpCode::Create => OpResult::Create { path: s.path },
                         OpCode::Create2 | OpCode::CreateContainer | OpCode::CreateTtl => {
                             OpResult::Create2 {
-                                op: s.op,
+                                op: OpCode::Create2,
                                 path: s.path,
                                 stat: s.stat.unwrap_or_default(),
                             }
@@ -701,7 +706,8 @@ impl Node {
                 if r.path.contains('\0') {
                     return Err(ErrorCode::BadArguments);
                 }
-                self.allowed(conn, &r.path, Perms::READ)?;
+                // No ACL check: ZooKeeper 3.8 answers exists for any caller (3.9 added a READ
+                // check); the differential oracle is 3.8.
                 if r.watch {
                     self.watches.data.add(&r.path, w, crate::watch::STANDARD);
                 }
@@ -761,14 +767,16 @@ impl Node {
             }
             Request::Sync(r) => body(SyncResponse { path: r.path }),
             Request::MultiRead(m) => {
+                // ZooKeeper rebuilds each read as an Op without its watch flag, so multiRead
+                // never leaves watches.
                 let mut results = Vec::with_capacity(m.ops.len());
                 for op in m.ops {
                     let res = match op {
                         MultiOp::GetChildren(r) => self
-                            .get_children(&r.path, r.watch, w)
+                            .get_children(&r.path, false, w)
                             .map(|(children, _)| OpResult::GetChildren { children }),
                         MultiOp::GetData(r) => self
-                            .get_data(&r.path, r.watch, w)
+                            .get_data(&r.path, false, w)
                             .map(|(data, stat)| OpResult::GetData { data, stat }),
                         _ => return Err(ErrorCode::MarshallingError),
                     };
@@ -938,6 +946,41 @@ impl Node {
     pub fn node_count(&self) -> usize {
         self.tree.node_count()
     }
+}
+
+/// ZooKeeper rebuilds each create of a multi from its flags (`Op.create`), so the op code on
+/// the wire does not decide the kind of node: container flags make a createContainer, other
+/// modes a plain create (create2 included), and TTL flags without a CreateTTL record fail the
+/// whole multi with MARSHALLINGERROR.
+fn normalize_multi_op(op: &MultiOp) -> Result<MultiOp, ErrorCode> {
+    let kind = |flags: i32| CreateMode::from_i32(flags).unwrap_or(CreateMode::Persistent);
+    Ok(match op {
+        MultiOp::Create(_, r) => match kind(r.flags) {
+            m if m.is_ttl() => return Err(ErrorCode::MarshallingError),
+            CreateMode::Container => MultiOp::Create(OpCode::CreateContainer, r.clone()),
+            _ => MultiOp::Create(OpCode::Create, r.clone()),
+        },
+        MultiOp::CreateTtl(r) => match kind(r.flags) {
+            m if m.is_ttl() => op.clone(),
+            m => {
+                let code = if m == CreateMode::Container {
+                    OpCode::CreateContainer
+                } else {
+                    OpCode::Create
+                };
+                MultiOp::Create(
+                    code,
+                    CreateRequest {
+                        path: r.path.clone(),
+                        data: r.data.clone(),
+                        acl: r.acl.clone(),
+                        flags: r.flags,
+                    },
+                )
+            }
+        },
+        other => other.clone(),
+    })
 }
 
 fn is_write(op: i32) -> bool {

@@ -184,8 +184,9 @@ impl DataTree {
         t
     }
 
+    /// The node at `path`; `""` is the root too, as ZooKeeper keeps the root under both keys.
     pub fn get(&self, path: &str) -> Option<&Node> {
-        self.nodes.get(path)
+        self.nodes.get(if path.is_empty() { "/" } else { path })
     }
 
     pub fn node_count(&self) -> usize {
@@ -197,7 +198,7 @@ impl DataTree {
     }
 
     pub fn children(&self, path: &str) -> Option<Vec<String>> {
-        self.nodes.get(path).map(|n| n.children.ordered())
+        self.get(path).map(|n| n.children.ordered())
     }
 
     /// Every descendant of `path` (not counting `path`), as getAllChildrenNumber counts them.
