@@ -9,6 +9,7 @@ pub mod session;
 pub mod tree;
 pub mod txn;
 pub mod watch;
+pub mod zab;
 
 use std::net::SocketAddr;
 use tokio::net::TcpListener;

@@ -1,22 +1,26 @@
-//! The node runtime: one task that owns the replicated state (the tree), the sessions and the
-//! watches, and processes every client request in arrival order. Connections talk to it over
-//! channels: requests in, encoded frames out. Nothing here blocks or does I/O, so the loop is a
-//! plain sequence of state transitions, and a write's events reach every watcher before the
-//! writer's reply leaves.
+//! The node runtime: one task that owns the replicated state (the tree), the sessions, the
+//! watches and the agreement core, and handles every client request in arrival order.
+//! Connections talk to it over channels: requests in, encoded frames out. Nothing here blocks
+//! or does I/O, so the loop is a plain sequence of state transitions.
 //!
-//! Standalone is a one-node ensemble: a write is prepared into a transaction, committed (here at
-//! once; the durability issue inserts the log and its fsync between prep and apply) and applied
-//! in zxid order.
+//! A write goes prep -> propose -> (persist) -> commit -> apply -> reply, in zxid order; its
+//! reply and the events it triggers leave only after it is applied, events first. A read waits
+//! behind its own session's uncommitted writes and is otherwise answered at once. Standalone is
+//! a one-node ensemble: this issue keeps data in memory, so a proposal is durable as soon as it
+//! is made; the txn log slots in at `Action::Persist` without reshaping anything.
 
+use crate::acl::AclPolicy;
 use crate::config::Config;
 use crate::pipeline::prep::{self, Ctx, Overlay};
+use crate::pipeline::read::{Body, EncodeBox, ReadCtx};
 use crate::session::{session_password, SessionTracker};
-use crate::tree::{owner_kind, ttl_of, Change, DataTree, OwnerKind};
+use crate::tree::{owner_kind, ttl_of, ApplyResult, Change, DataTree, OwnerKind};
 use crate::txn::{Txn, TxnBody};
-use crate::watch::{Event, WatchManager, WatcherId};
+use crate::watch::{Event, WatchManager};
+use crate::zab::{Action, Standalone};
 use bytes::{Bytes, BytesMut};
 use jute::*;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
@@ -60,19 +64,62 @@ struct Conn {
     peer: SocketAddr,
 }
 
+/// What to do once a proposal is committed and applied.
+enum Then {
+    /// A new session: send the handshake answer.
+    Connected {
+        conn: ConnId,
+        resp: ConnectResponse,
+    },
+    /// A client write: answer it from the apply result (or the error prep found).
+    Reply {
+        conn: ConnId,
+        xid: i32,
+        op: OpCode,
+        prep_err: i32,
+    },
+    /// closeSession: answer (if the client asked) and close the connection.
+    Closed {
+        conn: Option<ConnId>,
+        xid: Option<i32>,
+    },
+    Nothing,
+}
+
+struct Proposal {
+    txn: Txn,
+    then: Then,
+}
+
+/// A read held back until its session's earlier writes are applied.
+struct Waiting {
+    after_zxid: i64,
+    conn: ConnId,
+    xid: i32,
+    op: i32,
+    body: Bytes,
+}
+
 pub struct Node {
     cfg: Config,
-    policy: crate::acl::AclPolicy,
+    policy: AclPolicy,
     tree: DataTree,
     sessions: SessionTracker,
     watches: WatchManager,
+    zab: Standalone,
     conns: HashMap<ConnId, Conn>,
     session_conn: HashMap<i64, ConnId>,
     overlay: Overlay,
     next_zxid: i64,
+    /// Proposed, not yet applied, in zxid order.
+    proposals: VecDeque<Proposal>,
+    /// The last zxid proposed for each session that has writes in flight.
+    session_last_write: HashMap<i64, i64>,
+    waiting: VecDeque<Waiting>,
     start: Instant,
     events: Vec<Event>,
     changes: Vec<Change>,
+    actions: Vec<Action>,
 }
 
 fn wall_ms() -> i64 {
@@ -82,8 +129,9 @@ fn wall_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// Ops ZooKeeper accepts from clients (`Request.isValid`); anything else gets UNIMPLEMENTED and
-/// the connection is closed.
+/// Ops ZooKeeper accepts from clients (`Request.isValid` plus auth and sasl, which it handles
+/// before the pipeline); anything else gets UNIMPLEMENTED and the connection is closed.
+/// Top-level `check` is refused as ZooKeeper 3.9 refuses it (ZOOKEEPER-2623).
 fn is_valid_op(op: i32) -> bool {
     use OpCode::*;
     matches!(
@@ -121,42 +169,48 @@ fn is_valid_op(op: i32) -> bool {
     )
 }
 
-/// The reply body of a request, if it succeeded.
-enum Body {
-    None,
-    Rec(Box<dyn EncodeBox>),
-}
-
-trait EncodeBox: Send {
-    fn enc(&self, out: &mut BytesMut);
-}
-impl<T: Encode + Send> EncodeBox for T {
-    fn enc(&self, out: &mut BytesMut) {
-        self.encode(out)
-    }
-}
-
-fn body<T: Encode + Send + 'static>(t: T) -> Result<Body, ErrorCode> {
-    Ok(Body::Rec(Box::new(t)))
+fn is_write(op: i32) -> bool {
+    use OpCode::*;
+    matches!(
+        OpCode::from_i32(op),
+        Some(
+            Create
+                | Create2
+                | CreateContainer
+                | CreateTtl
+                | Delete
+                | SetData
+                | SetAcl
+                | Multi
+                | Reconfig
+                | CloseSession
+        )
+    )
 }
 
 impl Node {
     pub fn new(cfg: Config) -> Node {
         let start = Instant::now();
         let sessions = SessionTracker::new(cfg.tick_time, cfg.server_id, wall_ms() as u64);
+        let tree = DataTree::new();
         Node {
-            policy: crate::acl::AclPolicy::from_config(&cfg),
+            policy: AclPolicy::from_config(&cfg),
             cfg,
-            tree: DataTree::new(),
+            zab: Standalone::new(tree.last_processed_zxid),
+            next_zxid: tree.last_processed_zxid + 1,
+            tree,
             sessions,
             watches: WatchManager::default(),
             conns: HashMap::new(),
             session_conn: HashMap::new(),
             overlay: Overlay::default(),
-            next_zxid: 1,
+            proposals: VecDeque::new(),
+            session_last_write: HashMap::new(),
+            waiting: VecDeque::new(),
             start,
             events: Vec::new(),
             changes: Vec::new(),
+            actions: Vec::new(),
         }
     }
 
@@ -173,12 +227,8 @@ impl Node {
         let tick = std::time::Duration::from_millis(self.cfg.tick_time.clamp(1, 1000) as u64);
         let mut ticker = tokio::time::interval(tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let container_every =
-            std::time::Duration::from_millis(self.cfg.container_check_interval_ms);
-        let mut containers = tokio::time::interval_at(
-            tokio::time::Instant::now() + container_every,
-            container_every,
-        );
+        let every = std::time::Duration::from_millis(self.cfg.container_check_interval_ms);
+        let mut containers = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         loop {
             tokio::select! {
                 m = rx.recv() => match m {
@@ -209,6 +259,8 @@ impl Node {
         }
     }
 
+    // ---- output -------------------------------------------------------------------------
+
     fn send(&self, conn: ConnId, frame: Bytes) {
         if let Some(c) = self.conns.get(&conn) {
             let _ = c.tx.send(Out::Frame(frame));
@@ -238,6 +290,17 @@ impl Node {
         self.send(conn, out.freeze());
     }
 
+    fn reply_body(&self, conn: ConnId, xid: i32, res: Result<Body, ErrorCode>) {
+        let zxid = self.last_zxid();
+        match res {
+            Ok(Body::None) => self.reply(conn, xid, zxid, 0, None),
+            Ok(Body::Rec(b)) => self.reply(conn, xid, zxid, 0, Some(b.as_ref())),
+            Err(e) => self.reply(conn, xid, zxid, e.code(), None),
+        }
+    }
+
+    /// Sends the queued watch events; `zxid` goes in their header (ZooKeeper 3.9 sends the
+    /// triggering zxid, 3.8 sends -1, and clients ignore it).
     fn deliver_events(&mut self, zxid: i64) {
         for e in self.events.drain(..) {
             let Some(c) = self.conns.get(&e.watcher) else {
@@ -262,6 +325,8 @@ impl Node {
         }
     }
 
+    // ---- sessions -----------------------------------------------------------------------
+
     fn connect(&mut self, conn: ConnId, peer: SocketAddr, req: ConnectRequest, tx: ConnTx) {
         if req.last_zxid_seen > self.last_zxid() {
             info!(
@@ -273,55 +338,17 @@ impl Node {
         }
         let timeout = (req.time_out.max(0) as u32)
             .clamp(self.cfg.min_session_timeout, self.cfg.max_session_timeout);
-        let ip = Id::new("ip", &peer.ip().to_string());
         self.conns.insert(
             conn,
             Conn {
                 tx,
                 session: 0,
-                auth: vec![ip],
+                auth: vec![Id::new("ip", &peer.ip().to_string())],
                 peer,
             },
         );
         let now = self.now();
-        let (valid, session) = if req.session_id == 0 {
-            let id = self.sessions.next_session_id();
-            self.sessions.add(id, timeout, now);
-            let txn = self.make_txn(
-                id,
-                0,
-                OpCode::CreateSession,
-                TxnBody::CreateSession(CreateSessionTxn {
-                    time_out: timeout as i32,
-                }),
-            );
-            self.commit(txn);
-            info!(
-                "established session 0x{id:x} with negotiated timeout {timeout} for client {peer}"
-            );
-            (true, id)
-        } else {
-            let id = req.session_id;
-            let pw_ok = req.passwd.as_deref() == Some(&session_password(id)[..]);
-            if !pw_ok {
-                warn!("incorrect password from {peer} for session 0x{id:x}");
-            }
-            let ok = pw_ok && self.sessions.revalidate(id, timeout, now);
-            if ok {
-                if let Some(old) = self.session_conn.get(&id).copied() {
-                    if old != conn {
-                        self.close_conn(old);
-                    }
-                }
-                info!(
-                    "renewed session 0x{id:x} with negotiated timeout {timeout} for client {peer}"
-                );
-            } else if pw_ok {
-                info!("invalid session 0x{id:x} for client {peer}, probably expired");
-            }
-            (ok, id)
-        };
-        let resp = ConnectResponse {
+        let answer = |valid: bool, session: i64| ConnectResponse {
             protocol_version: 0,
             time_out: if valid { timeout as i32 } else { 0 },
             session_id: if valid { session } else { 0 },
@@ -333,19 +360,61 @@ impl Node {
             read_only: false,
             has_read_only: req.has_read_only,
         };
+        if req.session_id == 0 {
+            let id = self.sessions.next_session_id();
+            self.sessions.add(id, timeout, now);
+            self.bind(conn, id);
+            info!(
+                "established session 0x{id:x} with negotiated timeout {timeout} for client {peer}"
+            );
+            let body = TxnBody::CreateSession(CreateSessionTxn {
+                time_out: timeout as i32,
+            });
+            let resp = answer(true, id);
+            self.propose(
+                id,
+                0,
+                OpCode::CreateSession,
+                body,
+                Then::Connected { conn, resp },
+            );
+            return;
+        }
+        let id = req.session_id;
+        let pw_ok = req.passwd.as_deref() == Some(&session_password(id)[..]);
+        let valid = pw_ok && self.sessions.revalidate(id, timeout, now);
+        if valid {
+            if let Some(old) = self.session_conn.get(&id).copied() {
+                if old != conn {
+                    self.close_conn(old);
+                }
+            }
+            self.bind(conn, id);
+            info!("renewed session 0x{id:x} with negotiated timeout {timeout} for client {peer}");
+        } else if pw_ok {
+            info!("invalid session 0x{id:x} for client {peer}, probably expired");
+        } else {
+            warn!("incorrect password from {peer} for session 0x{id:x}");
+        }
+        self.send_connect(conn, &answer(valid, id));
+        if !valid {
+            self.close_conn(conn);
+        }
+    }
+
+    fn bind(&mut self, conn: ConnId, session: i64) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.session = session;
+        }
+        self.session_conn.insert(session, conn);
+    }
+
+    fn send_connect(&self, conn: ConnId, resp: &ConnectResponse) {
         let mut out = BytesMut::with_capacity(48);
         let at = begin_frame(&mut out);
         resp.encode(&mut out);
         end_frame(&mut out, at);
         self.send(conn, out.freeze());
-        if valid {
-            if let Some(c) = self.conns.get_mut(&conn) {
-                c.session = session;
-            }
-            self.session_conn.insert(session, conn);
-        } else {
-            self.close_conn(conn);
-        }
     }
 
     fn disconnected(&mut self, conn: ConnId) {
@@ -361,58 +430,22 @@ impl Node {
         self.watches.remove_watcher(conn);
     }
 
-    fn make_txn(&mut self, session: i64, cxid: i32, op: OpCode, body: TxnBody) -> Txn {
-        let zxid = self.next_zxid;
-        self.next_zxid += 1;
-        Txn {
-            hdr: TxnHeader {
-                client_id: session,
-                cxid,
-                zxid,
-                time: wall_ms(),
-                op: op.code(),
-            },
-            body,
-            digest: None,
-        }
-    }
-
-    /// Commits and applies one transaction in zxid order and hands out the watch events.
-    fn commit(&mut self, txn: Txn) -> crate::tree::ApplyResult {
-        self.changes.clear();
-        let rc = self.tree.apply(&txn, &mut self.changes);
-        // Everything prepared so far is applied: nothing is pending any more.
-        self.overlay.clear();
-        let changes = std::mem::take(&mut self.changes);
-        self.watches.trigger(&changes, &mut self.events);
-        self.changes = changes;
-        self.deliver_events(txn.hdr.zxid);
-        rc
-    }
-
-    fn close_session(&mut self, session: i64, cxid: i32) {
+    /// Proposes closeSession: the session's ephemerals (including pending ones) go with it.
+    fn close_session(&mut self, session: i64, cxid: i32, then: Then) {
         let paths = prep::close_session_paths(&self.tree, &self.overlay, session);
         self.sessions.set_closing(session);
-        let txn = self.make_txn(
-            session,
-            cxid,
-            OpCode::CloseSession,
-            TxnBody::CloseSession(CloseSessionTxn {
-                paths2_delete: paths,
-            }),
-        );
-        self.commit(txn);
-        self.sessions.remove(session);
+        let body = TxnBody::CloseSession(CloseSessionTxn {
+            paths2_delete: paths,
+        });
+        self.propose(session, cxid, OpCode::CloseSession, body, then);
     }
 
     fn expire_sessions(&mut self) {
         let now = self.now();
         for id in self.sessions.take_expired(now) {
             info!("session 0x{id:x} expired");
-            self.close_session(id, 0);
-            if let Some(c) = self.session_conn.get(&id).copied() {
-                self.close_conn(c);
-            }
+            let conn = self.session_conn.get(&id).copied();
+            self.close_session(id, 0, Then::Closed { conn, xid: None });
         }
     }
 
@@ -435,21 +468,149 @@ impl Node {
             }
         }
         for p in doomed {
-            let still = self.tree.get(&p).is_some_and(|n| {
-                n.children.is_empty() && owner_kind(n.stat.ephemeral_owner) != OwnerKind::Normal
+            // Checked against pending changes too, as deleteContainer goes through prep.
+            let still = self.overlay.get(&self.tree, &p).is_ok_and(|r| {
+                r.child_count == 0 && owner_kind(r.stat.ephemeral_owner) != OwnerKind::Normal
             });
             if still {
                 info!("deleting unused container or expired TTL node {p}");
-                let txn = self.make_txn(
-                    0,
-                    0,
-                    OpCode::DeleteContainer,
-                    TxnBody::Delete(DeleteTxn { path: p }),
-                );
-                self.commit(txn);
+                let body = TxnBody::Delete(DeleteTxn { path: p.clone() });
+                self.overlay.remove_node(&self.tree, &p, self.next_zxid);
+                self.propose(0, 0, OpCode::DeleteContainer, body, Then::Nothing);
             }
         }
     }
+
+    // ---- the write path: propose, persist, commit, apply ---------------------------------
+
+    fn propose(&mut self, session: i64, cxid: i32, op: OpCode, body: TxnBody, then: Then) {
+        let zxid = self.next_zxid;
+        self.next_zxid += 1;
+        let txn = Txn {
+            hdr: TxnHeader {
+                client_id: session,
+                cxid,
+                zxid,
+                time: wall_ms(),
+                op: op.code(),
+            },
+            body,
+            digest: None,
+        };
+        if session != 0 {
+            self.session_last_write.insert(session, zxid);
+        }
+        self.proposals.push_back(Proposal { txn, then });
+        self.zab.propose(zxid, &mut self.actions);
+        self.run_actions();
+    }
+
+    fn run_actions(&mut self) {
+        while !self.actions.is_empty() {
+            let batch = std::mem::take(&mut self.actions);
+            for a in batch {
+                match a {
+                    // Memory only in this build: a proposal is durable once made.
+                    Action::Persist(zxid) => self.zab.durable(zxid, &mut self.actions),
+                    Action::Commit(zxid) => self.commit_up_to(zxid),
+                }
+            }
+        }
+    }
+
+    fn commit_up_to(&mut self, zxid: i64) {
+        while self
+            .proposals
+            .front()
+            .is_some_and(|p| p.txn.hdr.zxid <= zxid)
+        {
+            let Some(p) = self.proposals.pop_front() else {
+                break;
+            };
+            self.apply(p);
+        }
+        self.overlay.retire(zxid);
+        self.session_last_write.retain(|_, last| *last > zxid);
+        self.release_waiting();
+    }
+
+    /// The one place replicated state changes: apply in zxid order, fire watches, answer.
+    fn apply(&mut self, p: Proposal) {
+        let zxid = p.txn.hdr.zxid;
+        self.changes.clear();
+        let rc = self.tree.apply(&p.txn, &mut self.changes);
+        let changes = std::mem::take(&mut self.changes);
+        self.watches.trigger(&changes, &mut self.events);
+        self.changes = changes;
+        self.deliver_events(zxid);
+        match p.then {
+            Then::Nothing => {}
+            Then::Connected { conn, resp } => self.send_connect(conn, &resp),
+            Then::Closed { conn, xid } => {
+                self.sessions.remove(p.txn.hdr.client_id);
+                if let Some(conn) = conn {
+                    if let Some(xid) = xid {
+                        self.reply(conn, xid, zxid, 0, None);
+                    }
+                    self.close_conn(conn);
+                }
+            }
+            Then::Reply {
+                conn,
+                xid,
+                op,
+                prep_err,
+            } => self.reply_write(conn, xid, op, prep_err, rc),
+        }
+    }
+
+    fn reply_write(&self, conn: ConnId, xid: i32, op: OpCode, prep_err: i32, rc: ApplyResult) {
+        let zxid = self.last_zxid();
+        let err = if prep_err != 0 { prep_err } else { rc.err };
+        if err != 0 {
+            return self.reply(conn, xid, zxid, err, None);
+        }
+        let stat = rc.stat.clone().unwrap_or_default();
+        let body: Option<Box<dyn EncodeBox>> = match op {
+            OpCode::Create => Some(Box::new(CreateResponse { path: rc.path })),
+            OpCode::Create2 | OpCode::CreateContainer | OpCode::CreateTtl => {
+                Some(Box::new(Create2Response {
+                    path: rc.path,
+                    stat,
+                }))
+            }
+            OpCode::SetData => Some(Box::new(SetDataResponse { stat })),
+            OpCode::SetAcl => Some(Box::new(SetAclResponse { stat })),
+            OpCode::Multi => {
+                let results = rc
+                    .multi
+                    .into_iter()
+                    .map(|s| match s.op {
+                        OpCode::Create => OpResult::Create { path: s.path },
+                        // ZooKeeper's CreateResult labels every create with a Stat create2.
+                        OpCode::Create2 | OpCode::CreateContainer | OpCode::CreateTtl => {
+                            OpResult::Create2 {
+                                op: OpCode::Create2,
+                                path: s.path,
+                                stat: s.stat.unwrap_or_default(),
+                            }
+                        }
+                        OpCode::Delete | OpCode::DeleteContainer => OpResult::Delete,
+                        OpCode::SetData => OpResult::SetData {
+                            stat: s.stat.unwrap_or_default(),
+                        },
+                        OpCode::Check => OpResult::Check,
+                        _ => OpResult::Error { err: s.err },
+                    })
+                    .collect();
+                Some(Box::new(MultiResponse { results }))
+            }
+            _ => None,
+        };
+        self.reply(conn, xid, zxid, 0, body.as_deref());
+    }
+
+    // ---- requests -----------------------------------------------------------------------
 
     fn request(&mut self, conn: ConnId, xid: i32, op: i32, payload: Bytes) {
         let Some(c) = self.conns.get(&conn) else {
@@ -471,34 +632,70 @@ impl Node {
             self.close_conn(conn);
             return;
         }
+        if !is_write(op) && op != OpCode::Auth.code() {
+            // A read waits behind this session's own writes that are not applied yet.
+            if let Some(&after_zxid) = self.session_last_write.get(&session) {
+                self.waiting.push_back(Waiting {
+                    after_zxid,
+                    conn,
+                    xid,
+                    op,
+                    body: payload,
+                });
+                return;
+            }
+        }
+        self.dispatch(conn, session, xid, op, payload);
+    }
+
+    fn release_waiting(&mut self) {
+        let committed = self.zab.last_committed();
+        let mut i = 0;
+        while i < self.waiting.len() {
+            if self.waiting[i].after_zxid <= committed {
+                if let Some(w) = self.waiting.remove(i) {
+                    let session = self.conns.get(&w.conn).map(|c| c.session).unwrap_or(0);
+                    if session != 0 {
+                        self.dispatch(w.conn, session, w.xid, w.op, w.body);
+                    }
+                }
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    fn dispatch(&mut self, conn: ConnId, session: i64, xid: i32, op: i32, payload: Bytes) {
         let mut r = Reader::new(payload);
         let req = match Request::decode(op, &mut r) {
             Ok(q) => q,
             Err(e) => {
                 warn!("cannot decode request type {op} from session 0x{session:x}: {e}");
-                // A write that cannot be read still takes its place in zxid order as an error.
-                let zxid = if is_write(op) {
-                    let txn = self.make_txn(
+                let err = ErrorCode::MarshallingError.code();
+                if is_write(op) {
+                    // A write that cannot be read still takes its place in zxid order.
+                    let code = OpCode::from_i32(op).unwrap_or(OpCode::Error);
+                    let then = Then::Reply {
+                        conn,
+                        xid,
+                        op: code,
+                        prep_err: err,
+                    };
+                    self.propose(
                         session,
                         xid,
                         OpCode::Error,
-                        TxnBody::Error(ErrorTxn {
-                            err: ErrorCode::MarshallingError.code(),
-                        }),
+                        TxnBody::Error(ErrorTxn { err }),
+                        then,
                     );
-                    self.commit(txn);
-                    self.last_zxid()
                 } else {
-                    self.last_zxid()
-                };
-                self.reply(conn, xid, zxid, ErrorCode::MarshallingError.code(), None);
+                    self.reply(conn, xid, self.last_zxid(), err, None);
+                }
                 return;
             }
         };
         match req {
-            Request::Ping => {
-                self.reply(conn, Xid::PING, self.last_zxid(), 0, None);
-            }
+            Request::Ping => self.reply(conn, Xid::PING, self.last_zxid(), 0, None),
             Request::Auth(a) => self.auth(conn, xid, a),
             Request::Sasl(_) => {
                 warn!("SASL is not enabled; refusing session 0x{session:x}");
@@ -513,19 +710,33 @@ impl Node {
             }
             Request::CloseSession => {
                 info!("closing session 0x{session:x} at the client's request");
-                self.close_session(session, xid);
-                self.reply(conn, xid, self.last_zxid(), 0, None);
-                self.close_conn(conn);
+                self.close_session(
+                    session,
+                    xid,
+                    Then::Closed {
+                        conn: Some(conn),
+                        xid: Some(xid),
+                    },
+                );
             }
             req if is_write(op) => self.write(conn, session, xid, op, req),
             req => {
-                let res = self.read(conn, session, req);
-                let zxid = self.last_zxid();
-                match res {
-                    Ok(Body::None) => self.reply(conn, xid, zxid, 0, None),
-                    Ok(Body::Rec(b)) => self.reply(conn, xid, zxid, 0, Some(b.as_ref())),
-                    Err(e) => self.reply(conn, xid, zxid, e.code(), None),
-                }
+                let Some(c) = self.conns.get(&conn) else {
+                    return;
+                };
+                let mut ctx = ReadCtx {
+                    tree: &self.tree,
+                    watches: &mut self.watches,
+                    policy: &self.policy,
+                    auth: &c.auth,
+                    watcher: conn,
+                    session,
+                    events: &mut self.events,
+                };
+                let res = ctx.read(req);
+                // Events for changes a reconnecting client missed come before the reply.
+                self.deliver_events(-1);
+                self.reply_body(conn, xid, res);
             }
         }
     }
@@ -566,381 +777,58 @@ impl Node {
             .get(&conn)
             .map(|c| c.auth.clone())
             .unwrap_or_default();
-        let zxid = self.next_zxid;
-        let time = wall_ms();
         let ctx = Ctx {
             session,
-            zxid,
-            time,
+            zxid: self.next_zxid,
+            time: wall_ms(),
             auth: &auth,
             extended_types: self.cfg.extended_types_enabled,
             policy: &self.policy,
         };
         let code = OpCode::from_i32(op).unwrap_or(OpCode::Error);
-        let prepared: Result<(OpCode, TxnBody), ErrorCode> = match &req {
-            Request::Create(c, r) => prep::prep_write(
-                &self.tree,
-                &mut self.overlay,
-                &ctx,
-                &MultiOp::Create(*c, r.clone()),
-            ),
-            Request::CreateTtl(r) => prep::prep_write(
-                &self.tree,
-                &mut self.overlay,
-                &ctx,
-                &MultiOp::CreateTtl(r.clone()),
-            ),
-            Request::Delete(r) => prep::prep_write(
-                &self.tree,
-                &mut self.overlay,
-                &ctx,
-                &MultiOp::Delete(r.clone()),
-            ),
-            Request::SetData(r) => prep::prep_write(
-                &self.tree,
-                &mut self.overlay,
-                &ctx,
-                &MultiOp::SetData(r.clone()),
-            ),
-            Request::SetAcl(r) => prep::prep_set_acl(&self.tree, &mut self.overlay, &ctx, r)
-                .map(|b| (OpCode::SetAcl, b)),
-            Request::Multi(m) => {
-                match m
-                    .ops
-                    .iter()
-                    .map(normalize_multi_op)
-                    .collect::<Result<Vec<_>, _>>()
-                {
-                    Err(e) => Err(e),
-                    Ok(ops) if ops.iter().any(|o| o.is_read()) => Err(ErrorCode::MarshallingError),
-                    Ok(ops) => Ok((
-                        OpCode::Multi,
-                        prep::prep_multi(&self.tree, &mut self.overlay, &ctx, &ops),
-                    )),
-                }
+        let (tree, ov) = (&self.tree, &mut self.overlay);
+        let prepared: Result<TxnBody, ErrorCode> = match &req {
+            Request::Create(c, r) => {
+                prep::prep_write(tree, ov, &ctx, &MultiOp::Create(*c, r.clone())).map(|x| x.1)
             }
+            Request::CreateTtl(r) => {
+                prep::prep_write(tree, ov, &ctx, &MultiOp::CreateTtl(r.clone())).map(|x| x.1)
+            }
+            Request::Delete(r) => {
+                prep::prep_write(tree, ov, &ctx, &MultiOp::Delete(r.clone())).map(|x| x.1)
+            }
+            Request::SetData(r) => {
+                prep::prep_write(tree, ov, &ctx, &MultiOp::SetData(r.clone())).map(|x| x.1)
+            }
+            Request::SetAcl(r) => prep::prep_set_acl(tree, ov, &ctx, r),
+            Request::Multi(m) => match m
+                .ops
+                .iter()
+                .map(normalize_multi_op)
+                .collect::<Result<Vec<_>, _>>()
+            {
+                Err(e) => Err(e),
+                Ok(ops) if ops.iter().any(|o| o.is_read()) => Err(ErrorCode::MarshallingError),
+                Ok(ops) => Ok(prep::prep_multi(tree, ov, &ctx, &ops)),
+            },
             Request::Reconfig(_) => Err(ErrorCode::ReconfigDisabled),
             _ => Err(ErrorCode::Unimplemented),
         };
-        let (hdr_op, body, err) = match prepared {
-            Ok((_, b)) => (code, b, 0),
+        let (hdr_op, body, prep_err) = match prepared {
+            Ok(b) => (code, b, 0),
             Err(e) => (
                 OpCode::Error,
                 TxnBody::Error(ErrorTxn { err: e.code() }),
                 e.code(),
             ),
         };
-        let txn = self.make_txn(session, xid, hdr_op, body);
-        let rc = self.commit(txn);
-        let zxid = self.last_zxid();
-        let err = if err != 0 { err } else { rc.err };
-        if err != 0 {
-            self.reply(conn, xid, zxid, err, None);
-            return;
-        }
-        let stat = rc.stat.clone().unwrap_or_default();
-        match code {
-            OpCode::Create => {
-                self.reply(conn, xid, zxid, 0, Some(&CreateResponse { path: rc.path }))
-            }
-            OpCode::Create2 | OpCode::CreateContainer | OpCode::CreateTtl => self.reply(
-                conn,
-                xid,
-                zxid,
-                0,
-                Some(&Create2Response {
-                    path: rc.path,
-                    stat,
-                }),
-            ),
-            OpCode::Delete => self.reply(conn, xid, zxid, 0, None),
-            OpCode::SetData => self.reply(conn, xid, zxid, 0, Some(&SetDataResponse { stat })),
-            OpCode::SetAcl => self.reply(conn, xid, zxid, 0, Some(&SetAclResponse { stat })),
-            OpCode::Multi => {
-                let results = rc
-                    .multi
-                    .into_iter()
-                    .map(|s| match s.op {
-                        OpCode::Create => OpResult::Create { path: s.path },
-                        OpCode::Create2 | OpCode::CreateContainer | OpCode::CreateTtl => {
-                            OpResult::Create2 {
-                                op: OpCode::Create2,
-                                path: s.path,
-                                stat: s.stat.unwrap_or_default(),
-                            }
-                        }
-                        OpCode::Delete | OpCode::DeleteContainer => OpResult::Delete,
-                        OpCode::SetData => OpResult::SetData {
-                            stat: s.stat.unwrap_or_default(),
-                        },
-                        OpCode::Check => OpResult::Check,
-                        _ => OpResult::Error { err: s.err },
-                    })
-                    .collect();
-                self.reply(conn, xid, zxid, 0, Some(&MultiResponse { results }))
-            }
-            _ => self.reply(conn, xid, zxid, 0, None),
-        }
-    }
-
-    fn allowed(&self, conn: ConnId, path: &str, perm: i32) -> Result<(), ErrorCode> {
-        let Some(n) = self.tree.get(path) else {
-            return Ok(());
+        let then = Then::Reply {
+            conn,
+            xid,
+            op: code,
+            prep_err,
         };
-        let auth = self
-            .conns
-            .get(&conn)
-            .map(|c| c.auth.as_slice())
-            .unwrap_or(&[]);
-        if self.policy.check(&n.acl, perm, auth) {
-            Ok(())
-        } else {
-            Err(ErrorCode::NoAuth)
-        }
-    }
-
-    fn read(&mut self, conn: ConnId, session: i64, req: Request) -> Result<Body, ErrorCode> {
-        let w: WatcherId = conn;
-        match req {
-            Request::Exists(r) => {
-                if r.path.contains('\0') {
-                    return Err(ErrorCode::BadArguments);
-                }
-                // No ACL check: ZooKeeper 3.8 answers exists for any caller (3.9 added a READ
-                // check); the differential oracle is 3.8.
-                if r.watch {
-                    self.watches.data.add(&r.path, w, crate::watch::STANDARD);
-                }
-                let n = self.tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
-                body(ExistsResponse {
-                    stat: n.client_stat(),
-                })
-            }
-            Request::GetData(r) => {
-                let (data, stat) = self.get_data(&r.path, r.watch, w)?;
-                body(GetDataResponse { data, stat })
-            }
-            Request::GetChildren(r) => {
-                let (children, _) = self.get_children(&r.path, r.watch, w)?;
-                body(GetChildrenResponse { children })
-            }
-            Request::GetChildren2(r) => {
-                let (children, stat) = self.get_children(&r.path, r.watch, w)?;
-                body(GetChildren2Response { children, stat })
-            }
-            Request::GetAcl(r) => {
-                let n = self.tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
-                self.allowed(conn, &r.path, Perms::READ | Perms::ADMIN)?;
-                let mut acl = n.acl.clone();
-                if self.allowed(conn, &r.path, Perms::ADMIN).is_err() {
-                    // Without ADMIN the digest hashes stay hidden, as in ZooKeeper.
-                    for a in acl.iter_mut().filter(|a| a.id.scheme == "digest") {
-                        let user = a.id.id.split(':').next().unwrap_or("").to_string();
-                        a.id.id = format!("{user}:x");
-                    }
-                }
-                body(GetAclResponse {
-                    acl,
-                    stat: n.client_stat(),
-                })
-            }
-            Request::GetAllChildrenNumber(r) => {
-                if self.tree.get(&r.path).is_none() {
-                    return Err(ErrorCode::NoNode);
-                }
-                self.allowed(conn, &r.path, Perms::READ)?;
-                body(GetAllChildrenNumberResponse {
-                    total_number: self.tree.descendant_count(&r.path) as i32,
-                })
-            }
-            Request::GetEphemerals(r) => {
-                let all = self.tree.ephemerals(session);
-                let prefix = r.prefix_path.trim();
-                let ephemerals = if prefix.is_empty() || prefix == "/" {
-                    all
-                } else {
-                    all.into_iter()
-                        .filter(|p| p.starts_with(&r.prefix_path))
-                        .collect()
-                };
-                body(GetEphemeralsResponse { ephemerals })
-            }
-            Request::Sync(r) => body(SyncResponse { path: r.path }),
-            Request::MultiRead(m) => {
-                // ZooKeeper rebuilds each read as an Op without its watch flag, so multiRead
-                // never leaves watches.
-                let mut results = Vec::with_capacity(m.ops.len());
-                for op in m.ops {
-                    let res = match op {
-                        MultiOp::GetChildren(r) => self
-                            .get_children(&r.path, false, w)
-                            .map(|(children, _)| OpResult::GetChildren { children }),
-                        MultiOp::GetData(r) => self
-                            .get_data(&r.path, false, w)
-                            .map(|(data, stat)| OpResult::GetData { data, stat }),
-                        _ => return Err(ErrorCode::MarshallingError),
-                    };
-                    results.push(res.unwrap_or_else(|e| OpResult::Error { err: e.code() }));
-                }
-                body(MultiResponse { results })
-            }
-            Request::SetWatches(s) => {
-                self.set_watches(
-                    w,
-                    s.relative_zxid,
-                    &s.data_watches,
-                    &s.exist_watches,
-                    &s.child_watches,
-                    &[],
-                    &[],
-                );
-                Ok(Body::None)
-            }
-            Request::SetWatches2(s) => {
-                self.set_watches(
-                    w,
-                    s.relative_zxid,
-                    &s.data_watches,
-                    &s.exist_watches,
-                    &s.child_watches,
-                    &s.persistent_watches,
-                    &s.persistent_recursive_watches,
-                );
-                Ok(Body::None)
-            }
-            Request::AddWatch(r) => {
-                let mode = AddWatchMode::from_i32(r.mode).ok_or(ErrorCode::MarshallingError)?;
-                self.watches
-                    .add_persistent(&r.path, w, mode == AddWatchMode::PersistentRecursive);
-                body(ErrorResponse { err: 0 })
-            }
-            Request::CheckWatches(r) => {
-                let t = WatcherType::from_i32(r.watcher_type).ok_or(ErrorCode::MarshallingError)?;
-                if self.watches.contains(&r.path, t, w) {
-                    Ok(Body::None)
-                } else {
-                    Err(ErrorCode::NoWatcher)
-                }
-            }
-            Request::RemoveWatches(r) => {
-                let t = WatcherType::from_i32(r.watcher_type).ok_or(ErrorCode::MarshallingError)?;
-                if self.watches.remove(&r.path, t, w) {
-                    Ok(Body::None)
-                } else {
-                    Err(ErrorCode::NoWatcher)
-                }
-            }
-            Request::WhoAmI => {
-                let auth = self
-                    .conns
-                    .get(&conn)
-                    .map(|c| c.auth.clone())
-                    .unwrap_or_default();
-                body(WhoAmIResponse {
-                    client_info: auth
-                        .into_iter()
-                        .map(|id| ClientInfo {
-                            auth_scheme: id.scheme,
-                            user: id.id,
-                        })
-                        .collect(),
-                })
-            }
-            _ => Err(ErrorCode::Unimplemented),
-        }
-    }
-
-    fn get_data(
-        &mut self,
-        path: &str,
-        watch: bool,
-        w: WatcherId,
-    ) -> Result<(Option<Bytes>, Stat), ErrorCode> {
-        let n = self.tree.get(path).ok_or(ErrorCode::NoNode)?;
-        self.allowed(w, path, Perms::READ)?;
-        let out = (n.data.clone(), n.client_stat());
-        if watch {
-            self.watches.data.add(path, w, crate::watch::STANDARD);
-        }
-        Ok(out)
-    }
-
-    fn get_children(
-        &mut self,
-        path: &str,
-        watch: bool,
-        w: WatcherId,
-    ) -> Result<(Vec<String>, Stat), ErrorCode> {
-        let n = self.tree.get(path).ok_or(ErrorCode::NoNode)?;
-        self.allowed(w, path, Perms::READ)?;
-        let out = (n.children.ordered(), n.client_stat());
-        if watch {
-            self.watches.child.add(path, w, crate::watch::STANDARD);
-        }
-        Ok(out)
-    }
-
-    /// Re-registers a reconnecting client's watches, firing at once those whose node changed
-    /// after `rel` (the last zxid the client saw). These events carry no zxid (-1).
-    #[allow(clippy::too_many_arguments)]
-    fn set_watches(
-        &mut self,
-        w: WatcherId,
-        rel: i64,
-        data: &[String],
-        exist: &[String],
-        child: &[String],
-        persistent: &[String],
-        recursive: &[String],
-    ) {
-        use crate::watch::STANDARD;
-        for p in data {
-            match self.tree.get(p) {
-                None => self.events.push(Event {
-                    watcher: w,
-                    event_type: EventType::NodeDeleted,
-                    path: p.clone(),
-                }),
-                Some(n) if n.stat.mzxid > rel => self.events.push(Event {
-                    watcher: w,
-                    event_type: EventType::NodeDataChanged,
-                    path: p.clone(),
-                }),
-                Some(_) => self.watches.data.add(p, w, STANDARD),
-            }
-        }
-        for p in exist {
-            match self.tree.get(p) {
-                Some(_) => self.events.push(Event {
-                    watcher: w,
-                    event_type: EventType::NodeCreated,
-                    path: p.clone(),
-                }),
-                None => self.watches.data.add(p, w, STANDARD),
-            }
-        }
-        for p in child {
-            match self.tree.get(p) {
-                None => self.events.push(Event {
-                    watcher: w,
-                    event_type: EventType::NodeDeleted,
-                    path: p.clone(),
-                }),
-                Some(n) if n.stat.pzxid > rel => self.events.push(Event {
-                    watcher: w,
-                    event_type: EventType::NodeChildrenChanged,
-                    path: p.clone(),
-                }),
-                Some(_) => self.watches.child.add(p, w, STANDARD),
-            }
-        }
-        for p in persistent {
-            self.watches.add_persistent(p, w, false);
-        }
-        for p in recursive {
-            self.watches.add_persistent(p, w, true);
-        }
-        self.deliver_events(-1);
+        self.propose(session, xid, hdr_op, body, then);
     }
 
     pub fn node_count(&self) -> usize {
@@ -981,22 +869,4 @@ fn normalize_multi_op(op: &MultiOp) -> Result<MultiOp, ErrorCode> {
         },
         other => other.clone(),
     })
-}
-
-fn is_write(op: i32) -> bool {
-    use OpCode::*;
-    matches!(
-        OpCode::from_i32(op),
-        Some(
-            Create
-                | Create2
-                | CreateContainer
-                | CreateTtl
-                | Delete
-                | SetData
-                | SetAcl
-                | Multi
-                | Reconfig
-        )
-    )
 }

@@ -3,3 +3,4 @@
 //! changes not yet applied; the node then commits and applies transactions in zxid order.
 
 pub mod prep;
+pub mod read;

@@ -18,10 +18,12 @@ pub struct Rec {
     pub acl: Vec<Acl>,
 }
 
-/// Changes decided by prep but not yet applied to the tree; `None` marks a deletion.
+/// Changes decided by prep but not yet applied to the tree, each with the zxid that makes it;
+/// `None` marks a deletion. ZooKeeper calls these outstanding changes.
 #[derive(Default, Clone)]
 pub struct Overlay {
-    recs: HashMap<String, Option<Rec>>,
+    recs: HashMap<String, (i64, Option<Rec>)>,
+    zxid: i64,
 }
 
 /// The context of one request: who sends it and what the server allows.
@@ -49,7 +51,7 @@ type PResult<T> = Result<T, ErrorCode>;
 impl Overlay {
     pub fn get(&self, tree: &DataTree, path: &str) -> PResult<Rec> {
         let r = match self.recs.get(path) {
-            Some(r) => r.clone(),
+            Some((_, r)) => r.clone(),
             None => tree.get(path).map(|n| Rec {
                 stat: n.stat.clone(),
                 child_count: n.children.len() as i32,
@@ -64,11 +66,23 @@ impl Overlay {
     }
 
     fn put(&mut self, path: &str, r: Option<Rec>) {
-        self.recs.insert(path.to_string(), r);
+        self.recs.insert(path.to_string(), (self.zxid, r));
     }
 
-    pub fn clear(&mut self) {
-        self.recs.clear();
+    /// Records a deletion decided outside prep (container collection).
+    pub fn remove_node(&mut self, tree: &DataTree, path: &str, zxid: i64) {
+        self.zxid = zxid;
+        if let Ok(mut parent) = self.get(tree, parent_of(path)) {
+            parent.child_count -= 1;
+            parent.stat.pzxid = zxid;
+            self.put(parent_of(path), Some(parent));
+        }
+        self.put(path, None);
+    }
+
+    /// Forgets changes that the tree now holds (everything up to `zxid` is applied).
+    pub fn retire(&mut self, zxid: i64) {
+        self.recs.retain(|_, (z, _)| *z > zxid);
     }
 }
 
@@ -200,6 +214,7 @@ pub fn prep_write(
     ctx: &Ctx,
     op: &MultiOp,
 ) -> PResult<(OpCode, TxnBody)> {
+    ov.zxid = ctx.zxid;
     match op {
         MultiOp::Create(code, r) => {
             prep_create(tree, ov, ctx, *code, &r.path, &r.data, &r.acl, r.flags, -1)
@@ -280,6 +295,7 @@ pub fn prep_set_acl(
     ctx: &Ctx,
     r: &SetAclRequest,
 ) -> PResult<TxnBody> {
+    ov.zxid = ctx.zxid;
     validate_path(&r.path)?;
     let acl = fixup_acl(ctx.auth, &r.acl)?;
     let mut node = ov.get(tree, &r.path)?;
@@ -421,7 +437,7 @@ pub fn prep_multi(tree: &DataTree, ov: &mut Overlay, ctx: &Ctx, ops: &[MultiOp])
 /// The ephemerals a closing session leaves, including ones created by pending changes.
 pub fn close_session_paths(tree: &DataTree, ov: &Overlay, session: i64) -> Vec<String> {
     let mut es = tree.ephemerals(session);
-    for (p, r) in &ov.recs {
+    for (p, (_, r)) in &ov.recs {
         match r {
             None => es.retain(|e| e != p),
             Some(r) if r.stat.ephemeral_owner == session && !es.contains(p) => es.push(p.clone()),
