@@ -78,13 +78,18 @@ pub struct Server {
 impl Server {
     /// ferrozk with settings equivalent to compat-tests/scripts/start-reference-zk.sh.
     pub fn ferrozk() -> Server {
+        Self::ferrozk_with("znode.container.checkIntervalMs=1000\n")
+    }
+
+    /// ferrozk on a free port with tickTime 2000, extended types, and `extra` zoo.cfg lines.
+    pub fn ferrozk_with(extra: &str) -> Server {
         let port = free_port();
         let dir = scratch("ferrozk", port);
         let cfg = dir.join("zoo.cfg");
         std::fs::write(
             &cfg,
             format!(
-                "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\nmaxClientCnxns=0\nextendedTypesEnabled=true\nznode.container.checkIntervalMs=1000\n",
+                "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\nmaxClientCnxns=0\nextendedTypesEnabled=true\n{extra}",
                 dir.join("data").display()
             ),
         )
@@ -106,11 +111,17 @@ impl Server {
         }
     }
 
-    /// Apache ZooKeeper 3.8 from Debian's package, the oracle.
+    /// Apache ZooKeeper 3.8 from Debian's package, the oracle, as the client suites expect it.
     pub fn reference() -> Server {
+        Self::reference_with("compat-tests/scripts/start-reference-zk.sh", "zk.pid")
+    }
+
+    /// The reference server started by `script <port> <dir>`, which leaves its PID in
+    /// `<dir>/<pid_file>`.
+    pub fn reference_with(script: &str, pid_file: &str) -> Server {
         let port = free_port();
         let dir = scratch("reference", port);
-        let script = workspace().join("compat-tests/scripts/start-reference-zk.sh");
+        let script = workspace().join(script);
         let out = Command::new("bash")
             .arg(&script)
             .arg(port.to_string())
@@ -125,7 +136,7 @@ impl Server {
         );
         Server {
             port,
-            pid_file: Some(dir.join("zk.pid")),
+            pid_file: Some(dir.join(pid_file)),
             dir,
             child: None,
             kind: "zookeeper",

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: installs what the tests need (Debian packages for the
+# reference ZooKeeper and the stock clients), checks formatting and lints, then runs every
+# test. The compat tests start JVM clients, so they run one at a time on a 2-core machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash compat-tests/scripts/install-deps.sh
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo test --workspace --locked --exclude compat-tests
+cargo test -p compat-tests --locked -- --test-threads=1
