@@ -306,6 +306,12 @@ impl Node {
             let Some(c) = self.conns.get(&e.watcher) else {
                 continue;
             };
+            // Only watchers who may READ the node hear about it (CVE-2024-23944).
+            if let Some(acl) = &e.acl {
+                if !self.policy.check(acl, Perms::READ, &c.auth) {
+                    continue;
+                }
+            }
             let mut out = BytesMut::with_capacity(32 + e.path.len());
             let at = begin_frame(&mut out);
             ReplyHeader {
@@ -698,15 +704,10 @@ impl Node {
             Request::Ping => self.reply(conn, Xid::PING, self.last_zxid(), 0, None),
             Request::Auth(a) => self.auth(conn, xid, a),
             Request::Sasl(_) => {
-                warn!("SASL is not enabled; refusing session 0x{session:x}");
-                self.reply(
-                    conn,
-                    xid,
-                    self.last_zxid(),
-                    ErrorCode::AuthFailed.code(),
-                    None,
-                );
-                self.close_conn(conn);
+                // No SASL provider is configured: ZooKeeper answers with a null token and
+                // leaves the session unauthenticated.
+                warn!("SASL is not enabled; ignoring a SASL token from session 0x{session:x}");
+                self.reply(conn, xid, 0, 0, Some(&SetSaslResponse { token: None }));
             }
             Request::CloseSession => {
                 info!("closing session 0x{session:x} at the client's request");
@@ -801,16 +802,14 @@ impl Node {
                 prep::prep_write(tree, ov, &ctx, &MultiOp::SetData(r.clone())).map(|x| x.1)
             }
             Request::SetAcl(r) => prep::prep_set_acl(tree, ov, &ctx, r),
-            Request::Multi(m) => match m
-                .ops
-                .iter()
-                .map(normalize_multi_op)
-                .collect::<Result<Vec<_>, _>>()
-            {
-                Err(e) => Err(e),
-                Ok(ops) if ops.iter().any(|o| o.is_read()) => Err(ErrorCode::MarshallingError),
-                Ok(ops) => Ok(prep::prep_multi(tree, ov, &ctx, &ops)),
-            },
+            Request::Multi(m) => {
+                if m.ops.iter().any(|o| o.is_read()) {
+                    Err(ErrorCode::MarshallingError)
+                } else {
+                    let ops: Vec<_> = m.ops.iter().map(normalize_multi_op).collect();
+                    prep::prep_multi(tree, ov, &ctx, &ops)
+                }
+            }
             Request::Reconfig(_) => Err(ErrorCode::ReconfigDisabled),
             _ => Err(ErrorCode::Unimplemented),
         };

@@ -7,8 +7,9 @@
 //! changes anywhere below its path, each with the changed node's own path.
 
 use crate::tree::{parent_of, Change};
-use jute::{EventType, WatcherType};
+use jute::{Acl, EventType, WatcherType};
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 pub type WatcherId = u64;
 
@@ -152,6 +153,9 @@ pub struct Event {
     pub watcher: WatcherId,
     pub event_type: EventType,
     pub path: String,
+    /// The ACL that must grant the watcher READ for the event to be delivered (ZooKeeper's
+    /// CVE-2024-23944 fix); `None` for events that are not about a node's new state.
+    pub acl: Option<Arc<[Acl]>>,
 }
 
 #[derive(Default)]
@@ -165,6 +169,7 @@ impl WatchManager {
         table: &mut WatchTable,
         path: &str,
         t: EventType,
+        acl: &Arc<[Acl]>,
         skip: &[WatcherId],
         out: &mut Vec<Event>,
     ) -> Vec<WatcherId> {
@@ -175,6 +180,7 @@ impl WatchManager {
                     watcher: *w,
                     event_type: t,
                     path: path.to_string(),
+                    acl: Some(acl.clone()),
                 });
             }
         }
@@ -183,31 +189,44 @@ impl WatchManager {
 
     /// Turns tree changes into events, in the order ZooKeeper's DataTree triggers them.
     pub fn trigger(&mut self, changes: &[Change], out: &mut Vec<Event>) {
+        use EventType::*;
         for c in changes {
             match c {
-                Change::Created(p) => {
-                    Self::fire(&mut self.data, p, EventType::NodeCreated, &[], out);
+                Change::Created {
+                    path,
+                    acl,
+                    parent_acl,
+                } => {
+                    Self::fire(&mut self.data, path, NodeCreated, acl, &[], out);
+                    let parent = parent_of(path);
                     Self::fire(
                         &mut self.child,
-                        parent_of(p),
-                        EventType::NodeChildrenChanged,
+                        parent,
+                        NodeChildrenChanged,
+                        parent_acl,
                         &[],
                         out,
                     );
                 }
-                Change::Deleted(p) => {
-                    let done = Self::fire(&mut self.data, p, EventType::NodeDeleted, &[], out);
-                    Self::fire(&mut self.child, p, EventType::NodeDeleted, &done, out);
+                Change::Deleted {
+                    path,
+                    acl,
+                    parent_acl,
+                } => {
+                    let done = Self::fire(&mut self.data, path, NodeDeleted, acl, &[], out);
+                    Self::fire(&mut self.child, path, NodeDeleted, acl, &done, out);
+                    let parent = parent_of(path);
                     Self::fire(
                         &mut self.child,
-                        parent_of(p),
-                        EventType::NodeChildrenChanged,
+                        parent,
+                        NodeChildrenChanged,
+                        parent_acl,
                         &[],
                         out,
                     );
                 }
-                Change::DataChanged(p) => {
-                    Self::fire(&mut self.data, p, EventType::NodeDataChanged, &[], out);
+                Change::DataChanged { path, acl } => {
+                    Self::fire(&mut self.data, path, NodeDataChanged, acl, &[], out);
                 }
             }
         }
@@ -272,19 +291,32 @@ mod tests {
         m.add_persistent("/a", 1, true);
         m.data.add("/a/b", 2, STANDARD);
         let mut out = Vec::new();
-        m.trigger(&[Change::Created("/a/b".into())], &mut out);
+        let acl: Arc<[Acl]> = Acl::open_unsafe().into();
+        let created = Change::Created {
+            path: "/a/b".into(),
+            acl: acl.clone(),
+            parent_acl: acl.clone(),
+        };
+        m.trigger(&[created], &mut out);
         assert_eq!(out.len(), 2);
         assert!(out
             .iter()
             .all(|e| e.path == "/a/b" && e.event_type == EventType::NodeCreated));
         out.clear();
-        m.trigger(&[Change::DataChanged("/a/b".into())], &mut out);
+        m.trigger(
+            &[Change::DataChanged {
+                path: "/a/b".into(),
+                acl: acl.clone(),
+            }],
+            &mut out,
+        );
         assert_eq!(
             out,
             vec![Event {
                 watcher: 1,
                 event_type: EventType::NodeDataChanged,
-                path: "/a/b".into()
+                path: "/a/b".into(),
+                acl: Some(acl),
             }]
         );
     }

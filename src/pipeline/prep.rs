@@ -331,7 +331,9 @@ fn prep_create(
         if ttl <= 0 || ttl > MAX_TTL {
             return Err(ErrorCode::BadArguments);
         }
-    } else if ttl >= 0 {
+    } else if op == OpCode::CreateTtl {
+        // ZooKeeper refuses only ttl >= 0 here and then crashes applying a negative one; a
+        // createTTL without a TTL mode is refused whatever its ttl.
         return Err(ErrorCode::BadArguments);
     }
     let parent_path = parent_for(path)?;
@@ -408,7 +410,15 @@ fn prep_create(
 
 /// A multi: every operation sees the ones before it; on the first failure the pending
 /// changes are rolled back, the failing op records its error and the rest record -2.
-pub fn prep_multi(tree: &DataTree, ov: &mut Overlay, ctx: &Ctx, ops: &[MultiOp]) -> TxnBody {
+/// An op that ZooKeeper cannot even prepare (`Err` here: a create whose flags ask for a TTL
+/// but whose record has none) fails the whole multi with that error, but only if it is
+/// reached, as in ZooKeeper where it surfaces as a ClassCastException.
+pub fn prep_multi(
+    tree: &DataTree,
+    ov: &mut Overlay,
+    ctx: &Ctx,
+    ops: &[Result<MultiOp, ErrorCode>],
+) -> PResult<TxnBody> {
     let saved = ov.clone();
     let mut subs = Vec::with_capacity(ops.len());
     let mut failed = false;
@@ -422,6 +432,13 @@ pub fn prep_multi(tree: &DataTree, ov: &mut Overlay, ctx: &Ctx, ops: &[MultiOp])
             ));
             continue;
         }
+        let op = match op {
+            Ok(op) => op,
+            Err(e) => {
+                *ov = saved;
+                return Err(*e);
+            }
+        };
         match prep_write(tree, ov, ctx, op) {
             Ok(s) => subs.push(s),
             Err(e) => {
@@ -431,7 +448,7 @@ pub fn prep_multi(tree: &DataTree, ov: &mut Overlay, ctx: &Ctx, ops: &[MultiOp])
             }
         }
     }
-    TxnBody::Multi(subs)
+    Ok(TxnBody::Multi(subs))
 }
 
 /// The ephemerals a closing session leaves, including ones created by pending changes.

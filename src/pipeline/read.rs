@@ -2,6 +2,7 @@
 //! checks: existence, then READ permission, then the answer and any watch it leaves.
 
 use crate::acl::AclPolicy;
+use crate::tree::javaset::{concurrent_order, java_string_hash};
 use crate::tree::DataTree;
 use crate::watch::{Event, WatchManager, WatcherId, STANDARD};
 use bytes::{Bytes, BytesMut};
@@ -199,16 +200,39 @@ impl ReadCtx<'_> {
                     Err(ErrorCode::NoWatcher)
                 }
             }
-            Request::WhoAmI => body(WhoAmIResponse {
-                client_info: self
+            Request::WhoAmI => {
+                // The server keeps a connection's identities in a ConcurrentHashMap-backed set
+                // and reports them in its iteration order, with the user name each scheme's
+                // provider derives (digest: the part before ':').
+                let keyed = self
                     .auth
                     .iter()
-                    .map(|id| ClientInfo {
-                        auth_scheme: id.scheme.clone(),
-                        user: id.id.clone(),
+                    .map(|id| {
+                        let h = 37i32
+                            .wrapping_mul(
+                                37i32
+                                    .wrapping_mul(17)
+                                    .wrapping_add(java_string_hash(&id.scheme)),
+                            )
+                            .wrapping_add(java_string_hash(&id.id));
+                        let user = match id.scheme.as_str() {
+                            "digest" => id.id.split(':').next().unwrap_or("").to_string(),
+                            "ip" => id.id.clone(),
+                            _ => String::new(),
+                        };
+                        (
+                            h,
+                            ClientInfo {
+                                auth_scheme: id.scheme.clone(),
+                                user,
+                            },
+                        )
                     })
-                    .collect(),
-            }),
+                    .collect();
+                body(WhoAmIResponse {
+                    client_info: concurrent_order(keyed),
+                })
+            }
             _ => Err(ErrorCode::Unimplemented),
         }
     }
@@ -230,6 +254,7 @@ impl ReadCtx<'_> {
                 watcher: w,
                 event_type: t,
                 path: p.clone(),
+                acl: None,
             })
         };
         for p in data {

@@ -14,9 +14,28 @@ pub fn java_string_hash(s: &str) -> i32 {
 }
 
 fn bucket(s: &str, capacity: usize) -> usize {
-    let h = java_string_hash(s);
+    bucket_of_hash(java_string_hash(s), capacity)
+}
+
+fn bucket_of_hash(h: i32, capacity: usize) -> usize {
     let spread = h ^ ((h as u32) >> 16) as i32;
     (spread as u32 as usize) & (capacity - 1)
+}
+
+/// Iteration order of a Java `ConcurrentHashMap` key set (default capacity 16) holding keys
+/// with these `hashCode()`s, inserted in the given order.
+pub fn concurrent_order<T>(items: Vec<(i32, T)>) -> Vec<T> {
+    let mut cap = 16;
+    while items.len() > cap * 3 / 4 {
+        cap *= 2;
+    }
+    let mut v: Vec<(usize, usize, T)> = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, (h, t))| (bucket_of_hash(h & 0x7fff_ffff, cap), i, t))
+        .collect();
+    v.sort_by_key(|(b, i, _)| (*b, *i));
+    v.into_iter().map(|(_, _, t)| t).collect()
 }
 
 /// `HashMap.tableSizeFor`: the next power of two.

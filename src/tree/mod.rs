@@ -9,6 +9,7 @@ use bytes::Bytes;
 use javaset::JavaHashSet;
 use jute::{Acl, ErrorCode, OpCode, Stat, StatPersisted};
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 /// `EphemeralType.CONTAINER_EPHEMERAL_OWNER`.
 pub const CONTAINER_OWNER: i64 = i64::MIN;
@@ -90,12 +91,24 @@ impl Node {
     }
 }
 
-/// A change to the tree that watches care about.
+/// A change to the tree that watches care about, with the ACLs that decide who may see the
+/// resulting events (the node's, and its parent's for the children-changed event).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
-    Created(String),
-    Deleted(String),
-    DataChanged(String),
+    Created {
+        path: String,
+        acl: Arc<[Acl]>,
+        parent_acl: Arc<[Acl]>,
+    },
+    Deleted {
+        path: String,
+        acl: Arc<[Acl]>,
+        parent_acl: Arc<[Acl]>,
+    },
+    DataChanged {
+        path: String,
+        acl: Arc<[Acl]>,
+    },
 }
 
 /// One sub-result of a multi.
@@ -336,7 +349,10 @@ impl DataTree {
                         n.stat.version = t.version;
                         n.stat.mzxid = hdr.zxid;
                         n.stat.mtime = hdr.time;
-                        changes.push(Change::DataChanged(t.path.clone()));
+                        changes.push(Change::DataChanged {
+                            path: t.path.clone(),
+                            acl: n.acl.as_slice().into(),
+                        });
                         Ok(Some(n.client_stat()))
                     }
                 }
@@ -413,6 +429,7 @@ impl DataTree {
             parent.stat.pzxid = zxid;
         }
         parent.children.insert(child_name(path).to_string());
+        let parent_acl: Arc<[Acl]> = parent.acl.as_slice().into();
         let stat = StatPersisted {
             czxid: zxid,
             mzxid: zxid,
@@ -424,6 +441,7 @@ impl DataTree {
             ephemeral_owner: owner,
             pzxid: zxid,
         };
+        let acl_arc: Arc<[Acl]> = acl.as_slice().into();
         let node = Node::new(data, acl, stat);
         let out = node.client_stat();
         self.nodes.insert(path.to_string(), node);
@@ -442,7 +460,11 @@ impl DataTree {
             }
             OwnerKind::Void => {}
         }
-        changes.push(Change::Created(path.to_string()));
+        changes.push(Change::Created {
+            path: path.to_string(),
+            acl: acl_arc,
+            parent_acl,
+        });
         Ok(Some(out))
     }
 
@@ -458,6 +480,7 @@ impl DataTree {
         if zxid > parent.stat.pzxid {
             parent.stat.pzxid = zxid;
         }
+        let parent_acl: Arc<[Acl]> = parent.acl.as_slice().into();
         let node = self.nodes.remove(path).ok_or(ErrorCode::NoNode)?;
         let owner = node.stat.ephemeral_owner;
         match owner_kind(owner) {
@@ -474,7 +497,11 @@ impl DataTree {
             }
             OwnerKind::Void => {}
         }
-        changes.push(Change::Deleted(path.to_string()));
+        changes.push(Change::Deleted {
+            path: path.to_string(),
+            acl: node.acl.as_slice().into(),
+            parent_acl,
+        });
         Ok(())
     }
 }
