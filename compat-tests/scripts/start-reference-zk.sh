@@ -17,6 +17,10 @@
 #                                -> containers / expired TTL nodes are reaped
 #                                   within ~1 s instead of the 60 s default
 #   admin.enableServer=false, 4lw.commands.whitelist=*
+#
+# Optional env (for experiments): ZK_EXTRA_CFG (extra zoo.cfg lines, appended,
+# so they override the above), ZK_JVM_FLAGS (extra JVM flags, after ours),
+# JAVA (java binary).
 set -euo pipefail
 
 if [ $# -ne 2 ]; then
@@ -36,6 +40,13 @@ if [ -f "$workdir/zk.pid" ] && kill -0 "$(cat "$workdir/zk.pid")" 2>/dev/null; t
     exit 1
 fi
 
+# refuse to start if something already listens on the port (its ruok answer
+# would otherwise be mistaken for ours)
+if timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null; then
+    echo "port $port on 127.0.0.1 is already in use" >&2
+    exit 1
+fi
+
 cat > "$workdir/zoo.cfg" <<CFG
 tickTime=2000
 initLimit=10
@@ -47,6 +58,7 @@ maxClientCnxns=0
 extendedTypesEnabled=true
 admin.enableServer=false
 4lw.commands.whitelist=*
+${ZK_EXTRA_CFG:-}
 CFG
 
 # zookeeper.jar's manifest Class-Path pulls in its Debian dependencies;
@@ -58,6 +70,7 @@ nohup "$java_bin" -Xmx256m \
     -Dorg.slf4j.simpleLogger.showDateTime=true \
     -Dznode.container.checkIntervalMs=1000 \
     -Dzookeeper.jmx.log4j.disable=true \
+    ${ZK_JVM_FLAGS:-} \
     -cp "$cp" org.apache.zookeeper.server.quorum.QuorumPeerMain "$workdir/zoo.cfg" \
     >"$workdir/zk.log" 2>&1 </dev/null &
 pid=$!

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Build (if needed) and run one Java compatibility suite.
+#
+# usage: run.sh <Class> <host:port>      e.g. run.sh RawRecipes 127.0.0.1:2181
+#
+# Classes go to $JAVA_OUT (default /tmp/ferrozk-java-classes).
+# Exit status is the suite's: 0 only if every check passed.
+set -euo pipefail
+if [ $# -lt 2 ]; then
+    echo "usage: $0 <Class> <host:port>" >&2
+    exit 2
+fi
+here=$(cd "$(dirname "$0")" && pwd)
+cls=$1
+shift
+out=${JAVA_OUT:-/tmp/ferrozk-java-classes}
+# keep the "N passed, M failed" contract even when the suite cannot be built
+if ! . "$here/classpath.sh" || ! "$here/build.sh" "$out" >&2; then
+    echo "FAIL: build: compiling the Java suites failed (see stderr)"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+exec java -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
+    -cp "$out:$FERROZK_JAVA_CP" "$cls" "$@"

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Install what the client compatibility suites and the reference server need,
+# from Debian 12 (bookworm) packages:
+#   zookeeper               reference server (Java, QuorumPeerMain) + zkCli.sh
+#   zookeeper-bin           C client shell /usr/lib/zookeeper/bin/cli_mt
+#   libzookeeper-java       /usr/share/java/zookeeper*.jar (3.8 client/server)
+#   libcurator-*-java       Curator 5.4 jars
+#   libslf4j-java           slf4j-nop / slf4j-simple bindings
+#   python3-kazoo           kazoo for /usr/bin/python3
+#   default-jdk-headless    java + javac (OpenJDK 17 on bookworm)
+#   coreutils               stdbuf, timeout (normally already present)
+#
+# Idempotent. Skips apt entirely when everything is already present, except
+# in CI (CI=true), where it always runs `apt-get update` + `apt-get install`.
+# Must run as root (or with sudo available).
+set -euo pipefail
+
+PACKAGES=(
+    zookeeper
+    zookeeper-bin
+    libzookeeper-java
+    libcurator-client-java
+    libcurator-framework-java
+    libcurator-recipes-java
+    libslf4j-java
+    python3-kazoo
+    default-jdk-headless
+    coreutils
+)
+
+J=/usr/share/java
+missing() {
+    local m=()
+    local f
+    for f in \
+        "$J/zookeeper.jar" "$J/zookeeper-jute.jar" \
+        "$J/curator-client.jar" "$J/curator-framework.jar" "$J/curator-recipes.jar" \
+        "$J/guava.jar" "$J/slf4j-api.jar" "$J/slf4j-nop.jar" "$J/slf4j-simple.jar" \
+        /usr/lib/zookeeper/bin/cli_mt /usr/share/zookeeper/bin/zkCli.sh /usr/bin/python3; do
+        [ -e "$f" ] || m+=("$f")
+    done
+    local cmd
+    for cmd in java javac stdbuf timeout; do
+        command -v "$cmd" >/dev/null 2>&1 || m+=("command:$cmd")
+    done
+    if [ -x /usr/bin/python3 ] && ! /usr/bin/python3 -c 'import kazoo.client' >/dev/null 2>&1; then
+        m+=("python:kazoo")
+    fi
+    printf '%s\n' "${m[@]}"
+}
+
+if [ "${CI:-}" != "true" ] && [ -z "$(missing)" ]; then
+    echo "install-deps: all dependencies present; skipping apt (set CI=true to force)"
+    exit 0
+fi
+
+SUDO=()
+if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then
+        SUDO=(sudo)
+    else
+        echo "install-deps: must run as root (or have sudo)" >&2
+        exit 1
+    fi
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+"${SUDO[@]}" apt-get update
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${PACKAGES[@]}"
+
+still=$(missing)
+if [ -n "$still" ]; then
+    echo "install-deps: still missing after install:" >&2
+    echo "$still" >&2
+    exit 1
+fi
+echo "install-deps: ok ($(java -version 2>&1 | head -1); $(/usr/bin/python3 -c 'import kazoo; print("kazoo", kazoo.__version__ if hasattr(kazoo, "__version__") else "present")' 2>/dev/null))"
