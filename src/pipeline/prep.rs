@@ -461,7 +461,7 @@ pub fn close_session_paths(tree: &DataTree, ov: &Overlay, session: i64) -> Vec<S
             _ => {}
         }
     }
-    crate::tree::javaset::JavaHashSet::copy_order(es)
+    es
 }
 
 #[cfg(test)]

@@ -102,9 +102,11 @@ impl JavaHashSet {
         v.into_iter().map(|(k, _)| k.clone()).collect()
     }
 
-    /// The order of `new HashSet<>(collection)` built from `items` in their given order.
-    pub fn copy_order(items: Vec<String>) -> Vec<String> {
-        let cap = table_size_for(((items.len() as f32 / 0.75) as usize + 1).max(16));
+    /// The order of a `HashSet.clone()` holding `items` (given in the original's order):
+    /// the copy's table is sized for its element count alone, so it can order them
+    /// differently from the original.
+    pub fn clone_order(items: Vec<String>) -> Vec<String> {
+        let cap = table_size_for((items.len() as f32 / 0.75 + 1.0) as usize);
         let mut v: Vec<(usize, String)> = items.into_iter().enumerate().collect();
         v.sort_by_key(|(i, k)| (bucket(k, cap), *i));
         v.into_iter().map(|(_, k)| k).collect()

@@ -224,11 +224,12 @@ impl DataTree {
         self.nodes.keys().filter(|k| k.starts_with(&prefix)).count()
     }
 
-    /// The session's ephemeral paths in Java's order.
+    /// The session's ephemeral paths in the order ZooKeeper lists them (it hands out a clone
+    /// of the session's HashSet).
     pub fn ephemerals(&self, session: i64) -> Vec<String> {
         self.ephemerals
             .get(&session)
-            .map(|s| s.ordered())
+            .map(|s| JavaHashSet::clone_order(s.ordered()))
             .unwrap_or_default()
     }
 
