@@ -426,6 +426,73 @@ impl Request {
     }
 }
 
+impl Request {
+    /// The op code this request is sent with.
+    pub fn op(&self) -> OpCode {
+        match self {
+            Request::Create(op, _) => *op,
+            Request::CreateTtl(_) => OpCode::CreateTtl,
+            Request::Delete(_) => OpCode::Delete,
+            Request::Exists(_) => OpCode::Exists,
+            Request::GetData(_) => OpCode::GetData,
+            Request::SetData(_) => OpCode::SetData,
+            Request::GetAcl(_) => OpCode::GetAcl,
+            Request::SetAcl(_) => OpCode::SetAcl,
+            Request::GetChildren(_) => OpCode::GetChildren,
+            Request::GetChildren2(_) => OpCode::GetChildren2,
+            Request::Sync(_) => OpCode::Sync,
+            Request::Ping => OpCode::Ping,
+            Request::Check(_) => OpCode::Check,
+            Request::Multi(_) => OpCode::Multi,
+            Request::MultiRead(_) => OpCode::MultiRead,
+            Request::Reconfig(_) => OpCode::Reconfig,
+            Request::CheckWatches(_) => OpCode::CheckWatches,
+            Request::RemoveWatches(_) => OpCode::RemoveWatches,
+            Request::Auth(_) => OpCode::Auth,
+            Request::SetWatches(_) => OpCode::SetWatches,
+            Request::SetWatches2(_) => OpCode::SetWatches2,
+            Request::Sasl(_) => OpCode::Sasl,
+            Request::GetEphemerals(_) => OpCode::GetEphemerals,
+            Request::GetAllChildrenNumber(_) => OpCode::GetAllChildrenNumber,
+            Request::AddWatch(_) => OpCode::AddWatch,
+            Request::WhoAmI => OpCode::WhoAmI,
+            Request::CloseSession => OpCode::CloseSession,
+        }
+    }
+}
+
+/// The body of a request (without its header), as a client sends it.
+impl Encode for Request {
+    fn encode(&self, out: &mut BytesMut) {
+        match self {
+            Request::Create(_, r) => r.encode(out),
+            Request::CreateTtl(r) => r.encode(out),
+            Request::Delete(r) => r.encode(out),
+            Request::Exists(r) => r.encode(out),
+            Request::GetData(r) => r.encode(out),
+            Request::SetData(r) => r.encode(out),
+            Request::GetAcl(r) => r.encode(out),
+            Request::SetAcl(r) => r.encode(out),
+            Request::GetChildren(r) => r.encode(out),
+            Request::GetChildren2(r) => r.encode(out),
+            Request::Sync(r) => r.encode(out),
+            Request::Check(r) => r.encode(out),
+            Request::Multi(r) | Request::MultiRead(r) => r.encode(out),
+            Request::Reconfig(r) => r.encode(out),
+            Request::CheckWatches(r) => r.encode(out),
+            Request::RemoveWatches(r) => r.encode(out),
+            Request::Auth(r) => r.encode(out),
+            Request::SetWatches(r) => r.encode(out),
+            Request::SetWatches2(r) => r.encode(out),
+            Request::Sasl(r) => r.encode(out),
+            Request::GetEphemerals(r) => r.encode(out),
+            Request::GetAllChildrenNumber(r) => r.encode(out),
+            Request::AddWatch(r) => r.encode(out),
+            Request::Ping | Request::WhoAmI | Request::CloseSession => {}
+        }
+    }
+}
+
 /// Appends `len` as a big-endian length placeholder, returning where to patch it.
 pub fn begin_frame(out: &mut BytesMut) -> usize {
     let at = out.len();
