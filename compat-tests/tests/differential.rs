@@ -1,42 +1,69 @@
 //! The differential test: one seeded random sequence of operations goes to Apache ZooKeeper
-//! 3.8 and to ferrozk, and every reply and event must match (compat-tests/differential).
-//! `FERROZK_DIFF_SEEDS` and `FERROZK_DIFF_STEPS` run it longer.
+//! 3.8 and to ferrozk, and every reply, zxid and event must match
+//! (compat-tests/differential/zkdiff.py). `FERROZK_DIFF_SEEDS` and `FERROZK_DIFF_STEPS` run
+//! it longer.
 
 use compat_tests::{run_suite, Server};
 use std::time::Duration;
 
-#[test]
-fn same_answers_as_zookeeper() {
-    let seeds: u64 = std::env::var("FERROZK_DIFF_SEEDS")
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(4);
-    let steps = std::env::var("FERROZK_DIFF_STEPS").unwrap_or_else(|_| "300".into());
+        .unwrap_or(default)
+}
+
+/// Fresh servers (zxids are compared exactly) and one zkdiff run; returns its output.
+fn run(seed: u64, steps: u64, extra: &[&str]) -> String {
+    // Container collection is off on both sides: it runs on a timer, not in step order.
+    let reference = Server::reference_with("compat-tests/differential/start_zk.sh", "pid");
+    let mut candidate = Server::ferrozk_with("znode.container.checkIntervalMs=2147483647\n");
+    let (seed, steps) = (seed.to_string(), steps.to_string());
+    let (r, c) = (reference.connect_string(), candidate.connect_string());
+    let mut args = vec![
+        "compat-tests/differential/zkdiff.py",
+        "--reference",
+        &r,
+        "--candidate",
+        &c,
+        "--seed",
+        &seed,
+        "--steps",
+        &steps,
+    ];
+    args.extend_from_slice(extra);
+    let out = run_suite("/usr/bin/python3", &args, Duration::from_secs(900));
+    assert!(candidate.is_alive(), "ferrozk died:\n{}", candidate.log());
+    out
+}
+
+#[test]
+fn same_answers_as_zookeeper() {
+    let seeds = env_or("FERROZK_DIFF_SEEDS", 6);
+    let steps = env_or("FERROZK_DIFF_STEPS", 400);
     for seed in 1..=seeds {
-        // Fresh servers per seed: zxids are compared exactly.
-        // Container collection is off on both sides: it runs on a timer, not in step order.
-        let reference = Server::reference_with("compat-tests/differential/start_zk.sh", "pid");
-        let mut candidate = Server::ferrozk_with("znode.container.checkIntervalMs=2147483647\n");
-        let seed = seed.to_string();
-        let out = run_suite(
-            "/usr/bin/python3",
-            &[
-                "compat-tests/differential/zkdiff.py",
-                "--reference",
-                &reference.connect_string(),
-                "--candidate",
-                &candidate.connect_string(),
-                "--seed",
-                &seed,
-                "--steps",
-                &steps,
-            ],
-            Duration::from_secs(600),
-        );
+        let out = run(seed, steps, &[]);
         assert!(
-            out.contains(" passed, 0 failed"),
-            "seed {seed}: no clean summary"
+            out.contains(&format!("{steps} passed, 0 failed")),
+            "seed {seed}"
         );
-        assert!(candidate.is_alive(), "ferrozk died:\n{}", candidate.log());
     }
+}
+
+#[test]
+fn same_answers_with_session_expiry_and_server_order() {
+    // Sessions expiring mid-run, and child/ephemeral lists compared in server order (Java
+    // HashSet order) rather than as sets.
+    let out = run(101, 300, &["--expiry", "2", "--strict-order"]);
+    assert!(out.contains("300 passed, 0 failed"));
+}
+
+#[test]
+fn the_comparison_catches_a_difference() {
+    // zkdiff tampers with one candidate reply; exit 0 means it noticed.
+    let out = run(7, 60, &["--self-test", "--self-test-step", "20"]);
+    assert!(
+        out.contains("SELF-TEST PASSED"),
+        "the tamper went unnoticed"
+    );
 }

@@ -123,7 +123,8 @@ impl ReadCtx<'_> {
             }
             Request::GetEphemerals(r) => {
                 let all = self.tree.ephemerals(self.session);
-                let prefix = r.prefix_path.trim();
+                // Java's String.trim() strips every char up to U+0020, NUL included.
+                let prefix = r.prefix_path.trim_matches(|c: char| c <= ' ');
                 let ephemerals = if prefix.is_empty() || prefix == "/" {
                     all
                 } else {
