@@ -12,7 +12,8 @@
 use crate::acl::AclPolicy;
 use crate::config::Config;
 use crate::pipeline::prep::{self, Ctx, Overlay};
-use crate::pipeline::read::{Body, EncodeBox, ReadCtx};
+use crate::pipeline::read::ReadCtx;
+use crate::pipeline::{is_valid_op, is_write, write_response, Body, EncodeBox};
 use crate::session::{session_password, SessionTracker};
 use crate::tree::{owner_kind, ttl_of, ApplyResult, Change, DataTree, OwnerKind};
 use crate::txn::{Txn, TxnBody};
@@ -127,65 +128,6 @@ fn wall_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
-}
-
-/// Ops ZooKeeper accepts from clients (`Request.isValid` plus auth and sasl, which it handles
-/// before the pipeline); anything else gets UNIMPLEMENTED and the connection is closed.
-/// Top-level `check` is refused as ZooKeeper 3.9 refuses it (ZOOKEEPER-2623).
-fn is_valid_op(op: i32) -> bool {
-    use OpCode::*;
-    matches!(
-        OpCode::from_i32(op),
-        Some(
-            CloseSession
-                | Create
-                | Create2
-                | CreateTtl
-                | CreateContainer
-                | Delete
-                | Exists
-                | GetAcl
-                | GetChildren
-                | GetAllChildrenNumber
-                | GetChildren2
-                | GetData
-                | GetEphemerals
-                | Multi
-                | MultiRead
-                | Ping
-                | Reconfig
-                | SetAcl
-                | SetData
-                | SetWatches
-                | SetWatches2
-                | Sync
-                | CheckWatches
-                | RemoveWatches
-                | AddWatch
-                | WhoAmI
-                | Auth
-                | Sasl
-        )
-    )
-}
-
-fn is_write(op: i32) -> bool {
-    use OpCode::*;
-    matches!(
-        OpCode::from_i32(op),
-        Some(
-            Create
-                | Create2
-                | CreateContainer
-                | CreateTtl
-                | Delete
-                | SetData
-                | SetAcl
-                | Multi
-                | Reconfig
-                | CloseSession
-        )
-    )
 }
 
 impl Node {
@@ -576,43 +518,7 @@ impl Node {
         if err != 0 {
             return self.reply(conn, xid, zxid, err, None);
         }
-        let stat = rc.stat.clone().unwrap_or_default();
-        let body: Option<Box<dyn EncodeBox>> = match op {
-            OpCode::Create => Some(Box::new(CreateResponse { path: rc.path })),
-            OpCode::Create2 | OpCode::CreateContainer | OpCode::CreateTtl => {
-                Some(Box::new(Create2Response {
-                    path: rc.path,
-                    stat,
-                }))
-            }
-            OpCode::SetData => Some(Box::new(SetDataResponse { stat })),
-            OpCode::SetAcl => Some(Box::new(SetAclResponse { stat })),
-            OpCode::Multi => {
-                let results = rc
-                    .multi
-                    .into_iter()
-                    .map(|s| match s.op {
-                        OpCode::Create => OpResult::Create { path: s.path },
-                        // ZooKeeper's CreateResult labels every create with a Stat create2.
-                        OpCode::Create2 | OpCode::CreateContainer | OpCode::CreateTtl => {
-                            OpResult::Create2 {
-                                op: OpCode::Create2,
-                                path: s.path,
-                                stat: s.stat.unwrap_or_default(),
-                            }
-                        }
-                        OpCode::Delete | OpCode::DeleteContainer => OpResult::Delete,
-                        OpCode::SetData => OpResult::SetData {
-                            stat: s.stat.unwrap_or_default(),
-                        },
-                        OpCode::Check => OpResult::Check,
-                        _ => OpResult::Error { err: s.err },
-                    })
-                    .collect();
-                Some(Box::new(MultiResponse { results }))
-            }
-            _ => None,
-        };
+        let body = write_response(op, rc);
         self.reply(conn, xid, zxid, 0, body.as_deref());
     }
 
@@ -787,32 +693,7 @@ impl Node {
             policy: &self.policy,
         };
         let code = OpCode::from_i32(op).unwrap_or(OpCode::Error);
-        let (tree, ov) = (&self.tree, &mut self.overlay);
-        let prepared: Result<TxnBody, ErrorCode> = match &req {
-            Request::Create(c, r) => {
-                prep::prep_write(tree, ov, &ctx, &MultiOp::Create(*c, r.clone())).map(|x| x.1)
-            }
-            Request::CreateTtl(r) => {
-                prep::prep_write(tree, ov, &ctx, &MultiOp::CreateTtl(r.clone())).map(|x| x.1)
-            }
-            Request::Delete(r) => {
-                prep::prep_write(tree, ov, &ctx, &MultiOp::Delete(r.clone())).map(|x| x.1)
-            }
-            Request::SetData(r) => {
-                prep::prep_write(tree, ov, &ctx, &MultiOp::SetData(r.clone())).map(|x| x.1)
-            }
-            Request::SetAcl(r) => prep::prep_set_acl(tree, ov, &ctx, r),
-            Request::Multi(m) => {
-                if m.ops.iter().any(|o| o.is_read()) {
-                    Err(ErrorCode::MarshallingError)
-                } else {
-                    let ops: Vec<_> = m.ops.iter().map(normalize_multi_op).collect();
-                    prep::prep_multi(tree, ov, &ctx, &ops)
-                }
-            }
-            Request::Reconfig(_) => Err(ErrorCode::ReconfigDisabled),
-            _ => Err(ErrorCode::Unimplemented),
-        };
+        let prepared = prep::prep_request(&self.tree, &mut self.overlay, &ctx, &req);
         let (hdr_op, body, prep_err) = match prepared {
             Ok(b) => (code, b, 0),
             Err(e) => (
@@ -833,39 +714,4 @@ impl Node {
     pub fn node_count(&self) -> usize {
         self.tree.node_count()
     }
-}
-
-/// ZooKeeper rebuilds each create of a multi from its flags (`Op.create`), so the op code on
-/// the wire does not decide the kind of node: container flags make a createContainer, other
-/// modes a plain create (create2 included), and TTL flags without a CreateTTL record fail the
-/// whole multi with MARSHALLINGERROR.
-fn normalize_multi_op(op: &MultiOp) -> Result<MultiOp, ErrorCode> {
-    let kind = |flags: i32| CreateMode::from_i32(flags).unwrap_or(CreateMode::Persistent);
-    Ok(match op {
-        MultiOp::Create(_, r) => match kind(r.flags) {
-            m if m.is_ttl() => return Err(ErrorCode::MarshallingError),
-            CreateMode::Container => MultiOp::Create(OpCode::CreateContainer, r.clone()),
-            _ => MultiOp::Create(OpCode::Create, r.clone()),
-        },
-        MultiOp::CreateTtl(r) => match kind(r.flags) {
-            m if m.is_ttl() => op.clone(),
-            m => {
-                let code = if m == CreateMode::Container {
-                    OpCode::CreateContainer
-                } else {
-                    OpCode::Create
-                };
-                MultiOp::Create(
-                    code,
-                    CreateRequest {
-                        path: r.path.clone(),
-                        data: r.data.clone(),
-                        acl: r.acl.clone(),
-                        flags: r.flags,
-                    },
-                )
-            }
-        },
-        other => other.clone(),
-    })
 }

@@ -451,6 +451,68 @@ pub fn prep_multi(
     Ok(TxnBody::Multi(subs))
 }
 
+/// Prepares a top-level write request.
+pub fn prep_request(
+    tree: &DataTree,
+    ov: &mut Overlay,
+    ctx: &Ctx,
+    req: &Request,
+) -> PResult<TxnBody> {
+    let one = |ov: &mut Overlay, op: MultiOp| prep_write(tree, ov, ctx, &op).map(|x| x.1);
+    match req {
+        Request::Create(c, r) => one(ov, MultiOp::Create(*c, r.clone())),
+        Request::CreateTtl(r) => one(ov, MultiOp::CreateTtl(r.clone())),
+        Request::Delete(r) => one(ov, MultiOp::Delete(r.clone())),
+        Request::SetData(r) => one(ov, MultiOp::SetData(r.clone())),
+        Request::SetAcl(r) => prep_set_acl(tree, ov, ctx, r),
+        Request::Multi(m) => {
+            if m.ops.iter().any(|o| o.is_read()) {
+                Err(ErrorCode::MarshallingError)
+            } else {
+                let ops: Vec<_> = m.ops.iter().map(normalize_multi_op).collect();
+                prep_multi(tree, ov, ctx, &ops)
+            }
+        }
+        Request::Reconfig(_) => Err(ErrorCode::ReconfigDisabled),
+        _ => Err(ErrorCode::Unimplemented),
+    }
+}
+
+/// ZooKeeper rebuilds each create of a multi from its flags (`Op.create`), so the op code on
+/// the wire does not decide the kind of node: container flags make a createContainer, other
+/// modes a plain create (create2 included), and TTL flags without a CreateTTL record fail the
+/// whole multi with MARSHALLINGERROR.
+pub fn normalize_multi_op(op: &MultiOp) -> Result<MultiOp, ErrorCode> {
+    let kind = |flags: i32| CreateMode::from_i32(flags).unwrap_or(CreateMode::Persistent);
+    Ok(match op {
+        MultiOp::Create(_, r) => match kind(r.flags) {
+            m if m.is_ttl() => return Err(ErrorCode::MarshallingError),
+            CreateMode::Container => MultiOp::Create(OpCode::CreateContainer, r.clone()),
+            _ => MultiOp::Create(OpCode::Create, r.clone()),
+        },
+        MultiOp::CreateTtl(r) => match kind(r.flags) {
+            m if m.is_ttl() => op.clone(),
+            m => {
+                let code = if m == CreateMode::Container {
+                    OpCode::CreateContainer
+                } else {
+                    OpCode::Create
+                };
+                MultiOp::Create(
+                    code,
+                    CreateRequest {
+                        path: r.path.clone(),
+                        data: r.data.clone(),
+                        acl: r.acl.clone(),
+                        flags: r.flags,
+                    },
+                )
+            }
+        },
+        other => other.clone(),
+    })
+}
+
 /// The ephemerals a closing session leaves, including ones created by pending changes.
 pub fn close_session_paths(tree: &DataTree, ov: &Overlay, session: i64) -> Vec<String> {
     let mut es = tree.ephemerals(session);

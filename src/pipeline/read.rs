@@ -1,29 +1,13 @@
 //! Read-only requests against the applied tree, answered in FinalRequestProcessor's order of
 //! checks: existence, then READ permission, then the answer and any watch it leaves.
 
+use super::Body;
 use crate::acl::AclPolicy;
 use crate::tree::javaset::{concurrent_order, java_string_hash};
 use crate::tree::DataTree;
 use crate::watch::{Event, WatchManager, WatcherId, STANDARD};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use jute::*;
-
-/// The body of a successful reply, or nothing (header-only replies).
-pub enum Body {
-    None,
-    Rec(Box<dyn EncodeBox>),
-}
-
-/// Object-safe encoding, so replies of any record type can be passed around.
-pub trait EncodeBox: Send {
-    fn enc(&self, out: &mut BytesMut);
-}
-
-impl<T: Encode + Send> EncodeBox for T {
-    fn enc(&self, out: &mut BytesMut) {
-        self.encode(out)
-    }
-}
 
 fn body<T: Encode + Send + 'static>(t: T) -> Result<Body, ErrorCode> {
     Ok(Body::Rec(Box::new(t)))
