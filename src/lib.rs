@@ -36,8 +36,9 @@ pub async fn run(cfg: config::Config) -> std::io::Result<()> {
     let node = node::Node::new(cfg);
     let core = tokio::spawn(node.run(rx));
     tokio::select! {
-        _ = net::serve(listener, tx, net_cfg) => {}
-        _ = core => {}
+        _ = net::serve(listener, tx, net_cfg) => Ok(()),
+        // While `serve` runs it holds a sender, so the node ends only by panicking: stop
+        // the process rather than keep accepting clients nobody serves.
+        end = core => Err(std::io::Error::other(format!("the node task ended: {end:?}"))),
     }
-    Ok(())
 }

@@ -679,21 +679,17 @@ impl Node {
     }
 
     fn write(&mut self, conn: ConnId, session: i64, xid: i32, op: i32, req: Request) {
-        let auth = self
-            .conns
-            .get(&conn)
-            .map(|c| c.auth.clone())
-            .unwrap_or_default();
+        let auth = self.conns.get(&conn).map(|c| c.auth.as_slice());
         let ctx = Ctx {
             session,
             zxid: self.next_zxid,
             time: wall_ms(),
-            auth: &auth,
+            auth: auth.unwrap_or(&[]),
             extended_types: self.cfg.extended_types_enabled,
             policy: &self.policy,
         };
         let code = OpCode::from_i32(op).unwrap_or(OpCode::Error);
-        let prepared = prep::prep_request(&self.tree, &mut self.overlay, &ctx, &req);
+        let prepared = prep::prep_request(&self.tree, &mut self.overlay, &ctx, req);
         let (hdr_op, body, prep_err) = match prepared {
             Ok(b) => (code, b, 0),
             Err(e) => (

@@ -456,15 +456,15 @@ pub fn prep_request(
     tree: &DataTree,
     ov: &mut Overlay,
     ctx: &Ctx,
-    req: &Request,
+    req: Request,
 ) -> PResult<TxnBody> {
     let one = |ov: &mut Overlay, op: MultiOp| prep_write(tree, ov, ctx, &op).map(|x| x.1);
     match req {
-        Request::Create(c, r) => one(ov, MultiOp::Create(*c, r.clone())),
-        Request::CreateTtl(r) => one(ov, MultiOp::CreateTtl(r.clone())),
-        Request::Delete(r) => one(ov, MultiOp::Delete(r.clone())),
-        Request::SetData(r) => one(ov, MultiOp::SetData(r.clone())),
-        Request::SetAcl(r) => prep_set_acl(tree, ov, ctx, r),
+        Request::Create(c, r) => one(ov, MultiOp::Create(c, r)),
+        Request::CreateTtl(r) => one(ov, MultiOp::CreateTtl(r)),
+        Request::Delete(r) => one(ov, MultiOp::Delete(r)),
+        Request::SetData(r) => one(ov, MultiOp::SetData(r)),
+        Request::SetAcl(r) => prep_set_acl(tree, ov, ctx, &r),
         Request::Multi(m) => {
             if m.ops.iter().any(|o| o.is_read()) {
                 Err(ErrorCode::MarshallingError)
