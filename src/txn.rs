@@ -4,8 +4,8 @@
 use bytes::{Bytes, BytesMut};
 use jute::{
     CheckVersionTxn, CloseSessionTxn, CreateContainerTxn, CreateSessionTxn, CreateTtlTxn,
-    CreateTxn, DeleteTxn, Encode, ErrorTxn, MultiTxn, OpCode, SetAclTxn, SetDataTxn, TxnDigest,
-    TxnHeader,
+    CreateTxn, CreateTxnV0, Decode, DecodeError, DeleteTxn, Encode, ErrorTxn, MultiTxn, OpCode,
+    Reader, SetAclTxn, SetDataTxn, TxnDigest, TxnHeader,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,5 +74,86 @@ impl Txn {
             d.encode(&mut out);
         }
         out.freeze()
+    }
+}
+
+impl TxnBody {
+    /// Reads the body of a transaction whose header says `op`, as ZooKeeper's
+    /// `SerializeUtils.deserializeTxn` does (including pre-3.3 create records without a
+    /// parent cversion, and closeSession records written without the path list).
+    pub fn decode(op: OpCode, r: &mut Reader) -> Result<TxnBody, DecodeError> {
+        Ok(match op {
+            OpCode::CreateSession => TxnBody::CreateSession(CreateSessionTxn::decode(r)?),
+            OpCode::CloseSession => {
+                if r.remaining() == 0 {
+                    TxnBody::CloseSession(CloseSessionTxn::default())
+                } else {
+                    TxnBody::CloseSession(CloseSessionTxn::decode(r)?)
+                }
+            }
+            OpCode::Create | OpCode::Create2 => {
+                let mark = r.clone();
+                match CreateTxn::decode(r) {
+                    Ok(t) => TxnBody::Create(t),
+                    Err(DecodeError::Truncated { .. }) if op == OpCode::Create => {
+                        *r = mark;
+                        let v0 = CreateTxnV0::decode(r)?;
+                        TxnBody::Create(CreateTxn {
+                            path: v0.path,
+                            data: v0.data,
+                            acl: v0.acl,
+                            ephemeral: v0.ephemeral,
+                            parent_c_version: -1,
+                        })
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            OpCode::CreateTtl => TxnBody::CreateTtl(CreateTtlTxn::decode(r)?),
+            OpCode::CreateContainer => TxnBody::CreateContainer(CreateContainerTxn::decode(r)?),
+            OpCode::Delete | OpCode::DeleteContainer => TxnBody::Delete(DeleteTxn::decode(r)?),
+            OpCode::SetData | OpCode::Reconfig => TxnBody::SetData(SetDataTxn::decode(r)?),
+            OpCode::SetAcl => TxnBody::SetAcl(SetAclTxn::decode(r)?),
+            OpCode::Check => TxnBody::Check(CheckVersionTxn::decode(r)?),
+            OpCode::Error => TxnBody::Error(ErrorTxn::decode(r)?),
+            OpCode::Multi => {
+                let m = MultiTxn::decode(r)?;
+                let mut subs = Vec::with_capacity(m.txns.len());
+                for t in m.txns {
+                    let sub_op = OpCode::from_i32(t.op).ok_or(DecodeError::Unknown {
+                        what: "multi txn type",
+                        value: t.op,
+                    })?;
+                    let mut sr = Reader::new(t.data.unwrap_or_default());
+                    subs.push((sub_op, TxnBody::decode(sub_op, &mut sr)?));
+                }
+                TxnBody::Multi(subs)
+            }
+            _ => {
+                return Err(DecodeError::Unknown {
+                    what: "txn type",
+                    value: op.code(),
+                })
+            }
+        })
+    }
+}
+
+impl Txn {
+    /// Reads header, body and (when present) digest from one log record or proposal.
+    pub fn decode(bytes: Bytes) -> Result<Txn, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let hdr = TxnHeader::decode(&mut r)?;
+        let op = OpCode::from_i32(hdr.op).ok_or(DecodeError::Unknown {
+            what: "txn type",
+            value: hdr.op,
+        })?;
+        let body = TxnBody::decode(op, &mut r)?;
+        let digest = if r.remaining() >= 12 {
+            Some(TxnDigest::decode(&mut r)?)
+        } else {
+            None
+        };
+        Ok(Txn { hdr, body, digest })
     }
 }

@@ -129,6 +129,33 @@ pub struct ApplyResult {
     pub multi: Vec<SubResult>,
 }
 
+/// `DigestCalculator.calculateDigest` (version 2): CRC32 over the path (the root as ""), the
+/// data and 60 bytes of the persisted stat; nodes under /zookeeper/ do not count.
+pub fn node_digest(path: &str, n: &Node) -> u64 {
+    if path.starts_with("/zookeeper/") {
+        return 0;
+    }
+    let path = if path == "/" { "" } else { path };
+    let s = &n.stat;
+    let mut b = [0u8; 60];
+    b[0..8].copy_from_slice(&s.czxid.to_be_bytes());
+    b[8..16].copy_from_slice(&s.mzxid.to_be_bytes());
+    b[16..24].copy_from_slice(&s.pzxid.to_be_bytes());
+    b[24..32].copy_from_slice(&s.ctime.to_be_bytes());
+    b[32..40].copy_from_slice(&s.mtime.to_be_bytes());
+    b[40..44].copy_from_slice(&s.version.to_be_bytes());
+    b[44..48].copy_from_slice(&s.cversion.to_be_bytes());
+    b[48..52].copy_from_slice(&s.aversion.to_be_bytes());
+    b[52..60].copy_from_slice(&s.ephemeral_owner.to_be_bytes());
+    let mut h = crc32fast::Hasher::new();
+    h.update(path.as_bytes());
+    if let Some(d) = &n.data {
+        h.update(d);
+    }
+    h.update(&b);
+    h.finalize() as u64
+}
+
 pub fn parent_of(path: &str) -> &str {
     match path.rfind('/') {
         Some(0) | None => "/",
@@ -149,6 +176,8 @@ pub const CONFIG: &str = "/zookeeper/config";
 
 pub struct DataTree {
     nodes: HashMap<String, Node>,
+    /// Sum of the node digests (ZooKeeper's tree digest, DigestCalculator version 2).
+    digest: u64,
     /// Ephemeral paths per owning session, in Java's set order for getEphemerals.
     ephemerals: HashMap<i64, JavaHashSet>,
     pub containers: BTreeSet<String>,
@@ -167,6 +196,7 @@ impl DataTree {
     pub fn new() -> Self {
         let mut t = DataTree {
             nodes: HashMap::new(),
+            digest: 0,
             ephemerals: HashMap::new(),
             containers: BTreeSet::new(),
             ttls: BTreeSet::new(),
@@ -194,7 +224,32 @@ impl DataTree {
             Node::new(empty(), Acl::open_unsafe(), StatPersisted::default()),
         );
         t.nodes.insert(CONFIG.into(), config);
+        t.digest = t.compute_digest();
         t
+    }
+
+    /// The tree digest: what txn log records and snapshots carry after each zxid.
+    pub fn digest(&self) -> u64 {
+        self.digest
+    }
+
+    /// Recomputes the tree digest from scratch (after loading a snapshot, and in tests).
+    pub fn compute_digest(&self) -> u64 {
+        self.nodes
+            .iter()
+            .fold(0u64, |acc, (p, n)| acc.wrapping_add(node_digest(p, n)))
+    }
+
+    fn digest_out(&mut self, path: &str) {
+        if let Some(n) = self.nodes.get(path) {
+            self.digest = self.digest.wrapping_sub(node_digest(path, n));
+        }
+    }
+
+    fn digest_in(&mut self, path: &str) {
+        if let Some(n) = self.nodes.get(path) {
+            self.digest = self.digest.wrapping_add(node_digest(path, n));
+        }
     }
 
     /// The node at `path`; `""` is the root too, as ZooKeeper keeps the root under both keys.
@@ -343,7 +398,8 @@ impl DataTree {
             }
             TxnBody::SetData(t) => {
                 rc.path = t.path.clone();
-                match self.nodes.get_mut(&t.path) {
+                self.digest_out(&t.path);
+                let r = match self.nodes.get_mut(&t.path) {
                     None => Err(ErrorCode::NoNode),
                     Some(n) => {
                         n.data = t.data.clone();
@@ -356,18 +412,23 @@ impl DataTree {
                         });
                         Ok(Some(n.client_stat()))
                     }
-                }
+                };
+                self.digest_in(&t.path);
+                r
             }
             TxnBody::SetAcl(t) => {
                 rc.path = t.path.clone();
-                match self.nodes.get_mut(&t.path) {
+                self.digest_out(&t.path);
+                let r = match self.nodes.get_mut(&t.path) {
                     None => Err(ErrorCode::NoNode),
                     Some(n) => {
                         n.acl = t.acl.clone();
                         n.stat.aversion = t.version;
                         Ok(Some(n.client_stat()))
                     }
-                }
+                };
+                self.digest_in(&t.path);
+                r
             }
             TxnBody::Check(t) => {
                 rc.path = t.path.clone();
@@ -419,6 +480,7 @@ impl DataTree {
         if self.nodes.contains_key(path) {
             return Err(ErrorCode::NodeExists);
         }
+        self.digest_out(parent_path);
         let parent = self.nodes.get_mut(parent_path).expect("checked above");
         let pcv = if parent_cversion == -1 {
             parent.stat.cversion + 1
@@ -442,10 +504,12 @@ impl DataTree {
             ephemeral_owner: owner,
             pzxid: zxid,
         };
+        self.digest_in(parent_path);
         let acl_arc: Arc<[Acl]> = acl.as_slice().into();
         let node = Node::new(data, acl, stat);
         let out = node.client_stat();
         self.nodes.insert(path.to_string(), node);
+        self.digest_in(path);
         match owner_kind(owner) {
             OwnerKind::Container => {
                 self.containers.insert(path.to_string());
@@ -476,12 +540,18 @@ impl DataTree {
         changes: &mut Vec<Change>,
     ) -> Result<(), ErrorCode> {
         let parent_path = parent_of(path).to_string();
+        if !self.nodes.contains_key(&parent_path) {
+            return Err(ErrorCode::NoNode);
+        }
+        self.digest_out(&parent_path);
         let parent = self.nodes.get_mut(&parent_path).ok_or(ErrorCode::NoNode)?;
         parent.children.remove(child_name(path));
         if zxid > parent.stat.pzxid {
             parent.stat.pzxid = zxid;
         }
         let parent_acl: Arc<[Acl]> = parent.acl.as_slice().into();
+        self.digest_in(&parent_path);
+        self.digest_out(path);
         let node = self.nodes.remove(path).ok_or(ErrorCode::NoNode)?;
         let owner = node.stat.ephemeral_owner;
         match owner_kind(owner) {
@@ -504,5 +574,74 @@ impl DataTree {
             parent_acl,
         });
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::txn::TxnBody;
+    use jute::{CreateTxn, DeleteTxn, SetAclTxn, SetDataTxn, TxnHeader};
+
+    fn txn(zxid: i64, op: OpCode, body: TxnBody) -> Txn {
+        Txn {
+            hdr: TxnHeader {
+                client_id: 7,
+                cxid: 1,
+                zxid,
+                time: 1000 + zxid,
+                op: op.code(),
+            },
+            body,
+            digest: None,
+        }
+    }
+
+    #[test]
+    fn incremental_digest_matches_a_full_recount() {
+        let mut t = DataTree::new();
+        let mut ch = Vec::new();
+        let create = |path: &str, eph: bool| {
+            TxnBody::Create(CreateTxn {
+                path: path.into(),
+                data: Some(Bytes::from_static(b"x")),
+                acl: Acl::open_unsafe(),
+                ephemeral: eph,
+                parent_c_version: -1,
+            })
+        };
+        let steps = vec![
+            (OpCode::Create, create("/a", false)),
+            (OpCode::Create, create("/a/b", true)),
+            (
+                OpCode::SetData,
+                TxnBody::SetData(SetDataTxn {
+                    path: "/a".into(),
+                    data: None,
+                    version: 1,
+                }),
+            ),
+            (
+                OpCode::SetAcl,
+                TxnBody::SetAcl(SetAclTxn {
+                    path: "/".into(),
+                    acl: Acl::read_unsafe(),
+                    version: 1,
+                }),
+            ),
+            (OpCode::Create, create("/zookeeper/x", false)),
+            (
+                OpCode::Delete,
+                TxnBody::Delete(DeleteTxn {
+                    path: "/a/b".into(),
+                }),
+            ),
+        ];
+        for (i, (op, body)) in steps.into_iter().enumerate() {
+            let rc = t.apply(&txn(i as i64 + 1, op, body), &mut ch);
+            assert_eq!(rc.err, 0);
+            assert_eq!(t.digest(), t.compute_digest(), "after step {i}");
+        }
+        assert_ne!(t.digest(), DataTree::new().digest());
     }
 }
