@@ -15,6 +15,9 @@ use crate::pipeline::prep::{self, Ctx, Overlay};
 use crate::pipeline::read::ReadCtx;
 use crate::pipeline::{is_valid_op, is_write, write_response, Body, EncodeBox};
 use crate::session::{session_password, SessionTracker};
+use crate::storage::log::LogWriter;
+use crate::storage::recovery::{self, RecoveryError};
+use crate::storage::{snap, StorageConfig};
 use crate::tree::{owner_kind, ttl_of, ApplyResult, Change, DataTree, OwnerKind};
 use crate::txn::{Txn, TxnBody};
 use crate::watch::{Event, WatchManager};
@@ -23,9 +26,11 @@ use bytes::{Bytes, BytesMut};
 use jute::*;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 pub type ConnId = u64;
 
@@ -103,6 +108,14 @@ struct Waiting {
 
 pub struct Node {
     cfg: Config,
+    storage: StorageConfig,
+    log: LogWriter,
+    durable_rx: Option<mpsc::UnboundedReceiver<i64>>,
+    /// Sessions as of the last applied zxid (what a snapshot records).
+    committed_sessions: HashMap<i64, i32>,
+    since_snapshot: u64,
+    snap_every: u64,
+    snapshotting: Arc<AtomicBool>,
     policy: AclPolicy,
     tree: DataTree,
     sessions: SessionTracker,
@@ -123,6 +136,13 @@ pub struct Node {
     actions: Vec<Action>,
 }
 
+/// Txns between snapshots: snapCount/2 plus a random part up to snapCount/2, as ZooKeeper
+/// does, so that members of an ensemble do not all snapshot at once.
+fn snapshot_threshold(snap_count: u64) -> u64 {
+    let half = (snap_count / 2).max(1);
+    half + rand::random_range(0..half)
+}
+
 fn wall_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -131,12 +151,32 @@ fn wall_ms() -> i64 {
 }
 
 impl Node {
-    pub fn new(cfg: Config) -> Node {
+    /// Recovers the dataDir and starts the txn log writer.
+    pub fn new(cfg: Config) -> Result<Node, RecoveryError> {
         let start = Instant::now();
-        let sessions = SessionTracker::new(cfg.tick_time, cfg.server_id, wall_ms() as u64);
-        let tree = DataTree::new();
-        Node {
+        let storage = StorageConfig::from_config(&cfg);
+        let truncate = cfg.property("ferrozk.truncateCorruptLog") == Some("yes");
+        let rec = recovery::recover(&storage, truncate)?;
+        let mut sessions = SessionTracker::new(cfg.tick_time, cfg.server_id, wall_ms() as u64);
+        for (id, timeout) in &rec.sessions {
+            // Restored sessions get a full timeout from now to reconnect.
+            sessions.add(*id, (*timeout).max(0) as u32, 0);
+        }
+        let tree = rec.tree;
+        let (durable_tx, durable_rx) = mpsc::unbounded_channel();
+        let log = LogWriter::start(storage.clone(), move |zxid| {
+            let _ = durable_tx.send(zxid);
+        })?;
+        let snap_every = snapshot_threshold(storage.snap_count);
+        Ok(Node {
             policy: AclPolicy::from_config(&cfg),
+            committed_sessions: rec.sessions.into_iter().collect(),
+            log,
+            durable_rx: Some(durable_rx),
+            storage,
+            since_snapshot: 0,
+            snap_every,
+            snapshotting: Arc::new(AtomicBool::new(false)),
             cfg,
             zab: Standalone::new(tree.last_processed_zxid),
             next_zxid: tree.last_processed_zxid + 1,
@@ -153,7 +193,7 @@ impl Node {
             events: Vec::new(),
             changes: Vec::new(),
             actions: Vec::new(),
-        }
+        })
     }
 
     fn now(&self) -> u64 {
@@ -166,6 +206,9 @@ impl Node {
 
     /// Runs until every sender of `rx` is gone.
     pub async fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
+        let Some(mut durable) = self.durable_rx.take() else {
+            return;
+        };
         let tick = std::time::Duration::from_millis(self.cfg.tick_time.clamp(1, 1000) as u64);
         let mut ticker = tokio::time::interval(tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -177,6 +220,10 @@ impl Node {
                     Some(m) => self.handle(m),
                     None => return,
                 },
+                Some(zxid) = durable.recv() => {
+                    self.zab.durable(zxid, &mut self.actions);
+                    self.run_actions();
+                }
                 _ = ticker.tick() => self.expire_sessions(),
                 _ = containers.tick() => self.collect_containers(),
             }
@@ -458,11 +505,65 @@ impl Node {
             let batch = std::mem::take(&mut self.actions);
             for a in batch {
                 match a {
-                    // Memory only in this build: a proposal is durable once made.
-                    Action::Persist(zxid) => self.zab.durable(zxid, &mut self.actions),
+                    Action::Persist(zxid) => self.persist(zxid),
                     Action::Commit(zxid) => self.commit_up_to(zxid),
                 }
             }
+        }
+    }
+
+    /// Hands a proposal to the log writer; it reports back through `durable_rx`.
+    fn persist(&mut self, zxid: i64) {
+        let Some(p) = self.proposals.iter().rev().find(|p| p.txn.hdr.zxid == zxid) else {
+            return;
+        };
+        if !self.log.append(zxid, p.txn.to_bytes()) {
+            warn!("the txn log writer is gone; 0x{zxid:x} will not be acknowledged");
+        }
+    }
+
+    /// Takes a snapshot once enough txns were applied: the tree is serialised here, at an
+    /// exact zxid, and written (with its fsync) on a thread of its own. The log rolls so the
+    /// files after the snapshot start after it.
+    fn maybe_snapshot(&mut self) {
+        self.since_snapshot += 1;
+        if self.since_snapshot < self.snap_every {
+            return;
+        }
+        if self.snapshotting.swap(true, Ordering::AcqRel) {
+            return; // the previous one is still being written
+        }
+        self.since_snapshot = 0;
+        self.snap_every = snapshot_threshold(self.storage.snap_count);
+        self.log.roll();
+        let t = Instant::now();
+        let sessions: Vec<(i64, i32)> = self
+            .committed_sessions
+            .iter()
+            .map(|(k, v)| (*k, *v))
+            .collect();
+        let bytes = snap::serialize(&self.tree, &sessions);
+        let zxid = self.tree.last_processed_zxid;
+        let dir = self.storage.snap_dir.clone();
+        let busy = self.snapshotting.clone();
+        let serialised = t.elapsed();
+        let spawned = std::thread::Builder::new()
+            .name("ferrozk-snapshot".into())
+            .spawn(move || {
+                match snap::write_file(&dir, zxid, &bytes) {
+                    Ok(p) => info!(
+                    "snapshot {} written: {} bytes (serialised in {serialised:?}, written in {:?})",
+                    p.display(),
+                    bytes.len(),
+                    t.elapsed() - serialised
+                ),
+                    Err(e) => error!("writing snapshot 0x{zxid:x} failed: {e}"),
+                }
+                busy.store(false, Ordering::Release);
+            });
+        if let Err(e) = spawned {
+            error!("cannot start the snapshot thread: {e}");
+            self.snapshotting.store(false, Ordering::Release);
         }
     }
 
@@ -487,6 +588,17 @@ impl Node {
         let zxid = p.txn.hdr.zxid;
         self.changes.clear();
         let rc = self.tree.apply(&p.txn, &mut self.changes);
+        match &p.txn.body {
+            TxnBody::CreateSession(c) => {
+                self.committed_sessions
+                    .insert(p.txn.hdr.client_id, c.time_out);
+            }
+            TxnBody::CloseSession(_) => {
+                self.committed_sessions.remove(&p.txn.hdr.client_id);
+            }
+            _ => {}
+        }
+        self.maybe_snapshot();
         let changes = std::mem::take(&mut self.changes);
         self.watches.trigger(&changes, &mut self.events);
         self.changes = changes;

@@ -9,7 +9,7 @@ macro_rules! record {
         pub struct $name:ident { $($field:ident : $ty:ty),* $(,)? }
     )*) => {$(
         $(#[$meta])*
-        #[derive(Debug, Clone, PartialEq, Eq, Default)]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
         pub struct $name { $(pub $field: $ty),* }
 
         impl $crate::Encode for $name {

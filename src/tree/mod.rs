@@ -56,6 +56,11 @@ pub struct Node {
 }
 
 impl Node {
+    /// A node as a snapshot stores it; children are added as their own nodes are loaded.
+    pub fn restored(data: Option<Bytes>, acl: Vec<Acl>, stat: StatPersisted) -> Node {
+        Node::new(data, acl, stat)
+    }
+
     fn new(data: Option<Bytes>, acl: Vec<Acl>, stat: StatPersisted) -> Node {
         Node {
             data,
@@ -226,6 +231,67 @@ impl DataTree {
         t.nodes.insert(CONFIG.into(), config);
         t.digest = t.compute_digest();
         t
+    }
+
+    /// Every node parent-first, children in the order ZooKeeper would write them.
+    pub fn preorder(&self) -> Vec<(String, &Node)> {
+        let mut out = Vec::with_capacity(self.nodes.len());
+        let mut stack = vec!["/".to_string()];
+        while let Some(p) = stack.pop() {
+            let Some(n) = self.nodes.get(&p) else {
+                continue;
+            };
+            let prefix = if p == "/" { String::new() } else { p.clone() };
+            for c in n.children.ordered().into_iter().rev() {
+                stack.push(format!("{prefix}/{c}"));
+            }
+            out.push((p, n));
+        }
+        out
+    }
+
+    /// Rebuilds a tree from nodes listed parent-first (a snapshot's order).
+    pub fn from_nodes(nodes: Vec<(String, Node)>, last_zxid: i64) -> Result<DataTree, String> {
+        let mut t = DataTree {
+            nodes: HashMap::with_capacity(nodes.len()),
+            digest: 0,
+            ephemerals: HashMap::new(),
+            containers: BTreeSet::new(),
+            ttls: BTreeSet::new(),
+            last_processed_zxid: last_zxid,
+        };
+        for (path, mut node) in nodes {
+            node.children = JavaHashSet::with_initial_capacity(8);
+            if path != "/" {
+                let parent = t
+                    .nodes
+                    .get_mut(parent_of(&path))
+                    .ok_or_else(|| format!("node {path} comes before its parent"))?;
+                parent.children.insert(child_name(&path).to_string());
+                let owner = node.stat.ephemeral_owner;
+                match owner_kind(owner) {
+                    OwnerKind::Container => {
+                        t.containers.insert(path.clone());
+                    }
+                    OwnerKind::Ttl => {
+                        t.ttls.insert(path.clone());
+                    }
+                    OwnerKind::Normal => {
+                        t.ephemerals
+                            .entry(owner)
+                            .or_insert_with(|| JavaHashSet::with_initial_capacity(16))
+                            .insert(path.clone());
+                    }
+                    OwnerKind::Void => {}
+                }
+            }
+            t.nodes.insert(path, node);
+        }
+        if !t.nodes.contains_key("/") {
+            return Err("no root node".into());
+        }
+        t.digest = t.compute_digest();
+        Ok(t)
     }
 
     /// The tree digest: what txn log records and snapshots carry after each zxid.

@@ -25,6 +25,30 @@ pub struct Server {
     child: Child,
 }
 
+fn spawn(dir: &std::path::Path, port: u16) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("server.log"))
+        .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_ferrozk"))
+        .arg(dir.join("zoo.cfg"))
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start ferrozk");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "ferrozk did not start: {}",
+            std::fs::read_to_string(dir.join("server.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
 impl Server {
     pub fn start(extra: &str) -> Server {
         let port = free_port();
@@ -40,24 +64,27 @@ impl Server {
             ),
         )
         .unwrap();
-        let log = std::fs::File::create(dir.join("server.log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_ferrozk"))
-            .arg(&cfg)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start ferrozk");
-        let s = Server { port, dir, child };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "ferrozk did not start: {}",
-                s.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        s
+        let child = spawn(&dir, port);
+        Server { port, dir, child }
+    }
+
+    /// Stops the process (SIGKILL) without starting it again.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the process again on the same dataDir and port.
+    pub fn restart(&mut self) {
+        self.child = spawn(&self.dir, self.port);
+    }
+
+    /// Kills the process with SIGKILL (no chance to flush anything) and starts it again on
+    /// the same dataDir and port.
+    pub fn crash_and_restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = spawn(&self.dir, self.port);
     }
 
     pub fn log(&self) -> String {

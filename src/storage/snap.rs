@@ -1,0 +1,173 @@
+//! Snapshots in ZooKeeper 3.8's format: `FileHeader{"ZKSN", 2, dbid -1}`, the sessions
+//! (`int count` + `{long id, int timeout}`), the ACL table (`int n` + `{long id, vector<ACL>}`),
+//! the nodes parent-first as `ustring path` (the root as "") + `DataNode{buffer data, long
+//! aclId, StatPersisted}`, the path "/" as terminator, a seal (`long adler32` of everything
+//! before it + "/"), then `ZxidDigest{long zxid, int version, long digest}` and a second seal.
+//!
+//! A snapshot is written to `<name>.tmp`, fsynced, renamed into place, and the directory
+//! fsynced, so a crash leaves either the whole file or none.
+
+use crate::tree::{DataTree, Node};
+use bytes::{BufMut, Bytes, BytesMut};
+use jute::{Acl, Decode, Encode, FileHeader, Reader, StatPersisted};
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+
+/// "ZKSN".
+pub const SNAP_MAGIC: i32 = 0x5A4B_534E;
+/// ZooKeeper's DigestCalculator version.
+pub const DIGEST_VERSION: i32 = 2;
+
+fn seal(out: &mut BytesMut) {
+    let mut a = adler2::Adler32::new();
+    a.write_slice(out);
+    out.put_i64(a.checksum() as i64);
+    "/".to_string().encode(out);
+}
+
+/// Serialises `tree` with `sessions` (id, timeout) as snapshot bytes.
+pub fn serialize(tree: &DataTree, sessions: &[(i64, i32)]) -> Bytes {
+    let mut out = BytesMut::with_capacity(64 * 1024);
+    FileHeader {
+        magic: SNAP_MAGIC,
+        version: 2,
+        dbid: -1,
+    }
+    .encode(&mut out);
+    out.put_i32(sessions.len() as i32);
+    for (id, to) in sessions {
+        out.put_i64(*id);
+        out.put_i32(*to);
+    }
+    // The ACL table: each distinct list once, numbered from 1 as ZooKeeper numbers them.
+    let mut ids: HashMap<&[Acl], i64> = HashMap::new();
+    let mut order: Vec<&[Acl]> = Vec::new();
+    let mut node_acl: Vec<i64> = Vec::new();
+    let nodes = tree.preorder();
+    for (_, n) in &nodes {
+        let next = ids.len() as i64 + 1;
+        let id = *ids.entry(n.acl.as_slice()).or_insert_with(|| {
+            order.push(n.acl.as_slice());
+            next
+        });
+        node_acl.push(id);
+    }
+    out.put_i32(order.len() as i32);
+    for (i, acl) in order.iter().enumerate() {
+        out.put_i64(i as i64 + 1);
+        out.put_i32(acl.len() as i32);
+        for a in acl.iter() {
+            a.encode(&mut out);
+        }
+    }
+    for ((path, n), acl_id) in nodes.iter().zip(node_acl) {
+        let p = if path == "/" { "" } else { path.as_str() };
+        p.to_string().encode(&mut out);
+        n.data.encode(&mut out);
+        out.put_i64(acl_id);
+        n.stat.encode(&mut out);
+    }
+    "/".to_string().encode(&mut out);
+    seal(&mut out);
+    out.put_i64(tree.last_processed_zxid);
+    out.put_i32(DIGEST_VERSION);
+    out.put_i64(tree.digest() as i64);
+    seal(&mut out);
+    out.freeze()
+}
+
+/// A snapshot read back: the tree (at the zxid in the file name), the sessions, and the
+/// digest it recorded, if any.
+pub struct Loaded {
+    pub tree: DataTree,
+    pub sessions: Vec<(i64, i32)>,
+    pub digest: Option<(i64, i64)>,
+}
+
+fn check_seal(data: &Bytes, r: &mut Reader) -> Result<(), String> {
+    let at = r.position();
+    let mut a = adler2::Adler32::new();
+    a.write_slice(&data[..at]);
+    let want = r.read_i64().map_err(|e| e.to_string())?;
+    let slash = String::decode(r).map_err(|e| e.to_string())?;
+    if want != a.checksum() as i64 || slash != "/" {
+        return Err(format!("checksum mismatch at offset {at}"));
+    }
+    Ok(())
+}
+
+pub fn deserialize(data: Bytes, zxid: i64) -> Result<Loaded, String> {
+    let mut r = Reader::new(data.clone());
+    let e = |e: jute::DecodeError| e.to_string();
+    let h = FileHeader::decode(&mut r).map_err(e)?;
+    if h.magic != SNAP_MAGIC {
+        return Err("not a ZooKeeper snapshot (bad magic)".into());
+    }
+    let n = r.read_i32().map_err(e)?;
+    let mut sessions = Vec::with_capacity(n.clamp(0, 1 << 16) as usize);
+    for _ in 0..n.max(0) {
+        sessions.push((r.read_i64().map_err(e)?, r.read_i32().map_err(e)?));
+    }
+    let n = r.read_i32().map_err(e)?;
+    let mut acls: HashMap<i64, Vec<Acl>> = HashMap::new();
+    for _ in 0..n.max(0) {
+        let id = r.read_i64().map_err(e)?;
+        acls.insert(id, Vec::<Acl>::decode(&mut r).map_err(e)?);
+    }
+    let mut nodes = Vec::new();
+    loop {
+        let path = String::decode(&mut r).map_err(e)?;
+        if path == "/" {
+            break;
+        }
+        let data = Option::<Bytes>::decode(&mut r).map_err(e)?;
+        let acl_id = r.read_i64().map_err(e)?;
+        let stat = StatPersisted::decode(&mut r).map_err(e)?;
+        let acl = match acl_id {
+            -1 => Acl::open_unsafe(),
+            id => acls
+                .get(&id)
+                .cloned()
+                .ok_or_else(|| format!("node {path} names ACL {id}, which is not in the table"))?,
+        };
+        let path = if path.is_empty() {
+            "/".to_string()
+        } else {
+            path
+        };
+        nodes.push((path, Node::restored(data, acl, stat)));
+    }
+    check_seal(&data, &mut r)?;
+    let digest = if r.remaining() >= 20 {
+        let z = r.read_i64().map_err(e)?;
+        let _version = r.read_i32().map_err(e)?;
+        let d = r.read_i64().map_err(e)?;
+        check_seal(&data, &mut r)?;
+        Some((z, d))
+    } else {
+        None
+    };
+    let tree = DataTree::from_nodes(nodes, zxid)?;
+    Ok(Loaded {
+        tree,
+        sessions,
+        digest,
+    })
+}
+
+/// Writes `bytes` as `dir/snapshot.<zxid>` atomically (temporary file, fsync, rename).
+pub fn write_file(dir: &Path, zxid: i64, bytes: &[u8]) -> std::io::Result<std::path::PathBuf> {
+    super::ensure_dir(dir)?;
+    let name = super::file_name("snapshot", zxid);
+    let tmp = dir.join(format!("{name}.tmp"));
+    let dst = dir.join(&name);
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, &dst)?;
+    super::sync_dir(dir)?;
+    Ok(dst)
+}
