@@ -148,7 +148,7 @@ fn load_newest_snapshot(cfg: &StorageConfig) -> Result<Base, RecoveryError> {
         match snap::deserialize(bytes, *zxid) {
             Ok(l) => {
                 if let Some((dz, d)) = l.digest {
-                    if dz == *zxid && d as u64 != l.tree.digest() {
+                    if dz > 0 && dz == *zxid && d as u64 != l.tree.digest() {
                         warn!(
                             "snapshot {name}: recorded digest {d} differs from the tree's {}",
                             l.tree.digest()

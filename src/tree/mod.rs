@@ -401,6 +401,20 @@ impl DataTree {
             body => {
                 let op = OpCode::from_i32(txn.hdr.op).unwrap_or(OpCode::Error);
                 rc = self.apply_one(op, body, &txn.hdr, changes);
+                if rc.err == ErrorCode::NodeExists.code() {
+                    // Replaying a create over a fuzzy snapshot that already has the node: the
+                    // parent still moves to the txn's cversion and pzxid (ZooKeeper's
+                    // DataTree.processTxn does the same).
+                    let pcv = match body {
+                        TxnBody::Create(t) => Some(t.parent_c_version),
+                        TxnBody::CreateContainer(t) => Some(t.parent_c_version),
+                        TxnBody::CreateTtl(t) => Some(t.parent_c_version),
+                        _ => None,
+                    };
+                    if let Some(pcv) = pcv {
+                        self.set_cversion_pzxid(parent_of(&rc.path).to_string(), pcv, txn.hdr.zxid);
+                    }
+                }
             }
         }
         if zxid > self.last_processed_zxid {
@@ -527,6 +541,22 @@ impl DataTree {
         rc
     }
 
+    fn set_cversion_pzxid(&mut self, path: String, cversion: i32, zxid: i64) {
+        self.digest_out(&path);
+        if let Some(n) = self.nodes.get_mut(&path) {
+            let cv = if cversion == -1 {
+                n.stat.cversion + 1
+            } else {
+                cversion
+            };
+            if cv > n.stat.cversion {
+                n.stat.cversion = cv;
+                n.stat.pzxid = zxid;
+            }
+        }
+        self.digest_in(&path);
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn create_node(
         &mut self,
@@ -544,6 +574,13 @@ impl DataTree {
             return Err(ErrorCode::NoNode);
         }
         if self.nodes.contains_key(path) {
+            // As ZooKeeper does, the existing node takes the txn's ACL (this only happens
+            // when a log is replayed over a snapshot that already holds the node).
+            self.digest_out(path);
+            if let Some(n) = self.nodes.get_mut(path) {
+                n.acl = acl;
+            }
+            self.digest_in(path);
             return Err(ErrorCode::NodeExists);
         }
         self.digest_out(parent_path);
