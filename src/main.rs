@@ -17,6 +17,64 @@ struct Cli {
 enum Cmd {
     /// Run the server in the foreground (what a bare `ferrozk <zoo.cfg>` does).
     StartForeground { config: Option<PathBuf> },
+    /// Print the transactions of a txn log file (like zkTxnLogToolkit.sh).
+    TxnlogDump { file: PathBuf },
+    /// Print the nodes and sessions of a snapshot file (like zkSnapShotToolkit.sh).
+    SnapshotDump { file: PathBuf },
+    /// Check every snapshot and txn log of a dataDir: checksums, seals, zxid order.
+    Verify {
+        data_dir: PathBuf,
+        /// dataLogDir, when it differs from dataDir.
+        log_dir: Option<PathBuf>,
+    },
+    /// Delete all but the newest snapshots and the logs they need (like zkCleanup.sh).
+    Purge {
+        data_dir: PathBuf,
+        log_dir: Option<PathBuf>,
+        /// How many snapshots to keep (at least 3).
+        #[arg(short = 'n', long, default_value_t = 3)]
+        count: usize,
+    },
+}
+
+fn tool(cmd: Cmd) -> ExitCode {
+    use ferrozk::storage::tools;
+    let mut out = std::io::stdout().lock();
+    let ok = match cmd {
+        Cmd::StartForeground { .. } => return ExitCode::FAILURE,
+        Cmd::TxnlogDump { file } => tools::dump_log(&file, &mut out),
+        Cmd::SnapshotDump { file } => tools::dump_snapshot(&file, &mut out),
+        Cmd::Verify { data_dir, log_dir } => {
+            let log_dir = log_dir.unwrap_or_else(|| data_dir.clone());
+            tools::verify(&data_dir, &log_dir, &mut out).map(|problems| {
+                for p in &problems {
+                    eprintln!("problem: {p}");
+                }
+                problems.is_empty()
+            })
+        }
+        Cmd::Purge {
+            data_dir,
+            log_dir,
+            count,
+        } => {
+            let log_dir = log_dir.unwrap_or_else(|| data_dir.clone());
+            tools::purge(&data_dir, &log_dir, count).map(|gone| {
+                for p in gone {
+                    println!("removed {}", p.display());
+                }
+                true
+            })
+        }
+    };
+    match ok {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("ferrozk: {e}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -30,6 +88,7 @@ fn main() -> ExitCode {
         .init();
     let path = match cli.cmd {
         Some(Cmd::StartForeground { config }) => config,
+        Some(other) => return tool(other),
         None => cli.config,
     }
     .unwrap_or_else(|| PathBuf::from("conf/zoo.cfg"));

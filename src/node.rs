@@ -214,6 +214,11 @@ impl Node {
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let every = std::time::Duration::from_millis(self.cfg.container_check_interval_ms);
         let mut containers = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        // Autopurge, as ZooKeeper's DatadirCleanupManager: off unless purgeInterval > 0.
+        let hours = self.storage.purge_interval_hours;
+        let purge_every = std::time::Duration::from_secs(3600 * hours.max(1));
+        let mut purge =
+            tokio::time::interval_at(tokio::time::Instant::now() + purge_every, purge_every);
         loop {
             tokio::select! {
                 m = rx.recv() => match m {
@@ -226,6 +231,7 @@ impl Node {
                 }
                 _ = ticker.tick() => self.expire_sessions(),
                 _ = containers.tick() => self.collect_containers(),
+                _ = purge.tick(), if hours > 0 => self.purge(),
             }
         }
     }
@@ -565,6 +571,23 @@ impl Node {
             error!("cannot start the snapshot thread: {e}");
             self.snapshotting.store(false, Ordering::Release);
         }
+    }
+
+    fn purge(&self) {
+        let (snap_dir, log_dir, keep) = (
+            self.storage.snap_dir.clone(),
+            self.storage.log_dir.clone(),
+            self.storage.purge_keep,
+        );
+        tokio::task::spawn_blocking(move || {
+            match crate::storage::tools::purge(&snap_dir, &log_dir, keep) {
+                Ok(gone) => info!(
+                    "autopurge removed {} old snapshot and log files",
+                    gone.len()
+                ),
+                Err(e) => warn!("autopurge failed: {e}"),
+            }
+        });
     }
 
     fn commit_up_to(&mut self, zxid: i64) {

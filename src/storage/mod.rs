@@ -12,6 +12,7 @@
 pub mod log;
 pub mod recovery;
 pub mod snap;
+pub mod tools;
 
 use std::path::{Path, PathBuf};
 
@@ -28,6 +29,9 @@ pub struct StorageConfig {
     pub snap_count: u64,
     pub max_batch: usize,
     pub fsync_warn_ms: u64,
+    /// `autopurge.snapRetainCount` (3) and `autopurge.purgeInterval` in hours (0 = off).
+    pub purge_keep: usize,
+    pub purge_interval_hours: u64,
 }
 
 impl StorageConfig {
@@ -48,6 +52,8 @@ impl StorageConfig {
                 .property("fsync.warningthresholdms")
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(1000),
+            purge_keep: num("autopurge.snapRetainCount", 3).max(3) as usize,
+            purge_interval_hours: num("autopurge.purgeInterval", 0),
         }
     }
 }
