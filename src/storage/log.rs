@@ -186,8 +186,11 @@ struct Current {
 
 fn open_new(cfg: &StorageConfig, zxid: i64) -> std::io::Result<Current> {
     let path = cfg.log_dir.join(file_name("log", zxid));
+    // A file of this name can only exist if a crash left it without a single durable record
+    // (recovery would otherwise have moved past `zxid`): start it afresh.
     let mut file = OpenOptions::new()
-        .create_new(true)
+        .create(true)
+        .truncate(true)
         .write(true)
         .open(&path)?;
     let hdr = header_bytes();

@@ -183,6 +183,17 @@ impl Raw {
         })
     }
 
+    /// Wraps a connection whose handshake the caller does itself.
+    pub fn from_stream(s: TcpStream) -> Raw {
+        Raw {
+            s,
+            session_id: 0,
+            passwd: Bytes::new(),
+            timeout: 0,
+            xid: 0,
+        }
+    }
+
     pub fn send(&mut self, op: OpCode, body: &dyn Encode) -> i32 {
         self.xid += 1;
         let xid = self.xid;
