@@ -2,7 +2,7 @@
 """Build the interchange test tree on a running server (normally Java ZooKeeper 3.8 started by
 zk-on-datadir.sh with snapCount=100, so the txns below produce several snapshots and log rolls).
 
-usage: build_tree.py <host:port> [--txns N] [--session-timeout MS] [--seed S]
+usage: build_tree.py <host:port> [--txns N] [--session-timeout MS] [--seed S] [--sessions-out F]
 
 What it writes, all under /itest (plus data on "/"):
   * every node kind: persistent, ephemeral, persistent-sequential, ephemeral-sequential,
@@ -24,9 +24,12 @@ What it writes, all under /itest (plus data on "/"):
     They expire ~timeout after the last contact (or after a server restart).
   * the main session (alice) has an ephemeral too and is closed normally (closeSession
     deletes it).
-Prints a summary (zxid reached, open session ids) on stdout.
+Prints a summary (zxid reached, open session ids) on stdout. --sessions-out F writes the open
+sessions' ids, passwords and timeouts as JSON, so that write_more.py can resume two of them
+(a client reconnecting with its session id + password after the server changed).
 """
 import argparse
+import json
 import os
 import random
 import sys
@@ -59,6 +62,7 @@ def main():
     ap.add_argument("--txns", type=int, default=2000)
     ap.add_argument("--session-timeout", type=int, default=40000)
     ap.add_argument("--seed", type=int, default=20240601)
+    ap.add_argument("--sessions-out", help="write the open sessions (id, password, timeout) here")
     args = ap.parse_args()
     t0 = time.time()
     rnd = random.Random(args.seed)
@@ -276,6 +280,10 @@ def main():
     sessions = {"E1": e1, "E2": e2, "E3": e3, "E4": e4}
     info = ", ".join("%s=0x%x(%dms)" % (k, v._session_id, v._session_timeout)
                      for k, v in sessions.items())
+    if args.sessions_out:
+        with open(args.sessions_out, "w") as f:
+            json.dump({k: {"id": v._session_id, "passwd": v._session_passwd.hex(),
+                           "timeout": v._session_timeout} for k, v in sessions.items()}, f, indent=1)
     s.stop()   # closeSession: removes /itest/eph/main-session
     s.close()
     print("build_tree: %d bulk txns, last zxid of main session 0x%x (+1 closeSession), "

@@ -4,7 +4,10 @@
 usage: compare_trees.py a.json b.json [--consecutive] [--max N] [--ignore-path PREFIX ...]
 
 Every node is compared field by field: data (null vs empty distinguished), every Stat field,
-the ACL list (order included); the set of paths must be equal. facts.ephemeral_owners and
+the ACL list (order included); the set of paths must be equal. Either file may also be the
+output of `toolkit.sh dump <dataDir>` (Java's offline load of a dataDir), whose nodes also carry
+"kind", "ttl" and "raw" (persisted cversion and ephemeralOwner): those are compared when both
+files have them and otherwise skipped (the output says so). facts.ephemeral_owners and
 facts.node_count follow from the nodes and are therefore covered.
 
 --consecutive: B was taken right after A with nothing but A's own closeSession in between (e.g.
@@ -20,6 +23,11 @@ Prints the first --max (default 20) differences and exits 1, or prints
 import argparse
 import json
 import sys
+
+
+# Fields only ZkFileCheck's offline dump has (node kind, raw persisted cversion/ephemeralOwner):
+# compared when both sides have them, skipped (and said so) when one side is a client dump.
+OPTIONAL = {"kind", "ttl", "raw"}
 
 
 def load(fn):
@@ -53,6 +61,7 @@ def main():
     na = {n["path"]: n for n in a["nodes"] if keep(n["path"])}
     nb = {n["path"]: n for n in b["nodes"] if keep(n["path"])}
     diffs = []
+    skipped = set()
     for p in sorted(set(na) | set(nb)):
         if p not in nb:
             diffs.append("%s: only in A" % p)
@@ -61,7 +70,12 @@ def main():
             diffs.append("%s: only in B" % p)
             continue
         x, y = na[p], nb[p]
-        for k in sorted(set(x) | set(y)):
+        for k in sorted(set(x) ^ set(y)):
+            if k in OPTIONAL:
+                skipped.add(k)
+            else:
+                diffs.append("%s: field %s only in %s" % (p, k, "A" if k in x else "B"))
+        for k in sorted(set(x) & set(y)):
             if k == "stat" and isinstance(x.get(k), dict) and isinstance(y.get(k), dict):
                 for f in sorted(set(x[k]) | set(y[k])):
                     if x[k].get(f) != y[k].get(f):
@@ -84,7 +98,9 @@ def main():
             print("... %d more differences" % (len(diffs) - args.max))
         print("%d differences (%d nodes in A, %d in B)" % (len(diffs), len(na), len(nb)))
         sys.exit(1)
-    print("%d nodes identical%s" % (len(na), " (zxid consecutive)" if args.consecutive else ""))
+    print("%d nodes identical%s%s" % (len(na), " (zxid consecutive)" if args.consecutive else "",
+                                      " (not compared, only on one side: %s)" % ", ".join(sorted(skipped))
+                                      if skipped else ""))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,11 @@
 #   zk-on-datadir.sh stop [--kill] <datadir>               SIGTERM, wait (bounded), then SIGKILL;
 #                                                          --kill: SIGKILL at once (crash)
 #   zk-on-datadir.sh status <datadir>                      exit 0 if running, print PID
+#   zk-on-datadir.sh cfg <port> <datadir> [snapCount]     print the zoo.cfg `start` writes (give
+#                                                          the same file to ferrozk)
+#   zk-on-datadir.sh check-log <datadir>                   WARN/ERROR lines of the latest start;
+#                                                          exit 1 if the load of the dataDir was
+#                                                          not clean (see below)
 #
 # Everything that is not ZooKeeper's own data goes to <datadir>.run/ (next to the dataDir, never
 # inside it): zoo.cfg, zk.log (server log, appended across starts, each start marked), zk.pid.
@@ -25,6 +30,11 @@
 #   -Dznode.container.checkIntervalMs=2147483647: the container/TTL reaper never runs during a
 #        test (it would consume zxids at wall-clock-dependent moments). ferrozk: put
 #        znode.container.checkIntervalMs=2147483647 in its zoo.cfg.
+# check-log: Java ZooKeeper 3.8 starts on a dataDir it does not fully trust without failing:
+#   a wrong TxnDigest or snapshot digest -> "WARN DataTree - Message:Digests are not matching"
+#   (+ "ERROR DataTree - First digest mismatch on txn: ..."), a MISSING log file (zxid gap) -> only
+#   that digest warning, a corrupt newest snapshot -> "WARN FileSnap - problem reading snap file"
+#   and an older snapshot is used. check-log fails on those and on any other ERROR line.
 # Optional environment:
 #   ZK_MAX_SESSION_TIMEOUT  adds maxSessionTimeout=<ms> (default: ZooKeeper's 20 ticks = 40 s)
 #   ZK_EXTRA_CFG            extra zoo.cfg lines (appended)
@@ -36,7 +46,7 @@ set -euo pipefail
 SUPER_DIGEST='super:g9oN2HttPfn8MMWJZ2r45Np/LIA='
 
 usage() {
-    sed -n '5,10p' "$0" >&2
+    sed -n '6,16p' "$0" >&2
     exit 2
 }
 
@@ -48,7 +58,30 @@ srvr() { # print the `srvr` answer of 127.0.0.1:$1 (empty if none)
     timeout 3 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1 && printf srvr >&3 && cat <&3" 2>/dev/null || true
 }
 
-alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
+alive() { # running and not a zombie (an orphaned JVM may linger as a zombie until reaped)
+    [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null || return 1
+    local st
+    st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+    [ "$st" != "Z" ]
+}
+
+write_cfg() { # port datadir snapcount
+    echo "# written by zk-on-datadir.sh $(date -u +%FT%TZ)"
+    echo "tickTime=2000"
+    echo "dataDir=$2"
+    echo "clientPort=$1"
+    echo "clientPortAddress=127.0.0.1"
+    echo "maxClientCnxns=0"
+    echo "extendedTypesEnabled=true"
+    echo "admin.enableServer=false"
+    echo "4lw.commands.whitelist=*"
+    echo "snapCount=$3"
+    echo "DigestAuthenticationProvider.superDigest=$SUPER_DIGEST"
+    echo "znode.container.checkIntervalMs=2147483647"
+    [ -n "${ZK_MAX_SESSION_TIMEOUT:-}" ] && echo "maxSessionTimeout=$ZK_MAX_SESSION_TIMEOUT"
+    [ -n "${ZK_EXTRA_CFG:-}" ] && printf '%s\n' "$ZK_EXTRA_CFG"
+    return 0
+}
 
 cmd=${1:-}; shift || true
 case "$cmd" in
@@ -65,22 +98,7 @@ start)
         echo "port $port on 127.0.0.1 is already in use" >&2
         exit 1
     fi
-    {
-        echo "# written by zk-on-datadir.sh $(date -u +%FT%TZ)"
-        echo "tickTime=2000"
-        echo "dataDir=$datadir"
-        echo "clientPort=$port"
-        echo "clientPortAddress=127.0.0.1"
-        echo "maxClientCnxns=0"
-        echo "extendedTypesEnabled=true"
-        echo "admin.enableServer=false"
-        echo "4lw.commands.whitelist=*"
-        echo "snapCount=$snapcount"
-        echo "DigestAuthenticationProvider.superDigest=$SUPER_DIGEST"
-        echo "znode.container.checkIntervalMs=2147483647"
-        [ -n "${ZK_MAX_SESSION_TIMEOUT:-}" ] && echo "maxSessionTimeout=$ZK_MAX_SESSION_TIMEOUT"
-        [ -n "${ZK_EXTRA_CFG:-}" ] && printf '%s\n' "$ZK_EXTRA_CFG"
-    } > "$run/zoo.cfg"
+    write_cfg "$port" "$datadir" "$snapcount" > "$run/zoo.cfg"
     echo "===== start $(date -u +%FT%T.%3NZ) port=$port snapCount=$snapcount =====" >> "$run/zk.log"
     # zookeeper.jar's manifest Class-Path brings its Debian dependencies; slf4j-simple logs to
     # stderr (-> zk.log). Serial GC + C1 only: keeps the JVM's CPU use modest on a small box.
@@ -146,6 +164,24 @@ stop)
         if alive "$pid"; then echo "pid $pid did not die" >&2; exit 1; fi
     fi
     rm -f "$run/zk.pid"
+    ;;
+check-log)
+    [ $# -eq 1 ] || usage
+    log="$(abspath "$1").run/zk.log"
+    [ -f "$log" ] || { echo "no $log" >&2; exit 1; }
+    last=$(awk '/^===== start/{buf=""} {buf=buf $0 "\n"} END{printf "%s", buf}' "$log")
+    warn=$(grep -E " (WARN|ERROR) " <<<"$last" |
+           grep -vE "Either no config or no quorum defined|maxCnxns is not configured|NIOServerCnxn - Unexpected exception|Close of session|Exception causing close" || true)
+    [ -n "$warn" ] && printf '%s\n' "$warn"
+    grep -E "Reading snapshot|txns loaded|highest zxid" <<<"$last" | sed 's/^/info: /'
+    if grep -qE "Digests are not matching|digest mismatch|problem reading snap|CRC|ERROR " <<<"$warn"; then
+        echo "check-log: the dataDir did NOT load cleanly (see above)" >&2
+        exit 1
+    fi
+    ;;
+cfg)
+    [ $# -ge 2 ] && [ $# -le 3 ] || usage
+    write_cfg "$1" "$(abspath "$2")" "${3:-100}"
     ;;
 status)
     [ $# -eq 1 ] || usage
