@@ -163,6 +163,7 @@ impl Node {
             sessions.add(*id, (*timeout).max(0) as u32, 0);
         }
         let tree = rec.tree;
+        let overlay = Overlay::new(&tree);
         let (durable_tx, durable_rx) = mpsc::unbounded_channel();
         let log = LogWriter::start(storage.clone(), move |zxid| {
             let _ = durable_tx.send(zxid);
@@ -185,7 +186,7 @@ impl Node {
             watches: WatchManager::default(),
             conns: HashMap::new(),
             session_conn: HashMap::new(),
-            overlay: Overlay::default(),
+            overlay,
             proposals: VecDeque::new(),
             session_last_write: HashMap::new(),
             waiting: VecDeque::new(),
@@ -378,6 +379,7 @@ impl Node {
                 OpCode::CreateSession,
                 body,
                 Then::Connected { conn, resp },
+                wall_ms(),
             );
             return;
         }
@@ -433,12 +435,13 @@ impl Node {
 
     /// Proposes closeSession: the session's ephemerals (including pending ones) go with it.
     fn close_session(&mut self, session: i64, cxid: i32, then: Then) {
-        let paths = prep::close_session_paths(&self.tree, &self.overlay, session);
+        let paths =
+            prep::prep_close_session(&self.tree, &mut self.overlay, session, self.next_zxid);
         self.sessions.set_closing(session);
         let body = TxnBody::CloseSession(CloseSessionTxn {
             paths2_delete: paths,
         });
-        self.propose(session, cxid, OpCode::CloseSession, body, then);
+        self.propose(session, cxid, OpCode::CloseSession, body, then, wall_ms());
     }
 
     fn expire_sessions(&mut self) {
@@ -477,14 +480,32 @@ impl Node {
                 info!("deleting unused container or expired TTL node {p}");
                 let body = TxnBody::Delete(DeleteTxn { path: p.clone() });
                 self.overlay.remove_node(&self.tree, &p, self.next_zxid);
-                self.propose(0, 0, OpCode::DeleteContainer, body, Then::Nothing);
+                self.propose(
+                    0,
+                    0,
+                    OpCode::DeleteContainer,
+                    body,
+                    Then::Nothing,
+                    wall_ms(),
+                );
             }
         }
     }
 
     // ---- the write path: propose, persist, commit, apply ---------------------------------
 
-    fn propose(&mut self, session: i64, cxid: i32, op: OpCode, body: TxnBody, then: Then) {
+    /// `time` is the txn's time: the one prep stamped on the nodes it creates or changes,
+    /// so that the digest computed in prep matches the applied tree.
+    #[allow(clippy::too_many_arguments)]
+    fn propose(
+        &mut self,
+        session: i64,
+        cxid: i32,
+        op: OpCode,
+        body: TxnBody,
+        then: Then,
+        time: i64,
+    ) {
         let zxid = self.next_zxid;
         self.next_zxid += 1;
         let txn = Txn {
@@ -492,11 +513,15 @@ impl Node {
                 client_id: session,
                 cxid,
                 zxid,
-                time: wall_ms(),
+                time,
                 op: op.code(),
             },
             body,
-            digest: None,
+            // Prep has recorded this txn's changes: the digest after it is applied.
+            digest: Some(TxnDigest {
+                version: crate::storage::snap::DIGEST_VERSION,
+                tree_digest: self.overlay.digest as i64,
+            }),
         };
         if session != 0 {
             self.session_last_write.insert(session, zxid);
@@ -611,6 +636,15 @@ impl Node {
         let zxid = p.txn.hdr.zxid;
         self.changes.clear();
         let rc = self.tree.apply(&p.txn, &mut self.changes);
+        if let Some(d) = &p.txn.digest {
+            if d.tree_digest as u64 != self.tree.digest() {
+                warn!(
+                    "digest mismatch at zxid 0x{zxid:x}: prepared {} applied {}",
+                    d.tree_digest,
+                    self.tree.digest()
+                );
+            }
+        }
         match &p.txn.body {
             TxnBody::CreateSession(c) => {
                 self.committed_sessions
@@ -734,6 +768,7 @@ impl Node {
                         OpCode::Error,
                         TxnBody::Error(ErrorTxn { err }),
                         then,
+                        wall_ms(),
                     );
                 } else {
                     self.reply(conn, xid, self.last_zxid(), err, None);
@@ -815,10 +850,11 @@ impl Node {
 
     fn write(&mut self, conn: ConnId, session: i64, xid: i32, op: i32, req: Request) {
         let auth = self.conns.get(&conn).map(|c| c.auth.as_slice());
+        let time = wall_ms();
         let ctx = Ctx {
             session,
             zxid: self.next_zxid,
-            time: wall_ms(),
+            time,
             auth: auth.unwrap_or(&[]),
             extended_types: self.cfg.extended_types_enabled,
             policy: &self.policy,
@@ -839,7 +875,7 @@ impl Node {
             op: code,
             prep_err,
         };
-        self.propose(session, xid, hdr_op, body, then);
+        self.propose(session, xid, hdr_op, body, then, time);
     }
 
     pub fn node_count(&self) -> usize {

@@ -90,6 +90,7 @@ fn acknowledged_writes_sessions_and_ephemerals_survive_sigkill() {
     // zxids continue after the recovered ones.
     let s = set(&mut a2, "/d", b"again");
     assert!(s.mzxid > last.mzxid);
+    assert!(!srv.log().contains("digest mismatch"), "{}", srv.log());
 }
 
 #[test]

@@ -19,6 +19,8 @@ fn check(mut srv: Server, program: &str, args: &[&str], minutes: u64) {
         "ferrozk died during the suite:\n{}",
         srv.log()
     );
+    // Every txn carries the digest prep computed; the node checks it against the applied tree.
+    assert!(!srv.log().contains("digest mismatch"), "{}", srv.log());
 }
 
 #[test]

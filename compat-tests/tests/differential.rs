@@ -34,6 +34,11 @@ fn run(seed: u64, steps: u64, extra: &[&str]) -> String {
     args.extend_from_slice(extra);
     let out = run_suite("/usr/bin/python3", &args, Duration::from_secs(900));
     assert!(candidate.is_alive(), "ferrozk died:\n{}", candidate.log());
+    assert!(
+        !candidate.log().contains("digest mismatch"),
+        "{}",
+        candidate.log()
+    );
     out
 }
 

@@ -4,7 +4,7 @@
 //! lets later operations of one multi see the effects of earlier ones.
 
 use crate::tree::{
-    owner_kind, parent_of, ttl_owner, DataTree, OwnerKind, CONTAINER_OWNER, MAX_TTL,
+    digest_of, owner_kind, parent_of, ttl_owner, DataTree, OwnerKind, CONTAINER_OWNER, MAX_TTL,
 };
 use crate::txn::TxnBody;
 use jute::*;
@@ -16,6 +16,8 @@ pub struct Rec {
     pub stat: StatPersisted,
     pub child_count: i32,
     pub acl: Vec<Acl>,
+    /// Only for the digest (a refcounted slice, not a copy).
+    pub data: Option<bytes::Bytes>,
 }
 
 /// Changes decided by prep but not yet applied to the tree, each with the zxid that makes it;
@@ -24,6 +26,8 @@ pub struct Rec {
 pub struct Overlay {
     recs: HashMap<String, (i64, Option<Rec>)>,
     zxid: i64,
+    /// The tree digest once everything prepared so far is applied: what each txn carries.
+    pub digest: u64,
 }
 
 /// The context of one request: who sends it and what the server allows.
@@ -56,6 +60,7 @@ impl Overlay {
                 stat: n.stat.clone(),
                 child_count: n.children.len() as i32,
                 acl: n.acl.clone(),
+                data: n.data.clone(),
             }),
         };
         r.ok_or(ErrorCode::NoNode)
@@ -65,7 +70,19 @@ impl Overlay {
         self.get(tree, path).is_ok()
     }
 
-    fn put(&mut self, path: &str, r: Option<Rec>) {
+    /// Starts from the tree as it is (at start-up).
+    pub fn new(tree: &DataTree) -> Overlay {
+        Overlay {
+            digest: tree.digest(),
+            ..Default::default()
+        }
+    }
+
+    fn put(&mut self, tree: &DataTree, path: &str, r: Option<Rec>) {
+        let d = |r: &Rec| digest_of(path, r.data.as_ref(), &r.stat);
+        let old = self.get(tree, path).map(|o| d(&o)).unwrap_or(0);
+        let new = r.as_ref().map(d).unwrap_or(0);
+        self.digest = self.digest.wrapping_sub(old).wrapping_add(new);
         self.recs.insert(path.to_string(), (self.zxid, r));
     }
 
@@ -75,9 +92,9 @@ impl Overlay {
         if let Ok(mut parent) = self.get(tree, parent_of(path)) {
             parent.child_count -= 1;
             parent.stat.pzxid = zxid;
-            self.put(parent_of(path), Some(parent));
+            self.put(tree, parent_of(path), Some(parent));
         }
-        self.put(path, None);
+        self.put(tree, path, None);
     }
 
     /// Forgets changes that the tree now holds (everything up to `zxid` is applied).
@@ -245,8 +262,8 @@ pub fn prep_write(
             }
             parent.child_count -= 1;
             parent.stat.pzxid = ctx.zxid;
-            ov.put(parent_path, Some(parent));
-            ov.put(path, None);
+            ov.put(tree, parent_path, Some(parent));
+            ov.put(tree, path, None);
             Ok((
                 OpCode::Delete,
                 TxnBody::Delete(DeleteTxn {
@@ -262,7 +279,8 @@ pub fn prep_write(
             node.stat.version = version;
             node.stat.mzxid = ctx.zxid;
             node.stat.mtime = ctx.time;
-            ov.put(&r.path, Some(node));
+            node.data = r.data.clone();
+            ov.put(tree, &r.path, Some(node));
             Ok((
                 OpCode::SetData,
                 TxnBody::SetData(SetDataTxn {
@@ -303,7 +321,7 @@ pub fn prep_set_acl(
     let version = check_and_inc_version(node.stat.aversion, r.version)?;
     node.stat.aversion = version;
     node.acl = acl.clone();
-    ov.put(&r.path, Some(node));
+    ov.put(tree, &r.path, Some(node));
     Ok(TxnBody::SetAcl(SetAclTxn {
         path: r.path.clone(),
         acl,
@@ -352,14 +370,14 @@ fn prep_create(
         return Err(ErrorCode::NoChildrenForEphemerals);
     }
     let new_cversion = parent.stat.cversion + 1;
-    let owner = if mode.is_container() {
-        CONTAINER_OWNER
-    } else if mode.is_ttl() {
-        ttl_owner(ttl)
-    } else if mode.is_ephemeral() {
-        ctx.session
-    } else {
-        0
+    // The owner the applied txn will give the node: the txn kind decides, not the flags
+    // (create with container flags makes a plain node, createContainer with ephemeral flags
+    // a container), so pending changes and digests agree with the tree once applied.
+    let owner = match op {
+        OpCode::CreateContainer => CONTAINER_OWNER,
+        OpCode::CreateTtl => ttl_owner(ttl),
+        _ if mode.is_ephemeral() => ctx.session,
+        _ => 0,
     };
     let body = match op {
         OpCode::CreateContainer => TxnBody::CreateContainer(CreateContainerTxn {
@@ -386,8 +404,9 @@ fn prep_create(
     parent.child_count += 1;
     parent.stat.cversion = new_cversion;
     parent.stat.pzxid = ctx.zxid;
-    ov.put(parent_path, Some(parent));
+    ov.put(tree, parent_path, Some(parent));
     ov.put(
+        tree,
         &path,
         Some(Rec {
             stat: StatPersisted {
@@ -403,6 +422,7 @@ fn prep_create(
             },
             child_count: 0,
             acl,
+            data: data.clone(),
         }),
     );
     Ok((op, body))
@@ -514,7 +534,14 @@ pub fn normalize_multi_op(op: &MultiOp) -> Result<MultiOp, ErrorCode> {
 }
 
 /// The ephemerals a closing session leaves, including ones created by pending changes.
-pub fn close_session_paths(tree: &DataTree, ov: &Overlay, session: i64) -> Vec<String> {
+/// Prepares closeSession at `zxid`: the session's ephemerals (including pending ones) are
+/// recorded as deleted, and their list is what the txn carries.
+pub fn prep_close_session(
+    tree: &DataTree,
+    ov: &mut Overlay,
+    session: i64,
+    zxid: i64,
+) -> Vec<String> {
     let mut es = tree.ephemerals(session);
     for (p, (_, r)) in &ov.recs {
         match r {
@@ -522,6 +549,17 @@ pub fn close_session_paths(tree: &DataTree, ov: &Overlay, session: i64) -> Vec<S
             Some(r) if r.stat.ephemeral_owner == session && !es.contains(p) => es.push(p.clone()),
             _ => {}
         }
+    }
+    ov.zxid = zxid;
+    for p in &es {
+        if let Ok(mut parent) = ov.get(tree, parent_of(p)) {
+            parent.child_count -= 1;
+            if zxid > parent.stat.pzxid {
+                parent.stat.pzxid = zxid;
+            }
+            ov.put(tree, parent_of(p), Some(parent));
+        }
+        ov.put(tree, p, None);
     }
     es
 }

@@ -51,6 +51,7 @@ pub fn recover(cfg: &StorageConfig, truncate_corrupt: bool) -> Result<Recovered,
         .rposition(|(z, _)| *z <= snap_zxid + 1)
         .unwrap_or(0);
     let mut replayed = 0u64;
+    let mut mismatches = 0u64;
     let mut bytes = 0u64;
     let mut changes: Vec<Change> = Vec::new();
     let mut live: std::collections::BTreeMap<i64, i32> = sessions.drain(..).collect();
@@ -79,6 +80,19 @@ pub fn recover(cfg: &StorageConfig, truncate_corrupt: bool) -> Result<Recovered,
             }
             changes.clear();
             let _ = tree.apply(&txn, &mut changes);
+            if let Some(d) = &txn.digest {
+                if d.tree_digest as u64 != tree.digest() {
+                    mismatches += 1;
+                    if mismatches <= 10 {
+                        warn!(
+                            "digest mismatch replaying zxid 0x{:x}: logged {} computed {}",
+                            txn.hdr.zxid,
+                            d.tree_digest,
+                            tree.digest()
+                        );
+                    }
+                }
+            }
             replayed += 1;
             if replayed.is_multiple_of(100_000) {
                 info!(

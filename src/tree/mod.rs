@@ -137,11 +137,15 @@ pub struct ApplyResult {
 /// `DigestCalculator.calculateDigest` (version 2): CRC32 over the path (the root as ""), the
 /// data and 60 bytes of the persisted stat; nodes under /zookeeper/ do not count.
 pub fn node_digest(path: &str, n: &Node) -> u64 {
+    digest_of(path, n.data.as_ref(), &n.stat)
+}
+
+/// [`node_digest`] from the parts of a node.
+pub fn digest_of(path: &str, data: Option<&Bytes>, s: &StatPersisted) -> u64 {
     if path.starts_with("/zookeeper/") {
         return 0;
     }
     let path = if path == "/" { "" } else { path };
-    let s = &n.stat;
     let mut b = [0u8; 60];
     b[0..8].copy_from_slice(&s.czxid.to_be_bytes());
     b[8..16].copy_from_slice(&s.mzxid.to_be_bytes());
@@ -154,7 +158,7 @@ pub fn node_digest(path: &str, n: &Node) -> u64 {
     b[52..60].copy_from_slice(&s.ephemeral_owner.to_be_bytes());
     let mut h = crc32fast::Hasher::new();
     h.update(path.as_bytes());
-    if let Some(d) = &n.data {
+    if let Some(d) = data {
         h.update(d);
     }
     h.update(&b);
