@@ -7,7 +7,8 @@ usage: build_tree.py <host:port> [--txns N] [--session-timeout MS] [--seed S] [-
 What it writes, all under /itest (plus data on "/"):
   * every node kind: persistent, ephemeral, persistent-sequential, ephemeral-sequential,
     container (each with a child, so none is reapable; the reaper is off anyway), TTL and
-    sequential-TTL (huge TTLs, one with a child);
+    sequential-TTL (TTLs of 1 h .. 2^40-1 ms; the 1 ms one has a child, so nothing is
+    reapable even with the reaper on);
   * data of size null, 0, 1, 256 (all byte values), 3 KB, ~500 KB (created, then replaced);
   * ACLs: world:anyone with several perm sets, digest (alice, bob), auth (expands to alice's
     digest), ip:127.0.0.1, ip CIDRs, ACLs nobody but super can read (ip:10.1.2.0/24,

@@ -87,9 +87,9 @@ def main():
     if args.consecutive:
         fa, fb = a["facts"], b["facts"]
         if fb["zxid_first"] != fa["zxid_first"] + 2:
-            diffs.append("zxid: B's dumper session was created at 0x%x, expected 0x%x "
-                         "(A's createSession 0x%x + A's closeSession + 1): the server did not "
-                         "resume at the zxid where A left it"
+            diffs.append("zxid: the second dump's session was created at 0x%x, expected 0x%x "
+                         "(first dump's createSession 0x%x + its closeSession + 1): the server did not "
+                         "resume at the zxid where the first dump left it"
                          % (fb["zxid_first"], fa["zxid_first"] + 2, fa["zxid_first"]))
     if diffs:
         for d in diffs[:args.max]:
