@@ -1,0 +1,150 @@
+//! Injected faults: a full disk (a small tmpfs this test mounts) and a corrupt snapshot.
+//! A full disk stops writes with a clear log line, the process stays up, and nothing that
+//! was acknowledged is lost; a snapshot that does not check out is skipped for an older one.
+
+mod common;
+use bytes::Bytes;
+use common::*;
+use jute::*;
+use std::process::Command;
+use std::time::Duration;
+
+/// A tmpfs of `mb` MiB mounted for the test's lifetime.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(mb: u32) -> Tmpfs {
+        let dir = std::env::temp_dir().join(format!("ferrozk-fullfs-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let st = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={mb}m"), "tmpfs"])
+            .arg(&dir)
+            .status()
+            .expect("run mount");
+        assert!(
+            st.success(),
+            "mounting a tmpfs needs root; the test suite runs as root"
+        );
+        Tmpfs(dir)
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn a_full_disk_stops_writes_cleanly_and_loses_nothing_acknowledged() {
+    let fs = Tmpfs::mount(6);
+    let data_dir = fs.0.join("data");
+    let mut srv = Server::start(&format!(
+        "dataDir={}\npreAllocSize=512\nsnapCount=1000000",
+        data_dir.display()
+    ));
+    let mut a = Raw::connect(srv.port, true);
+    let mut reader = Raw::connect(srv.port, true);
+    a.s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let payload = Bytes::from(vec![b'x'; 200_000]);
+    let mut acked = 0;
+    for i in 0..100 {
+        let xid = a.send(
+            OpCode::Create,
+            &CreateRequest {
+                path: format!("/big{i}"),
+                data: Some(payload.clone()),
+                acl: Acl::open_unsafe(),
+                flags: 0,
+            },
+        );
+        match read_frame(&mut a.s) {
+            Some(f) => {
+                let h = ReplyHeader::decode(&mut Reader::new(f)).unwrap();
+                assert_eq!((h.xid, h.err), (xid, 0));
+                acked += 1;
+            }
+            None => break, // not acknowledged: the disk is full
+        }
+    }
+    assert!(
+        acked > 3 && acked < 100,
+        "the 6 MiB disk filled after {acked} writes"
+    );
+    assert!(srv.alive(), "a full disk must not kill the server");
+    let log = srv.log();
+    assert!(log.contains("No space left on device"), "{log}");
+    // Sessions without writes in flight are still served reads (new sessions and writes
+    // wait for the disk: both need the log).
+    assert!(reader.exists("/big0").is_some());
+    srv.stop();
+    // Move the dataDir to a roomy disk and restart there: every acknowledged write is back.
+    let roomy = srv.dir.join("roomy");
+    let st = Command::new("cp")
+        .arg("-a")
+        .arg(&data_dir)
+        .arg(&roomy)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let cfg = std::fs::read_to_string(srv.dir.join("zoo.cfg")).unwrap();
+    std::fs::write(
+        srv.dir.join("zoo.cfg"),
+        cfg.replace(
+            &data_dir.display().to_string(),
+            &roomy.display().to_string(),
+        ),
+    )
+    .unwrap();
+    srv.restart();
+    let mut c = Raw::connect(srv.port, true);
+    for i in 0..acked {
+        let st = c
+            .exists(&format!("/big{i}"))
+            .unwrap_or_else(|| panic!("/big{i} lost"));
+        assert_eq!(st.data_length, 200_000);
+    }
+    drop(fs);
+}
+
+#[test]
+fn a_corrupt_newest_snapshot_falls_back_to_an_older_one() {
+    let mut srv = Server::start("snapCount=10\npreAllocSize=16");
+    let mut a = Raw::connect(srv.port, true);
+    for i in 0..60 {
+        assert_eq!(a.create(&format!("/s{i}"), b"v", 0).0, 0);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    srv.stop();
+    let v2 = srv.dir.join("data/version-2");
+    let mut snaps: Vec<_> = std::fs::read_dir(&v2)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("snapshot.")
+        })
+        .collect();
+    snaps.sort_by_key(|p| {
+        u64::from_str_radix(p.extension().unwrap().to_str().unwrap(), 16).unwrap()
+    });
+    assert!(snaps.len() >= 2, "{snaps:?}");
+    let newest = snaps.last().unwrap();
+    let mut bytes = std::fs::read(newest).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x55;
+    std::fs::write(newest, &bytes).unwrap();
+    srv.restart();
+    assert!(
+        srv.log().contains("cannot be read"),
+        "the corrupt snapshot is reported"
+    );
+    let mut b = Raw::connect(srv.port, true);
+    for i in 0..60 {
+        assert!(b.exists(&format!("/s{i}")).is_some(), "/s{i}");
+    }
+}
