@@ -576,12 +576,13 @@ impl Node {
         let bytes = snap::serialize(&self.tree, &sessions);
         let zxid = self.tree.last_processed_zxid;
         let dir = self.storage.snap_dir.clone();
+        let compression = self.storage.compression;
         let busy = self.snapshotting.clone();
         let serialised = t.elapsed();
         let spawned = std::thread::Builder::new()
             .name("ferrozk-snapshot".into())
             .spawn(move || {
-                match snap::write_file(&dir, zxid, &bytes) {
+                match snap::write_file(&dir, zxid, &bytes, compression) {
                     Ok(p) => info!(
                     "snapshot {} written: {} bytes (serialised in {serialised:?}, written in {:?})",
                     p.display(),

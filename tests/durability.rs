@@ -169,3 +169,38 @@ fn a_corrupt_log_stops_startup_naming_file_and_offset() {
     let mut b = Raw::connect(srv.port, true);
     assert!(b.exists("/").is_some());
 }
+
+#[test]
+fn compressed_snapshots_gz_and_snappy_recover() {
+    for method in ["gz", "snappy"] {
+        let mut srv = Server::start(&format!(
+            "snapCount=20\npreAllocSize=16\nsnapshot.compression.method={method}"
+        ));
+        let mut a = Raw::connect(srv.port, true);
+        for i in 0..80 {
+            assert_eq!(
+                a.create(&format!("/z{i}"), format!("v{i}").as_bytes(), 0).0,
+                0
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let v2 = srv.dir.join("data/version-2");
+        let snaps = files(&v2, "snapshot.");
+        assert!(
+            snaps.iter().any(|n| n.ends_with(&format!(".{method}"))),
+            "{snaps:?}"
+        );
+        srv.crash_and_restart();
+        assert!(
+            srv.log().contains(&format!(".{method}: ")),
+            "recovered from a {method} snapshot"
+        );
+        let mut b = Raw::connect(srv.port, true);
+        for i in 0..80 {
+            assert_eq!(
+                get(&mut b, &format!("/z{i}")).unwrap().0.unwrap(),
+                format!("v{i}").as_bytes()
+            );
+        }
+    }
+}

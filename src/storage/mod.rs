@@ -32,6 +32,7 @@ pub struct StorageConfig {
     /// `autopurge.snapRetainCount` (3) and `autopurge.purgeInterval` in hours (0 = off).
     pub purge_keep: usize,
     pub purge_interval_hours: u64,
+    pub compression: snap::Compression,
 }
 
 impl StorageConfig {
@@ -54,6 +55,9 @@ impl StorageConfig {
                 .unwrap_or(1000),
             purge_keep: num("autopurge.snapRetainCount", 3).max(3) as usize,
             purge_interval_hours: num("autopurge.purgeInterval", 0),
+            compression: snap::Compression::from_config(
+                cfg.property("snapshot.compression.method"),
+            ),
         }
     }
 }

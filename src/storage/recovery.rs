@@ -152,12 +152,21 @@ fn load_newest_snapshot(cfg: &StorageConfig) -> Result<Base, RecoveryError> {
         if name.ends_with(".tmp") {
             continue;
         }
-        if name.ends_with(".gz") || name.ends_with(".snappy") {
-            why = format!("{name}: compressed snapshots are not read yet");
-            warn!("{why}");
-            continue;
-        }
-        let bytes = bytes::Bytes::from(std::fs::read(path)?);
+        let bytes = match snap::read_file(path) {
+            Ok(b) => b,
+            Err(e)
+                if e.kind() == std::io::ErrorKind::InvalidData
+                    || e.kind() == std::io::ErrorKind::UnexpectedEof =>
+            {
+                warn!(
+                    "snapshot {} cannot be read ({e}); trying an older one",
+                    path.display()
+                );
+                why = e.to_string();
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         let t = Instant::now();
         match snap::deserialize(bytes, *zxid) {
             Ok(l) => {

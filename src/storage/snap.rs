@@ -156,10 +156,120 @@ pub fn deserialize(data: Bytes, zxid: i64) -> Result<Loaded, String> {
     })
 }
 
-/// Writes `bytes` as `dir/snapshot.<zxid>` atomically (temporary file, fsync, rename).
-pub fn write_file(dir: &Path, zxid: i64, bytes: &[u8]) -> std::io::Result<std::path::PathBuf> {
+/// `snapshot.compression.method`: none (ZooKeeper's "CHECKED"), gz, or snappy in the framing
+/// of snappy-java's SnappyOutputStream, which is what Java ZooKeeper writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Snappy,
+}
+
+impl Compression {
+    pub fn from_config(v: Option<&str>) -> Compression {
+        match v.map(|s| s.trim().to_ascii_lowercase()).as_deref() {
+            Some("gz") => Compression::Gzip,
+            Some("snappy") => Compression::Snappy,
+            _ => Compression::None,
+        }
+    }
+
+    fn suffix(self) -> &'static str {
+        match self {
+            Compression::None => "",
+            Compression::Gzip => ".gz",
+            Compression::Snappy => ".snappy",
+        }
+    }
+
+    fn of_path(p: &Path) -> Compression {
+        match p.extension().and_then(|e| e.to_str()) {
+            Some("gz") => Compression::Gzip,
+            Some("snappy") => Compression::Snappy,
+            _ => Compression::None,
+        }
+    }
+}
+
+/// snappy-java's stream header: magic, version 1, compatible version 1.
+const SNAPPY_MAGIC: [u8; 8] = [0x82, b'S', b'N', b'A', b'P', b'P', b'Y', 0];
+const SNAPPY_BLOCK: usize = 32 * 1024;
+
+fn compress(c: Compression, bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    match c {
+        Compression::None => Ok(bytes.to_vec()),
+        Compression::Gzip => {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            e.write_all(bytes)?;
+            e.finish()
+        }
+        Compression::Snappy => {
+            let mut out = Vec::with_capacity(bytes.len() / 2 + 16);
+            out.extend_from_slice(&SNAPPY_MAGIC);
+            out.extend_from_slice(&1i32.to_be_bytes());
+            out.extend_from_slice(&1i32.to_be_bytes());
+            let mut enc = snap::raw::Encoder::new();
+            for block in bytes.chunks(SNAPPY_BLOCK) {
+                let c = enc.compress_vec(block).map_err(std::io::Error::other)?;
+                out.extend_from_slice(&(c.len() as i32).to_be_bytes());
+                out.extend_from_slice(&c);
+            }
+            Ok(out)
+        }
+    }
+}
+
+fn decompress(c: Compression, raw: Vec<u8>) -> std::io::Result<Vec<u8>> {
+    let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_string());
+    match c {
+        Compression::None => Ok(raw),
+        Compression::Gzip => {
+            let mut out = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&raw[..]), &mut out)?;
+            Ok(out)
+        }
+        Compression::Snappy => {
+            if raw.len() < 16 || raw[..8] != SNAPPY_MAGIC {
+                return Err(bad("not a snappy-java stream"));
+            }
+            let mut out = Vec::new();
+            let mut dec = snap::raw::Decoder::new();
+            let mut pos = 16;
+            while pos < raw.len() {
+                if pos + 4 > raw.len() {
+                    return Err(bad("truncated snappy chunk header"));
+                }
+                let n = i32::from_be_bytes([raw[pos], raw[pos + 1], raw[pos + 2], raw[pos + 3]]);
+                pos += 4;
+                if n < 0 || pos + n as usize > raw.len() {
+                    return Err(bad("truncated snappy chunk"));
+                }
+                let chunk = &raw[pos..pos + n as usize];
+                out.extend_from_slice(&dec.decompress_vec(chunk).map_err(|e| bad(&e.to_string()))?);
+                pos += n as usize;
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// Reads a snapshot file, decompressing it as its name says.
+pub fn read_file(path: &Path) -> std::io::Result<Bytes> {
+    let raw = std::fs::read(path)?;
+    Ok(Bytes::from(decompress(Compression::of_path(path), raw)?))
+}
+
+/// Writes `bytes` as `dir/snapshot.<zxid>[.gz|.snappy]` atomically (temporary file, fsync,
+/// rename).
+pub fn write_file(
+    dir: &Path,
+    zxid: i64,
+    bytes: &[u8],
+    c: Compression,
+) -> std::io::Result<std::path::PathBuf> {
     super::ensure_dir(dir)?;
-    let name = super::file_name("snapshot", zxid);
+    let bytes = &compress(c, bytes)?[..];
+    let name = format!("{}{}", super::file_name("snapshot", zxid), c.suffix());
     let tmp = dir.join(format!("{name}.tmp"));
     let dst = dir.join(&name);
     {

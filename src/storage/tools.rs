@@ -80,7 +80,7 @@ pub fn dump_log(path: &Path, out: &mut dyn Write) -> std::io::Result<bool> {
 pub fn dump_snapshot(path: &Path, out: &mut dyn Write) -> std::io::Result<bool> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     let zxid = zxid_of(name, "snapshot").unwrap_or(0);
-    let bytes = bytes::Bytes::from(std::fs::read(path)?);
+    let bytes = snap::read_file(path)?;
     match snap::deserialize(bytes, zxid) {
         Ok(l) => {
             writeln!(out, "ZNode Details (count={}):", l.tree.node_count())?;
@@ -123,8 +123,10 @@ pub fn verify(
 ) -> std::io::Result<Vec<String>> {
     let mut problems = Vec::new();
     for (z, p) in list(&version_dir(data_dir), "snapshot")? {
-        let bytes = bytes::Bytes::from(std::fs::read(&p)?);
-        match snap::deserialize(bytes, z) {
+        let loaded = snap::read_file(&p)
+            .map_err(|e| e.to_string())
+            .and_then(|b| snap::deserialize(b, z));
+        match loaded {
             Ok(l) => writeln!(out, "ok   {} ({} nodes)", p.display(), l.tree.node_count())?,
             Err(e) => problems.push(format!("{}: {e}", p.display())),
         }
