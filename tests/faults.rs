@@ -1,6 +1,8 @@
-//! Injected faults: a full disk (a small tmpfs this test mounts) and a corrupt snapshot.
-//! A full disk stops writes with a clear log line, the process stays up, and nothing that
-//! was acknowledged is lost; a snapshot that does not check out is skipped for an older one.
+//! Injected faults: a full disk (a small tmpfs this test mounts), a short write and a failed
+//! fsync (`FERROZK_INJECT_FAULT`), and a corrupt snapshot. A full disk or a short write stops
+//! writes with a clear log line while the process keeps serving reads; a failed fsync ends
+//! the process; in every case nothing acknowledged is lost after a restart. A snapshot that
+//! does not check out is skipped for an older one.
 
 mod common;
 use bytes::Bytes;
@@ -147,4 +149,71 @@ fn a_corrupt_newest_snapshot_falls_back_to_an_older_one() {
     for i in 0..60 {
         assert!(b.exists(&format!("/s{i}")).is_some(), "/s{i}");
     }
+}
+
+/// Creates /w0, /w1, ... one at a time until one is not acknowledged within 3 s; returns
+/// how many were.
+fn write_until_stuck(port: u16) -> usize {
+    let mut a = Raw::connect(port, true);
+    a.s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    for i in 0..1000 {
+        let xid = a.send(
+            OpCode::Create,
+            &CreateRequest {
+                path: format!("/w{i}"),
+                data: Some(Bytes::from_static(b"d")),
+                acl: Acl::open_unsafe(),
+                flags: 0,
+            },
+        );
+        match read_frame(&mut a.s) {
+            Some(f) => assert_eq!(ReplyHeader::decode(&mut Reader::new(f)).unwrap().xid, xid),
+            None => return i,
+        }
+    }
+    panic!("the injected fault never happened");
+}
+
+fn all_there(srv: &Server, acked: usize) {
+    let mut c = Raw::connect(srv.port, true);
+    for i in 0..acked {
+        assert!(
+            c.exists(&format!("/w{i}")).is_some(),
+            "acknowledged /w{i} lost"
+        );
+    }
+    assert_eq!(
+        c.create("/after", b"", 0).0,
+        0,
+        "writes work again after the restart"
+    );
+}
+
+#[test]
+fn a_short_write_stops_writes_and_recovery_cuts_the_torn_record() {
+    let mut srv = Server::start_with_env("", &[("FERROZK_INJECT_FAULT", "short-write:20")]);
+    let acked = write_until_stuck(srv.port);
+    assert!(acked >= 15, "{acked}");
+    assert!(srv.alive());
+    assert!(srv.log().contains("injected short write"), "{}", srv.log());
+    srv.crash_and_restart();
+    assert!(srv.log().contains("torn record"), "{}", srv.log());
+    all_there(&srv, acked);
+}
+
+#[test]
+fn a_failed_fsync_ends_the_process_and_loses_nothing_acknowledged() {
+    let mut srv = Server::start_with_env("", &[("FERROZK_INJECT_FAULT", "fsync-error:20")]);
+    let acked = write_until_stuck(srv.port);
+    let st = srv
+        .exit_status()
+        .expect("the process ends after a failed fsync");
+    assert_eq!(st.code(), Some(70));
+    assert!(
+        srv.log().contains("fsync of the txn log failed"),
+        "{}",
+        srv.log()
+    );
+    srv.restart();
+    all_there(&srv, acked);
 }

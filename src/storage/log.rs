@@ -235,10 +235,57 @@ fn reserve(cur: &mut Current, step: u64) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Faults the tests inject through `FERROZK_INJECT_FAULT` (`short-write:N` or
+/// `fsync-error:N`: after N good batches). Unset in production; parsed once.
+#[derive(Default)]
+struct Faults {
+    short_write_after: Option<u64>,
+    fsync_error_after: Option<u64>,
+    batches: u64,
+}
+
+impl Faults {
+    fn from_env() -> Faults {
+        let mut f = Faults::default();
+        if let Ok(v) = std::env::var("FERROZK_INJECT_FAULT") {
+            let n = |s: &str| s.parse::<u64>().ok();
+            match v.split_once(':') {
+                Some(("short-write", k)) => f.short_write_after = n(k),
+                Some(("fsync-error", k)) => f.fsync_error_after = n(k),
+                _ => warn!("ignoring FERROZK_INJECT_FAULT={v}"),
+            }
+            warn!("fault injection active: {v}");
+        }
+        f
+    }
+
+    fn hit(at: Option<u64>, batches: u64) -> bool {
+        at.is_some_and(|n| batches >= n)
+    }
+}
+
+/// `fdatasync`, or the end of the process: after a failed fsync the kernel may already have
+/// dropped the dirty pages, so retrying could acknowledge data that is not on disk. Only a
+/// restart, which recovers from what the disk really holds, is safe (ZooKeeper exits too).
+fn sync_or_exit(c: &Current, faults: &Faults) {
+    let r = if Faults::hit(faults.fsync_error_after, faults.batches) {
+        Err(std::io::Error::other("injected fsync failure"))
+    } else {
+        c.file.sync_data()
+    };
+    if let Err(e) = r {
+        error!(
+            "fsync of the txn log failed: {e}; exiting so that recovery reads what the disk holds"
+        );
+        std::process::exit(70);
+    }
+}
+
 fn writer_loop(cfg: StorageConfig, rx: mpsc::Receiver<LogCmd>, durable: impl Fn(i64)) {
     let mut cur: Option<Current> = None;
     let mut buf = Vec::with_capacity(1 << 16);
     let mut failed = false;
+    let mut faults = Faults::from_env();
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < cfg.max_batch {
@@ -255,9 +302,9 @@ fn writer_loop(cfg: StorageConfig, rx: mpsc::Receiver<LogCmd>, durable: impl Fn(
             for cmd in batch {
                 match cmd {
                     LogCmd::Roll => {
-                        flush(&mut cur, &mut buf, cfg.prealloc_bytes)?;
+                        flush(&mut cur, &mut buf, cfg.prealloc_bytes, &faults)?;
                         if let (Some(c), true) = (&cur, cfg.force_sync) {
-                            c.file.sync_data()?;
+                            sync_or_exit(c, &faults);
                         }
                         cur = None;
                     }
@@ -270,10 +317,10 @@ fn writer_loop(cfg: StorageConfig, rx: mpsc::Receiver<LogCmd>, durable: impl Fn(
                     }
                 }
             }
-            flush(&mut cur, &mut buf, cfg.prealloc_bytes)?;
+            flush(&mut cur, &mut buf, cfg.prealloc_bytes, &faults)?;
             if let (Some(c), true) = (&cur, cfg.force_sync) {
                 let t = Instant::now();
-                c.file.sync_data()?;
+                sync_or_exit(c, &faults);
                 let ms = t.elapsed().as_millis() as u64;
                 if ms > cfg.fsync_warn_ms {
                     warn!(
@@ -284,6 +331,7 @@ fn writer_loop(cfg: StorageConfig, rx: mpsc::Receiver<LogCmd>, durable: impl Fn(
             }
             Ok(())
         })();
+        faults.batches += 1;
         match res {
             Ok(()) => {
                 if let Some(z) = last {
@@ -301,7 +349,12 @@ fn writer_loop(cfg: StorageConfig, rx: mpsc::Receiver<LogCmd>, durable: impl Fn(
     }
 }
 
-fn flush(cur: &mut Option<Current>, buf: &mut Vec<u8>, step: u64) -> std::io::Result<()> {
+fn flush(
+    cur: &mut Option<Current>,
+    buf: &mut Vec<u8>,
+    step: u64,
+    faults: &Faults,
+) -> std::io::Result<()> {
     if buf.is_empty() {
         return Ok(());
     }
@@ -311,6 +364,10 @@ fn flush(cur: &mut Option<Current>, buf: &mut Vec<u8>, step: u64) -> std::io::Re
     };
     c.pos += buf.len() as u64;
     reserve(c, step)?;
+    if Faults::hit(faults.short_write_after, faults.batches) {
+        c.file.write_all(&buf[..buf.len() / 2])?;
+        return Err(std::io::Error::other("injected short write"));
+    }
     c.file.write_all(buf)?;
     buf.clear();
     Ok(())

@@ -26,12 +26,17 @@ pub struct Server {
 }
 
 fn spawn(dir: &std::path::Path, port: u16) -> Child {
+    spawn_env(dir, port, &[])
+}
+
+fn spawn_env(dir: &std::path::Path, port: u16, env: &[(&str, &str)]) -> Child {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(dir.join("server.log"))
         .unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_ferrozk"))
+        .envs(env.iter().copied())
         .arg(dir.join("zoo.cfg"))
         .stdout(Stdio::null())
         .stderr(log)
@@ -51,6 +56,11 @@ fn spawn(dir: &std::path::Path, port: u16) -> Child {
 
 impl Server {
     pub fn start(extra: &str) -> Server {
+        Self::start_with_env(extra, &[])
+    }
+
+    /// Like [`Server::start`], with environment variables for this first run only.
+    pub fn start_with_env(extra: &str, env: &[(&str, &str)]) -> Server {
         let port = free_port();
         let dir =
             std::env::temp_dir().join(format!("ferrozk-test-{}-{}", std::process::id(), port));
@@ -64,8 +74,20 @@ impl Server {
             ),
         )
         .unwrap();
-        let child = spawn(&dir, port);
+        let child = spawn_env(&dir, port, env);
         Server { port, dir, child }
+    }
+
+    /// The exit status, once the process has ended by itself (waits up to 10 s).
+    pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return Some(st);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
     }
 
     /// Stops the process (SIGKILL) without starting it again.
