@@ -42,7 +42,7 @@ fn spawn_env(dir: &std::path::Path, port: u16, env: &[(&str, &str)]) -> Child {
         .stderr(log)
         .spawn()
         .expect("start ferrozk");
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(60);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
             Instant::now() < deadline,
