@@ -115,6 +115,8 @@ pub struct Node {
     committed_sessions: HashMap<i64, i32>,
     since_snapshot: u64,
     snap_every: u64,
+    /// A snapshot being walked, and when it started.
+    snap_job: Option<(snap::Fuzzy, Instant)>,
     snapshotting: Arc<AtomicBool>,
     policy: AclPolicy,
     tree: DataTree,
@@ -177,6 +179,7 @@ impl Node {
             storage,
             since_snapshot: 0,
             snap_every,
+            snap_job: None,
             snapshotting: Arc::new(AtomicBool::new(false)),
             cfg,
             zab: Standalone::new(tree.last_processed_zxid),
@@ -233,6 +236,7 @@ impl Node {
                 _ = ticker.tick() => self.expire_sessions(),
                 _ = containers.tick() => self.collect_containers(),
                 _ = purge.tick(), if hours > 0 => self.purge(),
+                _ = std::future::ready(()), if self.snap_job.is_some() => self.snapshot_step(),
             }
         }
     }
@@ -553,12 +557,12 @@ impl Node {
         }
     }
 
-    /// Takes a snapshot once enough txns were applied: the tree is serialised here, at an
-    /// exact zxid, and written (with its fsync) on a thread of its own. The log rolls so the
-    /// files after the snapshot start after it.
+    /// Starts a snapshot once enough txns were applied. The log rolls, and the tree is then
+    /// written a slice at a time between requests (`snapshot_step`), so a large tree does
+    /// not stop the node; the file is assembled and written on a thread of its own.
     fn maybe_snapshot(&mut self) {
         self.since_snapshot += 1;
-        if self.since_snapshot < self.snap_every {
+        if self.since_snapshot < self.snap_every || self.snap_job.is_some() {
             return;
         }
         if self.snapshotting.swap(true, Ordering::AcqRel) {
@@ -567,28 +571,44 @@ impl Node {
         self.since_snapshot = 0;
         self.snap_every = snapshot_threshold(self.storage.snap_count);
         self.log.roll();
-        let t = Instant::now();
         let sessions: Vec<(i64, i32)> = self
             .committed_sessions
             .iter()
             .map(|(k, v)| (*k, *v))
             .collect();
-        let bytes = snap::serialize(&self.tree, &sessions);
-        let zxid = self.tree.last_processed_zxid;
+        self.snap_job = Some((snap::Fuzzy::start(&self.tree, sessions), Instant::now()));
+    }
+
+    /// Nodes written per slice: a few milliseconds of work.
+    const SNAPSHOT_SLICE: usize = 2000;
+
+    fn snapshot_step(&mut self) {
+        let Some((job, _)) = self.snap_job.as_mut() else {
+            return;
+        };
+        if !job.step(&self.tree, Self::SNAPSHOT_SLICE) {
+            return;
+        }
+        let Some((job, started)) = self.snap_job.take() else {
+            return;
+        };
+        let (digest_zxid, digest) = (self.tree.last_processed_zxid, self.tree.digest());
         let dir = self.storage.snap_dir.clone();
         let compression = self.storage.compression;
         let busy = self.snapshotting.clone();
-        let serialised = t.elapsed();
+        let (zxid, nodes) = (job.zxid, job.visited);
+        let walked = started.elapsed();
         let spawned = std::thread::Builder::new()
             .name("ferrozk-snapshot".into())
             .spawn(move || {
+                let bytes = job.finish(digest_zxid, digest);
                 match snap::write_file(&dir, zxid, &bytes, compression) {
                     Ok(p) => info!(
-                    "snapshot {} written: {} bytes (serialised in {serialised:?}, written in {:?})",
-                    p.display(),
-                    bytes.len(),
-                    t.elapsed() - serialised
-                ),
+                        "snapshot {} written: {nodes} nodes, {} bytes (walked in {walked:?}, {:?} in all)",
+                        p.display(),
+                        bytes.len(),
+                        started.elapsed()
+                    ),
                     Err(e) => error!("writing snapshot 0x{zxid:x} failed: {e}"),
                 }
                 busy.store(false, Ordering::Release);

@@ -26,55 +26,107 @@ fn seal(out: &mut BytesMut) {
     "/".to_string().encode(out);
 }
 
-/// Serialises `tree` with `sessions` (id, timeout) as snapshot bytes.
-pub fn serialize(tree: &DataTree, sessions: &[(i64, i32)]) -> Bytes {
-    let mut out = BytesMut::with_capacity(64 * 1024);
-    FileHeader {
-        magic: SNAP_MAGIC,
-        version: 2,
-        dbid: -1,
-    }
-    .encode(&mut out);
-    out.put_i32(sessions.len() as i32);
-    for (id, to) in sessions {
-        out.put_i64(*id);
-        out.put_i32(*to);
-    }
-    // The ACL table: each distinct list once, numbered from 1 as ZooKeeper numbers them.
-    let mut ids: HashMap<&[Acl], i64> = HashMap::new();
-    let mut order: Vec<&[Acl]> = Vec::new();
-    let mut node_acl: Vec<i64> = Vec::new();
-    let nodes = tree.preorder();
-    for (_, n) in &nodes {
-        let next = ids.len() as i64 + 1;
-        let id = *ids.entry(n.acl.as_slice()).or_insert_with(|| {
-            order.push(n.acl.as_slice());
-            next
-        });
-        node_acl.push(id);
-    }
-    out.put_i32(order.len() as i32);
-    for (i, acl) in order.iter().enumerate() {
-        out.put_i64(i as i64 + 1);
-        out.put_i32(acl.len() as i32);
-        for a in acl.iter() {
-            a.encode(&mut out);
+/// A snapshot being taken a slice at a time, so that the node keeps serving requests in
+/// between (ZooKeeper's fuzzy snapshot). The file is named after the zxid at the start; nodes
+/// are written parent-first as they are when visited, so later slices may already hold the
+/// effects of txns after the start, which recovery replays idempotently (a create of an
+/// existing node, a delete of a missing one, absolute versions), as ZooKeeper's does.
+pub struct Fuzzy {
+    /// The zxid the file is named after.
+    pub zxid: i64,
+    sessions: Vec<(i64, i32)>,
+    stack: Vec<String>,
+    acl_ids: HashMap<Vec<Acl>, i64>,
+    acl_order: Vec<Vec<Acl>>,
+    nodes: BytesMut,
+    pub visited: usize,
+}
+
+impl Fuzzy {
+    pub fn start(tree: &DataTree, sessions: Vec<(i64, i32)>) -> Fuzzy {
+        Fuzzy {
+            zxid: tree.last_processed_zxid,
+            sessions,
+            stack: vec!["/".to_string()],
+            acl_ids: HashMap::new(),
+            acl_order: Vec::new(),
+            nodes: BytesMut::with_capacity(64 * 1024),
+            visited: 0,
         }
     }
-    for ((path, n), acl_id) in nodes.iter().zip(node_acl) {
-        let p = if path == "/" { "" } else { path.as_str() };
-        p.to_string().encode(&mut out);
-        n.data.encode(&mut out);
-        out.put_i64(acl_id);
-        n.stat.encode(&mut out);
+
+    /// Writes up to `budget` more nodes; true once every node has been visited.
+    pub fn step(&mut self, tree: &DataTree, budget: usize) -> bool {
+        let mut n = 0;
+        while n < budget {
+            let Some(path) = self.stack.pop() else {
+                return true;
+            };
+            // A node deleted since its parent was visited is simply not in the snapshot.
+            let Some(node) = tree.get(&path) else {
+                continue;
+            };
+            let next = self.acl_ids.len() as i64 + 1;
+            let acl_id = match self.acl_ids.get(node.acl.as_slice()) {
+                Some(id) => *id,
+                None => {
+                    self.acl_ids.insert(node.acl.clone(), next);
+                    self.acl_order.push(node.acl.clone());
+                    next
+                }
+            };
+            let p = if path == "/" { "" } else { path.as_str() };
+            p.to_string().encode(&mut self.nodes);
+            node.data.encode(&mut self.nodes);
+            self.nodes.put_i64(acl_id);
+            node.stat.encode(&mut self.nodes);
+            let prefix = if path == "/" { "" } else { path.as_str() };
+            for c in node.children.ordered().into_iter().rev() {
+                self.stack.push(format!("{prefix}/{c}"));
+            }
+            self.visited += 1;
+            n += 1;
+        }
+        self.stack.is_empty()
     }
-    "/".to_string().encode(&mut out);
-    seal(&mut out);
-    out.put_i64(tree.last_processed_zxid);
-    out.put_i32(DIGEST_VERSION);
-    out.put_i64(tree.digest() as i64);
-    seal(&mut out);
-    out.freeze()
+
+    /// The file's bytes; `digest_zxid`/`digest` are the tree's when the last slice was
+    /// taken. Needs no tree, so it runs off the node's task.
+    pub fn finish(self, digest_zxid: i64, digest: u64) -> Bytes {
+        let mut out = BytesMut::with_capacity(self.nodes.len() + 4096);
+        FileHeader {
+            magic: SNAP_MAGIC,
+            version: 2,
+            dbid: -1,
+        }
+        .encode(&mut out);
+        out.put_i32(self.sessions.len() as i32);
+        for (id, to) in &self.sessions {
+            out.put_i64(*id);
+            out.put_i32(*to);
+        }
+        // The ACL table: each distinct list once, numbered from 1 as ZooKeeper numbers them.
+        out.put_i32(self.acl_order.len() as i32);
+        for (i, acl) in self.acl_order.iter().enumerate() {
+            out.put_i64(i as i64 + 1);
+            acl.encode(&mut out);
+        }
+        out.extend_from_slice(&self.nodes);
+        "/".to_string().encode(&mut out);
+        seal(&mut out);
+        out.put_i64(digest_zxid);
+        out.put_i32(DIGEST_VERSION);
+        out.put_i64(digest as i64);
+        seal(&mut out);
+        out.freeze()
+    }
+}
+
+/// Serialises `tree` with `sessions` (id, timeout) in one go (an exact snapshot).
+pub fn serialize(tree: &DataTree, sessions: &[(i64, i32)]) -> Bytes {
+    let mut f = Fuzzy::start(tree, sessions.to_vec());
+    while !f.step(tree, usize::MAX) {}
+    f.finish(tree.last_processed_zxid, tree.digest())
 }
 
 /// A snapshot read back: the tree (at the zxid in the file name), the sessions, and the
