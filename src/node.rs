@@ -115,8 +115,8 @@ pub struct Node {
     committed_sessions: HashMap<i64, i32>,
     since_snapshot: u64,
     snap_every: u64,
-    /// A snapshot being walked, and when it started.
-    snap_job: Option<(snap::Fuzzy, Instant)>,
+    /// A snapshot being walked, when it started, and when its last slice was taken.
+    snap_job: Option<(snap::Fuzzy, Instant, Instant)>,
     snapshotting: Arc<AtomicBool>,
     policy: AclPolicy,
     tree: DataTree,
@@ -236,12 +236,26 @@ impl Node {
                 _ = ticker.tick() => self.expire_sessions(),
                 _ = containers.tick() => self.collect_containers(),
                 _ = purge.tick(), if hours > 0 => self.purge(),
-                _ = std::future::ready(()), if self.snap_job.is_some() => self.snapshot_step(),
+                // An idle node walks a pending snapshot; a busy one does so between messages
+                // (see `handle`). `yield_now` lets the task yield first, which also renews its
+                // cooperative budget: an always-ready branch here would starve `recv`.
+                _ = tokio::task::yield_now(), if self.snap_job.is_some() => self.snapshot_step(),
             }
         }
     }
 
     pub fn handle(&mut self, m: Msg) {
+        self.handle_msg(m);
+        if self
+            .snap_job
+            .as_ref()
+            .is_some_and(|(_, _, last)| last.elapsed() >= std::time::Duration::from_millis(2))
+        {
+            self.snapshot_step();
+        }
+    }
+
+    fn handle_msg(&mut self, m: Msg) {
         match m {
             Msg::Connect {
                 conn,
@@ -576,20 +590,23 @@ impl Node {
             .iter()
             .map(|(k, v)| (*k, *v))
             .collect();
-        self.snap_job = Some((snap::Fuzzy::start(&self.tree, sessions), Instant::now()));
+        let now = Instant::now();
+        self.snap_job = Some((snap::Fuzzy::start(&self.tree, sessions), now, now));
     }
 
     /// Nodes written per slice: a few milliseconds of work.
     const SNAPSHOT_SLICE: usize = 2000;
 
     fn snapshot_step(&mut self) {
-        let Some((job, _)) = self.snap_job.as_mut() else {
+        let Some((job, _, last)) = self.snap_job.as_mut() else {
             return;
         };
-        if !job.step(&self.tree, Self::SNAPSHOT_SLICE) {
+        let done = job.step(&self.tree, Self::SNAPSHOT_SLICE);
+        *last = Instant::now();
+        if !done {
             return;
         }
-        let Some((job, started)) = self.snap_job.take() else {
+        let Some((job, started, _)) = self.snap_job.take() else {
             return;
         };
         let (digest_zxid, digest) = (self.tree.last_processed_zxid, self.tree.digest());

@@ -185,6 +185,7 @@ struct Current {
 }
 
 fn open_new(cfg: &StorageConfig, zxid: i64) -> std::io::Result<Current> {
+    let t = Instant::now();
     let path = cfg.log_dir.join(file_name("log", zxid));
     // A file of this name can only exist if a crash left it without a single durable record
     // (recovery would otherwise have moved past `zxid`): start it afresh.
@@ -205,7 +206,7 @@ fn open_new(cfg: &StorageConfig, zxid: i64) -> std::io::Result<Current> {
         cur.file.sync_all()?;
         super::sync_dir(&cfg.log_dir)?;
     }
-    info!("new txn log {}", path.display());
+    info!("new txn log {} ({:?})", path.display(), t.elapsed());
     Ok(cur)
 }
 

@@ -38,7 +38,9 @@ pub struct Fuzzy {
     stack: Vec<String>,
     acl_ids: HashMap<Vec<Acl>, i64>,
     acl_order: Vec<Vec<Acl>>,
-    nodes: BytesMut,
+    /// One buffer per slice: a single growing buffer would be reallocated and copied on the
+    /// node's task as it doubles (hundreds of milliseconds at a million nodes).
+    chunks: Vec<Bytes>,
     pub visited: usize,
 }
 
@@ -50,13 +52,20 @@ impl Fuzzy {
             stack: vec!["/".to_string()],
             acl_ids: HashMap::new(),
             acl_order: Vec::new(),
-            nodes: BytesMut::with_capacity(64 * 1024),
+            chunks: Vec::new(),
             visited: 0,
         }
     }
 
     /// Writes up to `budget` more nodes; true once every node has been visited.
     pub fn step(&mut self, tree: &DataTree, budget: usize) -> bool {
+        let mut out = BytesMut::with_capacity(256 * 1024);
+        let done = self.walk(tree, budget, &mut out);
+        self.chunks.push(out.freeze());
+        done
+    }
+
+    fn walk(&mut self, tree: &DataTree, budget: usize, out: &mut BytesMut) -> bool {
         let mut n = 0;
         while n < budget {
             let Some(path) = self.stack.pop() else {
@@ -76,10 +85,10 @@ impl Fuzzy {
                 }
             };
             let p = if path == "/" { "" } else { path.as_str() };
-            p.to_string().encode(&mut self.nodes);
-            node.data.encode(&mut self.nodes);
-            self.nodes.put_i64(acl_id);
-            node.stat.encode(&mut self.nodes);
+            p.to_string().encode(out);
+            node.data.encode(out);
+            out.put_i64(acl_id);
+            node.stat.encode(out);
             let prefix = if path == "/" { "" } else { path.as_str() };
             for c in node.children.ordered().into_iter().rev() {
                 self.stack.push(format!("{prefix}/{c}"));
@@ -93,7 +102,8 @@ impl Fuzzy {
     /// The file's bytes; `digest_zxid`/`digest` are the tree's when the last slice was
     /// taken. Needs no tree, so it runs off the node's task.
     pub fn finish(self, digest_zxid: i64, digest: u64) -> Bytes {
-        let mut out = BytesMut::with_capacity(self.nodes.len() + 4096);
+        let size: usize = self.chunks.iter().map(|c| c.len()).sum();
+        let mut out = BytesMut::with_capacity(size + 4096);
         FileHeader {
             magic: SNAP_MAGIC,
             version: 2,
@@ -111,7 +121,9 @@ impl Fuzzy {
             out.put_i64(i as i64 + 1);
             acl.encode(&mut out);
         }
-        out.extend_from_slice(&self.nodes);
+        for c in &self.chunks {
+            out.extend_from_slice(c);
+        }
         "/".to_string().encode(&mut out);
         seal(&mut out);
         out.put_i64(digest_zxid);
@@ -325,8 +337,13 @@ pub fn write_file(
     let tmp = dir.join(format!("{name}.tmp"));
     let dst = dir.join(&name);
     {
+        // Written and synced a few MiB at a time: a snapshot's worth of dirty pages flushed at
+        // once would hold up the txn log's fsyncs on the same disk behind it.
         let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
+        for chunk in bytes.chunks(4 << 20) {
+            f.write_all(chunk)?;
+            f.sync_data()?;
+        }
         f.sync_all()?;
     }
     std::fs::rename(&tmp, &dst)?;

@@ -5,7 +5,7 @@
 //! inside a bucket, in insertion order; resizes double the capacity and never shrink it. Keeping
 //! each member's insertion sequence and the table capacity is enough to reproduce that order.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 /// `String.hashCode()` over UTF-16 code units.
 pub fn java_string_hash(s: &str) -> i32 {
@@ -46,7 +46,8 @@ fn table_size_for(n: usize) -> usize {
 /// A set of strings that remembers what Java's HashSet would remember about them.
 #[derive(Debug, Clone, Default)]
 pub struct JavaHashSet {
-    members: HashMap<String, u64>,
+    /// Ordered storage (no rehash stalls on huge parents); the Java order is computed.
+    members: BTreeMap<String, u64>,
     next_seq: u64,
     /// Table capacity; 0 until the first insert allocates the table.
     capacity: usize,
