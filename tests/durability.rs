@@ -95,7 +95,8 @@ fn acknowledged_writes_sessions_and_ephemerals_survive_sigkill() {
 
 #[test]
 fn snapshots_and_log_rolls_recover_the_same_tree() {
-    let mut srv = Server::start("snapCount=20\npreAllocSize=16");
+    // flushDelay and a small maxBatchSize exercise the writer's batching paths too.
+    let mut srv = Server::start("snapCount=20\npreAllocSize=16\nflushDelay=2\nmaxBatchSize=3");
     let mut a = Raw::connect(srv.port, true);
     a.create("/s", b"", 0);
     for i in 0..150 {

@@ -289,10 +289,18 @@ fn writer_loop(cfg: StorageConfig, rx: mpsc::Receiver<LogCmd>, durable: impl Fn(
     let mut faults = Faults::from_env();
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
+        // `flushDelay` > 0 waits that long for more proposals to share the fsync.
+        let deadline = Instant::now() + std::time::Duration::from_millis(cfg.flush_delay_ms);
         while batch.len() < cfg.max_batch {
-            match rx.try_recv() {
-                Ok(c) => batch.push(c),
-                Err(_) => break,
+            let next = if cfg.flush_delay_ms == 0 {
+                rx.try_recv().ok()
+            } else {
+                rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                    .ok()
+            };
+            match next {
+                Some(c) => batch.push(c),
+                None => break,
             }
         }
         if failed {

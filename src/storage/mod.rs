@@ -28,6 +28,8 @@ pub struct StorageConfig {
     pub prealloc_bytes: u64,
     pub snap_count: u64,
     pub max_batch: usize,
+    /// `flushDelay` (ms, 0): how long the writer may wait to gather a batch.
+    pub flush_delay_ms: u64,
     pub fsync_warn_ms: u64,
     /// `autopurge.snapRetainCount` (3) and `autopurge.purgeInterval` in hours (0 = off).
     pub purge_keep: usize,
@@ -49,6 +51,7 @@ impl StorageConfig {
             prealloc_bytes: num("preAllocSize", 65536) * 1024,
             snap_count: num("snapCount", 100_000).max(2),
             max_batch: num("maxBatchSize", 1000).max(1) as usize,
+            flush_delay_ms: num("flushDelay", 0),
             fsync_warn_ms: cfg
                 .property("fsync.warningthresholdms")
                 .and_then(|v| v.parse().ok())
