@@ -165,6 +165,42 @@ pub fn digest_of(path: &str, data: Option<&Bytes>, s: &StatPersisted) -> u64 {
     h.finalize() as u64
 }
 
+/// What a create txn of any kind makes: the node and the parent's new create count.
+struct Creation<'a> {
+    path: &'a String,
+    data: &'a Option<Bytes>,
+    acl: &'a Vec<Acl>,
+    owner: i64,
+    parent_cversion: i32,
+}
+
+fn creation(body: &TxnBody, session: i64) -> Option<Creation<'_>> {
+    Some(match body {
+        TxnBody::Create(t) => Creation {
+            path: &t.path,
+            data: &t.data,
+            acl: &t.acl,
+            owner: if t.ephemeral { session } else { 0 },
+            parent_cversion: t.parent_c_version,
+        },
+        TxnBody::CreateContainer(t) => Creation {
+            path: &t.path,
+            data: &t.data,
+            acl: &t.acl,
+            owner: CONTAINER_OWNER,
+            parent_cversion: t.parent_c_version,
+        },
+        TxnBody::CreateTtl(t) => Creation {
+            path: &t.path,
+            data: &t.data,
+            acl: &t.acl,
+            owner: ttl_owner(t.ttl),
+            parent_cversion: t.parent_c_version,
+        },
+        _ => return None,
+    })
+}
+
 pub fn parent_of(path: &str) -> &str {
     match path.rfind('/') {
         Some(0) | None => "/",
@@ -415,14 +451,9 @@ impl DataTree {
                     // Replaying a create over a fuzzy snapshot that already has the node: the
                     // parent still moves to the txn's cversion and pzxid (ZooKeeper's
                     // DataTree.processTxn does the same).
-                    let pcv = match body {
-                        TxnBody::Create(t) => Some(t.parent_c_version),
-                        TxnBody::CreateContainer(t) => Some(t.parent_c_version),
-                        TxnBody::CreateTtl(t) => Some(t.parent_c_version),
-                        _ => None,
-                    };
-                    if let Some(pcv) = pcv {
-                        self.set_cversion_pzxid(parent_of(&rc.path).to_string(), pcv, txn.hdr.zxid);
+                    if let Some(c) = creation(body, txn.hdr.client_id) {
+                        let parent = parent_of(&rc.path).to_string();
+                        self.set_cversion_pzxid(parent, c.parent_cversion, txn.hdr.zxid);
                     }
                 }
             }
@@ -442,45 +473,23 @@ impl DataTree {
     ) -> ApplyResult {
         let mut rc = ApplyResult::default();
         let res = match body {
-            TxnBody::Create(t) => {
-                rc.path = t.path.clone();
-                let owner = if t.ephemeral { hdr.client_id } else { 0 };
-                self.create_node(
-                    &t.path,
-                    t.data.clone(),
-                    t.acl.clone(),
-                    owner,
-                    t.parent_c_version,
-                    hdr.zxid,
-                    hdr.time,
-                    changes,
-                )
-            }
-            TxnBody::CreateContainer(t) => {
-                rc.path = t.path.clone();
-                self.create_node(
-                    &t.path,
-                    t.data.clone(),
-                    t.acl.clone(),
-                    CONTAINER_OWNER,
-                    t.parent_c_version,
-                    hdr.zxid,
-                    hdr.time,
-                    changes,
-                )
-            }
-            TxnBody::CreateTtl(t) => {
-                rc.path = t.path.clone();
-                self.create_node(
-                    &t.path,
-                    t.data.clone(),
-                    t.acl.clone(),
-                    ttl_owner(t.ttl),
-                    t.parent_c_version,
-                    hdr.zxid,
-                    hdr.time,
-                    changes,
-                )
+            TxnBody::Create(_) | TxnBody::CreateContainer(_) | TxnBody::CreateTtl(_) => {
+                match creation(body, hdr.client_id) {
+                    Some(c) => {
+                        rc.path = c.path.clone();
+                        self.create_node(
+                            c.path,
+                            c.data.clone(),
+                            c.acl.clone(),
+                            c.owner,
+                            c.parent_cversion,
+                            hdr.zxid,
+                            hdr.time,
+                            changes,
+                        )
+                    }
+                    None => Err(ErrorCode::SystemError),
+                }
             }
             TxnBody::Delete(t) => {
                 rc.path = t.path.clone();
