@@ -311,22 +311,7 @@ impl DataTree {
                     .get_mut(parent_of(&path))
                     .ok_or_else(|| format!("node {path} comes before its parent"))?;
                 parent.children.insert(child_name(&path).to_string());
-                let owner = node.stat.ephemeral_owner;
-                match owner_kind(owner) {
-                    OwnerKind::Container => {
-                        t.containers.insert(path.clone());
-                    }
-                    OwnerKind::Ttl => {
-                        t.ttls.insert(path.clone());
-                    }
-                    OwnerKind::Normal => {
-                        t.ephemerals
-                            .entry(owner)
-                            .or_insert_with(|| JavaHashSet::with_initial_capacity(16))
-                            .insert(path.clone());
-                    }
-                    OwnerKind::Void => {}
-                }
+                t.index_owner(&path, node.stat.ephemeral_owner);
             }
             t.nodes.insert(path, node);
         }
@@ -560,6 +545,25 @@ impl DataTree {
         rc
     }
 
+    /// Files a node under containers, TTL nodes or its session's ephemerals.
+    fn index_owner(&mut self, path: &str, owner: i64) {
+        match owner_kind(owner) {
+            OwnerKind::Container => {
+                self.containers.insert(path.to_string());
+            }
+            OwnerKind::Ttl => {
+                self.ttls.insert(path.to_string());
+            }
+            OwnerKind::Normal => {
+                self.ephemerals
+                    .entry(owner)
+                    .or_insert_with(|| JavaHashSet::with_initial_capacity(16))
+                    .insert(path.to_string());
+            }
+            OwnerKind::Void => {}
+        }
+    }
+
     fn set_cversion_pzxid(&mut self, path: String, cversion: i32, zxid: i64) {
         self.digest_out(&path);
         if let Some(n) = self.nodes.get_mut(&path) {
@@ -632,21 +636,7 @@ impl DataTree {
         let out = node.client_stat();
         self.nodes.insert(path.to_string(), node);
         self.digest_in(path);
-        match owner_kind(owner) {
-            OwnerKind::Container => {
-                self.containers.insert(path.to_string());
-            }
-            OwnerKind::Ttl => {
-                self.ttls.insert(path.to_string());
-            }
-            OwnerKind::Normal => {
-                self.ephemerals
-                    .entry(owner)
-                    .or_insert_with(|| JavaHashSet::with_initial_capacity(16))
-                    .insert(path.to_string());
-            }
-            OwnerKind::Void => {}
-        }
+        self.index_owner(path, owner);
         changes.push(Change::Created {
             path: path.to_string(),
             acl: acl_arc,
