@@ -4,6 +4,7 @@ pub mod acl;
 pub mod config;
 pub mod net;
 pub mod node;
+pub mod ops;
 pub mod pipeline;
 pub mod session;
 pub mod storage;
@@ -13,15 +14,21 @@ pub mod watch;
 pub mod zab;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use tokio::net::TcpListener;
 
-/// Binds the client port and runs the server until the process ends.
+/// Binds the client port (and the AdminServer and metrics ports when configured) and runs
+/// the server until SIGTERM or SIGINT, then shuts down cleanly: no new connections, writes
+/// in flight are made durable and answered, and the listeners close.
 pub async fn run(cfg: config::Config) -> std::io::Result<()> {
     let addr: SocketAddr = cfg.client_address();
+    let cfg = Arc::new(cfg);
     let net_cfg = net::NetConfig {
         max_buffer: cfg.max_buffer,
         max_client_cnxns: cfg.max_client_cnxns,
         max_session_timeout_ms: cfg.max_session_timeout,
+        cfg: cfg.clone(),
+        whitelist: Arc::new(ops::Whitelist::from_config(&cfg)),
     };
     let summary = format!(
         "tickTime={}ms, sessions {}..{}ms, jute.maxbuffer={}, dataDir={}, dataLogDir={}",
@@ -32,8 +39,11 @@ pub async fn run(cfg: config::Config) -> std::io::Result<()> {
         cfg.data_dir.display(),
         cfg.data_log_dir.display()
     );
+    // Before recovery, so that its timings are recorded.
+    let prometheus = ops::admin::prometheus_from_config(&cfg);
     // Recovery reads files: off the async workers, and before any client can connect.
-    let node = tokio::task::spawn_blocking(move || node::Node::new(cfg))
+    let node_cfg = (*cfg).clone();
+    let node = tokio::task::spawn_blocking(move || node::Node::new(node_cfg))
         .await
         .map_err(std::io::Error::other)?
         .map_err(|e| std::io::Error::other(e.to_string()))?;
@@ -43,12 +53,105 @@ pub async fn run(cfg: config::Config) -> std::io::Result<()> {
         env!("CARGO_PKG_VERSION"),
         listener.local_addr()?,
     );
+    tracing::info!(
+        "four-letter words enabled: {}",
+        net_cfg.whitelist.list().join(",")
+    );
     let (tx, rx) = tokio::sync::mpsc::channel(4096);
+    let http = Arc::new(ops::admin::Http::new(tx.clone(), cfg.clone(), prometheus));
+    let mut http_tasks = Vec::new();
+    if cfg.property("admin.enableServer") != Some("false") {
+        let host = cfg.property("admin.serverAddress").unwrap_or("0.0.0.0");
+        let port = cfg.property("admin.serverPort").unwrap_or("8080");
+        match bind_http(host, port).await {
+            Ok(l) => {
+                tracing::info!(
+                    "AdminServer on {} with command URL {}",
+                    l.local_addr()?,
+                    http.command_url
+                );
+                http_tasks.push(tokio::spawn(ops::admin::serve(l, http.clone())));
+            }
+            // As ZooKeeper: a server without its AdminServer still serves clients.
+            Err(e) => tracing::error!("problem starting the AdminServer on {host}:{port}: {e}"),
+        }
+    }
+    if let Some(h) = http.prometheus.clone() {
+        let host = cfg
+            .property("metricsProvider.httpHost")
+            .unwrap_or("0.0.0.0");
+        let port = cfg.property("metricsProvider.httpPort").unwrap_or("7000");
+        // As ZooKeeper: a metrics provider that cannot start stops the server.
+        let l = bind_http(host, port).await.map_err(|e| {
+            std::io::Error::other(format!(
+                "cannot start the Prometheus endpoint on {host}:{port}: {e}"
+            ))
+        })?;
+        tracing::info!("Prometheus metrics on http://{}/metrics", l.local_addr()?);
+        http_tasks.push(tokio::spawn(ops::admin::serve(l, http.clone())));
+        // The exporter drains its histograms on upkeep; without a scrape they would grow.
+        http_tasks.push(tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+            loop {
+                every.tick().await;
+                h.run_upkeep();
+            }
+        }));
+    }
     let core = tokio::spawn(node.run(rx));
-    tokio::select! {
+    let shutdown_tx = tx.clone();
+    let res = tokio::select! {
         _ = net::serve(listener, tx, net_cfg) => Ok(()),
         // While `serve` runs it holds a sender, so the node ends only by panicking: stop
         // the process rather than keep accepting clients nobody serves.
-        end = core => Err(std::io::Error::other(format!("the node task ended: {end:?}"))),
+        end = core => return Err(std::io::Error::other(format!("the node task ended: {end:?}"))),
+        sig = shutdown_signal() => {
+            tracing::info!("{sig} received: shutting down");
+            Ok(())
+        }
+    };
+    // The client listener is closed (the accept loop is gone); stop the HTTP listeners and
+    // let the node finish what is in flight.
+    for t in http_tasks {
+        t.abort();
+    }
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    if shutdown_tx
+        .send(node::Msg::Shutdown { done: done_tx })
+        .await
+        .is_ok()
+    {
+        match tokio::time::timeout(std::time::Duration::from_secs(30), done_rx).await {
+            Ok(Ok(n)) => tracing::info!("shutdown: {n} writes in flight were completed"),
+            _ => tracing::warn!("shutdown: the node did not finish its writes in time"),
+        }
+    }
+    // Give connection writers a moment to flush the last replies.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    tracing::info!("ferrozk stopped");
+    res
+}
+
+async fn bind_http(host: &str, port: &str) -> std::io::Result<TcpListener> {
+    let port: u16 = port
+        .trim()
+        .parse()
+        .map_err(|_| std::io::Error::other(format!("invalid port {port:?}")))?;
+    TcpListener::bind((host.trim(), port)).await
+}
+
+/// SIGTERM (service managers, zkServer.sh stop) or SIGINT (Ctrl-C).
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::warn!("cannot install signal handlers; stop the server with SIGKILL");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
     }
 }

@@ -1,8 +1,11 @@
-//! `ferrozk <zoo.cfg>` starts a server the way `QuorumPeerMain <zoo.cfg>` does.
+//! `ferrozk <zoo.cfg>` starts a server the way `QuorumPeerMain <zoo.cfg>` does;
+//! `ferrozk start|stop|restart|status|version <zoo.cfg>` control it as zkServer.sh does.
 
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
+use ferrozk::config::Config;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 #[derive(Parser)]
 #[command(name = "ferrozk", version, about = "A ZooKeeper server in Rust")]
@@ -17,6 +20,16 @@ struct Cli {
 enum Cmd {
     /// Run the server in the foreground (what a bare `ferrozk <zoo.cfg>` does).
     StartForeground { config: Option<PathBuf> },
+    /// Start the server in the background, with its pid in dataDir/zookeeper_server.pid.
+    Start { config: Option<PathBuf> },
+    /// Stop the server started with `start` (SIGTERM, then wait for it to exit).
+    Stop { config: Option<PathBuf> },
+    /// Stop, then start.
+    Restart { config: Option<PathBuf> },
+    /// Ask the server for its mode, as `zkServer.sh status`; exits 1 when it is not running.
+    Status { config: Option<PathBuf> },
+    /// Print the version.
+    Version { config: Option<PathBuf> },
     /// Print the transactions of a txn log file (like zkTxnLogToolkit.sh).
     TxnlogDump { file: PathBuf },
     /// Print the nodes and sessions of a snapshot file (like zkSnapShotToolkit.sh).
@@ -41,7 +54,6 @@ fn tool(cmd: Cmd) -> ExitCode {
     use ferrozk::storage::tools;
     let mut out = std::io::stdout().lock();
     let ok = match cmd {
-        Cmd::StartForeground { .. } => return ExitCode::FAILURE,
         Cmd::TxnlogDump { file } => tools::dump_log(&file, &mut out),
         Cmd::SnapshotDump { file } => tools::dump_snapshot(&file, &mut out),
         Cmd::Verify { data_dir, log_dir } => {
@@ -66,6 +78,7 @@ fn tool(cmd: Cmd) -> ExitCode {
                 true
             })
         }
+        _ => return ExitCode::FAILURE,
     };
     match ok {
         Ok(true) => ExitCode::SUCCESS,
@@ -77,28 +90,50 @@ fn tool(cmd: Cmd) -> ExitCode {
     }
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("FERROZK_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let path = match cli.cmd {
-        Some(Cmd::StartForeground { config }) => config,
-        Some(other) => return tool(other),
-        None => cli.config,
+/// Logging: level from `FERROZK_LOG` (a tracing filter such as `info` or
+/// `ferrozk=debug`), else zoo.cfg's `ferrozk.log.level`, else the level in
+/// `ZOO_LOG4J_PROP` (zkServer.sh's `INFO,CONSOLE`), else info. Format from
+/// `FERROZK_LOG_FORMAT` or zoo.cfg's `ferrozk.log.format`: `text` (default) or `json`.
+fn init_logging(cfg: Option<&Config>) {
+    let prop = |k: &str| cfg.and_then(|c| c.property(k)).map(str::to_string);
+    let level = std::env::var("FERROZK_LOG")
+        .ok()
+        .or_else(|| prop("ferrozk.log.level"))
+        .or_else(|| {
+            std::env::var("ZOO_LOG4J_PROP")
+                .ok()
+                .and_then(|p| p.split(',').next().map(|l| l.trim().to_lowercase()))
+        })
+        .unwrap_or_else(|| "info".into());
+    let filter = tracing_subscriber::EnvFilter::try_new(&level).unwrap_or_else(|e| {
+        eprintln!("ferrozk: invalid log level {level:?} ({e}); using info");
+        tracing_subscriber::EnvFilter::new("info")
+    });
+    let json = std::env::var("FERROZK_LOG_FORMAT")
+        .ok()
+        .or_else(|| prop("ferrozk.log.format"))
+        .is_some_and(|f| f.eq_ignore_ascii_case("json"));
+    use std::io::IsTerminal;
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    if json {
+        b.json().init();
+    } else {
+        b.init();
     }
-    .unwrap_or_else(|| PathBuf::from("conf/zoo.cfg"));
-    let cfg = match ferrozk::config::Config::load(&path) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("ferrozk: invalid configuration: {e}");
-            return ExitCode::from(2);
-        }
-    };
+}
+
+fn load(path: &Path) -> Result<Config, ExitCode> {
+    Config::load(path).map_err(|e| {
+        eprintln!("ferrozk: invalid configuration: {e}");
+        ExitCode::from(2)
+    })
+}
+
+fn serve(cfg: Config) -> ExitCode {
+    init_logging(Some(&cfg));
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -112,8 +147,231 @@ fn main() -> ExitCode {
     match rt.block_on(ferrozk::run(cfg)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            tracing::error!("{e}");
             eprintln!("ferrozk: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Where zkServer.sh keeps the pid: `$ZOOPIDFILE`, else dataDir/zookeeper_server.pid.
+fn pid_file(cfg: &Config) -> PathBuf {
+    std::env::var_os("ZOOPIDFILE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| cfg.data_dir.join("zookeeper_server.pid"))
+}
+
+fn read_pid(cfg: &Config) -> Option<i32> {
+    std::fs::read_to_string(pid_file(cfg))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+fn alive(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    pid > 0 && unsafe { libc::kill(pid, 0) } == 0
+}
+
+/// Sends `srvr` to the client port and returns the answer.
+fn srvr(cfg: &Config) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut addr = cfg.client_address();
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.write_all(b"srvr").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out)
+}
+
+fn start(cfg_path: &Path, cfg: &Config) -> ExitCode {
+    eprintln!("Using config: {}", cfg_path.display());
+    if let Some(pid) = read_pid(cfg).filter(|p| alive(*p)) {
+        println!("ferrozk already running as process {pid}.");
+        return ExitCode::SUCCESS;
+    }
+    let log_dir = std::env::var_os("ZOO_LOG_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| cfg.data_dir.clone());
+    if let Err(e) = std::fs::create_dir_all(&log_dir) {
+        eprintln!("ferrozk: cannot create {}: {e}", log_dir.display());
+        return ExitCode::FAILURE;
+    }
+    let out_path = log_dir.join("ferrozk-server.out");
+    let out = match std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&out_path)
+    {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("ferrozk: cannot open {}: {e}", out_path.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let Ok(exe) = std::env::current_exe() else {
+        eprintln!("ferrozk: cannot find its own executable");
+        return ExitCode::FAILURE;
+    };
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("start-foreground")
+        .arg(std::fs::canonicalize(cfg_path).unwrap_or_else(|_| cfg_path.to_path_buf()))
+        .stdin(std::process::Stdio::null())
+        .stdout(
+            out.try_clone()
+                .map(Into::into)
+                .unwrap_or_else(|_| std::process::Stdio::null()),
+        )
+        .stderr(out);
+    {
+        use std::os::unix::process::CommandExt;
+        // A session of its own: the server outlives the shell that started it.
+        // SAFETY: setsid is async-signal-safe and touches no memory of ours.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::setsid();
+                Ok(())
+            });
+        }
+    }
+    eprint!("Starting ferrozk ... ");
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("FAILED TO START: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let pid = child.id();
+    if let Err(e) = std::fs::create_dir_all(&cfg.data_dir)
+        .and_then(|_| std::fs::write(pid_file(cfg), format!("{pid}\n")))
+    {
+        eprintln!("FAILED TO WRITE PID: {e}");
+        let _ = child.kill();
+        return ExitCode::FAILURE;
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            eprintln!("FAILED TO START ({status}); see {}", out_path.display());
+            let _ = std::fs::remove_file(pid_file(cfg));
+            return ExitCode::FAILURE;
+        }
+        if srvr(cfg).is_some_and(|s| s.contains("Mode: ")) {
+            eprintln!("STARTED");
+            return ExitCode::SUCCESS;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eprintln!("not serving after 60 s; see {}", out_path.display());
+    ExitCode::FAILURE
+}
+
+fn stop(cfg_path: &Path, cfg: &Config) -> ExitCode {
+    eprintln!("Using config: {}", cfg_path.display());
+    eprint!("Stopping ferrozk ... ");
+    let Some(pid) = read_pid(cfg) else {
+        eprintln!(
+            "no ferrozk to stop (could not find file {})",
+            pid_file(cfg).display()
+        );
+        return ExitCode::SUCCESS;
+    };
+    if alive(pid) {
+        // SAFETY: sending SIGTERM to the pid recorded by `start`.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while alive(pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if alive(pid) {
+            eprintln!("process {pid} did not exit within 60 s");
+            return ExitCode::FAILURE;
+        }
+    }
+    let _ = std::fs::remove_file(pid_file(cfg));
+    eprintln!("STOPPED");
+    ExitCode::SUCCESS
+}
+
+fn status(cfg_path: &Path, cfg: &Config) -> ExitCode {
+    eprintln!("Using config: {}", cfg_path.display());
+    let addr = cfg.client_address();
+    eprintln!(
+        "Client port found: {}. Client address: {}. Client SSL: false.",
+        addr.port(),
+        addr.ip()
+    );
+    match srvr(cfg) {
+        Some(s) => match s.lines().find(|l| l.starts_with("Mode: ")) {
+            Some(mode) => {
+                println!("{mode}");
+                ExitCode::SUCCESS
+            }
+            None => {
+                eprintln!("Error contacting service. It is probably not running.");
+                ExitCode::from(1)
+            }
+        },
+        None => {
+            eprintln!("Error contacting service. It is probably not running.");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let default = || PathBuf::from("conf/zoo.cfg");
+    let (cmd, path) = match cli.cmd {
+        None => (None, cli.config.unwrap_or_else(default)),
+        Some(Cmd::StartForeground { config }) => (None, config.unwrap_or_else(default)),
+        Some(Cmd::Version { .. }) => {
+            println!(
+                "ferrozk {} (Apache ZooKeeper {} compatible)",
+                env!("CARGO_PKG_VERSION"),
+                ferrozk::ops::ZK_VERSION
+            );
+            return ExitCode::SUCCESS;
+        }
+        Some(
+            c @ (Cmd::Start { .. } | Cmd::Stop { .. } | Cmd::Restart { .. } | Cmd::Status { .. }),
+        ) => {
+            let p = match &c {
+                Cmd::Start { config }
+                | Cmd::Stop { config }
+                | Cmd::Restart { config }
+                | Cmd::Status { config } => config.clone(),
+                _ => None,
+            };
+            (Some(c), p.unwrap_or_else(default))
+        }
+        Some(other) => {
+            init_logging(None);
+            return tool(other);
+        }
+    };
+    let cfg = match load(&path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    match cmd {
+        None => serve(cfg),
+        Some(Cmd::Start { .. }) => start(&path, &cfg),
+        Some(Cmd::Stop { .. }) => stop(&path, &cfg),
+        Some(Cmd::Restart { .. }) => {
+            let code = stop(&path, &cfg);
+            if code != ExitCode::SUCCESS {
+                return code;
+            }
+            start(&path, &cfg)
+        }
+        Some(Cmd::Status { .. }) => status(&path, &cfg),
+        Some(_) => ExitCode::FAILURE,
     }
 }

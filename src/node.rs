@@ -11,6 +11,8 @@
 
 use crate::acl::AclPolicy;
 use crate::config::Config;
+use crate::ops::stats::stats;
+use crate::ops::{ConnView, NodeView, Query};
 use crate::pipeline::prep::{self, Ctx, Overlay};
 use crate::pipeline::read::ReadCtx;
 use crate::pipeline::{is_valid_op, is_write, write_response, Body, EncodeBox};
@@ -24,12 +26,13 @@ use crate::watch::{Event, WatchManager};
 use crate::zab::{Action, Standalone};
 use bytes::{Bytes, BytesMut};
 use jute::*;
+use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info, warn};
 
 pub type ConnId = u64;
@@ -61,13 +64,69 @@ pub enum Msg {
     Disconnected {
         conn: ConnId,
     },
+    /// An operator's question (four-letter word, AdminServer, metrics scrape).
+    Query {
+        q: Query,
+        reply: oneshot::Sender<NodeView>,
+    },
+    /// The ACL of `/` (the AdminServer authorises snapshot against it).
+    RootAcl {
+        reply: oneshot::Sender<Vec<Acl>>,
+    },
+    /// Take a snapshot now and answer with its file once written.
+    Snapshot {
+        reply: oneshot::Sender<SnapshotReply>,
+    },
+    /// Stop taking requests, finish the writes in flight, close every connection, and
+    /// answer with how many writes were in flight.
+    Shutdown {
+        done: oneshot::Sender<usize>,
+    },
 }
+
+/// A snapshot file and the zxid it was started at, or why there is none.
+pub type SnapshotReply = Result<(std::path::PathBuf, i64), String>;
 
 struct Conn {
     tx: ConnTx,
     session: i64,
     auth: Vec<Id>,
     peer: SocketAddr,
+    stats: ConnStats,
+}
+
+/// Per-connection figures `cons` shows. Cells: replies are sent through `&self`.
+#[derive(Default)]
+struct ConnStats {
+    received: u64,
+    sent: Cell<u64>,
+    outstanding: Cell<u64>,
+    last_op: Cell<&'static str>,
+    established_ms: i64,
+    timeout: u32,
+    last_cxid: Cell<i64>,
+    last_zxid: Cell<i64>,
+    last_response_ms: Cell<u64>,
+    last_latency_us: Cell<u64>,
+    min_latency_us: Cell<u64>,
+    max_latency_us: Cell<u64>,
+    sum_latency_us: Cell<u64>,
+    count: Cell<u64>,
+}
+
+impl ConnStats {
+    fn reset(&self) {
+        self.sent.set(0);
+        self.last_op.set("NA");
+        self.last_cxid.set(-1);
+        self.last_zxid.set(-1);
+        self.last_response_ms.set(0);
+        self.last_latency_us.set(0);
+        self.min_latency_us.set(u64::MAX);
+        self.max_latency_us.set(0);
+        self.sum_latency_us.set(0);
+        self.count.set(0);
+    }
 }
 
 /// What to do once a proposal is committed and applied.
@@ -83,6 +142,7 @@ enum Then {
         xid: i32,
         op: OpCode,
         prep_err: i32,
+        start: Instant,
     },
     /// closeSession: answer (if the client asked) and close the connection.
     Closed {
@@ -104,6 +164,7 @@ struct Waiting {
     xid: i32,
     op: i32,
     body: Bytes,
+    start: Instant,
 }
 
 pub struct Node {
@@ -118,6 +179,15 @@ pub struct Node {
     /// A snapshot being walked, when it started, and when its last slice was taken.
     snap_job: Option<(snap::Fuzzy, Instant, Instant)>,
     snapshotting: Arc<AtomicBool>,
+    /// Callers waiting for the snapshot being taken (the AdminServer's snapshot command).
+    snap_waiters: Arc<std::sync::Mutex<Vec<oneshot::Sender<SnapshotReply>>>>,
+    /// The zxid and time (s) of the last snapshot written.
+    last_snapshot: Arc<std::sync::Mutex<Option<(i64, i64)>>>,
+    /// Tree digests every 128 zxids, the latest 1024 (ZooKeeper's digest log, `hash`).
+    digest_log: VecDeque<(i64, u64)>,
+    /// Set once shutdown began: who to tell when the writes in flight are done.
+    shutdown: Option<(oneshot::Sender<usize>, usize)>,
+    shutdown_done: bool,
     policy: AclPolicy,
     tree: DataTree,
     sessions: SessionTracker,
@@ -159,6 +229,8 @@ impl Node {
         let storage = StorageConfig::from_config(&cfg);
         let truncate = cfg.property("ferrozk.truncateCorruptLog") == Some("yes");
         let rec = recovery::recover(&storage, truncate)?;
+        stats().dbinittime.add(start.elapsed().as_micros() as u64);
+        let recovered_snapshot = (rec.snapshots_read > 0).then_some(rec.tree.last_processed_zxid);
         let mut sessions = SessionTracker::new(cfg.tick_time, cfg.server_id, wall_ms() as u64);
         for (id, timeout) in &rec.sessions {
             // Restored sessions get a full timeout from now to reconnect.
@@ -181,6 +253,13 @@ impl Node {
             snap_every,
             snap_job: None,
             snapshotting: Arc::new(AtomicBool::new(false)),
+            snap_waiters: Arc::default(),
+            last_snapshot: Arc::new(std::sync::Mutex::new(
+                recovered_snapshot.map(|z| (z, wall_ms() / 1000)),
+            )),
+            digest_log: VecDeque::new(),
+            shutdown: None,
+            shutdown_done: false,
             cfg,
             zab: Standalone::new(tree.last_processed_zxid),
             next_zxid: tree.last_processed_zxid + 1,
@@ -270,13 +349,148 @@ impl Node {
                 body,
             } => self.request(conn, xid, op, body),
             Msg::Disconnected { conn } => self.disconnected(conn),
+            Msg::Query { q, reply } => {
+                let _ = reply.send(self.view(q));
+            }
+            Msg::RootAcl { reply } => {
+                let acl = self
+                    .tree
+                    .get("/")
+                    .map(|n| n.acl.clone())
+                    .unwrap_or_default();
+                let _ = reply.send(acl);
+            }
+            Msg::Snapshot { reply } => self.snapshot_now(reply),
+            Msg::Shutdown { done } => {
+                info!(
+                    "shutting down: {} writes in flight, {} connections",
+                    self.proposals.len(),
+                    self.conns.len()
+                );
+                self.shutdown = Some((done, self.proposals.len()));
+                self.check_shutdown();
+            }
         }
+    }
+
+    /// Once shutting down and nothing is in flight: close every connection and report.
+    fn check_shutdown(&mut self) {
+        if self.shutdown.is_none() || !self.proposals.is_empty() {
+            return;
+        }
+        let conns: Vec<ConnId> = self.conns.keys().copied().collect();
+        for c in conns {
+            self.close_conn(c);
+        }
+        if let Some((done, n)) = self.shutdown.take() {
+            let _ = done.send(n);
+        }
+        // Anything arriving from now on is refused.
+        self.shutdown_done = true;
+    }
+
+    /// What operators see of the node.
+    fn view(&self, q: Query) -> NodeView {
+        let now = self.now();
+        let wall = wall_ms();
+        let mut v = NodeView {
+            serving: true,
+            zxid: self.last_zxid(),
+            // ZooKeeper files its root under both "" and "/", so it counts one node (and the
+            // path "/") more than the tree holds; report what ZooKeeper reports.
+            node_count: self.tree.node_count() as u64 + 1,
+            approximate_data_size: self.tree.approximate_data_size() + 1,
+            ephemerals_count: self.tree.ephemeral_count() as u64,
+            watch_count: self.watches.count() as u64,
+            global_sessions: self.sessions.len() as u64,
+            outstanding_requests: (self.proposals.len() + self.waiting.len()) as u64,
+            uptime_ms: now,
+            last_snapshot: *self.last_snapshot.lock().unwrap_or_else(|e| e.into_inner()),
+            ..Default::default()
+        };
+        let mut conns: Vec<(&ConnId, &Conn)> = self.conns.iter().collect();
+        conns.sort_by_key(|(id, _)| **id);
+        for (_, c) in conns {
+            let st = &c.stats;
+            let n = st.count.get();
+            v.connections.push(ConnView {
+                peer: Some(c.peer),
+                outstanding: st.outstanding.get(),
+                received: st.received,
+                sent: st.sent.get(),
+                session: c.session,
+                last_op: st.last_op.get(),
+                established_ms: st.established_ms,
+                timeout: self
+                    .sessions
+                    .get(c.session)
+                    .map_or(st.timeout, |s| s.timeout_ms),
+                last_cxid: st.last_cxid.get(),
+                last_zxid: st.last_zxid.get(),
+                last_response_ms: st.last_response_ms.get(),
+                last_latency: st.last_latency_us.get() / 1000,
+                min_latency: if n == 0 {
+                    0
+                } else {
+                    st.min_latency_us.get() / 1000
+                },
+                avg_latency: st.sum_latency_us.get().checked_div(n).unwrap_or(0) / 1000,
+                max_latency: st.max_latency_us.get() / 1000,
+            });
+        }
+        match q {
+            Query::ResetConnections => {
+                for c in self.conns.values() {
+                    c.stats.reset();
+                }
+            }
+            Query::Dump => {
+                for (t, ids) in self.sessions.by_expiry() {
+                    let at = wall + t as i64 - now as i64;
+                    v.sessions_by_expiry
+                        .entry(at)
+                        .or_default()
+                        .extend(ids.iter().copied());
+                    for id in ids {
+                        let eph = self.tree.ephemerals(id);
+                        if !eph.is_empty() {
+                            v.ephemerals.insert(id, eph);
+                        }
+                    }
+                }
+            }
+            Query::Watches => {
+                for (path, ws) in self.watches.data.by_path() {
+                    let mut sessions: Vec<i64> = ws
+                        .filter_map(|w| self.conns.get(w).map(|c| c.session))
+                        .collect();
+                    sessions.sort_unstable();
+                    for s in &sessions {
+                        v.watches_by_session
+                            .entry(*s)
+                            .or_default()
+                            .push(path.clone());
+                    }
+                    if !sessions.is_empty() {
+                        v.watches_by_path.insert(path.clone(), sessions);
+                    }
+                }
+                for paths in v.watches_by_session.values_mut() {
+                    paths.sort();
+                }
+            }
+            Query::Hash => v.digests = self.digest_log.iter().copied().collect(),
+            Query::Summary | Query::Connections => {}
+        }
+        v
     }
 
     // ---- output -------------------------------------------------------------------------
 
     fn send(&self, conn: ConnId, frame: Bytes) {
         if let Some(c) = self.conns.get(&conn) {
+            stats().sent(frame.len());
+            c.stats.sent.set(c.stats.sent.get() + 1);
             let _ = c.tx.send(Out::Frame(frame));
         }
     }
@@ -341,6 +555,8 @@ impl Node {
             }
             .encode(&mut out);
             end_frame(&mut out, at);
+            stats().sent(out.len());
+            c.stats.sent.set(c.stats.sent.get() + 1);
             let _ = c.tx.send(Out::Frame(out.freeze()));
         }
     }
@@ -348,6 +564,10 @@ impl Node {
     // ---- sessions -----------------------------------------------------------------------
 
     fn connect(&mut self, conn: ConnId, peer: SocketAddr, req: ConnectRequest, tx: ConnTx) {
+        if self.shutdown.is_some() || self.shutdown_done {
+            let _ = tx.send(Out::Close);
+            return;
+        }
         if req.last_zxid_seen > self.last_zxid() {
             info!(
                 "refusing session 0x{:x} from {peer}: it has seen zxid 0x{:x}, our last zxid is 0x{:x}; client must try another server",
@@ -358,6 +578,15 @@ impl Node {
         }
         let timeout = (req.time_out.max(0) as u32)
             .clamp(self.cfg.min_session_timeout, self.cfg.max_session_timeout);
+        stats().packets_received.inc();
+        stats().connection_request_count.inc();
+        let cs = ConnStats {
+            received: 1,
+            established_ms: wall_ms(),
+            timeout,
+            ..Default::default()
+        };
+        cs.reset();
         self.conns.insert(
             conn,
             Conn {
@@ -365,6 +594,7 @@ impl Node {
                 session: 0,
                 auth: vec![Id::new("ip", &peer.ip().to_string())],
                 peer,
+                stats: cs,
             },
         );
         let now = self.now();
@@ -579,6 +809,22 @@ impl Node {
         if self.since_snapshot < self.snap_every || self.snap_job.is_some() {
             return;
         }
+        self.start_snapshot();
+    }
+
+    /// The AdminServer's snapshot command: the caller hears when the file is written.
+    fn snapshot_now(&mut self, reply: oneshot::Sender<SnapshotReply>) {
+        self.snap_waiters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(reply);
+        if self.snap_job.is_none() {
+            // Joins the snapshot being written, if there is one.
+            self.start_snapshot();
+        }
+    }
+
+    fn start_snapshot(&mut self) {
         if self.snapshotting.swap(true, Ordering::AcqRel) {
             return; // the previous one is still being written
         }
@@ -613,26 +859,44 @@ impl Node {
         let dir = self.storage.snap_dir.clone();
         let compression = self.storage.compression;
         let busy = self.snapshotting.clone();
+        let waiters = self.snap_waiters.clone();
+        let last_snapshot = self.last_snapshot.clone();
         let (zxid, nodes) = (job.zxid, job.visited);
         let walked = started.elapsed();
         let spawned = std::thread::Builder::new()
             .name("ferrozk-snapshot".into())
             .spawn(move || {
                 let bytes = job.finish(digest_zxid, digest);
-                match snap::write_file(&dir, zxid, &bytes, compression) {
-                    Ok(p) => info!(
-                        "snapshot {} written: {nodes} nodes, {} bytes (walked in {walked:?}, {:?} in all)",
-                        p.display(),
-                        bytes.len(),
-                        started.elapsed()
-                    ),
-                    Err(e) => error!("writing snapshot 0x{zxid:x} failed: {e}"),
-                }
+                let res = match snap::write_file(&dir, zxid, &bytes, compression) {
+                    Ok(p) => {
+                        info!(
+                            "snapshot {} written: {nodes} nodes, {} bytes (walked in {walked:?}, {:?} in all)",
+                            p.display(),
+                            bytes.len(),
+                            started.elapsed()
+                        );
+                        stats().snapshottime.add(started.elapsed().as_micros() as u64);
+                        *last_snapshot.lock().unwrap_or_else(|e| e.into_inner()) =
+                            Some((zxid, wall_ms() / 1000));
+                        Ok((p, zxid))
+                    }
+                    Err(e) => {
+                        error!("writing snapshot 0x{zxid:x} failed: {e}");
+                        Err(e.to_string())
+                    }
+                };
                 busy.store(false, Ordering::Release);
+                for w in waiters.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+                    let _ = w.send(res.clone());
+                }
             });
         if let Err(e) = spawned {
             error!("cannot start the snapshot thread: {e}");
             self.snapshotting.store(false, Ordering::Release);
+            self.snap_waiters
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clear();
         }
     }
 
@@ -667,6 +931,7 @@ impl Node {
         self.overlay.retire(zxid);
         self.session_last_write.retain(|_, last| *last > zxid);
         self.release_waiting();
+        self.check_shutdown();
     }
 
     /// The one place replicated state changes: apply in zxid order, fire watches, answer.
@@ -676,12 +941,19 @@ impl Node {
         let rc = self.tree.apply(&p.txn, &mut self.changes);
         if let Some(d) = &p.txn.digest {
             if d.tree_digest as u64 != self.tree.digest() {
+                stats().digest_mismatches_count.inc();
                 warn!(
                     "digest mismatch at zxid 0x{zxid:x}: prepared {} applied {}",
                     d.tree_digest,
                     self.tree.digest()
                 );
             }
+        }
+        if zxid % 128 == 0 {
+            if self.digest_log.len() >= 1024 {
+                self.digest_log.pop_front();
+            }
+            self.digest_log.push_back((zxid, self.tree.digest()));
         }
         match &p.txn.body {
             TxnBody::CreateSession(c) => {
@@ -715,7 +987,11 @@ impl Node {
                 xid,
                 op,
                 prep_err,
-            } => self.reply_write(conn, xid, op, prep_err, rc),
+                start,
+            } => {
+                self.reply_write(conn, xid, op, prep_err, rc);
+                self.done(conn, op.code(), xid, start);
+            }
         }
     }
 
@@ -732,9 +1008,18 @@ impl Node {
     // ---- requests -----------------------------------------------------------------------
 
     fn request(&mut self, conn: ConnId, xid: i32, op: i32, payload: Bytes) {
-        let Some(c) = self.conns.get(&conn) else {
+        let start = Instant::now();
+        stats().packets_received.inc();
+        if self.shutdown.is_some() || self.shutdown_done {
+            // Shutting down: the client reconnects to another server.
+            self.close_conn(conn);
+            return;
+        }
+        let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
+        c.stats.received += 1;
+        c.stats.outstanding.set(c.stats.outstanding.get() + 1);
         let session = c.session;
         if session == 0 {
             return;
@@ -760,11 +1045,12 @@ impl Node {
                     xid,
                     op,
                     body: payload,
+                    start,
                 });
                 return;
             }
         }
-        self.dispatch(conn, session, xid, op, payload);
+        self.dispatch(conn, session, xid, op, payload, start);
     }
 
     fn release_waiting(&mut self) {
@@ -775,7 +1061,7 @@ impl Node {
                 if let Some(w) = self.waiting.remove(i) {
                     let session = self.conns.get(&w.conn).map(|c| c.session).unwrap_or(0);
                     if session != 0 {
-                        self.dispatch(w.conn, session, w.xid, w.op, w.body);
+                        self.dispatch(w.conn, session, w.xid, w.op, w.body, w.start);
                     }
                 }
             } else {
@@ -784,7 +1070,15 @@ impl Node {
         }
     }
 
-    fn dispatch(&mut self, conn: ConnId, session: i64, xid: i32, op: i32, payload: Bytes) {
+    fn dispatch(
+        &mut self,
+        conn: ConnId,
+        session: i64,
+        xid: i32,
+        op: i32,
+        payload: Bytes,
+        start: Instant,
+    ) {
         let mut r = Reader::new(payload);
         let req = match Request::decode(op, &mut r) {
             Ok(q) => q,
@@ -799,6 +1093,7 @@ impl Node {
                         xid,
                         op: code,
                         prep_err: err,
+                        start,
                     };
                     self.propose(
                         session,
@@ -810,18 +1105,26 @@ impl Node {
                     );
                 } else {
                     self.reply(conn, xid, self.last_zxid(), err, None);
+                    self.done(conn, op, xid, start);
                 }
                 return;
             }
         };
         match req {
-            Request::Ping => self.reply(conn, Xid::PING, self.last_zxid(), 0, None),
-            Request::Auth(a) => self.auth(conn, xid, a),
+            Request::Ping => {
+                self.reply(conn, Xid::PING, self.last_zxid(), 0, None);
+                self.done(conn, op, xid, start);
+            }
+            Request::Auth(a) => {
+                self.auth(conn, xid, a);
+                self.done(conn, op, xid, start);
+            }
             Request::Sasl(_) => {
                 // No SASL provider is configured: ZooKeeper answers with a null token and
                 // leaves the session unauthenticated.
                 warn!("SASL is not enabled; ignoring a SASL token from session 0x{session:x}");
                 self.reply(conn, xid, 0, 0, Some(&SetSaslResponse { token: None }));
+                self.done(conn, op, xid, start);
             }
             Request::CloseSession => {
                 info!("closing session 0x{session:x} at the client's request");
@@ -834,7 +1137,7 @@ impl Node {
                     },
                 );
             }
-            req if is_write(op) => self.write(conn, session, xid, op, req),
+            req if is_write(op) => self.write(conn, session, xid, op, req, start),
             req => {
                 let Some(c) = self.conns.get(&conn) else {
                     return;
@@ -852,8 +1155,37 @@ impl Node {
                 // Events for changes a reconnecting client missed come before the reply.
                 self.deliver_events(-1);
                 self.reply_body(conn, xid, res);
+                self.done(conn, op, xid, start);
             }
         }
+    }
+
+    /// A request was answered: the figures `srvr`, `cons` and `mntr` show.
+    fn done(&self, conn: ConnId, op: i32, xid: i32, start: Instant) {
+        let us = start.elapsed().as_micros() as u64;
+        let s = stats();
+        s.latency.add(us);
+        if is_write(op) {
+            s.updatelatency.add(us);
+        } else if op != OpCode::Ping.code() {
+            s.readlatency.add(us);
+        }
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        let st = &c.stats;
+        st.outstanding.set(st.outstanding.get().saturating_sub(1));
+        st.last_op.set(last_op_name(op));
+        if xid >= 0 {
+            st.last_cxid.set(xid as i64);
+        }
+        st.last_zxid.set(self.last_zxid());
+        st.last_response_ms.set(self.now());
+        st.last_latency_us.set(us);
+        st.min_latency_us.set(st.min_latency_us.get().min(us));
+        st.max_latency_us.set(st.max_latency_us.get().max(us));
+        st.sum_latency_us.set(st.sum_latency_us.get() + us);
+        st.count.set(st.count.get() + 1);
     }
 
     fn auth(&mut self, conn: ConnId, xid: i32, a: AuthPacket) {
@@ -868,6 +1200,7 @@ impl Node {
                 "authentication failed for scheme {}: no such provider",
                 a.scheme
             );
+            stats().auth_failed_count.inc();
             self.reply(conn, xid, 0, ErrorCode::AuthFailed.code(), None);
             self.close_conn(conn);
             return;
@@ -886,7 +1219,15 @@ impl Node {
         self.reply(conn, xid, 0, 0, None);
     }
 
-    fn write(&mut self, conn: ConnId, session: i64, xid: i32, op: i32, req: Request) {
+    fn write(
+        &mut self,
+        conn: ConnId,
+        session: i64,
+        xid: i32,
+        op: i32,
+        req: Request,
+        start: Instant,
+    ) {
         let auth = self.conns.get(&conn).map(|c| c.auth.as_slice());
         let time = wall_ms();
         let ctx = Ctx {
@@ -912,11 +1253,45 @@ impl Node {
             xid,
             op: code,
             prep_err,
+            start,
         };
         self.propose(session, xid, hdr_op, body, then, time);
     }
 
     pub fn node_count(&self) -> usize {
         self.tree.node_count()
+    }
+}
+
+/// ZooKeeper's short operation names (FinalRequestProcessor's lastOp).
+fn last_op_name(op: i32) -> &'static str {
+    match OpCode::from_i32(op) {
+        Some(OpCode::Ping) => "PING",
+        Some(OpCode::CreateSession) => "SESS",
+        Some(OpCode::Multi) => "MULT",
+        Some(OpCode::MultiRead) => "MLTR",
+        Some(OpCode::Create | OpCode::Create2 | OpCode::CreateTtl | OpCode::CreateContainer) => {
+            "CREA"
+        }
+        Some(OpCode::Delete | OpCode::DeleteContainer) => "DELE",
+        Some(OpCode::SetData) => "SETD",
+        Some(OpCode::Reconfig) => "RECO",
+        Some(OpCode::SetAcl) => "SETA",
+        Some(OpCode::CloseSession) => "CLOS",
+        Some(OpCode::Sync) => "SYNC",
+        Some(OpCode::Check) => "CHEC",
+        Some(OpCode::Exists) => "EXIS",
+        Some(OpCode::GetData) => "GETD",
+        Some(OpCode::SetWatches) => "SETW",
+        Some(OpCode::SetWatches2) => "STW2",
+        Some(OpCode::AddWatch) => "ADDW",
+        Some(OpCode::GetAcl) => "GETA",
+        Some(OpCode::GetChildren | OpCode::GetChildren2) => "GETC",
+        Some(OpCode::GetAllChildrenNumber) => "GETACN",
+        Some(OpCode::CheckWatches) => "CHKW",
+        Some(OpCode::RemoveWatches) => "REMW",
+        Some(OpCode::WhoAmI) => "HOMI",
+        Some(OpCode::GetEphemerals) => "GETE",
+        _ => "NA",
     }
 }

@@ -93,6 +93,18 @@ impl SessionTracker {
         (t / self.tick_ms + 1) * self.tick_ms
     }
 
+    /// Session ids grouped by the (tick-aligned) time they expire, soonest first.
+    pub fn by_expiry(&self) -> Vec<(u64, Vec<i64>)> {
+        self.buckets
+            .iter()
+            .map(|(t, ids)| {
+                let mut ids: Vec<i64> = ids.iter().copied().collect();
+                ids.sort_unstable();
+                (*t, ids)
+            })
+            .collect()
+    }
+
     pub fn next_session_id(&mut self) -> i64 {
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1);

@@ -145,6 +145,11 @@ impl WatchTable {
     pub fn count(&self) -> usize {
         self.by_path.values().map(|m| m.len()).sum()
     }
+
+    /// Every watched path with its watchers.
+    pub fn by_path(&self) -> impl Iterator<Item = (&String, impl Iterator<Item = &WatcherId>)> {
+        self.by_path.iter().map(|(p, m)| (p, m.keys()))
+    }
 }
 
 /// An event to deliver to one watcher.

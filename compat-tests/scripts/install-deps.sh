@@ -9,6 +9,9 @@
 #   python3-kazoo           kazoo for /usr/bin/python3
 #   default-jdk-headless    java + javac (OpenJDK 17 on bookworm)
 #   coreutils               stdbuf, timeout (normally already present)
+#   prometheus              promtool, to check /metrics
+#   zktop                   the ZooKeeper top tool, run against ferrozk
+#   bsdutils                script(1), a pty for zktop's curses UI
 #
 # Idempotent. Skips apt entirely when everything is already present, except
 # in CI (CI=true), where it always runs `apt-get update` + `apt-get install`.
@@ -26,6 +29,9 @@ PACKAGES=(
     python3-kazoo
     default-jdk-headless
     coreutils
+    prometheus
+    zktop
+    bsdutils
 )
 
 J=/usr/share/java
@@ -36,7 +42,8 @@ missing() {
         "$J/zookeeper.jar" "$J/zookeeper-jute.jar" \
         "$J/curator-client.jar" "$J/curator-framework.jar" "$J/curator-recipes.jar" \
         "$J/guava.jar" "$J/slf4j-api.jar" "$J/slf4j-nop.jar" "$J/slf4j-simple.jar" \
-        /usr/lib/zookeeper/bin/cli_mt /usr/share/zookeeper/bin/zkCli.sh /usr/bin/python3; do
+        /usr/lib/zookeeper/bin/cli_mt /usr/share/zookeeper/bin/zkCli.sh /usr/bin/python3 \
+        /usr/bin/promtool /usr/bin/zktop /usr/bin/script; do
         [ -e "$f" ] || m+=("$f")
     done
     local cmd

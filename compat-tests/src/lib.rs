@@ -89,7 +89,7 @@ impl Server {
         std::fs::write(
             &cfg,
             format!(
-                "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\nmaxClientCnxns=0\nextendedTypesEnabled=true\n{extra}",
+                "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\nmaxClientCnxns=0\nextendedTypesEnabled=true\nadmin.enableServer=false\n{extra}",
                 dir.join("data").display()
             ),
         )

@@ -3,7 +3,10 @@
 //! node queued into as few writes as possible. A broken connection is closed and logged; it
 //! never affects another.
 
+use crate::config::Config;
 use crate::node::{ConnId, Msg, Out};
+use crate::ops::stats::stats;
+use crate::ops::{self, FourLetterCtx, Whitelist};
 use bytes::{Bytes, BytesMut};
 use jute::{ConnectRequest, Decode, Reader, RequestHeader};
 use std::collections::HashMap;
@@ -26,6 +29,8 @@ pub struct NetConfig {
     pub max_buffer: usize,
     pub max_client_cnxns: u32,
     pub max_session_timeout_ms: u32,
+    pub cfg: Arc<Config>,
+    pub whitelist: Arc<Whitelist>,
 }
 
 /// Connections per client address, for `maxClientCnxns`.
@@ -68,6 +73,7 @@ pub async fn serve(listener: TcpListener, node: mpsc::Sender<Msg>, cfg: NetConfi
             }
         };
         if !per_ip.try_add(peer.ip(), cfg.max_client_cnxns) {
+            stats().connection_rejected.inc();
             warn!(
                 "too many connections from {} - max is {}",
                 peer.ip(),
@@ -102,8 +108,6 @@ enum ConnError {
     Idle,
     #[error("malformed {0}: {1}")]
     Malformed(&'static str, jute::DecodeError),
-    #[error("four-letter word {0:?} (not served by this build)")]
-    FourLetter(String),
     #[error("server shutting down")]
     NodeGone,
 }
@@ -129,26 +133,106 @@ async fn read_frame(
 }
 
 /// ZooKeeper's four-letter words, recognised from the first four bytes of a connection.
-fn four_letter(b: [u8; 4]) -> Option<String> {
-    const WORDS: [&str; 19] = [
-        "conf", "cons", "crst", "dump", "envi", "ruok", "srst", "srvr", "stat", "wchs", "wchc",
-        "wchp", "mntr", "isro", "dirs", "hash", "gtmk", "stmk", "kill",
-    ];
+fn four_letter(b: [u8; 4]) -> Option<&'static str> {
     let s = std::str::from_utf8(&b).ok()?;
-    WORDS.contains(&s).then(|| s.to_string())
+    ops::FOUR_LETTER_WORDS.iter().copied().find(|w| *w == s)
+}
+
+/// Answers a four-letter word and closes the connection, as ZooKeeper does.
+async fn four_letter_word(
+    word: &'static str,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    node: &mpsc::Sender<Msg>,
+    cfg: &NetConfig,
+) {
+    let text = if !cfg.whitelist.enabled(word) {
+        info!("four-letter word {word} from {peer} refused: not in 4lw.commands.whitelist");
+        format!("{word} is not executed because it is not in the whitelist.\n")
+    } else {
+        debug!("four-letter word {word} from {peer}");
+        let mut trace_mask = None;
+        if word == "stmk" {
+            let mut b = [0u8; 8];
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.read_exact(&mut b)).await {
+                Ok(Ok(_)) => trace_mask = Some(i64::from_be_bytes(b)),
+                _ => return,
+            }
+        }
+        let view = match ops::query_for(word) {
+            Some(q) => ops::admin::ask(node, q).await,
+            None => None,
+        };
+        let (data_dir_size, log_dir_size) = if matches!(word, "conf" | "dirs") {
+            let c = cfg.cfg.clone();
+            tokio::task::spawn_blocking(move || {
+                (
+                    ops::process::dir_size(&c.data_dir.join("version-2")),
+                    ops::process::dir_size(&c.data_log_dir.join("version-2")),
+                )
+            })
+            .await
+            .unwrap_or((0, 0))
+        } else {
+            (0, 0)
+        };
+        let ctx = FourLetterCtx {
+            cfg: &cfg.cfg,
+            peer,
+            data_dir_size,
+            log_dir_size,
+            trace_mask,
+        };
+        // Words that need no node answer even while it is not serving.
+        let view = if ops::query_for(word).is_none() {
+            Some(ops::NodeView {
+                serving: true,
+                ..Default::default()
+            })
+        } else {
+            view
+        };
+        ops::four_letter_text(word, view.as_ref(), &ctx)
+    };
+    let _ = stream.write_all(text.as_bytes()).await;
+    let _ = stream.shutdown().await;
 }
 
 async fn connection(
     id: ConnId,
-    stream: TcpStream,
+    mut stream: TcpStream,
     peer: SocketAddr,
     node: mpsc::Sender<Msg>,
     cfg: NetConfig,
 ) {
+    // The first four bytes: a four-letter word or the length of the ConnectRequest.
+    let mut first = [0u8; 4];
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.read_exact(&mut first)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => {
+            debug!("connection {id} from {peer} closed before its handshake: {e}");
+            return;
+        }
+        Err(_) => {
+            stats().sessionless_connections_expired.inc();
+            info!("closing connection {id} from {peer}: no handshake within {HANDSHAKE_TIMEOUT:?}");
+            return;
+        }
+    }
+    if let Some(word) = four_letter(first) {
+        return four_letter_word(word, stream, peer, &node, &cfg).await;
+    }
     let (mut rd, wr) = stream.into_split();
     let (tx, rx) = mpsc::unbounded_channel();
     let writer = tokio::spawn(write_loop(wr, rx));
-    let res = read_loop(id, &mut rd, peer, &node, &cfg, tx).await;
+    let res = read_loop(id, first, &mut rd, peer, &node, &cfg, tx).await;
+    match &res {
+        Err(ConnError::Malformed("ConnectRequest", _)) | Err(ConnError::HandshakeTimeout(_)) => {
+            stats().unsuccessful_handshake.inc();
+        }
+        Err(ConnError::Len(_)) => stats().large_requests_rejected.inc(),
+        _ => {}
+    }
     match &res {
         Err(ConnError::Eof) | Ok(()) => debug!("connection {id} from {peer} closed"),
         Err(e) => info!("closing connection {id} from {peer}: {e}"),
@@ -160,6 +244,7 @@ async fn connection(
 
 async fn read_loop(
     id: ConnId,
+    len: [u8; 4],
     rd: &mut OwnedReadHalf,
     peer: SocketAddr,
     node: &mpsc::Sender<Msg>,
@@ -167,16 +252,8 @@ async fn read_loop(
     tx: mpsc::UnboundedSender<Out>,
 ) -> Result<(), ConnError> {
     let mut buf = BytesMut::with_capacity(1024);
-    // The handshake: four-letter word or ConnectRequest.
+    // The rest of the handshake: the ConnectRequest.
     let first = tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
-        let mut len = [0u8; 4];
-        rd.read_exact(&mut len).await.map_err(|e| match e.kind() {
-            std::io::ErrorKind::UnexpectedEof => ConnError::Eof,
-            _ => ConnError::Io(e),
-        })?;
-        if let Some(w) = four_letter(len) {
-            return Err(ConnError::FourLetter(w));
-        }
         let n = i32::from_be_bytes(len);
         if n < 0 || n as usize > cfg.max_buffer {
             return Err(ConnError::Len(n as i64));
@@ -207,6 +284,7 @@ async fn read_loop(
             Ok(f) => f?,
             Err(_) => return Err(ConnError::Idle),
         };
+        stats().bytes_received_count.add(frame.len() as u64 + 4);
         let mut r = Reader::new(frame);
         let h =
             RequestHeader::decode(&mut r).map_err(|e| ConnError::Malformed("RequestHeader", e))?;

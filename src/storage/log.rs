@@ -307,6 +307,9 @@ fn writer_loop(cfg: StorageConfig, rx: mpsc::Receiver<LogCmd>, durable: impl Fn(
             continue; // nothing more is acknowledged once a write failed
         }
         let mut last = None;
+        crate::ops::stats::stats()
+            .sync_processor_batch_size
+            .add(batch.len() as u64);
         let res = (|| -> std::io::Result<()> {
             for cmd in batch {
                 match cmd {
@@ -330,8 +333,15 @@ fn writer_loop(cfg: StorageConfig, rx: mpsc::Receiver<LogCmd>, durable: impl Fn(
             if let (Some(c), true) = (&cur, cfg.force_sync) {
                 let t = Instant::now();
                 sync_or_exit(c, &faults);
-                let ms = t.elapsed().as_millis() as u64;
+                let took = t.elapsed();
+                crate::ops::stats::stats()
+                    .fsynctime
+                    .add(took.as_micros() as u64);
+                let ms = took.as_millis() as u64;
                 if ms > cfg.fsync_warn_ms {
+                    crate::ops::stats::stats()
+                        .fsync_threshold_exceed_count
+                        .inc();
                     warn!(
                         "fsync of the txn log took {ms} ms (fsync.warningthresholdms={})",
                         cfg.fsync_warn_ms

@@ -231,6 +231,14 @@ pub struct DataTree {
     pub containers: BTreeSet<String>,
     pub ttls: BTreeSet<String>,
     pub last_processed_zxid: i64,
+    /// Sum of path and data lengths over all nodes (ZooKeeper's approximate_data_size).
+    data_size: u64,
+}
+
+/// What a node counts for in `approximate_data_size`: its path and its data.
+fn node_size(path: &str, data: Option<&Bytes>) -> u64 {
+    let path = if path == "/" { 0 } else { path.len() };
+    (path + data.map_or(0, |d| d.len())) as u64
 }
 
 impl Default for DataTree {
@@ -249,6 +257,7 @@ impl DataTree {
             containers: BTreeSet::new(),
             ttls: BTreeSet::new(),
             last_processed_zxid: 0,
+            data_size: 0,
         };
         let empty = || Some(Bytes::new());
         let mut root = Node::new(empty(), Acl::open_unsafe(), StatPersisted::default());
@@ -273,7 +282,20 @@ impl DataTree {
         );
         t.nodes.insert(CONFIG.into(), config);
         t.digest = t.compute_digest();
+        t.data_size = t.count_data_size();
         t
+    }
+
+    fn count_data_size(&self) -> u64 {
+        self.nodes
+            .iter()
+            .map(|(p, n)| node_size(p, n.data.as_ref()))
+            .sum()
+    }
+
+    /// Sum of path and data lengths, as ZooKeeper's `approximate_data_size`.
+    pub fn approximate_data_size(&self) -> u64 {
+        self.data_size
     }
 
     /// Every node parent-first, children in the order ZooKeeper would write them.
@@ -302,6 +324,7 @@ impl DataTree {
             containers: BTreeSet::new(),
             ttls: BTreeSet::new(),
             last_processed_zxid: last_zxid,
+            data_size: 0,
         };
         for (path, mut node) in nodes {
             node.children = JavaHashSet::with_initial_capacity(8);
@@ -319,6 +342,7 @@ impl DataTree {
             return Err("no root node".into());
         }
         t.digest = t.compute_digest();
+        t.data_size = t.count_data_size();
         Ok(t)
     }
 
@@ -486,6 +510,8 @@ impl DataTree {
                 let r = match self.nodes.get_mut(&t.path) {
                     None => Err(ErrorCode::NoNode),
                     Some(n) => {
+                        self.data_size = self.data_size + node_size(&t.path, t.data.as_ref())
+                            - node_size(&t.path, n.data.as_ref());
                         n.data = t.data.clone();
                         n.stat.version = t.version;
                         n.stat.mzxid = hdr.zxid;
@@ -634,6 +660,7 @@ impl DataTree {
         let acl_arc: Arc<[Acl]> = acl.as_slice().into();
         let node = Node::new(data, acl, stat);
         let out = node.client_stat();
+        self.data_size += node_size(path, node.data.as_ref());
         self.nodes.insert(path.to_string(), node);
         self.digest_in(path);
         self.index_owner(path, owner);
@@ -665,6 +692,7 @@ impl DataTree {
         self.digest_in(&parent_path);
         self.digest_out(path);
         let node = self.nodes.remove(path).ok_or(ErrorCode::NoNode)?;
+        self.data_size -= node_size(path, node.data.as_ref());
         let owner = node.stat.ephemeral_owner;
         match owner_kind(owner) {
             OwnerKind::Container => {

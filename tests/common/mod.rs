@@ -21,6 +21,8 @@ pub fn free_port() -> u16 {
 /// A ferrozk child process, stopped (by PID) when dropped.
 pub struct Server {
     pub port: u16,
+    /// The AdminServer's port (each test server gets a free one).
+    pub admin_port: u16,
     pub dir: PathBuf,
     child: Child,
 }
@@ -66,21 +68,48 @@ impl Server {
             std::env::temp_dir().join(format!("ferrozk-test-{}-{}", std::process::id(), port));
         std::fs::create_dir_all(&dir).unwrap();
         let cfg = dir.join("zoo.cfg");
+        let admin_port = free_port();
         std::fs::write(
             &cfg,
             format!(
-                "tickTime=200\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\nextendedTypesEnabled=true\n{extra}\n",
+                "tickTime=200\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\nextendedTypesEnabled=true\nadmin.serverAddress=127.0.0.1\nadmin.serverPort={admin_port}\n{extra}\n",
                 dir.join("data").display()
             ),
         )
         .unwrap();
         let child = spawn_env(&dir, port, env);
-        Server { port, dir, child }
+        Server {
+            port,
+            admin_port,
+            dir,
+            child,
+        }
     }
 
     /// The exit status, once the process has ended by itself (waits up to 10 s).
     pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
         let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return Some(st);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM and waits (up to 60 s) for the process to exit.
+    pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             if let Some(st) = self.child.try_wait().unwrap() {
                 return Some(st);

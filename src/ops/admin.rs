@@ -1,0 +1,766 @@
+//! HTTP: ZooKeeper's AdminServer (`/commands/<name>`, JSON with `command` and `error`) and
+//! the Prometheus endpoint (`/metrics`). Both ask the node for a [`NodeView`] through the
+//! same channel the client connections use, so they see what clients see.
+
+use super::stats::{stats, Value};
+use super::{environment, full_version, monitor_values, process, NodeView, Query};
+use crate::acl::AclPolicy;
+use crate::config::Config;
+use crate::node::{Msg, SnapshotReply};
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use jute::{Id, Perms};
+use metrics_exporter_prometheus::PrometheusHandle;
+use serde_json::{json, Map, Value as Json};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{info, warn};
+
+/// Asks the node; `None` when it is not serving.
+pub async fn ask(node: &mpsc::Sender<Msg>, q: Query) -> Option<NodeView> {
+    let (tx, rx) = oneshot::channel();
+    node.send(Msg::Query { q, reply: tx }).await.ok()?;
+    tokio::time::timeout(Duration::from_secs(10), rx)
+        .await
+        .ok()?
+        .ok()
+}
+
+pub struct Http {
+    pub node: mpsc::Sender<Msg>,
+    pub cfg: Arc<Config>,
+    pub policy: AclPolicy,
+    pub prometheus: Option<PrometheusHandle>,
+    pub command_url: String,
+    /// When the last snapshot and restore commands ran (ZooKeeper's RateLimiter).
+    last_snapshot: Mutex<Option<Instant>>,
+    last_restore: Mutex<Option<Instant>>,
+}
+
+impl Http {
+    pub fn new(
+        node: mpsc::Sender<Msg>,
+        cfg: Arc<Config>,
+        prometheus: Option<PrometheusHandle>,
+    ) -> Http {
+        let mut command_url = cfg
+            .property("admin.commandURL")
+            .unwrap_or("/commands")
+            .to_string();
+        if !command_url.starts_with('/') {
+            command_url.insert(0, '/');
+        }
+        Http {
+            policy: AclPolicy::from_config(&cfg),
+            node,
+            cfg,
+            prometheus,
+            command_url,
+            last_snapshot: Mutex::new(None),
+            last_restore: Mutex::new(None),
+        }
+    }
+}
+
+type Resp = Response<Full<Bytes>>;
+
+fn respond(status: StatusCode, ctype: &str, body: impl Into<Bytes>) -> Resp {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = status;
+    if let Ok(v) = ctype.parse() {
+        r.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
+    }
+    r
+}
+
+fn json_resp(status: StatusCode, mut body: Map<String, Json>, command: &str) -> Resp {
+    body.entry("command").or_insert_with(|| command.into());
+    body.entry("error").or_insert(Json::Null);
+    let text = serde_json::to_string_pretty(&Json::Object(body)).unwrap_or_default();
+    respond(status, "application/json", text)
+}
+
+/// Serves one listener (the AdminServer's or the metrics provider's) until the process ends.
+pub async fn serve(listener: TcpListener, http: Arc<Http>) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                warn!("http accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let http = http.clone();
+        tokio::spawn(async move {
+            let svc = service_fn(move |req| {
+                let http = http.clone();
+                async move { Ok::<_, std::convert::Infallible>(handle(&http, req, peer).await) }
+            });
+            let conn = http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(30))
+                .serve_connection(TokioIo::new(stream), svc);
+            if let Err(e) = conn.await {
+                tracing::debug!("http connection from {peer}: {e}");
+            }
+        });
+    }
+}
+
+fn query_params(q: Option<&str>) -> Vec<(String, String)> {
+    q.unwrap_or("")
+        .split('&')
+        .filter(|s| !s.is_empty())
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (kv.to_string(), String::new()),
+        })
+        .collect()
+}
+
+/// The AdminServer's command names: canonical name first, then aliases.
+const COMMANDS: &[&[&str]] = &[
+    &["configuration", "conf", "config"],
+    &["connection_stat_reset", "crst"],
+    &["connections", "cons"],
+    &["dirs"],
+    &["dump"],
+    &["environment", "env", "envi"],
+    &["get_trace_mask", "gtmk"],
+    &["hash"],
+    &["initial_configuration", "icfg"],
+    &["is_read_only", "isro"],
+    &["last_snapshot", "lsnp"],
+    &["leader", "lead"],
+    &["monitor", "mntr"],
+    &["observer_connection_stat_reset", "orst"],
+    &["observers", "obsr"],
+    &["restore", "rest"],
+    &["ruok"],
+    &["server_stats", "srvr"],
+    &["set_trace_mask", "stmk"],
+    &["snapshot", "snap"],
+    &["stat_reset", "srst"],
+    &["stats", "stat"],
+    &["system_properties", "sysp"],
+    &["voting_view"],
+    &["watch_summary", "wchs"],
+    &["watches", "wchc"],
+    &["watches_by_path", "wchp"],
+    &["zabstate"],
+];
+
+fn canonical(name: &str) -> Option<&'static str> {
+    COMMANDS
+        .iter()
+        .find(|names| names.contains(&name))
+        .map(|names| names[0])
+}
+
+async fn handle(http: &Http, req: Request<Incoming>, peer: SocketAddr) -> Resp {
+    let path = req.uri().path().to_string();
+    if path == "/metrics" {
+        if let Some(h) = &http.prometheus {
+            return metrics(http, h).await;
+        }
+    }
+    let Some(rest) = path.strip_prefix(&http.command_url) else {
+        return respond(StatusCode::NOT_FOUND, "text/plain", "not found\n");
+    };
+    let name = rest.trim_start_matches('/').trim_end_matches('/');
+    if name.is_empty() {
+        let mut page = String::new();
+        for names in COMMANDS {
+            page.push_str(&format!(
+                "<a href=\"{0}/{1}\">{1}</a>\n<br/>\n",
+                http.command_url, names[0]
+            ));
+        }
+        return respond(StatusCode::OK, "text/html", page);
+    }
+    let params = query_params(req.uri().query());
+    let auth = req
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let Some(cmd) = canonical(name) else {
+        warn!("AdminServer: unknown command {name:?} from {peer}");
+        let mut m = Map::new();
+        m.insert("command".into(), name.into());
+        m.insert("error".into(), format!("Unknown command: {name}").into());
+        return json_resp(StatusCode::OK, m, name);
+    };
+    let is_post = req.method() == Method::POST;
+    if cmd == "restore" {
+        if !is_post {
+            return json_resp(
+                StatusCode::METHOD_NOT_ALLOWED,
+                error_map("restore is a POST command"),
+                cmd,
+            );
+        }
+    } else if is_post {
+        return json_resp(
+            StatusCode::METHOD_NOT_ALLOWED,
+            error_map(&format!("{cmd} is a GET command")),
+            cmd,
+        );
+    }
+    if cmd == "snapshot" || cmd == "restore" {
+        if let Err(resp) = authorize(http, auth.as_deref(), peer, cmd).await {
+            return resp;
+        }
+        return if cmd == "snapshot" {
+            snapshot(http, &params).await
+        } else {
+            json_resp(
+                StatusCode::NOT_IMPLEMENTED,
+                error_map("restore is not supported by ferrozk; restore a snapshot by placing it in dataDir/version-2 and restarting"),
+                cmd,
+            )
+        };
+    }
+    let (status, body) = run(http, cmd, &params).await;
+    json_resp(status, body, cmd)
+}
+
+fn error_map(e: &str) -> Map<String, Json> {
+    let mut m = Map::new();
+    m.insert("error".into(), e.into());
+    m
+}
+
+/// `Authorization: <scheme> <auth>` checked as ZooKeeper does for snapshot and restore:
+/// the caller must hold ALL on `/` (the super user always does).
+async fn authorize(
+    http: &Http,
+    auth: Option<&str>,
+    peer: SocketAddr,
+    cmd: &str,
+) -> Result<(), Resp> {
+    let Some(auth) = auth else {
+        warn!("AdminServer {cmd}: auth info is missing (from {peer})");
+        return Err(json_resp(
+            StatusCode::UNAUTHORIZED,
+            error_map("Auth info is missing for the command"),
+            cmd,
+        ));
+    };
+    let (scheme, data) = match auth.split_once(' ') {
+        Some((s, d)) => (s, Some(d)),
+        None => (auth, None),
+    };
+    let ids: Vec<Id> = match (scheme, data) {
+        ("digest", Some(d)) => http.policy.digest_auth(d.as_bytes()),
+        ("ip", None) => vec![Id::new("ip", &peer.ip().to_string())],
+        _ => Vec::new(),
+    };
+    if ids.is_empty() {
+        warn!("AdminServer {cmd}: authentication failed for scheme {scheme} from {peer}");
+        return Err(json_resp(
+            StatusCode::UNAUTHORIZED,
+            error_map("Not authenticated"),
+            cmd,
+        ));
+    }
+    let Some(root_acl) = ask_root_acl(&http.node).await else {
+        return Err(json_resp(
+            StatusCode::OK,
+            error_map(super::NOT_SERVING),
+            cmd,
+        ));
+    };
+    if !http.policy.check(&root_acl, Perms::ALL, &ids) {
+        warn!("AdminServer {cmd}: {peer} is not authorized");
+        return Err(json_resp(
+            StatusCode::FORBIDDEN,
+            error_map("Not authorized"),
+            cmd,
+        ));
+    }
+    Ok(())
+}
+
+async fn ask_root_acl(node: &mpsc::Sender<Msg>) -> Option<Vec<jute::Acl>> {
+    let (tx, rx) = oneshot::channel();
+    node.send(Msg::RootAcl { reply: tx }).await.ok()?;
+    rx.await.ok()
+}
+
+fn rate_limited(slot: &Mutex<Option<Instant>>, every: Duration) -> bool {
+    let mut last = slot.lock().unwrap_or_else(|e| e.into_inner());
+    if last.is_some_and(|t| t.elapsed() < every) {
+        return true;
+    }
+    *last = Some(Instant::now());
+    false
+}
+
+fn rate_interval(cfg: &Config) -> Duration {
+    Duration::from_millis(
+        cfg.property("admin.rateLimiterIntervalInMS")
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(300_000),
+    )
+}
+
+async fn snapshot(http: &Http, params: &[(String, String)]) -> Resp {
+    const CMD: &str = "snapshot";
+    if http.cfg.property("admin.snapshot.enabled") == Some("false") {
+        warn!("AdminServer: the snapshot command is disabled");
+        return json_resp(StatusCode::SERVICE_UNAVAILABLE, Map::new(), CMD);
+    }
+    if rate_limited(&http.last_snapshot, rate_interval(&http.cfg)) {
+        warn!("AdminServer: snapshot request was rate limited");
+        return json_resp(StatusCode::TOO_MANY_REQUESTS, Map::new(), CMD);
+    }
+    let _ = &http.last_restore;
+    let streaming = params
+        .iter()
+        .find(|(k, _)| k == "streaming")
+        .map(|(_, v)| v != "false")
+        .unwrap_or(true);
+    let (tx, rx) = oneshot::channel::<SnapshotReply>();
+    if http.node.send(Msg::Snapshot { reply: tx }).await.is_err() {
+        return json_resp(StatusCode::OK, error_map(super::NOT_SERVING), CMD);
+    }
+    let (path, zxid) = match rx.await {
+        Ok(Ok(x)) => x,
+        Ok(Err(e)) => {
+            warn!("AdminServer: snapshot failed: {e}");
+            return json_resp(StatusCode::INTERNAL_SERVER_ERROR, error_map(&e), CMD);
+        }
+        Err(_) => {
+            return json_resp(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                error_map("the snapshot was abandoned"),
+                CMD,
+            )
+        }
+    };
+    info!("AdminServer: snapshot {} taken", path.display());
+    let bytes = match tokio::fs::read(&path).await {
+        Ok(b) => b,
+        Err(e) => {
+            return json_resp(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                error_map(&e.to_string()),
+                CMD,
+            )
+        }
+    };
+    let size = bytes.len();
+    let mut r = if streaming {
+        respond(StatusCode::OK, "application/octet-stream", bytes)
+    } else {
+        json_resp(StatusCode::OK, Map::new(), CMD)
+    };
+    let h = r.headers_mut();
+    if let Ok(v) = format!("0x{zxid:x}").parse() {
+        h.insert("last_zxid", v);
+    }
+    if let Ok(v) = size.to_string().parse() {
+        h.insert("snapshot_size", v);
+    }
+    r
+}
+
+fn jvalues(pairs: &[(String, Value)]) -> Map<String, Json> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.clone(), Json::from(v)))
+        .collect()
+}
+
+fn conn_json(c: &super::ConnView, brief: bool) -> Json {
+    let mut m = Map::new();
+    m.insert(
+        "remote_socket_address".into(),
+        c.peer.map(|p| p.to_string()).into(),
+    );
+    m.insert("interest_ops".into(), 1.into());
+    m.insert("outstanding_requests".into(), c.outstanding.into());
+    m.insert("packets_received".into(), c.received.into());
+    m.insert("packets_sent".into(), c.sent.into());
+    if !brief && c.session != 0 {
+        m.insert("session_id".into(), c.session.into());
+        m.insert("last_operation".into(), c.last_op.into());
+        m.insert("established".into(), c.established_ms.into());
+        m.insert("session_timeout".into(), c.timeout.into());
+        m.insert("last_cxid".into(), c.last_cxid.into());
+        m.insert("last_zxid".into(), c.last_zxid.into());
+        m.insert("last_response_time".into(), c.last_response_ms.into());
+        m.insert("last_latency".into(), c.last_latency.into());
+        m.insert("min_latency".into(), c.min_latency.into());
+        m.insert("avg_latency".into(), c.avg_latency.into());
+        m.insert("max_latency".into(), c.max_latency.into());
+    }
+    Json::Object(m)
+}
+
+fn dir_sizes(cfg: &Config) -> (u64, u64) {
+    (
+        process::dir_size(&cfg.data_dir.join("version-2")),
+        process::dir_size(&cfg.data_log_dir.join("version-2")),
+    )
+}
+
+fn server_stats_json(v: &NodeView, cfg: &Config, dirs: (u64, u64)) -> Map<String, Json> {
+    let s = stats();
+    let (last, min, max) = s.response_sizes();
+    let sizes = json!({"last_buffer_size": last, "min_buffer_size": min, "max_buffer_size": max});
+    let mut st = Map::new();
+    st.insert("packets_sent".into(), s.packets_sent.get().into());
+    st.insert("packets_received".into(), s.packets_received.get().into());
+    st.insert(
+        "fsync_threshold_exceed_count".into(),
+        s.fsync_threshold_exceed_count.get().into(),
+    );
+    st.insert("client_response_stats".into(), sizes.clone());
+    st.insert("data_dir_size".into(), dirs.0.into());
+    st.insert("log_dir_size".into(), dirs.1.into());
+    st.insert("provider_null".into(), false.into());
+    st.insert("server_state".into(), "standalone".into());
+    st.insert("last_processed_zxid".into(), v.zxid.into());
+    st.insert("outstanding_requests".into(), v.outstanding_requests.into());
+    st.insert("avg_latency".into(), Json::from(&Value::F(s.latency.avg())));
+    st.insert("max_latency".into(), s.latency.max().into());
+    st.insert("min_latency".into(), s.latency.min().into());
+    st.insert(
+        "num_alive_client_connections".into(),
+        v.connections.len().into(),
+    );
+    st.insert("uptime".into(), v.uptime_ms.into());
+    st.insert("auth_failed_count".into(), s.auth_failed_count.get().into());
+    st.insert("non_mtlsremote_conn_count".into(), 0.into());
+    st.insert("non_mtlslocal_conn_count".into(), 0.into());
+    let _ = cfg;
+    let mut m = Map::new();
+    m.insert("version".into(), full_version().into());
+    m.insert("read_only".into(), false.into());
+    m.insert("server_stats".into(), Json::Object(st));
+    m.insert("client_response".into(), sizes);
+    m.insert("node_count".into(), v.node_count.into());
+    m
+}
+
+/// Runs a GET command other than snapshot.
+async fn run(
+    http: &Http,
+    cmd: &str,
+    params: &[(String, String)],
+) -> (StatusCode, Map<String, Json>) {
+    let cfg = &http.cfg;
+    let mut m = Map::new();
+    // Commands that do not need a running server.
+    match cmd {
+        "environment" => {
+            for (k, v) in environment() {
+                m.insert(k, v.into());
+            }
+            return (StatusCode::OK, m);
+        }
+        "get_trace_mask" => {
+            m.insert("tracemask".into(), super::stats_trace_mask().into());
+            return (StatusCode::OK, m);
+        }
+        "set_trace_mask" => {
+            match params.iter().find(|(k, _)| k == "traceMask") {
+                None => {
+                    m.insert(
+                        "error".into(),
+                        "setTraceMask requires long traceMask argument".into(),
+                    );
+                }
+                Some((_, v)) => match v.parse::<i64>() {
+                    Ok(mask) => {
+                        super::set_trace_mask(mask);
+                        m.insert("tracemask".into(), mask.into());
+                    }
+                    Err(_) => {
+                        m.insert(
+                            "error".into(),
+                            format!("setTraceMask requires long traceMask argument, got {v}")
+                                .into(),
+                        );
+                    }
+                },
+            }
+            return (StatusCode::OK, m);
+        }
+        "system_properties" => {
+            for (k, v) in &cfg.system_properties {
+                m.insert(k.clone(), v.clone().into());
+            }
+            return (StatusCode::OK, m);
+        }
+        "zabstate" => {
+            m.insert("voting".into(), false.into());
+            m.insert("zabstate".into(), "".into());
+            return (StatusCode::OK, m);
+        }
+        _ => {}
+    }
+    let q = match cmd {
+        "connections" | "stats" => Query::Connections,
+        "connection_stat_reset" => Query::ResetConnections,
+        "dump" => Query::Dump,
+        "watches" | "watches_by_path" | "watch_summary" => Query::Watches,
+        "hash" => Query::Hash,
+        _ => Query::Summary,
+    };
+    let Some(v) = ask(&http.node, q).await.filter(|v| v.serving) else {
+        m.insert("error".into(), super::NOT_SERVING.into());
+        return (StatusCode::OK, m);
+    };
+    match cmd {
+        "configuration" => {
+            m.insert("client_port".into(), cfg.client_port.into());
+            m.insert(
+                "data_dir".into(),
+                cfg.data_dir.join("version-2").display().to_string().into(),
+            );
+            m.insert(
+                "data_log_dir".into(),
+                cfg.data_log_dir
+                    .join("version-2")
+                    .display()
+                    .to_string()
+                    .into(),
+            );
+            m.insert("tick_time".into(), cfg.tick_time.into());
+            m.insert("max_client_cnxns".into(), cfg.max_client_cnxns.into());
+            m.insert("min_session_timeout".into(), cfg.min_session_timeout.into());
+            m.insert("max_session_timeout".into(), cfg.max_session_timeout.into());
+            m.insert("server_id".into(), cfg.server_id.into());
+            m.insert("client_port_listen_backlog".into(), (-1).into());
+        }
+        "connection_stat_reset" | "observer_connection_stat_reset" | "ruok" => {}
+        "stat_reset" => stats().reset_server_stats(),
+        "connections" => {
+            let conns: Vec<Json> = v.connections.iter().map(|c| conn_json(c, false)).collect();
+            m.insert("connections".into(), conns.into());
+            m.insert("secure_connections".into(), Json::Array(vec![]));
+        }
+        "dirs" => {
+            let cfg2 = cfg.clone();
+            let (d, l) = tokio::task::spawn_blocking(move || dir_sizes(&cfg2))
+                .await
+                .unwrap_or((0, 0));
+            m.insert("datadir_size".into(), d.into());
+            m.insert("logdir_size".into(), l.into());
+        }
+        "dump" => {
+            let expiry: Map<String, Json> = v
+                .sessions_by_expiry
+                .iter()
+                .map(|(t, ids)| (t.to_string(), ids.clone().into()))
+                .collect();
+            let eph: Map<String, Json> = v
+                .ephemerals
+                .iter()
+                .map(|(s, p)| (s.to_string(), p.clone().into()))
+                .collect();
+            m.insert("expiry_time_to_session_ids".into(), expiry.into());
+            m.insert("session_id_to_ephemeral_paths".into(), eph.into());
+        }
+        "hash" => {
+            let d: Vec<Json> = v
+                .digests
+                .iter()
+                .map(|(z, d)| json!({"zxid": z, "digest": d}))
+                .collect();
+            m.insert("digests".into(), d.into());
+        }
+        "initial_configuration" => {
+            let file = cfg.file.clone();
+            let text = tokio::fs::read_to_string(&file).await.unwrap_or_default();
+            m.insert("initial_configuration".into(), text.into());
+        }
+        "is_read_only" => {
+            m.insert("read_only".into(), false.into());
+        }
+        "last_snapshot" => {
+            let (z, t) = v.last_snapshot.unwrap_or((0, 0));
+            m.insert("zxid".into(), format!("{z:x}").into());
+            m.insert("timestamp".into(), t.into());
+        }
+        "leader" => {
+            m.insert("error".into(), "server is not initialized".into());
+        }
+        "monitor" => {
+            m.extend(jvalues(&monitor_values(&v, cfg)));
+        }
+        "observers" => {
+            m.insert("synced_observers".into(), 0.into());
+            m.insert("observers".into(), Json::Array(vec![]));
+        }
+        "server_stats" | "stats" => {
+            let cfg2 = cfg.clone();
+            let dirs = tokio::task::spawn_blocking(move || dir_sizes(&cfg2))
+                .await
+                .unwrap_or((0, 0));
+            m.extend(server_stats_json(&v, cfg, dirs));
+            if cmd == "stats" {
+                let conns: Vec<Json> = v.connections.iter().map(|c| conn_json(c, true)).collect();
+                m.insert("connections".into(), conns.into());
+                m.insert("secure_connections".into(), Json::Array(vec![]));
+            }
+        }
+        "voting_view" => {
+            m.insert("current_config".into(), Json::Object(Map::new()));
+        }
+        "watch_summary" => {
+            let total: usize = v.watches_by_path.values().map(|s| s.len()).sum();
+            m.insert("num_connections".into(), v.watches_by_session.len().into());
+            m.insert("num_paths".into(), v.watches_by_path.len().into());
+            m.insert("num_total_watches".into(), total.into());
+        }
+        "watches" => {
+            let w: Map<String, Json> = v
+                .watches_by_session
+                .iter()
+                .map(|(s, p)| (s.to_string(), p.clone().into()))
+                .collect();
+            m.insert("session_id_to_watched_paths".into(), w.into());
+        }
+        "watches_by_path" => {
+            let w: Map<String, Json> = v
+                .watches_by_path
+                .iter()
+                .map(|(p, s)| (p.clone(), s.clone().into()))
+                .collect();
+            m.insert("path_to_session_ids".into(), w.into());
+        }
+        _ => {}
+    }
+    (StatusCode::OK, m)
+}
+
+/// `/metrics`: gauges are read from the node at scrape time; counters and summaries are
+/// kept as they happen.
+async fn metrics(http: &Http, h: &PrometheusHandle) -> Resp {
+    if let Some(v) = ask(&http.node, Query::Summary).await {
+        for (k, val) in monitor_values(&v, &http.cfg) {
+            let x = match val {
+                Value::U(x) => x as f64,
+                Value::I(x) => x as f64,
+                Value::F(x) => x,
+                Value::S(_) => continue,
+            };
+            // Summaries are exported as Prometheus summaries, not as their mntr parts.
+            let summary_part = [
+                "avg_", "min_", "max_", "cnt_", "sum_", "p50_", "p95_", "p99_", "p999_",
+            ]
+            .iter()
+            .any(|p| {
+                k.starts_with(p)
+                    && !matches!(k.as_str(), "avg_latency" | "min_latency" | "max_latency")
+            });
+            if summary_part {
+                continue;
+            }
+            if stats().counters().iter().any(|c| c.name == k) {
+                metrics::counter!(k).absolute(x as u64);
+            } else {
+                metrics::gauge!(k).set(x);
+            }
+        }
+    }
+    let p = process::read();
+    metrics::counter!("process_cpu_seconds_total").absolute(p.cpu_seconds as u64);
+    metrics::gauge!("process_open_fds").set(p.open_fds as f64);
+    metrics::gauge!("process_max_fds").set(p.max_fds as f64);
+    metrics::gauge!("process_resident_memory_bytes").set(p.rss_bytes as f64);
+    metrics::gauge!("process_virtual_memory_bytes").set(p.virtual_bytes as f64);
+    metrics::gauge!("process_start_time_seconds").set(p.start_time_seconds);
+    // ZooKeeper's dashboards read JVM heap figures; the process's memory stands in for them.
+    metrics::gauge!("jvm_memory_bytes_used", "area" => "heap").set(p.rss_bytes as f64);
+    metrics::gauge!("jvm_memory_bytes_max", "area" => "heap").set(p.memory_limit_bytes as f64);
+    metrics::gauge!("jvm_threads_current").set(p.threads as f64);
+    respond(
+        StatusCode::OK,
+        "text/plain; version=0.0.4; charset=utf-8",
+        h.render(),
+    )
+}
+
+/// Installs the Prometheus recorder when zoo.cfg names ZooKeeper's Prometheus provider.
+pub fn prometheus_from_config(cfg: &Config) -> Option<PrometheusHandle> {
+    let class = cfg.property("metricsProvider.className")?;
+    if !class.ends_with("PrometheusMetricsProvider") {
+        warn!("metricsProvider.className={class} is not supported; only ZooKeeper's PrometheusMetricsProvider is");
+        return None;
+    }
+    let b = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .set_quantiles(&[0.5, 0.9, 0.99])
+        .ok()?;
+    match b.install_recorder() {
+        Ok(h) => {
+            describe_all(cfg);
+            Some(h)
+        }
+        Err(e) => {
+            warn!("cannot start the Prometheus metrics provider: {e}");
+            None
+        }
+    }
+}
+
+/// HELP lines, as ZooKeeper's provider writes them (the metric's own name).
+fn describe_all(cfg: &Config) {
+    for (k, _) in monitor_values(&NodeView::default(), cfg) {
+        metrics::describe_gauge!(k.clone(), k);
+    }
+    for c in stats().counters() {
+        metrics::describe_counter!(c.name, c.name);
+    }
+    for s in stats().summaries() {
+        metrics::describe_histogram!(s.name, s.name);
+        s.register();
+    }
+    for (k, what) in [
+        (
+            "process_cpu_seconds_total",
+            "Total user and system CPU time spent in seconds.",
+        ),
+        ("process_open_fds", "Number of open file descriptors."),
+        (
+            "process_max_fds",
+            "Maximum number of open file descriptors.",
+        ),
+        (
+            "process_resident_memory_bytes",
+            "Resident memory size in bytes.",
+        ),
+        (
+            "process_virtual_memory_bytes",
+            "Virtual memory size in bytes.",
+        ),
+        (
+            "process_start_time_seconds",
+            "Start time of the process since unix epoch in seconds.",
+        ),
+        (
+            "jvm_memory_bytes_used",
+            "Memory used by the ferrozk process (its resident set; ferrozk has no JVM heap).",
+        ),
+        (
+            "jvm_memory_bytes_max",
+            "Memory ferrozk may use (the cgroup limit, else the machine's memory).",
+        ),
+        ("jvm_threads_current", "Threads of the ferrozk process."),
+    ] {
+        metrics::describe_gauge!(k, what);
+    }
+}
