@@ -29,7 +29,7 @@ use jute::*;
 use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot};
@@ -47,6 +47,20 @@ pub enum Out {
 
 pub type ConnTx = mpsc::UnboundedSender<Out>;
 
+/// What a connection's tasks and the node share: the bounds on a client that sends faster
+/// than it reads.
+#[derive(Default)]
+pub struct ConnShared {
+    /// Reply bytes queued for the writer and not yet written to the socket.
+    pub queued: AtomicUsize,
+    /// Requests handed to the node and not yet answered; the reader stops reading at the
+    /// limit (`globalOutstandingLimit`) until the node catches up.
+    pub outstanding: AtomicUsize,
+    pub wake: tokio::sync::Notify,
+    /// Cancelled when the connection must go at once (its queue overflowed).
+    pub kill: tokio_util::sync::CancellationToken,
+}
+
 /// What connections tell the node.
 pub enum Msg {
     Connect {
@@ -54,6 +68,7 @@ pub enum Msg {
         peer: SocketAddr,
         req: ConnectRequest,
         tx: ConnTx,
+        shared: Arc<ConnShared>,
     },
     Request {
         conn: ConnId,
@@ -93,6 +108,7 @@ struct Conn {
     auth: Vec<Id>,
     peer: SocketAddr,
     stats: ConnStats,
+    shared: Arc<ConnShared>,
 }
 
 /// Per-connection figures `cons` shows. Cells: replies are sent through `&self`.
@@ -100,7 +116,6 @@ struct Conn {
 struct ConnStats {
     received: u64,
     sent: Cell<u64>,
-    outstanding: Cell<u64>,
     last_op: Cell<&'static str>,
     established_ms: i64,
     timeout: u32,
@@ -188,6 +203,10 @@ pub struct Node {
     /// Set once shutdown began: who to tell when the writes in flight are done.
     shutdown: Option<(oneshot::Sender<usize>, usize)>,
     shutdown_done: bool,
+    /// Connections over `max_queued`, to close after the current message.
+    overflowed: std::cell::RefCell<Vec<ConnId>>,
+    max_queued: usize,
+    outstanding_limit: usize,
     policy: AclPolicy,
     tree: DataTree,
     sessions: SessionTracker,
@@ -260,6 +279,9 @@ impl Node {
             digest_log: VecDeque::new(),
             shutdown: None,
             shutdown_done: false,
+            overflowed: Default::default(),
+            max_queued: crate::net::max_queued_bytes(&cfg),
+            outstanding_limit: crate::net::outstanding_limit(&cfg),
             cfg,
             zab: Standalone::new(tree.last_processed_zxid),
             next_zxid: tree.last_processed_zxid + 1,
@@ -311,6 +333,7 @@ impl Node {
                 Some(zxid) = durable.recv() => {
                     self.zab.durable(zxid, &mut self.actions);
                     self.run_actions();
+                    self.reap_overflowed();
                 }
                 _ = ticker.tick() => self.expire_sessions(),
                 _ = containers.tick() => self.collect_containers(),
@@ -325,6 +348,7 @@ impl Node {
 
     pub fn handle(&mut self, m: Msg) {
         self.handle_msg(m);
+        self.reap_overflowed();
         if self
             .snap_job
             .as_ref()
@@ -341,7 +365,8 @@ impl Node {
                 peer,
                 req,
                 tx,
-            } => self.connect(conn, peer, req, tx),
+                shared,
+            } => self.connect(conn, peer, req, tx, shared),
             Msg::Request {
                 conn,
                 xid,
@@ -415,7 +440,7 @@ impl Node {
             let n = st.count.get();
             v.connections.push(ConnView {
                 peer: Some(c.peer),
-                outstanding: st.outstanding.get(),
+                outstanding: c.shared.outstanding.load(Ordering::Relaxed) as u64,
                 received: st.received,
                 sent: st.sent.get(),
                 session: c.session,
@@ -489,9 +514,39 @@ impl Node {
 
     fn send(&self, conn: ConnId, frame: Bytes) {
         if let Some(c) = self.conns.get(&conn) {
-            stats().sent(frame.len());
-            c.stats.sent.set(c.stats.sent.get() + 1);
-            let _ = c.tx.send(Out::Frame(frame));
+            self.queue(c, conn, frame);
+        }
+    }
+
+    /// Queues a frame for the connection's writer, unless the client has left more than
+    /// `max_queued` bytes unread: then the connection is dropped at once (the node reaps it
+    /// after the current message), and the reason logged.
+    fn queue(&self, c: &Conn, conn: ConnId, frame: Bytes) {
+        if c.shared.kill.is_cancelled() {
+            return;
+        }
+        let n = frame.len();
+        let queued = c.shared.queued.fetch_add(n, Ordering::AcqRel) + n;
+        if queued > self.max_queued {
+            warn!(
+                "closing connection from {} (session 0x{:x}): {queued} bytes of replies unread, more than {}; the client is not reading",
+                c.peer, c.session, self.max_queued
+            );
+            stats().connection_drop_count.inc();
+            c.shared.kill.cancel();
+            self.overflowed.borrow_mut().push(conn);
+            return;
+        }
+        stats().sent(n);
+        c.stats.sent.set(c.stats.sent.get() + 1);
+        let _ = c.tx.send(Out::Frame(frame));
+    }
+
+    /// Drops the connections whose clients stopped reading.
+    fn reap_overflowed(&mut self) {
+        let gone = std::mem::take(&mut *self.overflowed.borrow_mut());
+        for conn in gone {
+            self.close_conn(conn);
         }
     }
 
@@ -530,7 +585,8 @@ impl Node {
     /// Sends the queued watch events; `zxid` goes in their header (ZooKeeper 3.9 sends the
     /// triggering zxid, 3.8 sends -1, and clients ignore it).
     fn deliver_events(&mut self, zxid: i64) {
-        for e in self.events.drain(..) {
+        let mut events = std::mem::take(&mut self.events);
+        for e in events.drain(..) {
             let Some(c) = self.conns.get(&e.watcher) else {
                 continue;
             };
@@ -555,15 +611,21 @@ impl Node {
             }
             .encode(&mut out);
             end_frame(&mut out, at);
-            stats().sent(out.len());
-            c.stats.sent.set(c.stats.sent.get() + 1);
-            let _ = c.tx.send(Out::Frame(out.freeze()));
+            self.queue(c, e.watcher, out.freeze());
         }
+        self.events = events;
     }
 
     // ---- sessions -----------------------------------------------------------------------
 
-    fn connect(&mut self, conn: ConnId, peer: SocketAddr, req: ConnectRequest, tx: ConnTx) {
+    fn connect(
+        &mut self,
+        conn: ConnId,
+        peer: SocketAddr,
+        req: ConnectRequest,
+        tx: ConnTx,
+        shared: Arc<ConnShared>,
+    ) {
         if self.shutdown.is_some() || self.shutdown_done {
             let _ = tx.send(Out::Close);
             return;
@@ -595,6 +657,7 @@ impl Node {
                 auth: vec![Id::new("ip", &peer.ip().to_string())],
                 peer,
                 stats: cs,
+                shared,
             },
         );
         let now = self.now();
@@ -1019,7 +1082,6 @@ impl Node {
             return;
         };
         c.stats.received += 1;
-        c.stats.outstanding.set(c.stats.outstanding.get() + 1);
         let session = c.session;
         if session == 0 {
             return;
@@ -1174,7 +1236,14 @@ impl Node {
             return;
         };
         let st = &c.stats;
-        st.outstanding.set(st.outstanding.get().saturating_sub(1));
+        let before = c
+            .shared
+            .outstanding
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            .unwrap_or(0);
+        if before == self.outstanding_limit {
+            c.shared.wake.notify_one();
+        }
         st.last_op.set(last_op_name(op));
         if xid >= 0 {
             st.last_cxid.set(xid as i64);

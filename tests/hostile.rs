@@ -115,3 +115,94 @@ fn max_client_cnxns_per_ip() {
     assert!(c.exists("/").is_some());
     drop(b);
 }
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn a_client_that_never_reads_is_dropped_and_memory_stays_bounded() {
+    let srv = Server::start("ferrozk.maxClientQueueBytes=8388608\njute.maxbuffer=2097152");
+    let mut good = Raw::connect(srv.port, true);
+    let (err, _) = good.create("/big", &vec![7u8; 512 * 1024], 0);
+    assert_eq!(err, 0);
+    let before = rss_kib(srv.pid());
+    // A session that asks for /big (512 KiB) over and over and never reads a reply.
+    let mut flood = Raw::connect(srv.port, true);
+    flood
+        .s
+        .set_write_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let flooder = std::thread::spawn(move || {
+        let req = GetDataRequest {
+            path: "/big".into(),
+            watch: false,
+        };
+        let h = RequestHeader {
+            xid: 1,
+            op: OpCode::GetData.code(),
+        };
+        let frame = frame_of(&[&|b| h.encode(b), &|b| req.encode(b)]);
+        let mut sent = 0u64;
+        // 4000 requests ask for 2 GiB of replies.
+        while sent < 4000 {
+            if flood.s.write_all(&frame).is_err() {
+                return (sent, true);
+            }
+            sent += 1;
+        }
+        (sent, false)
+    });
+    // Meanwhile the well-behaved session is served.
+    for _ in 0..20 {
+        still_served(srv.port, &mut good);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (sent, refused) = flooder.join().unwrap();
+    let log = srv.log();
+    assert!(
+        log.contains("bytes of replies unread"),
+        "the flooder was not dropped (sent {sent}, refused {refused}): {log}"
+    );
+    let grown = rss_kib(srv.pid()).saturating_sub(before);
+    assert!(
+        grown < 256 * 1024,
+        "server memory grew by {grown} KiB for one client that does not read"
+    );
+    still_served(srv.port, &mut good);
+}
+
+#[test]
+fn throttled_pipelining_still_answers_every_request_in_order() {
+    // globalOutstandingLimit: past 100 unanswered requests the server stops reading this
+    // connection; everything sent is still answered, in order.
+    let srv = Server::start("globalOutstandingLimit=100");
+    let mut c = Raw::connect(srv.port, true);
+    let mut reader = Raw::from_stream(c.s.try_clone().unwrap());
+    let n = 5000;
+    let writer = std::thread::spawn(move || {
+        for xid in 1..=n {
+            let h = RequestHeader {
+                xid,
+                op: OpCode::Exists.code(),
+            };
+            let req = ExistsRequest {
+                path: "/zookeeper".into(),
+                watch: false,
+            };
+            c.s.write_all(&frame_of(&[&|b| h.encode(b), &|b| req.encode(b)]))
+                .unwrap();
+        }
+        c
+    });
+    for xid in 1..=n {
+        let (h, _, _) = reader.reply(xid);
+        assert_eq!((h.xid, h.err), (xid, 0));
+    }
+    let _c = writer.join().unwrap();
+}

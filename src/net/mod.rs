@@ -4,7 +4,7 @@
 //! never affects another.
 
 use crate::config::Config;
-use crate::node::{ConnId, Msg, Out};
+use crate::node::{ConnId, ConnShared, Msg, Out};
 use crate::ops::stats::stats;
 use crate::ops::{self, FourLetterCtx, Whitelist};
 use bytes::{Bytes, BytesMut};
@@ -23,6 +23,25 @@ use tracing::{debug, info, warn};
 /// How long a new connection may take to send its handshake (ZooKeeper's sessionless
 /// connection timeout).
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Unread reply bytes a connection may accumulate before it is dropped:
+/// `ferrozk.maxClientQueueBytes`, by default 64 MiB (and never less than two of the largest
+/// frames, 2 x jute.maxbuffer).
+pub fn max_queued_bytes(cfg: &Config) -> usize {
+    cfg.property("ferrozk.maxClientQueueBytes")
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(64 << 20)
+        .max(2 * cfg.max_buffer)
+}
+
+/// Requests one connection may have in the node before its reader pauses:
+/// `globalOutstandingLimit` (1000), as ZooKeeper throttles reading at that many.
+pub fn outstanding_limit(cfg: &Config) -> usize {
+    cfg.property("globalOutstandingLimit")
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|n: &usize| *n > 0)
+        .unwrap_or(1000)
+}
 
 #[derive(Clone)]
 pub struct NetConfig {
@@ -110,6 +129,8 @@ enum ConnError {
     Malformed(&'static str, jute::DecodeError),
     #[error("server shutting down")]
     NodeGone,
+    #[error("the client does not read its replies")]
+    Overflow,
 }
 
 async fn read_frame(
@@ -224,8 +245,12 @@ async fn connection(
     }
     let (mut rd, wr) = stream.into_split();
     let (tx, rx) = mpsc::unbounded_channel();
-    let writer = tokio::spawn(write_loop(wr, rx));
-    let res = read_loop(id, first, &mut rd, peer, &node, &cfg, tx).await;
+    let shared = Arc::new(ConnShared::default());
+    let writer = tokio::spawn(write_loop(wr, rx, shared.clone()));
+    let res = tokio::select! {
+        r = read_loop(id, first, &mut rd, peer, &node, &cfg, tx, &shared) => r,
+        _ = shared.kill.cancelled() => Err(ConnError::Overflow),
+    };
     match &res {
         Err(ConnError::Malformed("ConnectRequest", _)) | Err(ConnError::HandshakeTimeout(_)) => {
             stats().unsuccessful_handshake.inc();
@@ -242,6 +267,7 @@ async fn connection(
     let _ = writer.await;
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn read_loop(
     id: ConnId,
     len: [u8; 4],
@@ -250,7 +276,9 @@ async fn read_loop(
     node: &mpsc::Sender<Msg>,
     cfg: &NetConfig,
     tx: mpsc::UnboundedSender<Out>,
+    shared: &Arc<ConnShared>,
 ) -> Result<(), ConnError> {
+    let limit = outstanding_limit(&cfg.cfg);
     let mut buf = BytesMut::with_capacity(1024);
     // The rest of the handshake: the ConnectRequest.
     let first = tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
@@ -275,6 +303,7 @@ async fn read_loop(
         peer,
         req,
         tx,
+        shared: shared.clone(),
     })
     .await
     .map_err(|_| ConnError::NodeGone)?;
@@ -288,6 +317,18 @@ async fn read_loop(
         let mut r = Reader::new(frame);
         let h =
             RequestHeader::decode(&mut r).map_err(|e| ConnError::Malformed("RequestHeader", e))?;
+        // Throttle: with `limit` requests unanswered, stop reading until one is answered;
+        // TCP then slows the client down.
+        while shared.outstanding.load(Ordering::Acquire) >= limit {
+            // Bounded: a connection the node closed meanwhile ends within the idle limit.
+            if tokio::time::timeout(idle, shared.wake.notified())
+                .await
+                .is_err()
+            {
+                return Err(ConnError::Idle);
+            }
+        }
+        shared.outstanding.fetch_add(1, Ordering::AcqRel);
         node.send(Msg::Request {
             conn: id,
             xid: h.xid,
@@ -299,9 +340,21 @@ async fn read_loop(
     }
 }
 
-async fn write_loop(mut wr: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<Out>) {
+async fn write_loop(
+    mut wr: OwnedWriteHalf,
+    mut rx: mpsc::UnboundedReceiver<Out>,
+    shared: Arc<ConnShared>,
+) {
     let mut batch = BytesMut::with_capacity(8192);
-    while let Some(first) = rx.recv().await {
+    loop {
+        let first = tokio::select! {
+            m = rx.recv() => match m {
+                Some(m) => m,
+                None => break,
+            },
+            // Dropped for not reading: whatever is queued is discarded.
+            _ = shared.kill.cancelled() => return,
+        };
         let mut close = false;
         let mut next = Some(first);
         while let Some(m) = next {
@@ -317,8 +370,15 @@ async fn write_loop(mut wr: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<Out>
             }
             next = rx.try_recv().ok();
         }
-        if !batch.is_empty() && wr.write_all(&batch).await.is_err() {
-            break;
+        if !batch.is_empty() {
+            let written = tokio::select! {
+                r = wr.write_all(&batch) => r.is_ok(),
+                _ = shared.kill.cancelled() => return,
+            };
+            if !written {
+                break;
+            }
+            shared.queued.fetch_sub(batch.len(), Ordering::AcqRel);
         }
         batch.clear();
         if close {
