@@ -2,6 +2,8 @@
 
 pub mod acl;
 pub mod config;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod net;
 pub mod node;
 pub mod ops;
