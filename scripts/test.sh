@@ -9,3 +9,5 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked --exclude compat-tests
 cargo test -p compat-tests --locked -- --test-threads=1
+# bench/compare against both servers, every scenario once at tiny sizes (about 2 minutes).
+/usr/bin/python3 bench/compare --smoke

@@ -6,7 +6,7 @@ use crate::acl::AclPolicy;
 use crate::tree::javaset::{concurrent_order, java_string_hash};
 use crate::tree::DataTree;
 use crate::watch::{Event, WatchManager, WatcherId, STANDARD};
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
 use jute::*;
 
 fn body<T: Encode + Send + 'static>(t: T) -> Result<Body, ErrorCode> {
@@ -51,6 +51,33 @@ impl ReadCtx<'_> {
         Ok((n.children.ordered(), n.client_stat()))
     }
 
+    /// getChildren/getChildren2's reply body, encoded straight from the tree: a large
+    /// parent's names are not copied into strings first.
+    fn children_reply(
+        &mut self,
+        path: &str,
+        watch: bool,
+        with_stat: bool,
+    ) -> Result<Body, ErrorCode> {
+        let n = self.tree.get(path).ok_or(ErrorCode::NoNode)?;
+        self.allowed(path, Perms::READ)?;
+        if watch {
+            self.watches.child.add(path, self.watcher, STANDARD);
+        }
+        let names = n.children.ordered_refs();
+        let len: usize = names.iter().map(|s| 4 + s.len()).sum();
+        let mut out = BytesMut::with_capacity(4 + len + 80);
+        out.put_i32(names.len() as i32);
+        for s in names {
+            out.put_i32(s.len() as i32);
+            out.put_slice(s.as_bytes());
+        }
+        if with_stat {
+            n.client_stat().encode(&mut out);
+        }
+        Ok(Body::Rec(Box::new(Encoded(out.freeze()))))
+    }
+
     pub fn read(&mut self, req: Request) -> Result<Body, ErrorCode> {
         match req {
             Request::Exists(r) => {
@@ -72,14 +99,8 @@ impl ReadCtx<'_> {
                 let (data, stat) = self.get_data(&r.path, r.watch)?;
                 body(GetDataResponse { data, stat })
             }
-            Request::GetChildren(r) => {
-                let (children, _) = self.get_children(&r.path, r.watch)?;
-                body(GetChildrenResponse { children })
-            }
-            Request::GetChildren2(r) => {
-                let (children, stat) = self.get_children(&r.path, r.watch)?;
-                body(GetChildren2Response { children, stat })
-            }
+            Request::GetChildren(r) => self.children_reply(&r.path, r.watch, false),
+            Request::GetChildren2(r) => self.children_reply(&r.path, r.watch, true),
             Request::GetAcl(r) => {
                 let n = self.tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
                 self.allowed(&r.path, Perms::READ | Perms::ADMIN)?;
@@ -268,5 +289,14 @@ impl ReadCtx<'_> {
         for p in recursive {
             self.watches.add_persistent(p, w, true);
         }
+    }
+}
+
+/// A reply body already in jute form.
+struct Encoded(Bytes);
+
+impl Encode for Encoded {
+    fn encode(&self, out: &mut BytesMut) {
+        out.put_slice(&self.0);
     }
 }

@@ -46,8 +46,9 @@ fn table_size_for(n: usize) -> usize {
 /// A set of strings that remembers what Java's HashSet would remember about them.
 #[derive(Debug, Clone, Default)]
 pub struct JavaHashSet {
-    /// Ordered storage (no rehash stalls on huge parents); the Java order is computed.
-    members: BTreeMap<String, u64>,
+    /// Ordered storage (no rehash stalls on huge parents); the Java order is computed from
+    /// each member's insertion sequence and `hashCode()`, kept so as to hash once.
+    members: BTreeMap<String, (u64, i32)>,
     next_seq: u64,
     /// Table capacity; 0 until the first insert allocates the table.
     capacity: usize,
@@ -82,7 +83,8 @@ impl JavaHashSet {
         if self.capacity == 0 {
             self.capacity = if self.initial == 0 { 16 } else { self.initial };
         }
-        self.members.insert(s, self.next_seq);
+        let h = java_string_hash(&s);
+        self.members.insert(s, (self.next_seq, h));
         self.next_seq += 1;
         // HashMap resizes once size exceeds capacity * 0.75.
         while self.members.len() > self.capacity * 3 / 4 {
@@ -97,10 +99,40 @@ impl JavaHashSet {
 
     /// Members in Java iteration order.
     pub fn ordered(&self) -> Vec<String> {
+        self.ordered_refs().into_iter().cloned().collect()
+    }
+
+    /// Members in Java iteration order, borrowed: bucket by bucket (a counting sort over
+    /// the table, linear in its size), by insertion within a bucket.
+    pub fn ordered_refs(&self) -> Vec<&String> {
         let cap = self.capacity.max(1);
-        let mut v: Vec<(&String, u64)> = self.members.iter().map(|(k, s)| (k, *s)).collect();
-        v.sort_by_key(|(k, seq)| (bucket(k, cap), *seq));
-        v.into_iter().map(|(k, _)| k.clone()).collect()
+        let mut start = vec![0u32; cap + 1];
+        let keyed: Vec<(usize, u64, &String)> = self
+            .members
+            .iter()
+            .map(|(k, (seq, h))| {
+                let b = bucket_of_hash(*h, cap);
+                start[b + 1] += 1;
+                (b, *seq, k)
+            })
+            .collect();
+        for i in 1..=cap {
+            start[i] += start[i - 1];
+        }
+        let mut slots: Vec<Option<(u64, &String)>> = vec![None; keyed.len()];
+        let mut next = start.clone();
+        for (b, seq, k) in keyed {
+            slots[next[b] as usize] = Some((seq, k));
+            next[b] += 1;
+        }
+        // Buckets hold few members; order each by insertion.
+        for b in 0..cap {
+            let (lo, hi) = (start[b] as usize, start[b + 1] as usize);
+            if hi - lo > 1 {
+                slots[lo..hi].sort_unstable_by_key(|s| s.map(|(seq, _)| seq));
+            }
+        }
+        slots.into_iter().flatten().map(|(_, k)| k).collect()
     }
 
     /// The order of a `HashSet.clone()` holding `items` (given in the original's order):
@@ -108,9 +140,13 @@ impl JavaHashSet {
     /// differently from the original.
     pub fn clone_order(items: Vec<String>) -> Vec<String> {
         let cap = table_size_for((items.len() as f32 / 0.75 + 1.0) as usize);
-        let mut v: Vec<(usize, String)> = items.into_iter().enumerate().collect();
-        v.sort_by_key(|(i, k)| (bucket(k, cap), *i));
-        v.into_iter().map(|(_, k)| k).collect()
+        let mut v: Vec<(usize, usize, String)> = items
+            .into_iter()
+            .enumerate()
+            .map(|(i, k)| (bucket(&k, cap), i, k))
+            .collect();
+        v.sort_unstable_by_key(|(b, i, _)| (*b, *i));
+        v.into_iter().map(|(_, _, k)| k).collect()
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &String> {
