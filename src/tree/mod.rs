@@ -63,7 +63,9 @@ impl Node {
 
     fn new(data: Option<Bytes>, acl: Vec<Acl>, stat: StatPersisted) -> Node {
         Node {
-            data,
+            // Its own allocation: the bytes arrive as a slice of a request frame or of a
+            // whole snapshot or log buffer, which would otherwise stay alive with the node.
+            data: data.map(|d| Bytes::copy_from_slice(&d)),
             acl,
             stat,
             children: JavaHashSet::with_initial_capacity(8),
@@ -512,7 +514,7 @@ impl DataTree {
                     Some(n) => {
                         self.data_size = self.data_size + node_size(&t.path, t.data.as_ref())
                             - node_size(&t.path, n.data.as_ref());
-                        n.data = t.data.clone();
+                        n.data = t.data.as_ref().map(|d| Bytes::copy_from_slice(d));
                         n.stat.version = t.version;
                         n.stat.mzxid = hdr.zxid;
                         n.stat.mtime = hdr.time;
