@@ -6,11 +6,13 @@ use jute::{Acl, Id};
 use sha1::Digest;
 use std::net::IpAddr;
 
-/// Who may do what, from zoo.cfg (`skipACL`, `DigestAuthenticationProvider.superDigest`).
+/// Who may do what, from zoo.cfg (`skipACL`, `DigestAuthenticationProvider.superDigest`,
+/// and `enforceQuota`, which decides whether hard quota limits refuse writes).
 #[derive(Debug, Clone, Default)]
 pub struct AclPolicy {
     pub skip: bool,
     pub super_digest: Option<String>,
+    pub enforce_quota: bool,
 }
 
 impl AclPolicy {
@@ -20,6 +22,10 @@ impl AclPolicy {
             super_digest: cfg
                 .property("DigestAuthenticationProvider.superDigest")
                 .map(str::to_string),
+            // Java's Boolean.parseBoolean: "true" in any case, anything else is false.
+            enforce_quota: cfg
+                .property("enforceQuota")
+                .is_some_and(|v| v.eq_ignore_ascii_case("true")),
         }
     }
 

@@ -48,6 +48,53 @@ impl Ctx<'_> {
             Err(ErrorCode::NoAuth)
         }
     }
+
+    /// `ZooKeeperServer.checkQuota`: limits and stats as the applied tree has them (not the
+    /// pending changes, so the ops of one multi are each checked against the same counts).
+    /// Only `enforceQuota` makes a hard limit refuse the write; a limit or stats node that
+    /// does not parse then fails the whole request with MARSHALLINGERROR, as in ZooKeeper.
+    /// Limits passed are logged either way (ZooKeeper logs them only when enforcing).
+    fn quota(&self, tree: &DataTree, path: &str, bytes_diff: i64, count_diff: i64) -> PResult<()> {
+        use crate::tree::quota::QuotaRefusal;
+        let enforce = self.policy.enforce_quota;
+        match tree.check_quota(path, bytes_diff, count_diff) {
+            Ok(None) => Ok(()),
+            Ok(Some(soft)) => {
+                quota_log(&soft);
+                Ok(())
+            }
+            Err(QuotaRefusal::Exceeded(m)) => {
+                quota_log(&m);
+                if enforce {
+                    Err(ErrorCode::QuotaExceeded)
+                } else {
+                    Ok(())
+                }
+            }
+            Err(QuotaRefusal::Malformed(m)) if enforce => {
+                tracing::error!("cannot check the quota for {path}: malformed {m}");
+                Err(ErrorCode::MarshallingError)
+            }
+            Err(QuotaRefusal::Malformed(_)) => Ok(()),
+        }
+    }
+}
+
+/// Quota warnings, at most one a second (a client looping on a full subtree would otherwise
+/// flood the log).
+fn quota_log(msg: &str) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    if LAST.swap(now, Ordering::Relaxed) != now {
+        tracing::warn!("{msg}");
+    }
+}
+
+fn data_len(d: &Option<bytes::Bytes>) -> i64 {
+    d.as_ref().map_or(0, |d| d.len() as i64)
 }
 
 type PResult<T> = Result<T, ErrorCode>;
@@ -275,6 +322,7 @@ pub fn prep_write(
             validate_path(&r.path)?;
             let mut node = ov.get(tree, &r.path)?;
             ctx.check(&node, Perms::WRITE)?;
+            ctx.quota(tree, &r.path, data_len(&r.data) - data_len(&node.data), 0)?;
             let version = check_and_inc_version(node.stat.version, r.version)?;
             node.stat.version = version;
             node.stat.mzxid = ctx.zxid;
@@ -369,6 +417,7 @@ fn prep_create(
     if owner_kind(parent.stat.ephemeral_owner) == OwnerKind::Normal {
         return Err(ErrorCode::NoChildrenForEphemerals);
     }
+    ctx.quota(tree, &path, data_len(data), 1)?;
     let new_cversion = parent.stat.cversion + 1;
     // The owner the applied txn will give the node: the txn kind decides, not the flags
     // (create with container flags makes a plain node, createContainer with ephemeral flags
@@ -461,6 +510,12 @@ pub fn prep_multi(
         };
         match prep_write(tree, ov, ctx, op) {
             Ok(s) => subs.push(s),
+            // Not a per-op error in ZooKeeper but an exception that fails the whole request
+            // (a quota node that does not parse).
+            Err(ErrorCode::MarshallingError) => {
+                *ov = saved;
+                return Err(ErrorCode::MarshallingError);
+            }
             Err(e) => {
                 failed = true;
                 *ov = saved.clone();
