@@ -199,23 +199,6 @@ fn check_and_inc_version(current: i32, expected: i32) -> PResult<i32> {
     Ok(if next == -1 { 0 } else { next })
 }
 
-fn is_valid_ip_acl(id: &str) -> bool {
-    let (addr, bits) = match id.split_once('/') {
-        Some((a, b)) => (a, Some(b)),
-        None => (id, None),
-    };
-    let Ok(ip) = addr.parse::<std::net::IpAddr>() else {
-        return false;
-    };
-    match bits {
-        None => true,
-        Some(b) => match b.parse::<u32>() {
-            Ok(n) => n <= if ip.is_ipv4() { 32 } else { 128 },
-            Err(_) => false,
-        },
-    }
-}
-
 /// `PrepRequestProcessor.fixupACL`: dedupe, refuse empty or malformed lists, and expand `auth`
 /// into the caller's authenticated identities.
 pub fn fixup_acl(auth: &[Id], acls: &[Acl]) -> PResult<Vec<Acl>> {
@@ -234,9 +217,10 @@ pub fn fixup_acl(auth: &[Id], acls: &[Acl]) -> PResult<Vec<Acl>> {
         if id.scheme == "world" && id.id == "anyone" {
             out.push(a);
         } else if id.scheme == "auth" {
-            // Only schemes whose provider reports authenticated ids count (ip does not).
+            // Only ids whose provider reports them authenticated count: digest (ip does not,
+            // and `super` has no provider at all).
             let mut any = false;
-            for cid in auth.iter().filter(|i| i.scheme != "ip") {
+            for cid in auth.iter().filter(|i| i.scheme == "digest") {
                 any = true;
                 out.push(Acl {
                     perms: a.perms,
@@ -247,10 +231,10 @@ pub fn fixup_acl(auth: &[Id], acls: &[Acl]) -> PResult<Vec<Acl>> {
                 return Err(ErrorCode::InvalidAcl);
             }
         } else {
+            // Only schemes with a provider (ip, digest) are valid; `super` has none.
             let valid = match id.scheme.as_str() {
-                "digest" => id.id.split(':').count() == 2 && !id.id.ends_with(':'),
-                "ip" => is_valid_ip_acl(&id.id),
-                "super" => true,
+                "digest" => crate::acl::is_valid_digest(&id.id),
+                "ip" => crate::acl::is_valid_ip(&id.id),
                 _ => false,
             };
             if !valid {
