@@ -1129,9 +1129,9 @@ GEN = {'portable': True, 'toplevel_check': False, 'persist_slot': 's0', 'acl': F
 ACL_EXTRA_WEIGHTS = [(8, 'setACL'), (4, 'getACL'), (5, 'auth'), (2, 'whoAmI'),
                      (2, 'getEphemerals'), (3, 'getAllChildrenNumber'), (2, 'sync')]
 QUOTA_EXTRA_WEIGHTS = [(4, 'setQuota'), (1.5, 'delQuota'), (6, 'getQuota'), (0.5, 'setStats'),
-                       (8, 'create'), (3, 'setData')]
+                       (5, 'fillQuota'), (8, 'create'), (3, 'setData')]
 # Paths that get quotas (nested ones too: the server takes the deepest).
-QUOTA_TARGETS = ['/a', '/b', '/c', '/a/b', '/a/c', '/b/a', '/a/b/a']
+QUOTA_TARGETS = ['/a', '/b', '/c', '/a/b', '/b/a', '/a/b/a']
 
 
 def op_weights():
@@ -1180,6 +1180,10 @@ def gen_quota_step(rng, model, st, name):
     delquota). Stats nodes only ever get well-formed text: ZooKeeper parses them while it
     applies txns and a malformed one makes that throw."""
     target = rng.choice(QUOTA_TARGETS)
+    if name == 'fillQuota' and rng.random() < 0.8:
+        # mostly where a quota is (believed to be) set
+        live = [t for t in QUOTA_TARGETS if '/zookeeper/quota%s/zookeeper_limits' % t in model.nodes]
+        target = rng.choice(live) if live else target
     qpath = '/zookeeper/quota' + target
     limits, stats = qpath + '/zookeeper_limits', qpath + '/zookeeper_stats'
     if name == 'setQuota':
@@ -1210,6 +1214,24 @@ def gen_quota_step(rng, model, st, name):
     elif name == 'getQuota':
         st.update(op=4, args={'path': stats if rng.random() < 0.75 else limits,
                               'watch': rng.random() < 0.2})
+    elif name == 'fillQuota':
+        # several writes in one quota subtree at once: ZooKeeper checks each op of a multi
+        # against the applied counts, not against the ops before it
+        ops = []
+        if target not in model.nodes and target.count('/') == 1:
+            ops.append({'op': 1, 'path': target, 'data': b'', 'acl': ACL_OPEN, 'flags': 0})
+        for _ in range(rng.randrange(1, 5)):
+            p = target + '/' + rng.choice(ALPHA) + rng.choice(('', '', 'x', 'y'))
+            if rng.random() < 0.75:
+                ops.append({'op': 1, 'path': p, 'data': b'q' * rng.randrange(0, 9),
+                            'acl': ACL_OPEN, 'flags': rng.choice((0, 0, 2))})
+            else:
+                ops.append({'op': 5, 'path': rng.choice((target, p)),
+                            'data': b'w' * rng.randrange(0, 20), 'version': -1})
+        if len(ops) == 1:
+            st.update(op=ops[0]['op'], args=ops[0])
+        else:
+            st.update(op=14, args={'ops': ops})
     elif name == 'setStats':
         st.update(op=5, args={'path': stats, 'data': ('count=%d,bytes=%d' % (
             rng.randrange(0, 5), rng.randrange(0, 50))).encode(), 'version': -1})
@@ -1339,7 +1361,7 @@ def gen_step(rng, model, slots, states, i, nsteps):
                                          (10, ('digest', b'u2:x')),
                                          (15, ('nosuchscheme', b'x'))])
         st.update(op=100, args={'scheme': scheme, 'auth': cred})
-    elif name in ('setQuota', 'delQuota', 'getQuota', 'setStats'):
+    elif name in ('setQuota', 'delQuota', 'getQuota', 'setStats', 'fillQuota'):
         gen_quota_step(rng, model, st, name)
     elif name == 'closeSession':
         st.update(op=-11, args={}, unordered=True)
@@ -1361,8 +1383,20 @@ def gen_step(rng, model, slots, states, i, nsteps):
         st.update(op=op, args={}, raw_body=full[:rng.randrange(0, len(full) - 1)])
     if name in ('closeSession', 'unknownOp', 'malformed', 'mixedMulti', 'auth'):
         st['nopipe'] = True
+    if GEN['quota']:
+        keep_stats_parseable(rng, st)
     note_watches(st)
     return st
+
+
+def keep_stats_parseable(rng, st):
+    """NEVER write anything but count/bytes text into a zookeeper_stats node: ZooKeeper
+    parses it while applying every later write in that quota subtree, and text that does
+    not parse (or null data) throws in the SyncThread and the whole server stops."""
+    a = st.get('args') or {}
+    for op in [a] + list(a.get('ops') or []):
+        if op.get('op', st.get('op')) == 5 and str(op.get('path', '')).endswith('/zookeeper_stats'):
+            op['data'] = ('count=%d,bytes=%d' % (rng.randrange(0, 5), rng.randrange(0, 50))).encode()
 
 
 # Paths each slot may hold a watch on (never forgotten: an over-approximation), used by
@@ -1604,6 +1638,12 @@ def main():
             if it.get('k') == 'reply' and it.get('xid') not in (XID_PING,):
                 key = '%s:%s' % (it.get('op'), ERR.get(it['err'], it['err']))
                 errs[key] = errs.get(key, 0) + 1
+                subs = (step.get('args') or {}).get('ops') or []
+                for sub, res in zip(subs, (it.get('body') or {}).get('results') or []):
+                    if res.get('type') == 'error' and res.get('err') not in (0, -2):
+                        key = '%s/%s:%s' % (it.get('op'), OPNAME.get(sub['op'], sub['op']),
+                                            ERR.get(res['err'], res['err']))
+                        errs[key] = errs.get(key, 0) + 1
         if args.trace:
             print('step %d %s' % (i, describe(step)))
             for s in sorted(norms[0], key=str):
