@@ -58,6 +58,25 @@ impl AclPolicy {
     }
 }
 
+/// `Id.hashCode()` (jute's generated record hash).
+pub fn id_hash(id: &Id) -> i32 {
+    use crate::tree::javaset::java_string_hash;
+    37i32
+        .wrapping_mul(
+            37i32
+                .wrapping_mul(17)
+                .wrapping_add(java_string_hash(&id.scheme)),
+        )
+        .wrapping_add(java_string_hash(&id.id))
+}
+
+/// A connection's identities in the order ZooKeeper hands them out: it keeps them in a
+/// ConcurrentHashMap-backed set, so whoAmI and the expansion of `auth:` ACLs follow that
+/// set's iteration order, not the order of authentication.
+pub fn in_java_order(ids: &[Id]) -> Vec<Id> {
+    crate::tree::javaset::concurrent_order(ids.iter().map(|i| (id_hash(i), i.clone())).collect())
+}
+
 /// `DigestAuthenticationProvider.generateDigest`.
 pub fn generate_digest(user_password: &str) -> String {
     let user = user_password.split(':').next().unwrap_or("");

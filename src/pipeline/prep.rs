@@ -220,11 +220,14 @@ pub fn fixup_acl(auth: &[Id], acls: &[Acl]) -> PResult<Vec<Acl>> {
             // Only ids whose provider reports them authenticated count: digest (ip does not,
             // and `super` has no provider at all).
             let mut any = false;
-            for cid in auth.iter().filter(|i| i.scheme == "digest") {
+            for cid in crate::acl::in_java_order(auth)
+                .into_iter()
+                .filter(|i| i.scheme == "digest")
+            {
                 any = true;
                 out.push(Acl {
                     perms: a.perms,
-                    id: cid.clone(),
+                    id: cid,
                 });
             }
             if !any {
@@ -606,6 +609,41 @@ pub fn prep_close_session(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn auth_acls_expand_in_zookeepers_order() {
+        // Observed from ZooKeeper 3.8: a session that authenticated as u1 and then as
+        // "nocolon" gets its `auth:` ACL expanded as nocolon, u1 (its identity set's order),
+        // without the ip and super ids.
+        let u1 = Id::new("digest", "u1:fpT/y03U+EjItKZOSLGvjnJlyng=");
+        let nc = Id::new("digest", "nocolon:Ra+cHr2ZoHvBjtNArFGNGlVie4g=");
+        let held = [
+            Id::new("ip", "127.0.0.1"),
+            u1.clone(),
+            Id::new("super", ""),
+            nc.clone(),
+        ];
+        let acl = fixup_acl(
+            &held,
+            &[Acl {
+                perms: 17,
+                id: Id::new("auth", ""),
+            }],
+        )
+        .unwrap();
+        let ids: Vec<Id> = acl.into_iter().map(|a| a.id).collect();
+        assert_eq!(ids, vec![nc, u1]);
+        assert_eq!(
+            fixup_acl(
+                &[Id::new("super", "")],
+                &[Acl {
+                    perms: 31,
+                    id: Id::new("auth", "")
+                }]
+            ),
+            Err(ErrorCode::InvalidAcl)
+        );
+    }
 
     #[test]
     fn paths_are_validated_like_zookeeper() {
