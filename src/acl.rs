@@ -6,11 +6,13 @@ use jute::{Acl, Id};
 use sha1::Digest;
 use std::net::IpAddr;
 
-/// Who may do what, from zoo.cfg (`skipACL`, `DigestAuthenticationProvider.superDigest`).
+/// Who may do what, from zoo.cfg (`skipACL`, `DigestAuthenticationProvider.superDigest`,
+/// and `enforceQuota`, which decides whether hard quota limits refuse writes).
 #[derive(Debug, Clone, Default)]
 pub struct AclPolicy {
     pub skip: bool,
     pub super_digest: Option<String>,
+    pub enforce_quota: bool,
 }
 
 impl AclPolicy {
@@ -20,6 +22,10 @@ impl AclPolicy {
             super_digest: cfg
                 .property("DigestAuthenticationProvider.superDigest")
                 .map(str::to_string),
+            // Java's Boolean.parseBoolean: "true" in any case, anything else is false.
+            enforce_quota: cfg
+                .property("enforceQuota")
+                .is_some_and(|v| v.eq_ignore_ascii_case("true")),
         }
     }
 
@@ -52,6 +58,25 @@ impl AclPolicy {
     }
 }
 
+/// `Id.hashCode()` (jute's generated record hash).
+pub fn id_hash(id: &Id) -> i32 {
+    use crate::tree::javaset::java_string_hash;
+    37i32
+        .wrapping_mul(
+            37i32
+                .wrapping_mul(17)
+                .wrapping_add(java_string_hash(&id.scheme)),
+        )
+        .wrapping_add(java_string_hash(&id.id))
+}
+
+/// A connection's identities in the order ZooKeeper hands them out: it keeps them in a
+/// ConcurrentHashMap-backed set, so whoAmI and the expansion of `auth:` ACLs follow that
+/// set's iteration order, not the order of authentication.
+pub fn in_java_order(ids: &[Id]) -> Vec<Id> {
+    crate::tree::javaset::concurrent_order(ids.iter().map(|i| (id_hash(i), i.clone())).collect())
+}
+
 /// `DigestAuthenticationProvider.generateDigest`.
 pub fn generate_digest(user_password: &str) -> String {
     let user = user_password.split(':').next().unwrap_or("");
@@ -70,10 +95,113 @@ fn matches(scheme: &str, id: &str, expr: &str) -> bool {
     }
 }
 
+/// The identity the ip scheme grants a connection: the peer address as Java's
+/// `InetAddress.getHostAddress()` writes it (an IPv4-mapped IPv6 peer is its IPv4 address;
+/// IPv6 in eight uncompressed lower-case hex groups).
+pub fn host_address(ip: IpAddr) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(a) => a.to_string(),
+        IpAddr::V6(a) => a
+            .segments()
+            .iter()
+            .map(|s| format!("{s:x}"))
+            .collect::<Vec<_>>()
+            .join(":"),
+    }
+}
+
+/// `Integer.parseInt(s, radix)` for ASCII digits: an optional sign, at least one digit, and
+/// the value within an `int`.
+fn java_parse_int(s: &str, radix: u32) -> Option<i32> {
+    let (neg, digits) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for c in digits.chars() {
+        v = v * radix as i64 + c.to_digit(radix)? as i64;
+        if v > 1 << 31 {
+            return None;
+        }
+    }
+    i32::try_from(if neg { -v } else { v }).ok()
+}
+
+/// `IPAuthenticationProvider.v4addr2Bytes`: four dot-separated decimal ints in 0..=255
+/// (Java's parser, so `01` and `+1` are accepted).
+fn v4_bytes(addr: &str) -> Option<Vec<u8>> {
+    let parts: Vec<&str> = addr.split('.').collect();
+    if parts.len() != 4 {
+        return None;
+    }
+    parts
+        .iter()
+        .map(|p| {
+            java_parse_int(p, 10)
+                .filter(|v| (0..=255).contains(v))
+                .map(|v| v as u8)
+        })
+        .collect()
+}
+
+/// `IPAuthenticationProvider.parseV6addr` (ZooKeeper 3.9): eight hex groups of at most four
+/// digits, or fewer around one `::`; no embedded IPv4 form.
+fn v6_bytes(addr: &str) -> Option<Vec<u8>> {
+    let parts: Vec<&str> = addr.split("::").collect();
+    let groups = |s: &str| -> Vec<String> {
+        if s.is_empty() {
+            Vec::new()
+        } else {
+            s.split(':').map(str::to_string).collect()
+        }
+    };
+    let (first, second) = match parts.as_slice() {
+        [one] => {
+            let g: Vec<String> = one.split(':').map(str::to_string).collect();
+            if g.len() != 8 {
+                return None;
+            }
+            (g, Vec::new())
+        }
+        [a, b] => {
+            let (g1, g2) = (groups(a), groups(b));
+            if g1.len() + g2.len() >= 8 {
+                return None;
+            }
+            (g1, g2)
+        }
+        _ => return None,
+    };
+    let mut out = vec![0u8; 16];
+    let mut fill = |at: usize, gs: &[String]| -> Option<()> {
+        for (k, g) in gs.iter().enumerate() {
+            if g.is_empty() || g.encode_utf16().count() > 4 {
+                return None;
+            }
+            let v = java_parse_int(g, 16)?;
+            out[at + 2 * k] = (v >> 8) as u8;
+            out[at + 2 * k + 1] = v as u8;
+        }
+        Some(())
+    };
+    fill(0, &first)?;
+    fill(16 - 2 * second.len(), &second)?;
+    Some(out)
+}
+
+/// `IPAuthenticationProvider.addr2Bytes` as ZooKeeper 3.9 has it: IPv6 if the text has a
+/// colon, IPv4 if it has a dot. (3.8 knows only IPv4: an IPv6 ACL is INVALIDACL there.)
 fn addr_bytes(s: &str) -> Option<Vec<u8>> {
-    match s.parse::<IpAddr>().ok()? {
-        IpAddr::V4(a) => Some(a.octets().to_vec()),
-        IpAddr::V6(a) => Some(a.octets().to_vec()),
+    if s.contains(':') {
+        v6_bytes(s)
+    } else if s.contains('.') {
+        v4_bytes(s)
+    } else {
+        None
     }
 }
 
@@ -88,21 +216,43 @@ fn mask(b: &mut [u8], bits: usize) {
     }
 }
 
-/// `IPAuthenticationProvider.matches`: `addr[/bits]` against the client's address.
-pub fn ip_matches(id: &str, expr: &str) -> bool {
+/// An ip ACL expression `addr[/bits]`: its address bytes and prefix length.
+fn ip_expr(expr: &str) -> Option<(Vec<u8>, usize)> {
     let (addr, bits) = match expr.split_once('/') {
         Some((a, b)) => (a, Some(b)),
         None => (expr, None),
     };
-    let Some(mut acl) = addr_bytes(addr) else {
-        return false;
-    };
+    let acl = addr_bytes(addr)?;
+    let max = acl.len() * 8;
     let bits = match bits {
-        None => acl.len() * 8,
-        Some(b) => match b.parse::<usize>() {
-            Ok(n) if n <= acl.len() * 8 => n,
-            _ => return false,
+        None => max,
+        Some(b) => match java_parse_int(b, 10) {
+            Some(n) if n >= 0 && n as usize <= max => n as usize,
+            _ => return None,
         },
+    };
+    Some((acl, bits))
+}
+
+/// `IPAuthenticationProvider.isValid`.
+pub fn is_valid_ip(expr: &str) -> bool {
+    ip_expr(expr).is_some()
+}
+
+/// `DigestAuthenticationProvider.isValid`: `id.split(":")` has two parts (Java drops trailing
+/// empty parts, so `a:b:` is valid and `a:` is not).
+pub fn is_valid_digest(id: &str) -> bool {
+    let mut parts: Vec<&str> = id.split(':').collect();
+    while parts.last().is_some_and(|p| p.is_empty()) {
+        parts.pop();
+    }
+    parts.len() == 2
+}
+
+/// `IPAuthenticationProvider.matches`: `addr[/bits]` against the client's address.
+pub fn ip_matches(id: &str, expr: &str) -> bool {
+    let Some((mut acl, bits)) = ip_expr(expr) else {
+        return false;
     };
     let Some(mut remote) = addr_bytes(id) else {
         return false;
@@ -142,5 +292,64 @@ mod tests {
         assert!(!p.check(&acl, Perms::READ, &[Id::new("ip", "10.0.0.1")]));
         assert!(p.check(&acl, Perms::WRITE, &[Id::new("super", "")]));
         assert!(p.check(&[], Perms::WRITE, &ip));
+    }
+
+    #[test]
+    fn ip_and_digest_ids_parse_as_java_does() {
+        for ok in [
+            "127.0.0.1",
+            "01.2.3.4",
+            "+1.2.3.4",
+            "10.0.0.0/8",
+            "0.0.0.0/0",
+            "127.0.0.1/32",
+            "::1",
+            "::",
+            "fe80::1/64",
+            "0:0:0:0:0:0:0:1",
+            "1:2:3:4:5:6:7::",
+        ] {
+            assert!(is_valid_ip(ok), "{ok}");
+        }
+        for bad in [
+            "1.2.3",
+            "1.2.3.4.",
+            "256.1.1.1",
+            " 1.2.3.4",
+            "1.2.3.4/33",
+            "1.2.3.4/-1",
+            "1.2.3.4/",
+            "localhost",
+            "::ffff:1.2.3.4",
+            "1::2::3",
+            "1:2:3:4:5:6:7:8:9",
+            "1:2:3:4:5:6:7::8",
+            "12345::",
+            "::1/129",
+        ] {
+            assert!(!is_valid_ip(bad), "{bad}");
+        }
+        assert!(ip_matches("127.0.0.1", "127.0.0.0/8"));
+        assert!(ip_matches("127.0.0.1", "127.000.0.1"));
+        assert!(!ip_matches("127.0.0.1", "::1"));
+        assert!(ip_matches("0:0:0:0:0:0:0:1", "::1"));
+        assert!(ip_matches("127.0.0.1", "128.0.0.0/0"));
+        assert_eq!(host_address("::1".parse().unwrap()), "0:0:0:0:0:0:0:1");
+        assert_eq!(
+            host_address("::ffff:127.0.0.1".parse().unwrap()),
+            "127.0.0.1"
+        );
+        for (id, valid) in [
+            ("a:b", true),
+            (":b", true),
+            ("a:b:", true),
+            ("a:", false),
+            ("a::", false),
+            ("a:b:c", false),
+            ("", false),
+            (":", false),
+        ] {
+            assert_eq!(is_valid_digest(id), valid, "{id:?}");
+        }
     }
 }

@@ -654,7 +654,7 @@ impl Node {
             Conn {
                 tx,
                 session: 0,
-                auth: vec![Id::new("ip", &peer.ip().to_string())],
+                auth: vec![Id::new("ip", &crate::acl::host_address(peer.ip()))],
                 peer,
                 stats: cs,
                 shared,
@@ -1261,7 +1261,7 @@ impl Node {
         let data = a.auth.unwrap_or_default();
         let ids = match (a.scheme.as_str(), self.conns.get(&conn)) {
             ("digest", _) => self.policy.digest_auth(&data),
-            ("ip", Some(c)) => vec![Id::new("ip", &c.peer.ip().to_string())],
+            ("ip", Some(c)) => vec![Id::new("ip", &crate::acl::host_address(c.peer.ip()))],
             _ => Vec::new(),
         };
         if ids.is_empty() {

@@ -42,7 +42,7 @@ from kazoo.exceptions import (
 )
 from kazoo.protocol.states import EventType
 from kazoo.recipe.cache import TreeCache, TreeEvent
-from kazoo.security import make_acl, make_digest_acl
+from kazoo.security import CREATOR_ALL_ACL, make_acl, make_digest_acl
 
 if len(sys.argv) < 2:
     print("usage: kazoo_suite.py <host:port>", file=sys.stderr)
@@ -669,6 +669,54 @@ def t_acl():
         check("now readable by anyone", zk2.get(p + "/alice")[0] == b"private")
     finally:
         stop_bounded(za)
+
+
+@test("acl-provider")
+def t_acl_provider():
+    # kazoo's default_acl (every create without an explicit ACL) and auth_data (sent on
+    # every (re)connect), as applications such as Patroni configure them.
+    p = BASE + "/aclp"
+    carol = make_digest_acl("carol", "pw", all=True)
+    zc = new_client(default_acl=[carol], auth_data=[("digest", "carol:pw")])
+    zd = new_client(default_acl=CREATOR_ALL_ACL, auth_data=[("digest", "dave:pw")])
+    zx = new_client(auth_data=[("digest", "carol:wrong")])
+    try:
+        zc.ensure_path(p + "/a/b")
+        acls, _ = zc.get_acls(p + "/a/b")
+        check("default_acl on every level ensure_path creates",
+              [(a.perms, a.id.scheme, a.id.id) for a in acls] == [(31, "digest", carol.id.id)]
+              and [a.id.id for a in zc.get_acls(p)[0]] == [carol.id.id], acls)
+        zc.create(p + "/a/b/c", b"secret")
+        check("auth_data lets the owner read", zc.get(p + "/a/b/c")[0] == b"secret")
+        ok, d = raises(NoAuthError, zk2.get, p + "/a/b/c")
+        check("a session without the identity -> NoAuthError", ok, d)
+        ok, d = raises(NoAuthError, zx.get, p + "/a/b/c")
+        check("auth_data with a wrong password -> NoAuthError", ok, d)
+        ok, d = raises(NoAuthError, zk2.create, p + "/a/b/c/d")
+        check("create under a node without CREATE for the caller -> NoAuthError", ok, d)
+        zc.stop()
+        zc.start(timeout=10)
+        check("auth_data is sent again after a reconnect", zc.get(p + "/a/b/c")[0] == b"secret")
+        # CREATOR_ALL_ACL is the auth scheme: the server expands it to the caller's ids
+        zd.create(BASE + "/aclp-dave", b"d")
+        acls, _ = zd.get_acls(BASE + "/aclp-dave")
+        want = make_digest_acl("dave", "pw", all=True).id.id
+        check("CREATOR_ALL_ACL becomes the creator's digest id",
+              [(a.perms, a.id.scheme, a.id.id) for a in acls] == [(31, "digest", want)], acls)
+        ok, d = raises(InvalidACLError, zk2.create, BASE + "/aclp-anon", b"", acl=CREATOR_ALL_ACL)
+        check("auth scheme without an authenticated id -> InvalidACLError", ok, d)
+        ok, d = raises(NoAuthError, zk2.get_acls, BASE + "/aclp-dave")
+        check("getACL by a stranger (neither READ nor ADMIN) -> NoAuthError", ok, d)
+    finally:
+        for c in (zc, zd, zx):
+            stop_bounded(c)
+    cleaner = new_client(auth_data=[("digest", "carol:pw"), ("digest", "dave:pw")])
+    try:
+        cleaner.delete(p, recursive=True)
+        cleaner.delete(BASE + "/aclp-dave")
+        check("the owners can delete what they own", cleaner.exists(p) is None)
+    finally:
+        stop_bounded(cleaner)
 
 
 @test("ensure_path")

@@ -2,7 +2,11 @@
 # Compatibility checks driving the stock Java ZooKeeper shell (zkCli.sh from
 # the Debian zookeeper package) against a server.
 #
-# usage: zkcli_suite.sh <host:port>
+# usage: zkcli_suite.sh [--enforce-quota] [--super PASSWORD] <host:port>
+#
+# --enforce-quota: the server runs with enforceQuota=true (hard quotas refuse writes).
+# --super PASSWORD: the server's DigestAuthenticationProvider.superDigest is that of
+#   super:PASSWORD (the super user reads what no ACL lets it read).
 #
 # To keep JVM start-ups few, the main scenario is a single zkCli session fed on
 # stdin. zkCli prints nothing that delimits one command's output from the
@@ -17,8 +21,17 @@
 # If the session does not complete, the one-shot part is skipped.
 set -u
 
-if [ $# -lt 1 ]; then
-    echo "usage: $0 <host:port>" >&2
+ENFORCE=0
+SUPER=
+while [ $# -gt 1 ]; do
+    case "$1" in
+        --enforce-quota) ENFORCE=1; shift;;
+        --super) SUPER=$2; shift 2;;
+        *) break;;
+    esac
+done
+if [ $# -ne 1 ]; then
+    echo "usage: $0 [--enforce-quota] [--super PASSWORD] <host:port>" >&2
     exit 2
 fi
 CONNECT=$1
@@ -263,5 +276,135 @@ check "one-shot get of missing node -> exit 1, 'Node does not exist'" $? "exit=$
 oneshot "$TMP/o3" delete "$BASE-p"
 [ "$ORC" = 0 ] && [ ! -s "$TMP/o3.clean" ]
 check "one-shot delete -> exit 0" $? "exit=$ORC $(tr '\n' '|' < "$TMP/o3.clean")"
+
+# ---------------------------------------------------------------------------
+# Session 2: quotas (setquota, listquota, delquota) and access control (addauth, setAcl,
+# getAcl, whoami), in a second zkCli process.
+Q="$BASE-q"
+BOB=$(/usr/bin/python3 -c "import hashlib,base64;print('bob:'+base64.b64encode(hashlib.sha1(b'bob:pw').digest()).decode())")
+CMDS=()
+cmd "create $Q qdata"                           # 1
+cmd "setquota -n 3 $Q"                          # 2
+cmd "listquota $Q"                              # 3
+cmd "create $Q/a aa"                            # 4
+cmd "create $Q/b bb"                            # 5
+cmd "create $Q/c cc"                            # 6 past the soft limit: still created
+cmd "listquota $Q"                              # 7
+cmd "setquota -N 4 $Q"                          # 8
+cmd "create $Q/d dd"                            # 9 past the hard limit
+cmd "setquota -B 20 $Q"                         # 10
+cmd "set $Q 0123456789012345678901234567890"    # 11 past the byte hard limit
+cmd "listquota $Q"                              # 12
+cmd "delquota -N $Q"                            # 13
+cmd "listquota $Q"                              # 14
+cmd "delquota $Q"                               # 15
+cmd "listquota $Q"                              # 16
+cmd "get /zookeeper/quota$Q/zookeeper_stats"    # 17
+cmd "whoami"                                    # 18
+cmd "addauth digest alice:secret"               # 19
+cmd "create $Q-acl secret auth::cdrwa"          # 20
+cmd "getAcl $Q-acl"                             # 21
+cmd "setAcl $Q-acl world:anyone:r"              # 22
+cmd "getAcl -s $Q-acl"                          # 23
+cmd "set $Q-acl x"                              # 24
+cmd "create $Q-d data digest:$BOB:cdrwa"        # 25
+cmd "get $Q-d"                                  # 26
+cmd "addauth digest bob:pw"                     # 27
+cmd "get $Q-d"                                  # 28
+cmd "create $Q-ip x ip:127.0.0.1:cdrwa"         # 29
+cmd "get $Q-ip"                                 # 30
+cmd "setAcl $Q-ip ip:10.0.0.0/8:cdrwa"          # 31
+cmd "get $Q-ip"                                 # 32
+cmd "whoami"                                    # 33
+cmd "addauth digest super:${SUPER:-nosuper}"    # 34
+cmd "get $Q-ip"                                 # 35
+cmd "getAcl $Q-d"                               # 36
+cmd "setAcl $Q-ip world:anyone:cdrwa"           # 37
+cmd "deleteall $Q"                              # 38
+cmd "delete $Q-ip"                              # 39
+
+{
+    echo "printwatches"
+    for c in "${CMDS[@]}"; do
+        echo "$c"
+        echo "printwatches"
+    done
+    echo "quit"
+} > "$TMP/input2"
+timeout "$ZKCLI_TIMEOUT" "$ZKCLI" -server "$CONNECT" < "$TMP/input2" > "$TMP/raw2" 2>&1
+rc=$?
+sed 's/^/  | /' "$TMP/raw2" >&2
+grep -v -e '^SLF4J:' -e '^WATCHER::$' -e '^WatchedEvent ' -e '^$' "$TMP/raw2" > "$TMP/clean2"
+mkdir -p "$TMP/s2"
+awk -v dir="$TMP/s2" -v mark="$MARK" '
+    BEGIN { n = 0; f = dir "/sec.0"; printf "" > f }
+    $0 == mark { n++; f = dir "/sec." n; printf "" > f; next }
+    { print >> f }
+' "$TMP/clean2"
+nsec=$(grep -cx "$MARK" "$TMP/clean2")
+SESSION_OK=1
+[ "$rc" -eq 0 ] && [ "$nsec" -eq $(( ${#CMDS[@]} + 1 )) ] || SESSION_OK=0
+check "zkCli quota/ACL session ran all ${#CMDS[@]} commands and quit cleanly" $((1 - SESSION_OK)) "exit=$rc markers=$nsec"
+sec() { [ "$SESSION_OK" = 1 ] || return 1; cat "$TMP/s2/sec.$1" 2>/dev/null; }
+
+LIMITS="absolute path is /zookeeper/quota$Q/zookeeper_limits"
+quota_is() { # quota_is <section> <limits text> <stats text>
+    secis "$1" "$LIMITS
+Output quota for $Q $2
+Output stat for $Q $3"
+}
+secis 1 "Created $Q" && secis 2 ""
+check "setquota -n on an existing node" $? "$(show 1) $(show 2)"
+quota_is 3 "count=3,bytes=-1=;byteHardLimit=-1;countHardLimit=-1" "count=1,bytes=5"
+check "listquota: limits as StatsTrack text, stats count the node itself" $? "$(show 3)"
+secis 6 "Created $Q/c" && quota_is 7 "count=3,bytes=-1=;byteHardLimit=-1;countHardLimit=-1" "count=4,bytes=11"
+check "soft count limit: the create still succeeds, stats count=4 bytes=11" $? "$(show 6) $(show 7)"
+secis 8 "[Warning]: the count quota you create is less than the existing count:4"
+check "setquota -N on an existing quota updates the limits node" $? "$(show 8)"
+if [ "$ENFORCE" = 1 ]; then
+    secis 9 "Quota has exceeded : $Q/d" && secis 11 "Quota has exceeded : $Q" \
+        && quota_is 12 "count=3,bytes=-1=;byteHardLimit=20;countHardLimit=4" "count=4,bytes=11"
+    check "enforceQuota: hard count and byte limits refuse create and set (QuotaExceeded)" $? "$(show 9) $(show 11) $(show 12)"
+    STATS="count=4,bytes=11"
+else
+    secis 9 "Created $Q/d" && secis 11 "" \
+        && quota_is 12 "count=3,bytes=-1=;byteHardLimit=20;countHardLimit=4" "count=5,bytes=39"
+    check "without enforceQuota hard limits do not refuse writes; stats follow them" $? "$(show 9) $(show 11) $(show 12)"
+    STATS="count=5,bytes=39"
+fi
+quota_is 14 "count=3,bytes=-1=;byteHardLimit=20;countHardLimit=-1" "$STATS"
+check "delquota -N clears only the count hard limit" $? "$(show 14)"
+secis 15 "" && secis 16 "$LIMITS
+quota for $Q does not exist." && secis 17 "Node does not exist: /zookeeper/quota$Q/zookeeper_stats"
+check "delquota removes the quota; listquota then says it does not exist" $? "$(show 15) $(show 16) $(show 17)"
+
+secis 18 "Auth scheme: User
+ip: 127.0.0.1"
+check "whoami before addauth: the ip identity only" $? "$(show 18)"
+ALICE=$(/usr/bin/python3 -c "import hashlib,base64;print('alice:'+base64.b64encode(hashlib.sha1(b'alice:secret').digest()).decode())")
+secis 19 "" && secis 20 "Created $Q-acl" && secis 21 "'digest,'$ALICE
+: cdrwa"
+check "addauth digest + create with auth:: ACL -> the caller's digest id" $? "$(show 21)"
+secis 22 "" && sec 23 | head -2 | paste -sd'|' | grep -qx "'world,'anyone|: r" && sec 23 | grep -qx 'aclVersion = 1'
+check "setAcl world:anyone:r; getAcl -s shows it and aclVersion 1" $? "$(show 23)"
+secis 24 "Insufficient permission : $Q-acl"
+check "set on a read-only ACL -> Insufficient permission" $? "$(show 24)"
+secis 25 "Created $Q-d" && secis 26 "Insufficient permission : $Q-d" && secis 27 "" && secis 28 "data"
+check "digest ACL: denied until addauth as that user" $? "$(show 26) $(show 28)"
+secis 29 "Created $Q-ip" && secis 30 "x" && secis 31 "" && secis 32 "Insufficient permission : $Q-ip"
+check "ip ACL 127.0.0.1 allows, 10.0.0.0/8 denies" $? "$(show 30) $(show 32)"
+secis 33 "Auth scheme: User
+digest: alice
+digest: bob
+ip: 127.0.0.1"
+check "whoami lists every identity of the connection" $? "$(show 33)"
+if [ -n "$SUPER" ]; then
+    secis 35 "x" && secis 36 "'digest,'$BOB
+: cdrwa" && secis 37 ""
+    check "super user: reads and changes what no ACL grants it" $? "$(show 35) $(show 36)"
+else
+    secis 35 "Insufficient permission : $Q-ip"
+    check "super:<password> is an ordinary digest user without superDigest" $? "$(show 35)"
+fi
 
 finish

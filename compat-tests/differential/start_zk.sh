@@ -14,6 +14,8 @@
 #    containers and expired TTL nodes, consuming zxids at wall-clock-dependent moments)
 #    must never run during a comparison. A candidate must likewise not GC containers/TTL
 #    nodes during a run (or zxids diverge).
+# ZK_EXTRA_CFG: more zoo.cfg lines (e.g. DigestAuthenticationProvider.superDigest=...,
+# enforceQuota=true); the candidate must get the same ones.
 set -euo pipefail
 port=${1:?port}; dir=${2:?workdir}
 tick=${ZK_TICKTIME:-2000}
@@ -28,6 +30,7 @@ extendedTypesEnabled=true
 admin.enableServer=false
 4lw.commands.whitelist=*
 forceSync=no
+${ZK_EXTRA_CFG:-}
 CFG
 J=/usr/share/java
 CP="$J/zookeeper.jar:$J/zookeeper-jute.jar:$J/slf4j-api.jar:$J/slf4j-simple.jar:$J/netty-handler.jar:$J/netty-common.jar:$J/netty-buffer.jar:$J/netty-transport.jar:$J/netty-codec.jar:$J/netty-resolver.jar:$J/netty-transport-native-epoll.jar:$J/netty-transport-native-unix-common.jar:$J/commons-cli.jar:$J/jackson-databind.jar:$J/jackson-core.jar:$J/jackson-annotations.jar:$J/metrics-core.jar:$J/snappy-java.jar"

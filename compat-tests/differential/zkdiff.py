@@ -99,6 +99,20 @@ DIGEST_ID = DIGEST_USER + ':' + base64.b64encode(
 ACL_OPEN = [(PERM_ALL, 'world', 'anyone')]
 
 
+def digest_id(user, pw):
+    return user + ':' + base64.b64encode(hashlib.sha1((user + ':' + pw).encode()).digest()).decode()
+
+
+# --acl: the identities sessions authenticate as. Both servers must be started with
+# DigestAuthenticationProvider.superDigest=<SUPER_DIGEST> (see tests/differential.rs).
+USERS = {'u1': 'p1', 'u2': 'p2', 'u3': 'p3'}
+SUPER_PW = 'superpw'
+SUPER_DIGEST = digest_id('super', SUPER_PW)
+# Who each slot usually is: s0 = u1, s1 = u2 and u3, s2 = the super user, s3 = nobody
+# (s3 never authenticates, except as ip, which every connection already is).
+HOME_IDS = {'s0': ['u1'], 's1': ['u2', 'u3'], 's2': ['super'], 's3': []}
+
+
 class DecodeError(Exception):
     pass
 
@@ -899,6 +913,50 @@ ACL_CHOICES_ALL = [
     (1, [(PERM_ALL, 'digest', 'nocolon')], True),
     (1, [(64 | 31, 'world', 'anyone')], True),                       # unknown perm bit
 ]
+# --acl: ACLs that allow some identities some operations and deny the rest.
+U1, U2, U3 = (digest_id(u, pw) for u, pw in sorted(USERS.items()))
+PR, PW, PC, PD, PA = 1, 2, 4, 8, 16
+ACL_CHOICES_ACL_ALL = [
+    (14, ACL_OPEN, True),
+    (4, [(PR | PA, 'world', 'anyone')], True),
+    (4, [(PR | PC | PA, 'world', 'anyone')], True),
+    (3, [(PC | PD, 'world', 'anyone')], True),                          # no READ
+    (3, [(PR, 'world', 'anyone')], True),
+    (2, [(PW | PC | PD | PA, 'world', 'anyone')], True),                 # all but READ
+    (6, [(PERM_ALL, 'digest', U1)], True),
+    (4, [(PERM_ALL, 'digest', U2), (PR, 'world', 'anyone')], True),
+    (4, [(PR | PW, 'digest', U1), (PC | PD | PA, 'digest', U2)], True),
+    (3, [(PA, 'digest', U3), (PR | PC, 'digest', U1)], True),
+    (3, [(PR | PC | PD, 'digest', U3)], True),
+    (4, [(PERM_ALL, 'auth', '')], True),
+    (3, [(PR | PA, 'auth', ''), (PC, 'world', 'anyone')], True),
+    (2, [(PERM_ALL, 'auth', ''), (PERM_ALL, 'digest', U1)], True),   # may duplicate u1
+    (3, [(PERM_ALL, 'ip', '127.0.0.1')], True),
+    (3, [(PR | PC | PD, 'ip', '127.0.0.0/8')], True),
+    (2, [(PERM_ALL, 'ip', '127.0.0.1/32')], True),
+    (2, [(PERM_ALL, 'ip', '127.0.0.2')], True),                       # not us
+    (2, [(PERM_ALL, 'ip', '127.0.0.0/31'), (PR, 'digest', U2)], True),
+    (2, [(PERM_ALL, 'ip', '10.0.0.0/8'), (PR, 'world', 'anyone')], True),
+    (1, [(PERM_ALL, 'ip', '0.0.0.0/0')], True),
+    (1, [(PERM_ALL, 'ip', '128.0.0.0/1')], True),                    # not us
+    (1, [(PERM_ALL, 'ip', '127.0.0.1/25')], True),                   # host bits set
+    (1, [(PERM_ALL, 'ip', '127.000.0.01')], True),                   # Java's int parsing
+    (1, [(PERM_ALL, 'ip', '+127.0.0.1')], True),
+    (1, [(PERM_ALL, 'ip', '127.0.0.1/33')], True),                   # INVALIDACL
+    (1, [(PERM_ALL, 'ip', '127.0.0.1/')], True),
+    (1, [(PERM_ALL, 'ip', '127.0.0')], True),
+    (1, [(PERM_ALL, 'ip', 'localhost')], True),
+    (1, [(PERM_ALL, 'ip', '::1')], False),                           # 3.8: v4 only
+    (1, [(PERM_ALL, 'ip', '::/0')], False),
+    (1, [(PERM_ALL, 'super', '')], True),                            # no such provider
+    (1, [(PERM_ALL, 'digest', 'a:b:')], True),                       # valid for Java
+    (1, [(PERM_ALL, 'digest', ':b')], True),
+    (1, [(PERM_ALL, 'digest', 'a:b:c')], True),
+    (1, [(PERM_ALL, 'digest', 'a:')], True),
+    (1, [(PERM_ALL, 'x509', 'CN=x')], True),
+    (1, [], True),
+    (1, [(0, 'digest', U1)], True),
+]
 ACL_CHOICES = [(w, a) for w, a, _ in ACL_CHOICES_ALL]
 ACL_CHOICES_PORTABLE = [(w, a) for w, a, ok in ACL_CHOICES_ALL if ok]
 
@@ -1064,10 +1122,124 @@ OPS_WEIGHTS = [
 ]
 
 # Generation settings, filled in by main() from the command line.
-GEN = {'portable': True, 'toplevel_check': False, 'persist_slot': 's0'}
+GEN = {'portable': True, 'toplevel_check': False, 'persist_slot': 's0', 'acl': False,
+       'quota': False}
+
+# --acl shifts the mix towards access control; --quota adds quota management steps.
+ACL_EXTRA_WEIGHTS = [(8, 'setACL'), (4, 'getACL'), (5, 'auth'), (2, 'whoAmI'),
+                     (2, 'getEphemerals'), (3, 'getAllChildrenNumber'), (2, 'sync')]
+QUOTA_EXTRA_WEIGHTS = [(4, 'setQuota'), (1.5, 'delQuota'), (6, 'getQuota'), (0.5, 'setStats'),
+                       (5, 'fillQuota'), (8, 'create'), (3, 'setData')]
+# Paths that get quotas (nested ones too: the server takes the deepest).
+QUOTA_TARGETS = ['/a', '/b', '/c', '/a/b', '/b/a', '/a/b/a']
+
+
+def op_weights():
+    w = list(OPS_WEIGHTS)
+    if GEN['acl']:
+        w += ACL_EXTRA_WEIGHTS
+    if GEN['quota']:
+        w += QUOTA_EXTRA_WEIGHTS
+    return w
+
+
+def auth_choice(rng, slot):
+    """The credentials an auth step sends: mostly the slot's own identity."""
+    home = HOME_IDS.get(slot, [])
+    choices = []
+    for u in home:
+        choices.append((40, ('digest', (u + ':' + (SUPER_PW if u == 'super' else USERS[u])).encode())))
+    choices += [(6, ('digest', b'u1:p1')), (4, ('digest', b'u2:wrong')),
+                (4, ('digest', b'super:wrong')), (6, ('ip', b'')), (2, ('ip', b'10.1.1.1')),
+                (2, ('digest', b'nocolon')), (2, ('digest', b'')), (2, ('digest', b'a:b:c')),
+                (2, ('nosuchscheme', b'x'))]
+    if not home:
+        # the anonymous slot stays anonymous: only ip, bad schemes and failures
+        choices = [(c[0], c[1]) for c in choices if c[1][0] != 'digest' or c[1][1] == b'']
+    return wchoice(rng, choices)
+
+
+def limits_text(rng):
+    """A zookeeper_limits text as zkCli writes it (StatsTrack.toString), or an old or
+    malformed one now and then."""
+    x = rng.random()
+    if x < 0.05:
+        return rng.choice([b'junk', b'count=x,bytes=1', b'', None, b'count=2;;bytes=-1,,'])
+    if x < 0.2:
+        return ('count=%d,bytes=%d' % (rng.choice((-1, 1, 2, 3, 5)),
+                                      rng.choice((-1, 0, 10, 40)))).encode()
+    n = rng.choice((-1, -1, 1, 2, 3, 4, 6))
+    b = rng.choice((-1, -1, 0, 5, 12, 30, 100))
+    nh = rng.choice((-1, -1, 1, 2, 3, 4, 6))
+    bh = rng.choice((-1, -1, 0, 5, 12, 30, 100))
+    return ('count=%d,bytes=%d=;byteHardLimit=%d;countHardLimit=%d' % (n, b, bh, nh)).encode()
+
+
+def gen_quota_step(rng, model, st, name):
+    """Quota management as zkCli does it, one request per step (a multi for setquota and
+    delquota). Stats nodes only ever get well-formed text: ZooKeeper parses them while it
+    applies txns and a malformed one makes that throw."""
+    target = rng.choice(QUOTA_TARGETS)
+    if name == 'fillQuota' and rng.random() < 0.8:
+        # mostly where a quota is (believed to be) set
+        live = [t for t in QUOTA_TARGETS if '/zookeeper/quota%s/zookeeper_limits' % t in model.nodes]
+        target = rng.choice(live) if live else target
+    qpath = '/zookeeper/quota' + target
+    limits, stats = qpath + '/zookeeper_limits', qpath + '/zookeeper_stats'
+    if name == 'setQuota':
+        if limits in model.nodes and rng.random() < 0.7:
+            st.update(op=5, args={'path': limits, 'data': limits_text(rng), 'version': -1})
+            return
+        ops = []
+        comps = target.strip('/').split('/')
+        for k in range(1, len(comps) + 1):
+            p = '/zookeeper/quota/' + '/'.join(comps[:k])
+            if p not in model.nodes or rng.random() < 0.05:
+                ops.append({'op': 1, 'path': p, 'data': None, 'acl': ACL_OPEN, 'flags': 0})
+        ops.append({'op': 1, 'path': limits, 'data': limits_text(rng), 'acl': ACL_OPEN,
+                    'flags': 0})
+        if rng.random() < 0.9:
+            ops.append({'op': 1, 'path': stats, 'data': b'count=0,bytes=0', 'acl': ACL_OPEN,
+                        'flags': 0})
+        st.update(op=14, args={'ops': ops})
+    elif name == 'delQuota':
+        x = rng.random()
+        if x < 0.6:
+            ops = [{'op': 2, 'path': limits, 'version': -1}, {'op': 2, 'path': stats, 'version': -1}]
+            st.update(op=14, args={'ops': ops})
+        elif x < 0.8:
+            st.update(op=2, args={'path': limits, 'version': -1})
+        else:
+            st.update(op=2, args={'path': stats, 'version': -1})
+    elif name == 'getQuota':
+        st.update(op=4, args={'path': stats if rng.random() < 0.75 else limits,
+                              'watch': rng.random() < 0.2})
+    elif name == 'fillQuota':
+        # several writes in one quota subtree at once: ZooKeeper checks each op of a multi
+        # against the applied counts, not against the ops before it
+        ops = []
+        if target not in model.nodes and target.count('/') == 1:
+            ops.append({'op': 1, 'path': target, 'data': b'', 'acl': ACL_OPEN, 'flags': 0})
+        for _ in range(rng.randrange(1, 5)):
+            p = target + '/' + rng.choice(ALPHA) + rng.choice(('', '', 'x', 'y'))
+            if rng.random() < 0.75:
+                ops.append({'op': 1, 'path': p, 'data': b'q' * rng.randrange(0, 9),
+                            'acl': ACL_OPEN, 'flags': rng.choice((0, 0, 2))})
+            else:
+                ops.append({'op': 5, 'path': rng.choice((target, p)),
+                            'data': b'w' * rng.randrange(0, 20), 'version': -1})
+        if len(ops) == 1:
+            st.update(op=ops[0]['op'], args=ops[0])
+        else:
+            st.update(op=14, args={'ops': ops})
+    elif name == 'setStats':
+        st.update(op=5, args={'path': stats, 'data': ('count=%d,bytes=%d' % (
+            rng.randrange(0, 5), rng.randrange(0, 50))).encode(), 'version': -1})
 
 
 def acl_choices():
+    if GEN['acl']:
+        return [(w, a) for w, a, ok in ACL_CHOICES_ACL_ALL if ok or not GEN['portable']]
     return ACL_CHOICES_PORTABLE if GEN['portable'] else ACL_CHOICES
 
 
@@ -1088,7 +1260,7 @@ def gen_step(rng, model, slots, states, i, nsteps):
     # 3.8 lets watch modes on one path interfere within a session (ZOOKEEPER-4466/4471,
     # fixed in 3.9), so mixing them would test 3.8 bugs instead of the protocol.
     persist = portable and slot == GEN['persist_slot']
-    name = wchoice(rng, OPS_WEIGHTS)
+    name = wchoice(rng, op_weights())
     if i == nsteps // 2:
         name = 'unknownOp'       # always at least one unknown op code in the middle
     if name == 'check' and not GEN['toplevel_check']:
@@ -1182,10 +1354,15 @@ def gen_step(rng, model, slots, states, i, nsteps):
     elif name == 'whoAmI':
         st.update(op=107, args={})
     elif name == 'auth':
-        scheme, cred = wchoice(rng, [(75, ('digest', (DIGEST_USER + ':' + DIGEST_PW).encode())),
-                                     (10, ('digest', b'u2:x')),
-                                     (15, ('nosuchscheme', b'x'))])
+        if GEN['acl']:
+            scheme, cred = auth_choice(rng, slot)
+        else:
+            scheme, cred = wchoice(rng, [(75, ('digest', (DIGEST_USER + ':' + DIGEST_PW).encode())),
+                                         (10, ('digest', b'u2:x')),
+                                         (15, ('nosuchscheme', b'x'))])
         st.update(op=100, args={'scheme': scheme, 'auth': cred})
+    elif name in ('setQuota', 'delQuota', 'getQuota', 'setStats', 'fillQuota'):
+        gen_quota_step(rng, model, st, name)
     elif name == 'closeSession':
         st.update(op=-11, args={}, unordered=True)
     elif name == 'reconnect':
@@ -1206,8 +1383,20 @@ def gen_step(rng, model, slots, states, i, nsteps):
         st.update(op=op, args={}, raw_body=full[:rng.randrange(0, len(full) - 1)])
     if name in ('closeSession', 'unknownOp', 'malformed', 'mixedMulti', 'auth'):
         st['nopipe'] = True
+    if GEN['quota']:
+        keep_stats_parseable(rng, st)
     note_watches(st)
     return st
+
+
+def keep_stats_parseable(rng, st):
+    """NEVER write anything but count/bytes text into a zookeeper_stats node: ZooKeeper
+    parses it while applying every later write in that quota subtree, and text that does
+    not parse (or null data) throws in the SyncThread and the whole server stops."""
+    a = st.get('args') or {}
+    for op in [a] + list(a.get('ops') or []):
+        if op.get('op', st.get('op')) == 5 and str(op.get('path', '')).endswith('/zookeeper_stats'):
+            op['data'] = ('count=%d,bytes=%d' % (rng.randrange(0, 5), rng.randrange(0, 50))).encode()
 
 
 # Paths each slot may hold a watch on (never forgotten: an over-approximation), used by
@@ -1365,9 +1554,21 @@ def main():
     ap.add_argument('--toplevel-check', action='store_true',
                     help='also send check (op 13) outside multi (only with versions that '
                          'cannot match; see gen_step)')
+    ap.add_argument('--acl', action='store_true',
+                    help='access control: sessions authenticate as different digest users '
+                         '(s0 u1, s1 u2+u3, s2 the super user, s3 nobody), ACLs mix digest, '
+                         'auth, ip (addresses and CIDR ranges) and world ids with partial '
+                         'permissions. Both servers need DigestAuthenticationProvider.'
+                         'superDigest=' + SUPER_DIGEST)
+    ap.add_argument('--quota', action='store_true',
+                    help='quota management steps (limit and stats nodes under '
+                         '/zookeeper/quota as zkCli writes them) and more writes in quota '
+                         'subtrees; run it against servers with and without enforceQuota')
     args = ap.parse_args()
     GEN['portable'] = args.profile == 'portable'
     GEN['toplevel_check'] = args.toplevel_check
+    GEN['acl'] = args.acl
+    GEN['quota'] = args.quota
 
     rng = random.Random(args.seed)
     ref = Server('reference', parse_addr(args.reference), args)
@@ -1391,6 +1592,15 @@ def main():
     plan_open = [{'slot': s, 'kind': 'open', 'form45': i % 2 == 0,
                   'timeout': (30000, 100000, 20000, 30000)[i % 4], 'readonly': i == 2}
                  for i, s in enumerate(slots)]
+    if args.acl:
+        # every session starts as who it is (HOME_IDS); reconnects lose the identities
+        # (they belong to the connection) until an auth step adds them again
+        for s in slots:
+            for u in HOME_IDS.get(s, []):
+                pw = SUPER_PW if u == 'super' else USERS[u]
+                plan_open.append({'slot': s, 'kind': 'op', 'name': 'auth', 'op': 100,
+                                  'nopipe': True, 'args': {'scheme': 'digest',
+                                                           'auth': (u + ':' + pw).encode()}})
     n_compared = 0
     i = 0
     while n_compared < args.steps:
@@ -1428,6 +1638,12 @@ def main():
             if it.get('k') == 'reply' and it.get('xid') not in (XID_PING,):
                 key = '%s:%s' % (it.get('op'), ERR.get(it['err'], it['err']))
                 errs[key] = errs.get(key, 0) + 1
+                subs = (step.get('args') or {}).get('ops') or []
+                for sub, res in zip(subs, (it.get('body') or {}).get('results') or []):
+                    if res.get('type') == 'error' and res.get('err') not in (0, -2):
+                        key = '%s/%s:%s' % (it.get('op'), OPNAME.get(sub['op'], sub['op']),
+                                            ERR.get(res['err'], res['err']))
+                        errs[key] = errs.get(key, 0) + 1
         if args.trace:
             print('step %d %s' % (i, describe(step)))
             for s in sorted(norms[0], key=str):

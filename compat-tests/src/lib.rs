@@ -119,10 +119,17 @@ impl Server {
     /// The reference server started by `script <port> <dir>`, which leaves its PID in
     /// `<dir>/<pid_file>`.
     pub fn reference_with(script: &str, pid_file: &str) -> Server {
+        Self::reference_with_cfg(script, pid_file, "")
+    }
+
+    /// As [`Server::reference_with`], with `extra` zoo.cfg lines (the script appends
+    /// `$ZK_EXTRA_CFG` to the zoo.cfg it writes).
+    pub fn reference_with_cfg(script: &str, pid_file: &str, extra: &str) -> Server {
         let port = free_port();
         let dir = scratch("reference", port);
         let script = workspace().join(script);
         let out = Command::new("bash")
+            .env("ZK_EXTRA_CFG", extra)
             .arg(&script)
             .arg(port.to_string())
             .arg(&dir)

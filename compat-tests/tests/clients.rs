@@ -72,3 +72,23 @@ fn zkcli() {
         6,
     );
 }
+
+#[test]
+fn zkcli_enforced_quota_and_super_user() {
+    // The second zkCli session of the suite against hard quotas (enforceQuota) and a super
+    // user (super:superpw).
+    check(
+        Server::ferrozk_with(
+            "znode.container.checkIntervalMs=1000\nenforceQuota=true\n\
+             DigestAuthenticationProvider.superDigest=super:g9oN2HttPfn8MMWJZ2r45Np/LIA=\n",
+        ),
+        "bash",
+        &[
+            "compat-tests/clients/zkcli_suite.sh",
+            "--enforce-quota",
+            "--super",
+            "superpw",
+        ],
+        6,
+    );
+}

@@ -48,6 +48,53 @@ impl Ctx<'_> {
             Err(ErrorCode::NoAuth)
         }
     }
+
+    /// `ZooKeeperServer.checkQuota`: limits and stats as the applied tree has them (not the
+    /// pending changes, so the ops of one multi are each checked against the same counts).
+    /// Only `enforceQuota` makes a hard limit refuse the write; a limit or stats node that
+    /// does not parse then fails the whole request with MARSHALLINGERROR, as in ZooKeeper.
+    /// Limits passed are logged either way (ZooKeeper logs them only when enforcing).
+    fn quota(&self, tree: &DataTree, path: &str, bytes_diff: i64, count_diff: i64) -> PResult<()> {
+        use crate::tree::quota::QuotaRefusal;
+        let enforce = self.policy.enforce_quota;
+        match tree.check_quota(path, bytes_diff, count_diff) {
+            Ok(None) => Ok(()),
+            Ok(Some(soft)) => {
+                quota_log(&soft);
+                Ok(())
+            }
+            Err(QuotaRefusal::Exceeded(m)) => {
+                quota_log(&m);
+                if enforce {
+                    Err(ErrorCode::QuotaExceeded)
+                } else {
+                    Ok(())
+                }
+            }
+            Err(QuotaRefusal::Malformed(m)) if enforce => {
+                tracing::error!("cannot check the quota for {path}: malformed {m}");
+                Err(ErrorCode::MarshallingError)
+            }
+            Err(QuotaRefusal::Malformed(_)) => Ok(()),
+        }
+    }
+}
+
+/// Quota warnings, at most one a second (a client looping on a full subtree would otherwise
+/// flood the log).
+fn quota_log(msg: &str) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    if LAST.swap(now, Ordering::Relaxed) != now {
+        tracing::warn!("{msg}");
+    }
+}
+
+fn data_len(d: &Option<bytes::Bytes>) -> i64 {
+    d.as_ref().map_or(0, |d| d.len() as i64)
 }
 
 type PResult<T> = Result<T, ErrorCode>;
@@ -152,23 +199,6 @@ fn check_and_inc_version(current: i32, expected: i32) -> PResult<i32> {
     Ok(if next == -1 { 0 } else { next })
 }
 
-fn is_valid_ip_acl(id: &str) -> bool {
-    let (addr, bits) = match id.split_once('/') {
-        Some((a, b)) => (a, Some(b)),
-        None => (id, None),
-    };
-    let Ok(ip) = addr.parse::<std::net::IpAddr>() else {
-        return false;
-    };
-    match bits {
-        None => true,
-        Some(b) => match b.parse::<u32>() {
-            Ok(n) => n <= if ip.is_ipv4() { 32 } else { 128 },
-            Err(_) => false,
-        },
-    }
-}
-
 /// `PrepRequestProcessor.fixupACL`: dedupe, refuse empty or malformed lists, and expand `auth`
 /// into the caller's authenticated identities.
 pub fn fixup_acl(auth: &[Id], acls: &[Acl]) -> PResult<Vec<Acl>> {
@@ -187,23 +217,27 @@ pub fn fixup_acl(auth: &[Id], acls: &[Acl]) -> PResult<Vec<Acl>> {
         if id.scheme == "world" && id.id == "anyone" {
             out.push(a);
         } else if id.scheme == "auth" {
-            // Only schemes whose provider reports authenticated ids count (ip does not).
+            // Only ids whose provider reports them authenticated count: digest (ip does not,
+            // and `super` has no provider at all).
             let mut any = false;
-            for cid in auth.iter().filter(|i| i.scheme != "ip") {
+            for cid in crate::acl::in_java_order(auth)
+                .into_iter()
+                .filter(|i| i.scheme == "digest")
+            {
                 any = true;
                 out.push(Acl {
                     perms: a.perms,
-                    id: cid.clone(),
+                    id: cid,
                 });
             }
             if !any {
                 return Err(ErrorCode::InvalidAcl);
             }
         } else {
+            // Only schemes with a provider (ip, digest) are valid; `super` has none.
             let valid = match id.scheme.as_str() {
-                "digest" => id.id.split(':').count() == 2 && !id.id.ends_with(':'),
-                "ip" => is_valid_ip_acl(&id.id),
-                "super" => true,
+                "digest" => crate::acl::is_valid_digest(&id.id),
+                "ip" => crate::acl::is_valid_ip(&id.id),
                 _ => false,
             };
             if !valid {
@@ -275,6 +309,7 @@ pub fn prep_write(
             validate_path(&r.path)?;
             let mut node = ov.get(tree, &r.path)?;
             ctx.check(&node, Perms::WRITE)?;
+            ctx.quota(tree, &r.path, data_len(&r.data) - data_len(&node.data), 0)?;
             let version = check_and_inc_version(node.stat.version, r.version)?;
             node.stat.version = version;
             node.stat.mzxid = ctx.zxid;
@@ -369,6 +404,7 @@ fn prep_create(
     if owner_kind(parent.stat.ephemeral_owner) == OwnerKind::Normal {
         return Err(ErrorCode::NoChildrenForEphemerals);
     }
+    ctx.quota(tree, &path, data_len(data), 1)?;
     let new_cversion = parent.stat.cversion + 1;
     // The owner the applied txn will give the node: the txn kind decides, not the flags
     // (create with container flags makes a plain node, createContainer with ephemeral flags
@@ -461,6 +497,12 @@ pub fn prep_multi(
         };
         match prep_write(tree, ov, ctx, op) {
             Ok(s) => subs.push(s),
+            // Not a per-op error in ZooKeeper but an exception that fails the whole request
+            // (a quota node that does not parse).
+            Err(ErrorCode::MarshallingError) => {
+                *ov = saved;
+                return Err(ErrorCode::MarshallingError);
+            }
             Err(e) => {
                 failed = true;
                 *ov = saved.clone();
@@ -567,6 +609,41 @@ pub fn prep_close_session(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn auth_acls_expand_in_zookeepers_order() {
+        // Observed from ZooKeeper 3.8: a session that authenticated as u1 and then as
+        // "nocolon" gets its `auth:` ACL expanded as nocolon, u1 (its identity set's order),
+        // without the ip and super ids.
+        let u1 = Id::new("digest", "u1:fpT/y03U+EjItKZOSLGvjnJlyng=");
+        let nc = Id::new("digest", "nocolon:Ra+cHr2ZoHvBjtNArFGNGlVie4g=");
+        let held = [
+            Id::new("ip", "127.0.0.1"),
+            u1.clone(),
+            Id::new("super", ""),
+            nc.clone(),
+        ];
+        let acl = fixup_acl(
+            &held,
+            &[Acl {
+                perms: 17,
+                id: Id::new("auth", ""),
+            }],
+        )
+        .unwrap();
+        let ids: Vec<Id> = acl.into_iter().map(|a| a.id).collect();
+        assert_eq!(ids, vec![nc, u1]);
+        assert_eq!(
+            fixup_acl(
+                &[Id::new("super", "")],
+                &[Acl {
+                    perms: 31,
+                    id: Id::new("auth", "")
+                }]
+            ),
+            Err(ErrorCode::InvalidAcl)
+        );
+    }
 
     #[test]
     fn paths_are_validated_like_zookeeper() {

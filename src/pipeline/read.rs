@@ -3,7 +3,6 @@
 
 use super::Body;
 use crate::acl::AclPolicy;
-use crate::tree::javaset::{concurrent_order, java_string_hash};
 use crate::tree::DataTree;
 use crate::watch::{Event, WatchManager, WatcherId, STANDARD};
 use bytes::{BufMut, Bytes, BytesMut};
@@ -210,34 +209,21 @@ impl ReadCtx<'_> {
                 // The server keeps a connection's identities in a ConcurrentHashMap-backed set
                 // and reports them in its iteration order, with the user name each scheme's
                 // provider derives (digest: the part before ':').
-                let keyed = self
-                    .auth
-                    .iter()
+                let client_info = crate::acl::in_java_order(self.auth)
+                    .into_iter()
                     .map(|id| {
-                        let h = 37i32
-                            .wrapping_mul(
-                                37i32
-                                    .wrapping_mul(17)
-                                    .wrapping_add(java_string_hash(&id.scheme)),
-                            )
-                            .wrapping_add(java_string_hash(&id.id));
                         let user = match id.scheme.as_str() {
                             "digest" => id.id.split(':').next().unwrap_or("").to_string(),
                             "ip" => id.id.clone(),
                             _ => String::new(),
                         };
-                        (
-                            h,
-                            ClientInfo {
-                                auth_scheme: id.scheme.clone(),
-                                user,
-                            },
-                        )
+                        ClientInfo {
+                            auth_scheme: id.scheme,
+                            user,
+                        }
                     })
                     .collect();
-                body(WhoAmIResponse {
-                    client_info: concurrent_order(keyed),
-                })
+                body(WhoAmIResponse { client_info })
             }
             _ => Err(ErrorCode::Unimplemented),
         }

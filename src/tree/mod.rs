@@ -3,11 +3,13 @@
 //! returns the result for the client and the changes the watch manager turns into events.
 
 pub mod javaset;
+pub mod quota;
 
 use crate::txn::{Txn, TxnBody};
 use bytes::Bytes;
 use javaset::JavaHashSet;
 use jute::{Acl, ErrorCode, OpCode, Stat, StatPersisted};
+use quota::{QuotaRefusal, QuotaTrie, QuotaWarning, StatsTrack, LIMIT_NODE, QUOTA_ROOT, STAT_NODE};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -217,6 +219,32 @@ fn child_name(path: &str) -> &str {
     }
 }
 
+fn data_len(d: &Option<Bytes>) -> i64 {
+    d.as_ref().map_or(0, |d| d.len() as i64)
+}
+
+/// Java's `path.substring(0, path.lastIndexOf('/'))`: the parent as DataTree names it ("" for
+/// children of the root).
+fn java_parent(path: &str) -> &str {
+    path.rfind('/').map_or("", |i| &path[..i])
+}
+
+/// Java's `s.substring(n)` (n in UTF-16 units), or `None` where Java would throw or split a
+/// surrogate pair.
+fn java_substring_from(s: &str, n: usize) -> Option<&str> {
+    let mut units = 0;
+    for (i, c) in s.char_indices() {
+        if units == n {
+            return Some(&s[i..]);
+        }
+        units += c.len_utf16();
+        if units > n {
+            return None;
+        }
+    }
+    (units == n).then_some("")
+}
+
 pub const ZOOKEEPER: &str = "/zookeeper";
 pub const QUOTA: &str = "/zookeeper/quota";
 pub const CONFIG: &str = "/zookeeper/config";
@@ -234,7 +262,10 @@ pub struct DataTree {
     pub ttls: BTreeSet<String>,
     pub last_processed_zxid: i64,
     /// Sum of path and data lengths over all nodes (ZooKeeper's approximate_data_size).
+    /// Quota stats rewritten in place do not move it, as in ZooKeeper.
     data_size: u64,
+    /// The paths that have a quota (a `zookeeper_limits` node under /zookeeper/quota).
+    quotas: QuotaTrie,
 }
 
 /// What a node counts for in `approximate_data_size`: its path and its data.
@@ -260,6 +291,7 @@ impl DataTree {
             ttls: BTreeSet::new(),
             last_processed_zxid: 0,
             data_size: 0,
+            quotas: QuotaTrie::default(),
         };
         let empty = || Some(Bytes::new());
         let mut root = Node::new(empty(), Acl::open_unsafe(), StatPersisted::default());
@@ -327,6 +359,7 @@ impl DataTree {
             ttls: BTreeSet::new(),
             last_processed_zxid: last_zxid,
             data_size: 0,
+            quotas: QuotaTrie::default(),
         };
         for (path, mut node) in nodes {
             node.children = JavaHashSet::with_initial_capacity(8);
@@ -343,6 +376,7 @@ impl DataTree {
         if !t.nodes.contains_key("/") {
             return Err("no root node".into());
         }
+        t.setup_quota();
         t.digest = t.compute_digest();
         t.data_size = t.count_data_size();
         Ok(t)
@@ -509,11 +543,13 @@ impl DataTree {
             TxnBody::SetData(t) => {
                 rc.path = t.path.clone();
                 self.digest_out(&t.path);
+                let mut bytes_diff = 0;
                 let r = match self.nodes.get_mut(&t.path) {
                     None => Err(ErrorCode::NoNode),
                     Some(n) => {
-                        self.data_size = self.data_size + node_size(&t.path, t.data.as_ref())
-                            - node_size(&t.path, n.data.as_ref());
+                        self.data_size = (self.data_size + node_size(&t.path, t.data.as_ref()))
+                            .saturating_sub(node_size(&t.path, n.data.as_ref()));
+                        bytes_diff = data_len(&t.data) - data_len(&n.data);
                         n.data = t.data.as_ref().map(|d| Bytes::copy_from_slice(d));
                         n.stat.version = t.version;
                         n.stat.mzxid = hdr.zxid;
@@ -526,6 +562,11 @@ impl DataTree {
                     }
                 };
                 self.digest_in(&t.path);
+                if r.is_ok() {
+                    if let Some(prefix) = self.quotas.max_prefix(&t.path) {
+                        self.update_quota_stat(&prefix, bytes_diff, 0);
+                    }
+                }
                 r
             }
             TxnBody::SetAcl(t) => {
@@ -571,6 +612,139 @@ impl DataTree {
             Err(e) => rc.err = e.code(),
         }
         rc
+    }
+
+    /// `DataTree.createNode`'s quota bookkeeping: a new limit node gives its path a quota, a
+    /// new stats node is filled with the subtree's current counts, and a node inside a quota
+    /// subtree counts towards it.
+    fn quota_after_create(&mut self, path: &str, bytes: i64) {
+        let parent = java_parent(path);
+        if let Some(real) = parent.strip_prefix(QUOTA_ROOT) {
+            let child = child_name(path);
+            if child == LIMIT_NODE {
+                if let Err(e) = self.quotas.add(real) {
+                    tracing::warn!("quota limit node {path} names no path ({e}); ignored");
+                }
+            }
+            if child == STAT_NODE {
+                self.update_quota_for_path(real);
+            }
+        }
+        if let Some(prefix) = self.quotas.max_prefix(path) {
+            self.update_quota_stat(&prefix, bytes, 1);
+        }
+    }
+
+    /// `DataTree.deleteNode`'s quota bookkeeping.
+    fn quota_after_delete(&mut self, path: &str, bytes: i64) {
+        let parent = java_parent(path);
+        if parent.starts_with(ZOOKEEPER) && child_name(path) == LIMIT_NODE {
+            match java_substring_from(parent, QUOTA_ROOT.len()) {
+                Some(real) => {
+                    if let Err(e) = self.quotas.delete(real) {
+                        tracing::warn!("quota limit node {path} names no path ({e}); ignored");
+                    }
+                }
+                None => tracing::warn!("limit node {path} is outside {QUOTA_ROOT}; ignored"),
+            }
+        }
+        if let Some(prefix) = self.quotas.max_prefix(path) {
+            self.update_quota_stat(&prefix, -bytes, -1);
+        }
+    }
+
+    /// `DataTree.updateQuotaStat`: adds to the counts in the stats node of `prefix`, in place
+    /// (its Stat does not change).
+    fn update_quota_stat(&mut self, prefix: &str, bytes_diff: i64, count_diff: i64) {
+        let stat_path = quota::stat_path(prefix);
+        let Some(node) = self.nodes.get_mut(&stat_path) else {
+            tracing::error!("missing quota stats node {stat_path}");
+            return;
+        };
+        match StatsTrack::parse(node.data.as_deref()) {
+            Ok(mut t) => {
+                t.set_count(t.count().wrapping_add(count_diff));
+                t.set_bytes(t.bytes().wrapping_add(bytes_diff));
+                node.data = Some(Bytes::from(t.to_text()));
+            }
+            // ZooKeeper's apply throws here; leave the node as it is.
+            Err(_) => tracing::error!("quota stats node {stat_path} does not parse; not updated"),
+        }
+    }
+
+    /// `DataTree.updateQuotaForPath`: recounts the subtree at `path` (itself included) into
+    /// its stats node.
+    fn update_quota_for_path(&mut self, path: &str) {
+        let (mut count, mut bytes) = (0i64, 0i64);
+        if let Some(n) = self.get(path) {
+            count += 1;
+            bytes += data_len(&n.data);
+            // Java walks `path + "/" + child`: for "/" that names nothing below it.
+            // ("" is the root, which is also the key "/").
+            let prefix = format!("{path}/");
+            for (_, d) in self
+                .nodes
+                .range(prefix.clone()..)
+                .take_while(|(k, _)| k.starts_with(&prefix))
+                .filter(|(k, _)| !(path.is_empty() && k.as_str() == "/"))
+            {
+                count += 1;
+                bytes += data_len(&d.data);
+            }
+        }
+        let stat_path = quota::stat_path(path);
+        let Some(node) = self.nodes.get_mut(&stat_path) else {
+            tracing::warn!("missing quota stats node {stat_path}");
+            return;
+        };
+        let mut t = StatsTrack::default();
+        t.set_count(count);
+        t.set_bytes(bytes);
+        node.data = Some(Bytes::from(t.to_text()));
+    }
+
+    /// `DataTree.setupQuota`, after a snapshot is loaded: every leaf limit node under
+    /// /zookeeper/quota gives its path a quota and that path's stats are recounted.
+    pub fn setup_quota(&mut self) {
+        self.quotas.clear();
+        let end = format!("/{LIMIT_NODE}");
+        let prefix = format!("{QUOTA_ROOT}/");
+        let limits: Vec<String> = self
+            .nodes
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .filter(|(k, n)| n.children.is_empty() && k.ends_with(&end))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for p in limits {
+            let Some(i) = p.find(&end) else { continue };
+            let real = p[QUOTA_ROOT.len()..i].to_string();
+            self.update_quota_for_path(&real);
+            if let Err(e) = self.quotas.add(&real) {
+                tracing::warn!("quota limit node {p} names no path ({e}); ignored");
+            }
+        }
+    }
+
+    /// `ZooKeeperServer.checkQuota` against the applied tree: would adding `count_diff` nodes
+    /// and `bytes_diff` bytes at `path` pass a limit? Soft limits come back as a warning.
+    pub fn check_quota(
+        &self,
+        path: &str,
+        bytes_diff: i64,
+        count_diff: i64,
+    ) -> Result<QuotaWarning, QuotaRefusal> {
+        let Some(prefix) = self.quotas.max_prefix(path) else {
+            return Ok(None);
+        };
+        let limit = self
+            .get(&quota::limit_path(&prefix))
+            .map(|n| n.data.as_deref());
+        let stats = || {
+            self.get(&quota::stat_path(&prefix))
+                .map(|n| n.data.as_ref().map(|d| d.to_vec()))
+        };
+        quota::check_limits(&prefix, limit, stats, bytes_diff, count_diff)
     }
 
     /// Files a node under containers, TTL nodes or its session's ephemerals.
@@ -660,12 +834,14 @@ impl DataTree {
         };
         self.digest_in(parent_path);
         let acl_arc: Arc<[Acl]> = acl.as_slice().into();
+        let bytes = data_len(&data);
         let node = Node::new(data, acl, stat);
         let out = node.client_stat();
         self.data_size += node_size(path, node.data.as_ref());
         self.nodes.insert(path.to_string(), node);
         self.digest_in(path);
         self.index_owner(path, owner);
+        self.quota_after_create(path, bytes);
         changes.push(Change::Created {
             path: path.to_string(),
             acl: acl_arc,
@@ -694,7 +870,9 @@ impl DataTree {
         self.digest_in(&parent_path);
         self.digest_out(path);
         let node = self.nodes.remove(path).ok_or(ErrorCode::NoNode)?;
-        self.data_size -= node_size(path, node.data.as_ref());
+        self.data_size = self
+            .data_size
+            .saturating_sub(node_size(path, node.data.as_ref()));
         let owner = node.stat.ephemeral_owner;
         match owner_kind(owner) {
             OwnerKind::Container => {
@@ -710,6 +888,7 @@ impl DataTree {
             }
             OwnerKind::Void => {}
         }
+        self.quota_after_delete(path, data_len(&node.data));
         changes.push(Change::Deleted {
             path: path.to_string(),
             acl: node.acl.as_slice().into(),
@@ -785,5 +964,97 @@ mod tests {
             assert_eq!(t.digest(), t.compute_digest(), "after step {i}");
         }
         assert_ne!(t.digest(), DataTree::new().digest());
+    }
+
+    fn data_of(t: &DataTree, p: &str) -> String {
+        String::from_utf8_lossy(t.get(p).and_then(|n| n.data.as_deref()).unwrap_or_default())
+            .into_owned()
+    }
+
+    #[test]
+    fn quota_stats_follow_creates_deletes_and_set_data() {
+        let mut t = DataTree::new();
+        let mut ch = Vec::new();
+        let mut z = 0;
+        let mut apply = |t: &mut DataTree, op: OpCode, body: TxnBody| {
+            z += 1;
+            let rc = t.apply(&txn(z, op, body), &mut ch);
+            assert_eq!(rc.err, 0, "txn {z}");
+        };
+        let create = |path: &str, data: &'static [u8]| {
+            TxnBody::Create(CreateTxn {
+                path: path.into(),
+                data: Some(Bytes::from_static(data)),
+                acl: Acl::open_unsafe(),
+                ephemeral: false,
+                parent_c_version: -1,
+            })
+        };
+        let digest0 = t.digest();
+        apply(&mut t, OpCode::Create, create("/q", b"abc"));
+        apply(&mut t, OpCode::Create, create("/q/x", b"12345"));
+        apply(&mut t, OpCode::Create, create("/zookeeper/quota/q", b""));
+        let limits = b"count=-1,bytes=-1=;byteHardLimit=-1;countHardLimit=3";
+        apply(
+            &mut t,
+            OpCode::Create,
+            create("/zookeeper/quota/q/zookeeper_limits", limits),
+        );
+        let stats = "/zookeeper/quota/q/zookeeper_stats";
+        apply(&mut t, OpCode::Create, create(stats, b"count=0,bytes=0"));
+        // The stats node is filled with the subtree's counts when it is created.
+        assert_eq!(data_of(&t, stats), "count=2,bytes=8");
+        apply(&mut t, OpCode::Create, create("/q/y", b"zz"));
+        assert_eq!(data_of(&t, stats), "count=3,bytes=10");
+        assert!(t.check_quota("/q/z", 0, 1).is_err(), "hard count limit 3");
+        assert_eq!(t.check_quota("/other", 0, 1), Ok(None));
+        apply(
+            &mut t,
+            OpCode::SetData,
+            TxnBody::SetData(SetDataTxn {
+                path: "/q".into(),
+                data: None,
+                version: 1,
+            }),
+        );
+        assert_eq!(data_of(&t, stats), "count=3,bytes=7");
+        apply(
+            &mut t,
+            OpCode::Delete,
+            TxnBody::Delete(DeleteTxn {
+                path: "/q/x".into(),
+            }),
+        );
+        assert_eq!(data_of(&t, stats), "count=2,bytes=2");
+        assert_eq!(t.digest(), t.compute_digest());
+        // A snapshot load recounts the stats and rebuilds the set of quota paths.
+        let nodes: Vec<(String, Node)> = t
+            .preorder()
+            .into_iter()
+            .map(|(p, n)| (p, n.clone()))
+            .collect();
+        let mut stale = nodes.clone();
+        for (p, n) in stale.iter_mut() {
+            if p == stats {
+                n.data = Some(Bytes::from_static(b"count=99,bytes=99"));
+            }
+        }
+        let loaded = DataTree::from_nodes(stale, t.last_processed_zxid).unwrap();
+        assert_eq!(data_of(&loaded, stats), "count=2,bytes=2");
+        assert!(loaded.check_quota("/q/z", 0, 1).is_ok());
+        assert_eq!(loaded.digest(), t.digest());
+        // Deleting the limit node ends the quota; stats no longer move.
+        apply(
+            &mut t,
+            OpCode::Delete,
+            TxnBody::Delete(DeleteTxn {
+                path: "/zookeeper/quota/q/zookeeper_limits".into(),
+            }),
+        );
+        apply(&mut t, OpCode::Create, create("/q/w", b"w"));
+        assert_eq!(data_of(&t, stats), "count=2,bytes=2");
+        assert_eq!(t.check_quota("/q/v", 0, 1), Ok(None));
+        assert_ne!(t.digest(), digest0);
+        assert_eq!(t.digest(), t.compute_digest());
     }
 }

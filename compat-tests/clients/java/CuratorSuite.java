@@ -10,6 +10,7 @@ import java.util.concurrent.atomic.AtomicReference;
 
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.CuratorFrameworkFactory;
+import org.apache.curator.framework.api.ACLProvider;
 import org.apache.curator.framework.api.transaction.CuratorTransactionResult;
 import org.apache.curator.framework.api.transaction.OperationType;
 import org.apache.curator.framework.recipes.atomic.AtomicValue;
@@ -41,6 +42,10 @@ import org.apache.curator.retry.RetryNTimes;
 import org.apache.curator.utils.Compatibility;
 import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.KeeperException;
+import org.apache.zookeeper.ZooDefs;
+import org.apache.zookeeper.data.ACL;
+import org.apache.zookeeper.data.Id;
+import org.apache.zookeeper.server.auth.DigestAuthenticationProvider;
 import org.apache.zookeeper.data.Stat;
 
 /**
@@ -585,6 +590,71 @@ public final class CuratorSuite {
                 && exists(p + "/ttl"), res);
     }
 
+    static KeeperException.Code codeOf(CompatCheck.Body body) {
+        try {
+            body.run();
+            return KeeperException.Code.OK;
+        } catch (KeeperException e) {
+            return e.code();
+        } catch (Exception e) {
+            return KeeperException.Code.SYSTEMERROR;
+        }
+    }
+
+    /** Curator's aclProvider + authorization, as Dubbo and Kafka configure them. */
+    static void aclProvider() throws Exception {
+        String p = base + "/aclp";
+        ACLProvider acls = new ACLProvider() {
+            @Override
+            public List<ACL> getDefaultAcl() {
+                return ZooDefs.Ids.CREATOR_ALL_ACL;
+            }
+
+            @Override
+            public List<ACL> getAclForPath(String path) {
+                return path.endsWith("/open") ? ZooDefs.Ids.READ_ACL_UNSAFE : ZooDefs.Ids.CREATOR_ALL_ACL;
+            }
+        };
+        CuratorFramework erin = CuratorFrameworkFactory.builder()
+                .connectString(connect)
+                .sessionTimeoutMs(10_000)
+                .connectionTimeoutMs(10_000)
+                .retryPolicy(new RetryNTimes(3, 100))
+                .aclProvider(acls)
+                .authorization("digest", b("erin:pw"))
+                .build();
+        erin.start();
+        try {
+            c.check("authorized client connected", erin.blockUntilConnected(15, TimeUnit.SECONDS));
+            erin.create().creatingParentsIfNeeded().forPath(p + "/x/y", b("deep"));
+            Id me = new Id("digest", DigestAuthenticationProvider.generateDigest("erin:pw"));
+            List<ACL> want = List.of(new ACL(ZooDefs.Perms.ALL, me));
+            c.check("aclProvider's CREATOR_ALL_ACL on every parent created",
+                    erin.getACL().forPath(p).equals(want) && erin.getACL().forPath(p + "/x").equals(want)
+                    && erin.getACL().forPath(p + "/x/y").equals(want), erin.getACL().forPath(p + "/x"));
+            c.check("the authorized client reads its node", s(erin.getData().forPath(p + "/x/y")).equals("deep"));
+            c.check("another client -> NOAUTH",
+                    codeOf(() -> c2.getData().forPath(p + "/x/y")) == KeeperException.Code.NOAUTH);
+            erin.create().forPath(p + "/open", b("o"));
+            c.check("getAclForPath per path: world-readable node",
+                    erin.getACL().forPath(p + "/open").equals(ZooDefs.Ids.READ_ACL_UNSAFE)
+                    && s(c2.getData().forPath(p + "/open")).equals("o"));
+            c.check("... but not writable by the other client",
+                    codeOf(() -> c2.setData().forPath(p + "/open", b("w"))) == KeeperException.Code.NOAUTH);
+            c.check("explicit withACL overrides the provider",
+                    codeOf(() -> erin.create().withACL(ZooDefs.Ids.OPEN_ACL_UNSAFE).forPath(p + "/x/free")) == KeeperException.Code.OK
+                    && erin.getACL().forPath(p + "/x/free").equals(ZooDefs.Ids.OPEN_ACL_UNSAFE));
+            erin.setACL().withACL(ZooDefs.Ids.OPEN_ACL_UNSAFE).forPath(p + "/x/y");
+            c.check("setACL opens the node to the other client", s(c2.getData().forPath(p + "/x/y")).equals("deep"));
+            c.check("the other client cannot create under the creator's node",
+                    codeOf(() -> c2.create().forPath(p + "/x/z")) == KeeperException.Code.NOAUTH);
+            erin.delete().deletingChildrenIfNeeded().forPath(p);
+            c.check("the creator deletes its subtree", !exists(p));
+        } finally {
+            closeQuietly(erin);
+        }
+    }
+
     public static void main(String[] args) throws Exception {
         if (args.length < 1) {
             System.err.println("usage: CuratorSuite <host:port>");
@@ -607,6 +677,7 @@ public final class CuratorSuite {
         Object[][] groups = {
             {"basics", (CompatCheck.Body) CuratorSuite::basics},
             {"transactions", (CompatCheck.Body) CuratorSuite::transactions},
+            {"acl-provider", (CompatCheck.Body) CuratorSuite::aclProvider},
             {"mutex", (CompatCheck.Body) CuratorSuite::mutex},
             {"semaphore", (CompatCheck.Body) CuratorSuite::semaphore},
             {"leader-latch", (CompatCheck.Body) CuratorSuite::leaderLatch},
