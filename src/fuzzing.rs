@@ -95,9 +95,11 @@ pub fn request_path(data: &[u8]) {
     let mut watches = WatchManager::default();
     let mut events = Vec::new();
     let mut changes = Vec::new();
+    // Quotas enforced, so that the fuzzer reaches QUOTAEXCEEDED paths too.
     let policy = AclPolicy {
         skip: false,
         super_digest: Some("super:D/InIHSb7yEEbrWz8b9l71RjZJU=".into()),
+        enforce_quota: true,
     };
     // Four identities: anonymous, two digest users, and the super user.
     let identities: [Vec<Id>; 4] = [
