@@ -383,7 +383,7 @@ impl Node {
                     .get("/")
                     .map(|n| n.acl.clone())
                     .unwrap_or_default();
-                let _ = reply.send(acl);
+                let _ = reply.send(acl.to_vec());
             }
             Msg::Snapshot { reply } => self.snapshot_now(reply),
             Msg::Shutdown { done } => {
@@ -893,6 +893,8 @@ impl Node {
         }
         self.since_snapshot = 0;
         self.snap_every = snapshot_threshold(self.storage.snap_count);
+        // As ZooKeeper purges its ACL cache when it snapshots.
+        self.tree.purge_unused_acls();
         self.log.roll();
         let sessions: Vec<(i64, i32)> = self
             .committed_sessions

@@ -15,7 +15,8 @@ use std::collections::HashMap;
 pub struct Rec {
     pub stat: StatPersisted,
     pub child_count: i32,
-    pub acl: Vec<Acl>,
+    /// Shared with the tree's node (a pointer copy, not a list copy).
+    pub acl: std::sync::Arc<[Acl]>,
     /// Only for the digest (a refcounted slice, not a copy).
     pub data: Option<bytes::Bytes>,
 }
@@ -355,7 +356,7 @@ pub fn prep_set_acl(
     ctx.check(&node, Perms::ADMIN)?;
     let version = check_and_inc_version(node.stat.aversion, r.version)?;
     node.stat.aversion = version;
-    node.acl = acl.clone();
+    node.acl = acl.as_slice().into();
     ov.put(tree, &r.path, Some(node));
     Ok(TxnBody::SetAcl(SetAclTxn {
         path: r.path.clone(),
@@ -457,7 +458,7 @@ fn prep_create(
                 pzxid: ctx.zxid,
             },
             child_count: 0,
-            acl,
+            acl: acl.into(),
             data: data.clone(),
         }),
     );

@@ -103,7 +103,7 @@ impl ReadCtx<'_> {
             Request::GetAcl(r) => {
                 let n = self.tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
                 self.allowed(&r.path, Perms::READ | Perms::ADMIN)?;
-                let mut acl = n.acl.clone();
+                let mut acl = n.acl.to_vec();
                 if self.allowed(&r.path, Perms::ADMIN).is_err() {
                     // Without ADMIN the digest hashes stay hidden, as in ZooKeeper.
                     for a in acl.iter_mut().filter(|a| a.id.scheme == "digest") {

@@ -36,8 +36,8 @@ pub struct Fuzzy {
     pub zxid: i64,
     sessions: Vec<(i64, i32)>,
     stack: Vec<String>,
-    acl_ids: HashMap<Vec<Acl>, i64>,
-    acl_order: Vec<Vec<Acl>>,
+    acl_ids: HashMap<std::sync::Arc<[Acl]>, i64>,
+    acl_order: Vec<std::sync::Arc<[Acl]>>,
     /// One buffer per slice: a single growing buffer would be reallocated and copied on the
     /// node's task as it doubles (hundreds of milliseconds at a million nodes).
     chunks: Vec<Bytes>,
@@ -76,7 +76,7 @@ impl Fuzzy {
                 continue;
             };
             let next = self.acl_ids.len() as i64 + 1;
-            let acl_id = match self.acl_ids.get(node.acl.as_slice()) {
+            let acl_id = match self.acl_ids.get(&node.acl[..]) {
                 Some(id) => *id,
                 None => {
                     self.acl_ids.insert(node.acl.clone(), next);
@@ -119,7 +119,10 @@ impl Fuzzy {
         out.put_i32(self.acl_order.len() as i32);
         for (i, acl) in self.acl_order.iter().enumerate() {
             out.put_i64(i as i64 + 1);
-            acl.encode(&mut out);
+            out.put_i32(acl.len() as i32);
+            for a in acl.iter() {
+                a.encode(&mut out);
+            }
         }
         for c in &self.chunks {
             out.extend_from_slice(c);
@@ -174,11 +177,12 @@ pub fn deserialize(data: Bytes, zxid: i64) -> Result<Loaded, String> {
         sessions.push((r.read_i64().map_err(e)?, r.read_i32().map_err(e)?));
     }
     let n = r.read_i32().map_err(e)?;
-    let mut acls: HashMap<i64, Vec<Acl>> = HashMap::new();
+    let mut acls: HashMap<i64, std::sync::Arc<[Acl]>> = HashMap::new();
     for _ in 0..n.max(0) {
         let id = r.read_i64().map_err(e)?;
-        acls.insert(id, Vec::<Acl>::decode(&mut r).map_err(e)?);
+        acls.insert(id, Vec::<Acl>::decode(&mut r).map_err(e)?.into());
     }
+    let open: std::sync::Arc<[Acl]> = Acl::open_unsafe().into();
     let mut nodes = Vec::new();
     loop {
         let path = String::decode(&mut r).map_err(e)?;
@@ -189,7 +193,7 @@ pub fn deserialize(data: Bytes, zxid: i64) -> Result<Loaded, String> {
         let acl_id = r.read_i64().map_err(e)?;
         let stat = StatPersisted::decode(&mut r).map_err(e)?;
         let acl = match acl_id {
-            -1 => Acl::open_unsafe(),
+            -1 => open.clone(),
             id => acls
                 .get(&id)
                 .cloned()

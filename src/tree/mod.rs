@@ -52,18 +52,19 @@ pub fn ttl_of(owner: i64) -> i64 {
 #[derive(Debug, Clone)]
 pub struct Node {
     pub data: Option<Bytes>,
-    pub acl: Vec<Acl>,
+    /// Shared with every node holding the same list (the tree's ACL table).
+    pub acl: Arc<[Acl]>,
     pub stat: StatPersisted,
     pub children: JavaHashSet,
 }
 
 impl Node {
     /// A node as a snapshot stores it; children are added as their own nodes are loaded.
-    pub fn restored(data: Option<Bytes>, acl: Vec<Acl>, stat: StatPersisted) -> Node {
+    pub fn restored(data: Option<Bytes>, acl: Arc<[Acl]>, stat: StatPersisted) -> Node {
         Node::new(data, acl, stat)
     }
 
-    fn new(data: Option<Bytes>, acl: Vec<Acl>, stat: StatPersisted) -> Node {
+    fn new(data: Option<Bytes>, acl: Arc<[Acl]>, stat: StatPersisted) -> Node {
         Node {
             // Its own allocation: the bytes arrive as a slice of a request frame or of a
             // whole snapshot or log buffer, which would otherwise stay alive with the node.
@@ -266,6 +267,39 @@ pub struct DataTree {
     data_size: u64,
     /// The paths that have a quota (a `zookeeper_limits` node under /zookeeper/quota).
     quotas: QuotaTrie,
+    /// Every distinct ACL list, shared by the nodes that carry it.
+    acls: AclTable,
+}
+
+/// ZooKeeper's ReferenceCountedACLCache, in Rust terms: one `Arc<[Acl]>` per distinct list,
+/// so a million nodes with the same ACL hold a million pointers, not a million lists. The
+/// `Arc` counts the references; lists no node uses any more are dropped by `purge`.
+#[derive(Debug, Default)]
+pub struct AclTable(std::collections::HashSet<Arc<[Acl]>>);
+
+impl AclTable {
+    /// The shared list equal to `acl`.
+    pub fn intern(&mut self, acl: &[Acl]) -> Arc<[Acl]> {
+        if let Some(a) = self.0.get(acl) {
+            return a.clone();
+        }
+        let a: Arc<[Acl]> = acl.into();
+        self.0.insert(a.clone());
+        a
+    }
+
+    /// Forgets lists only the table still holds (ZooKeeper purges on snapshot).
+    pub fn purge(&mut self) {
+        self.0.retain(|a| Arc::strong_count(a) > 1);
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 /// What a node counts for in `approximate_data_size`: its path and its data.
@@ -292,17 +326,20 @@ impl DataTree {
             last_processed_zxid: 0,
             data_size: 0,
             quotas: QuotaTrie::default(),
+            acls: AclTable::default(),
         };
         let empty = || Some(Bytes::new());
-        let mut root = Node::new(empty(), Acl::open_unsafe(), StatPersisted::default());
+        let open = t.acls.intern(&Acl::open_unsafe());
+        let read = t.acls.intern(&Acl::read_unsafe());
+        let mut root = Node::new(empty(), open.clone(), StatPersisted::default());
         root.children.insert("zookeeper".into());
-        let mut zk = Node::new(empty(), Acl::open_unsafe(), StatPersisted::default());
+        let mut zk = Node::new(empty(), open.clone(), StatPersisted::default());
         zk.children.insert("quota".into());
         zk.children.insert("config".into());
         // ZooKeeper sets the config node's ACL with version -1, which lands in aversion.
         let config = Node::new(
             empty(),
-            Acl::read_unsafe(),
+            read,
             StatPersisted {
                 aversion: -1,
                 ..Default::default()
@@ -312,7 +349,7 @@ impl DataTree {
         t.nodes.insert(ZOOKEEPER.into(), zk);
         t.nodes.insert(
             QUOTA.into(),
-            Node::new(empty(), Acl::open_unsafe(), StatPersisted::default()),
+            Node::new(empty(), open, StatPersisted::default()),
         );
         t.nodes.insert(CONFIG.into(), config);
         t.digest = t.compute_digest();
@@ -325,6 +362,16 @@ impl DataTree {
             .iter()
             .map(|(p, n)| node_size(p, n.data.as_ref()))
             .sum()
+    }
+
+    /// Drops ACL lists no node uses any more.
+    pub fn purge_unused_acls(&mut self) {
+        self.acls.purge();
+    }
+
+    /// Distinct ACL lists in use (and not yet purged).
+    pub fn acl_count(&self) -> usize {
+        self.acls.len()
     }
 
     /// Sum of path and data lengths, as ZooKeeper's `approximate_data_size`.
@@ -360,9 +407,11 @@ impl DataTree {
             last_processed_zxid: last_zxid,
             data_size: 0,
             quotas: QuotaTrie::default(),
+            acls: AclTable::default(),
         };
         for (path, mut node) in nodes {
             node.children = JavaHashSet::with_initial_capacity(8);
+            node.acl = t.acls.intern(&node.acl);
             if path != "/" {
                 let parent = t
                     .nodes
@@ -525,7 +574,7 @@ impl DataTree {
                         self.create_node(
                             c.path,
                             c.data.clone(),
-                            c.acl.clone(),
+                            c.acl,
                             c.owner,
                             c.parent_cversion,
                             hdr.zxid,
@@ -556,7 +605,7 @@ impl DataTree {
                         n.stat.mtime = hdr.time;
                         changes.push(Change::DataChanged {
                             path: t.path.clone(),
-                            acl: n.acl.as_slice().into(),
+                            acl: n.acl.clone(),
                         });
                         Ok(Some(n.client_stat()))
                     }
@@ -572,10 +621,11 @@ impl DataTree {
             TxnBody::SetAcl(t) => {
                 rc.path = t.path.clone();
                 self.digest_out(&t.path);
+                let acl = self.acls.intern(&t.acl);
                 let r = match self.nodes.get_mut(&t.path) {
                     None => Err(ErrorCode::NoNode),
                     Some(n) => {
-                        n.acl = t.acl.clone();
+                        n.acl = acl;
                         n.stat.aversion = t.version;
                         Ok(Some(n.client_stat()))
                     }
@@ -787,13 +837,14 @@ impl DataTree {
         &mut self,
         path: &str,
         data: Option<Bytes>,
-        acl: Vec<Acl>,
+        acl: &[Acl],
         owner: i64,
         parent_cversion: i32,
         zxid: i64,
         time: i64,
         changes: &mut Vec<Change>,
     ) -> Result<Option<Stat>, ErrorCode> {
+        let acl = self.acls.intern(acl);
         let parent_path = parent_of(path);
         if !self.nodes.contains_key(parent_path) {
             return Err(ErrorCode::NoNode);
@@ -820,7 +871,7 @@ impl DataTree {
             parent.stat.pzxid = zxid;
         }
         parent.children.insert(child_name(path).to_string());
-        let parent_acl: Arc<[Acl]> = parent.acl.as_slice().into();
+        let parent_acl = parent.acl.clone();
         let stat = StatPersisted {
             czxid: zxid,
             mzxid: zxid,
@@ -833,7 +884,7 @@ impl DataTree {
             pzxid: zxid,
         };
         self.digest_in(parent_path);
-        let acl_arc: Arc<[Acl]> = acl.as_slice().into();
+        let acl_arc = acl.clone();
         let bytes = data_len(&data);
         let node = Node::new(data, acl, stat);
         let out = node.client_stat();
@@ -866,7 +917,7 @@ impl DataTree {
         if zxid > parent.stat.pzxid {
             parent.stat.pzxid = zxid;
         }
-        let parent_acl: Arc<[Acl]> = parent.acl.as_slice().into();
+        let parent_acl = parent.acl.clone();
         self.digest_in(&parent_path);
         self.digest_out(path);
         let node = self.nodes.remove(path).ok_or(ErrorCode::NoNode)?;
@@ -891,7 +942,7 @@ impl DataTree {
         self.quota_after_delete(path, data_len(&node.data));
         changes.push(Change::Deleted {
             path: path.to_string(),
-            acl: node.acl.as_slice().into(),
+            acl: node.acl.clone(),
             parent_acl,
         });
         Ok(())
@@ -964,6 +1015,46 @@ mod tests {
             assert_eq!(t.digest(), t.compute_digest(), "after step {i}");
         }
         assert_ne!(t.digest(), DataTree::new().digest());
+    }
+
+    #[test]
+    fn nodes_with_equal_acls_share_one_list() {
+        let mut t = DataTree::new();
+        let mut ch = Vec::new();
+        let digest_acl = vec![Acl {
+            perms: jute::Perms::ALL,
+            id: jute::Id::new("digest", "u:hash"),
+        }];
+        for (i, p) in ["/a", "/b", "/c"].into_iter().enumerate() {
+            let body = TxnBody::Create(CreateTxn {
+                path: p.into(),
+                data: None,
+                acl: digest_acl.clone(),
+                ephemeral: false,
+                parent_c_version: -1,
+            });
+            assert_eq!(
+                t.apply(&txn(i as i64 + 1, OpCode::Create, body), &mut ch)
+                    .err,
+                0
+            );
+        }
+        ch.clear();
+        let (a, c) = (t.get("/a").unwrap(), t.get("/c").unwrap());
+        assert!(Arc::ptr_eq(&a.acl, &c.acl));
+        // world:anyone (system nodes), read-only (/zookeeper/config), and the digest list.
+        assert_eq!(t.acl_count(), 3);
+        for (i, p) in ["/a", "/b", "/c"].into_iter().enumerate() {
+            let body = TxnBody::Delete(DeleteTxn { path: p.into() });
+            assert_eq!(
+                t.apply(&txn(i as i64 + 10, OpCode::Delete, body), &mut ch)
+                    .err,
+                0
+            );
+        }
+        ch.clear();
+        t.purge_unused_acls();
+        assert_eq!(t.acl_count(), 2);
     }
 
     fn data_of(t: &DataTree, p: &str) -> String {
