@@ -45,7 +45,7 @@ pub async fn run(cfg: config::Config) -> std::io::Result<()> {
     let prometheus = ops::admin::prometheus_from_config(&cfg);
     // Recovery reads files: off the async workers, and before any client can connect.
     let node_cfg = (*cfg).clone();
-    let node = tokio::task::spawn_blocking(move || node::Node::new(node_cfg))
+    let mut node = tokio::task::spawn_blocking(move || node::Node::new(node_cfg))
         .await
         .map_err(std::io::Error::other)?
         .map_err(|e| std::io::Error::other(e.to_string()))?;
@@ -60,6 +60,7 @@ pub async fn run(cfg: config::Config) -> std::io::Result<()> {
         net_cfg.whitelist.list().join(",")
     );
     let (tx, rx) = tokio::sync::mpsc::channel(4096);
+    node.set_self_tx(tx.clone());
     let http = Arc::new(ops::admin::Http::new(tx.clone(), cfg.clone(), prometheus));
     let mut http_tasks = Vec::new();
     if cfg.property("admin.enableServer") != Some("false") {

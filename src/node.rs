@@ -92,6 +92,16 @@ pub enum Msg {
     Snapshot {
         reply: oneshot::Sender<SnapshotReply>,
     },
+    /// Replace the database with a snapshot's (the AdminServer's restore): answers with the
+    /// zxid it serves from once the new state is in a snapshot file on disk.
+    Restore {
+        loaded: Box<snap::Loaded>,
+        reply: oneshot::Sender<Result<i64, String>>,
+    },
+    /// The snapshot written after a restore is durable (serve again), or failed.
+    RestoreDone {
+        ok: bool,
+    },
     /// Stop taking requests, finish the writes in flight, close every connection, and
     /// answer with how many writes were in flight.
     Shutdown {
@@ -203,6 +213,10 @@ pub struct Node {
     /// Set once shutdown began: who to tell when the writes in flight are done.
     shutdown: Option<(oneshot::Sender<usize>, usize)>,
     shutdown_done: bool,
+    /// Between a restore and the snapshot that makes it durable: clients are refused.
+    restoring: bool,
+    /// The node's own input, for work that finishes off its task (a restore's snapshot).
+    self_tx: Option<mpsc::Sender<Msg>>,
     /// Connections over `max_queued`, to close after the current message.
     overflowed: std::cell::RefCell<Vec<ConnId>>,
     max_queued: usize,
@@ -279,6 +293,8 @@ impl Node {
             digest_log: VecDeque::new(),
             shutdown: None,
             shutdown_done: false,
+            restoring: false,
+            self_tx: None,
             overflowed: Default::default(),
             max_queued: crate::net::max_queued_bytes(&cfg),
             outstanding_limit: crate::net::outstanding_limit(&cfg),
@@ -310,6 +326,11 @@ impl Node {
     }
 
     /// Runs until every sender of `rx` is gone.
+    /// Gives the node a sender of its own input channel.
+    pub fn set_self_tx(&mut self, tx: mpsc::Sender<Msg>) {
+        self.self_tx = Some(tx);
+    }
+
     pub async fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
         let Some(mut durable) = self.durable_rx.take() else {
             return;
@@ -386,6 +407,17 @@ impl Node {
                 let _ = reply.send(acl.to_vec());
             }
             Msg::Snapshot { reply } => self.snapshot_now(reply),
+            Msg::Restore { loaded, reply } => self.restore(*loaded, reply),
+            Msg::RestoreDone { ok: true } => {
+                info!("restore complete: serving again");
+                self.restoring = false;
+            }
+            Msg::RestoreDone { ok: false } => {
+                // The restored state is only in memory, and the txn log cannot describe it:
+                // stop, so that recovery serves the state from before the restore.
+                error!("the snapshot of a restored database could not be written; exiting");
+                std::process::exit(70);
+            }
             Msg::Shutdown { done } => {
                 info!(
                     "shutting down: {} writes in flight, {} connections",
@@ -626,7 +658,7 @@ impl Node {
         tx: ConnTx,
         shared: Arc<ConnShared>,
     ) {
-        if self.shutdown.is_some() || self.shutdown_done {
+        if self.shutdown.is_some() || self.shutdown_done || self.restoring {
             let _ = tx.send(Out::Close);
             return;
         }
@@ -875,6 +907,67 @@ impl Node {
         self.start_snapshot();
     }
 
+    /// The AdminServer's restore, as ZooKeeper 3.9's `restoreFromSnapshot`: the snapshot's
+    /// tree and sessions replace the database. Every connection is closed (clients reconnect;
+    /// sessions the snapshot does not hold are expired to them). The new state takes the
+    /// current zxid, so that the txn log stays in order, and is written as a snapshot before
+    /// anyone is served again: a crash before that recovers the state from before.
+    fn restore(&mut self, loaded: snap::Loaded, reply: oneshot::Sender<Result<i64, String>>) {
+        if !self.proposals.is_empty() || self.snap_job.is_some() || self.restoring {
+            let _ = reply.send(Err(
+                "writes or a snapshot are in progress; retry the restore".into(),
+            ));
+            return;
+        }
+        let before = (self.tree.node_count(), self.sessions.len());
+        let zxid = self.last_zxid().max(loaded.tree.last_processed_zxid);
+        let mut tree = loaded.tree;
+        tree.last_processed_zxid = zxid;
+        self.tree = tree;
+        self.overlay = Overlay::new(&self.tree);
+        self.next_zxid = zxid + 1;
+        self.zab = Standalone::new(zxid);
+        let conns: Vec<ConnId> = self.conns.keys().copied().collect();
+        for c in conns {
+            self.close_conn(c);
+        }
+        self.watches = WatchManager::default();
+        self.waiting.clear();
+        self.session_last_write.clear();
+        self.sessions =
+            SessionTracker::new(self.cfg.tick_time, self.cfg.server_id, wall_ms() as u64);
+        let now = self.now();
+        for (id, timeout) in &loaded.sessions {
+            self.sessions.add(*id, (*timeout).max(0) as u32, now);
+        }
+        self.committed_sessions = loaded.sessions.into_iter().collect();
+        self.digest_log.clear();
+        info!(
+            "restored from a snapshot: {} nodes and {} sessions before, {} nodes and {} sessions now, serving from zxid 0x{zxid:x} once it is on disk",
+            before.0,
+            before.1,
+            self.tree.node_count(),
+            self.sessions.len()
+        );
+        self.restoring = true;
+        let (tx, rx) = oneshot::channel();
+        self.snap_waiters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(tx);
+        self.start_snapshot();
+        let node = self.self_tx.clone();
+        tokio::spawn(async move {
+            let res = rx
+                .await
+                .unwrap_or_else(|_| Err("the snapshot was abandoned".into()));
+            if let Some(node) = node {
+                let _ = node.send(Msg::RestoreDone { ok: res.is_ok() }).await;
+            }
+            let _ = reply.send(res.map(|_| zxid));
+        });
+    }
+
     /// The AdminServer's snapshot command: the caller hears when the file is written.
     fn snapshot_now(&mut self, reply: oneshot::Sender<SnapshotReply>) {
         self.snap_waiters
@@ -1075,8 +1168,8 @@ impl Node {
     fn request(&mut self, conn: ConnId, xid: i32, op: i32, payload: Bytes) {
         let start = Instant::now();
         stats().packets_received.inc();
-        if self.shutdown.is_some() || self.shutdown_done {
-            // Shutting down: the client reconnects to another server.
+        if self.shutdown.is_some() || self.shutdown_done || self.restoring {
+            // Shutting down or restoring: the client reconnects (elsewhere or later).
             self.close_conn(conn);
             return;
         }

@@ -45,6 +45,16 @@ fn srvr_field(text: &str, key: &str) -> String {
 
 /// A minimal HTTP/1.1 GET or POST; returns (status, headers, body).
 fn http(port: u16, method: &str, path: &str, headers: &[&str]) -> (u16, String, Vec<u8>) {
+    http_with_body(port, method, path, headers, &[])
+}
+
+fn http_with_body(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[&str],
+    body: &[u8],
+) -> (u16, String, Vec<u8>) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
@@ -52,8 +62,9 @@ fn http(port: u16, method: &str, path: &str, headers: &[&str]) -> (u16, String, 
         req.push_str(h);
         req.push_str("\r\n");
     }
-    req.push_str("Content-Length: 0\r\n\r\n");
+    req.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
     s.write_all(req.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).unwrap();
     let split = raw
@@ -732,4 +743,78 @@ fn logs_follow_level_and_format_settings() {
     }
     assert!(saw_session, "{log}");
     assert!(saw_debug, "{log}");
+}
+
+#[test]
+fn admin_restore_replaces_the_database_durably() {
+    let auth = "Authorization: digest super:test";
+    let superdigest = "DigestAuthenticationProvider.superDigest=super:D/InIHSb7yEEbrWz8b9l71RjZJU=";
+    // Server A holds /from-a (and an ephemeral); its snapshot is streamed out.
+    let a = Server::start(superdigest);
+    let mut ca = Raw::connect(a.port, false);
+    create(&mut ca, "/from-a", 0);
+    create(&mut ca, "/from-a/child", 0);
+    let (st, _, snapshot) = http(a.admin_port, "GET", "/commands/snapshot", &[auth]);
+    assert_eq!(st, 200);
+
+    // Server B holds other data and a connected client; restore needs auth first.
+    let mut b = Server::start(&format!(
+        "{superdigest}\nadmin.rateLimiterIntervalInMS=600000"
+    ));
+    let mut cb = Raw::connect(b.port, false);
+    create(&mut cb, "/only-in-b", 0);
+    let (st, _, _) = http_with_body(b.admin_port, "POST", "/commands/restore", &[], &snapshot);
+    assert_eq!(st, 401);
+    let (st, _, body) = http_with_body(b.admin_port, "GET", "/commands/restore", &[auth], &[]);
+    assert_eq!(st, 405, "{}", String::from_utf8_lossy(&body));
+    let (st, _, body) = http_with_body(
+        b.admin_port,
+        "POST",
+        "/commands/restore",
+        &[auth],
+        b"not a snapshot",
+    );
+    assert_eq!(st, 400, "{}", String::from_utf8_lossy(&body));
+    // That attempt counted against B's rate limit (the limiter is consulted before the
+    // body is read, as in ZooKeeper): restore into a third server.
+    let b2 = Server::start(superdigest);
+    let mut cb2 = Raw::connect(b2.port, false);
+    create(&mut cb2, "/only-in-b2", 0);
+    let (st, _, body) = http_with_body(
+        b2.admin_port,
+        "POST",
+        "/commands/restore",
+        &[auth],
+        &snapshot,
+    );
+    assert_eq!(st, 200, "{}", String::from_utf8_lossy(&body));
+    let j: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(j["command"], "restore");
+    assert!(j["error"].is_null(), "{j}");
+    assert!(j["last_zxid"].as_i64().unwrap() > 0);
+    // The old connection was closed; a new session sees A's tree, not B2's.
+    assert!(common::closed_by_server(&mut cb2.s));
+    let mut fresh = Raw::connect(b2.port, false);
+    assert!(fresh.exists("/from-a/child").is_some());
+    assert!(fresh.exists("/only-in-b2").is_none());
+    create(&mut fresh, "/after-restore", 0);
+    drop(fresh);
+    // Durable: after a crash the restored tree (and what came after) is still there.
+    let mut b2 = b2;
+    b2.crash_and_restart();
+    let mut again = Raw::connect(b2.port, false);
+    assert!(again.exists("/from-a/child").is_some());
+    assert!(again.exists("/after-restore").is_some());
+    assert!(again.exists("/only-in-b2").is_none());
+    assert!(!b2.log().contains("digest mismatch"), "{}", b2.log());
+    // Rate limit: a second restore within the interval is refused.
+    let (st, _, _) = http_with_body(
+        b.admin_port,
+        "POST",
+        "/commands/restore",
+        &[auth],
+        &snapshot,
+    );
+    assert_eq!(st, 429);
+    b.stop();
 }

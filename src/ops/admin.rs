@@ -223,11 +223,7 @@ async fn handle(http: &Http, req: Request<Incoming>, peer: SocketAddr) -> Resp {
         return if cmd == "snapshot" {
             snapshot(http, &params).await
         } else {
-            json_resp(
-                StatusCode::NOT_IMPLEMENTED,
-                error_map("restore is not supported by ferrozk; restore a snapshot by placing it in dataDir/version-2 and restarting"),
-                cmd,
-            )
+            restore(http, req.into_body()).await
         };
     }
     let (status, body) = run(http, cmd, &params).await;
@@ -324,7 +320,6 @@ async fn snapshot(http: &Http, params: &[(String, String)]) -> Resp {
         warn!("AdminServer: snapshot request was rate limited");
         return json_resp(StatusCode::TOO_MANY_REQUESTS, Map::new(), CMD);
     }
-    let _ = &http.last_restore;
     let streaming = params
         .iter()
         .find(|(k, _)| k == "streaming")
@@ -373,6 +368,74 @@ async fn snapshot(http: &Http, params: &[(String, String)]) -> Resp {
         h.insert("snapshot_size", v);
     }
     r
+}
+
+/// POST restore: the body is a snapshot (as `snapshot` streams it, compressed or not).
+async fn restore(http: &Http, body: Incoming) -> Resp {
+    const CMD: &str = "restore";
+    if http.cfg.property("admin.restore.enabled") == Some("false") {
+        warn!("AdminServer: the restore command is disabled");
+        return json_resp(StatusCode::SERVICE_UNAVAILABLE, Map::new(), CMD);
+    }
+    if rate_limited(&http.last_restore, rate_interval(&http.cfg)) {
+        warn!("AdminServer: restore request was rate limited");
+        return json_resp(StatusCode::TOO_MANY_REQUESTS, Map::new(), CMD);
+    }
+    use http_body_util::BodyExt;
+    let raw = match body.collect().await {
+        Ok(b) => b.to_bytes().to_vec(),
+        Err(e) => return json_resp(StatusCode::BAD_REQUEST, error_map(&e.to_string()), CMD),
+    };
+    if raw.is_empty() {
+        return json_resp(
+            StatusCode::BAD_REQUEST,
+            error_map("no snapshot in the request body"),
+            CMD,
+        );
+    }
+    // Decoding a large snapshot is CPU work: off the async workers.
+    let loaded = tokio::task::spawn_blocking(move || {
+        let bytes = crate::storage::snap::decode_stream(raw).map_err(|e| e.to_string())?;
+        crate::storage::snap::deserialize(bytes, 0)
+    })
+    .await
+    .unwrap_or_else(|e| Err(e.to_string()));
+    let loaded = match loaded {
+        Ok(l) => l,
+        Err(e) => {
+            warn!("AdminServer: restore refused: the body is not a snapshot: {e}");
+            return json_resp(StatusCode::BAD_REQUEST, error_map(&e), CMD);
+        }
+    };
+    let (tx, rx) = oneshot::channel();
+    if http
+        .node
+        .send(Msg::Restore {
+            loaded: Box::new(loaded),
+            reply: tx,
+        })
+        .await
+        .is_err()
+    {
+        return json_resp(StatusCode::OK, error_map(super::NOT_SERVING), CMD);
+    }
+    match rx.await {
+        Ok(Ok(zxid)) => {
+            info!("AdminServer: database restored from a snapshot; serving from zxid 0x{zxid:x}");
+            let mut m = Map::new();
+            m.insert("last_zxid".into(), zxid.into());
+            json_resp(StatusCode::OK, m, CMD)
+        }
+        Ok(Err(e)) => {
+            warn!("AdminServer: restore failed: {e}");
+            json_resp(StatusCode::INTERNAL_SERVER_ERROR, error_map(&e), CMD)
+        }
+        Err(_) => json_resp(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            error_map("the restore was abandoned"),
+            CMD,
+        ),
+    }
 }
 
 fn jvalues(pairs: &[(String, Value)]) -> Map<String, Json> {

@@ -322,6 +322,19 @@ fn decompress(c: Compression, raw: Vec<u8>) -> std::io::Result<Vec<u8>> {
 }
 
 /// Reads a snapshot file, decompressing it as its name says.
+/// A snapshot received as a byte stream (the AdminServer's restore): its compression is
+/// told by its first bytes, as a file's is by its name.
+pub fn decode_stream(raw: Vec<u8>) -> std::io::Result<Bytes> {
+    let c = if raw.starts_with(&[0x1f, 0x8b]) {
+        Compression::Gzip
+    } else if raw.starts_with(&SNAPPY_MAGIC) {
+        Compression::Snappy
+    } else {
+        Compression::None
+    };
+    Ok(Bytes::from(decompress(c, raw)?))
+}
+
 pub fn read_file(path: &Path) -> std::io::Result<Bytes> {
     let raw = std::fs::read(path)?;
     Ok(Bytes::from(decompress(Compression::of_path(path), raw)?))
