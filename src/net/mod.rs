@@ -14,7 +14,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -134,7 +134,7 @@ enum ConnError {
 }
 
 async fn read_frame(
-    r: &mut OwnedReadHalf,
+    r: &mut BufReader<OwnedReadHalf>,
     max: usize,
     buf: &mut BytesMut,
 ) -> Result<Bytes, ConnError> {
@@ -243,7 +243,9 @@ async fn connection(
     if let Some(word) = four_letter(first) {
         return four_letter_word(word, stream, peer, &node, &cfg).await;
     }
-    let (mut rd, wr) = stream.into_split();
+    let (rd, wr) = stream.into_split();
+    // Buffered: a client pipelining requests has many frames read per system call.
+    let mut rd = BufReader::with_capacity(16 * 1024, rd);
     let (tx, rx) = mpsc::unbounded_channel();
     let shared = Arc::new(ConnShared::default());
     let writer = tokio::spawn(write_loop(wr, rx, shared.clone()));
@@ -271,7 +273,7 @@ async fn connection(
 async fn read_loop(
     id: ConnId,
     len: [u8; 4],
-    rd: &mut OwnedReadHalf,
+    rd: &mut BufReader<OwnedReadHalf>,
     peer: SocketAddr,
     node: &mpsc::Sender<Msg>,
     cfg: &NetConfig,
