@@ -206,3 +206,24 @@ fn throttled_pipelining_still_answers_every_request_in_order() {
     }
     let _c = writer.join().unwrap();
 }
+
+#[test]
+fn connections_that_never_handshake_are_closed_and_others_served() {
+    let srv = Server::start("nio.sessionlessCnxnTimeout=500\nmaxClientCnxns=0");
+    let mut good = Raw::connect(srv.port, true);
+    // Silent connections, and ones that send half a ConnectRequest.
+    let mut idle: Vec<_> = (0..20).map(|_| Raw::tcp(srv.port)).collect();
+    for s in idle.iter_mut().take(10) {
+        s.write_all(&[0, 0, 0, 45, 0, 0, 0]).unwrap();
+    }
+    still_served(srv.port, &mut good);
+    for s in idle.iter_mut() {
+        assert!(
+            closed_by_server(s),
+            "a connection without a handshake was kept"
+        );
+    }
+    let log = srv.log();
+    assert!(log.contains("no handshake within 500ms"), "{log}");
+    still_served(srv.port, &mut good);
+}

@@ -20,9 +20,16 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
-/// How long a new connection may take to send its handshake (ZooKeeper's sessionless
-/// connection timeout).
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a new connection may take to send its handshake: ZooKeeper's sessionless
+/// connection timeout, `nio.sessionlessCnxnTimeout` (10000 ms).
+pub fn handshake_timeout(cfg: &Config) -> Duration {
+    Duration::from_millis(
+        cfg.property("nio.sessionlessCnxnTimeout")
+            .and_then(|v| v.trim().parse().ok())
+            .filter(|ms: &u64| *ms > 0)
+            .unwrap_or(10_000),
+    )
+}
 
 /// Unread reply bytes a connection may accumulate before it is dropped:
 /// `ferrozk.maxClientQueueBytes`, by default 64 MiB (and never less than two of the largest
@@ -175,7 +182,8 @@ async fn four_letter_word(
         let mut trace_mask = None;
         if word == "stmk" {
             let mut b = [0u8; 8];
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.read_exact(&mut b)).await {
+            match tokio::time::timeout(handshake_timeout(&cfg.cfg), stream.read_exact(&mut b)).await
+            {
                 Ok(Ok(_)) => trace_mask = Some(i64::from_be_bytes(b)),
                 _ => return,
             }
@@ -228,7 +236,8 @@ async fn connection(
 ) {
     // The first four bytes: a four-letter word or the length of the ConnectRequest.
     let mut first = [0u8; 4];
-    match tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.read_exact(&mut first)).await {
+    let handshake = handshake_timeout(&cfg.cfg);
+    match tokio::time::timeout(handshake, stream.read_exact(&mut first)).await {
         Ok(Ok(_)) => {}
         Ok(Err(e)) => {
             debug!("connection {id} from {peer} closed before its handshake: {e}");
@@ -236,7 +245,7 @@ async fn connection(
         }
         Err(_) => {
             stats().sessionless_connections_expired.inc();
-            info!("closing connection {id} from {peer}: no handshake within {HANDSHAKE_TIMEOUT:?}");
+            info!("closing connection {id} from {peer}: no handshake within {handshake:?}");
             return;
         }
     }
@@ -283,7 +292,8 @@ async fn read_loop(
     let limit = outstanding_limit(&cfg.cfg);
     let mut buf = BytesMut::with_capacity(1024);
     // The rest of the handshake: the ConnectRequest.
-    let first = tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
+    let handshake = handshake_timeout(&cfg.cfg);
+    let first = tokio::time::timeout(handshake, async {
         let n = i32::from_be_bytes(len);
         if n < 0 || n as usize > cfg.max_buffer {
             return Err(ConnError::Len(n as i64));
@@ -293,7 +303,7 @@ async fn read_loop(
         Ok(buf.split().freeze())
     })
     .await
-    .map_err(|_| ConnError::HandshakeTimeout(HANDSHAKE_TIMEOUT))??;
+    .map_err(|_| ConnError::HandshakeTimeout(handshake))??;
     let mut r = Reader::new(first);
     let req =
         ConnectRequest::decode(&mut r).map_err(|e| ConnError::Malformed("ConnectRequest", e))?;
