@@ -127,15 +127,19 @@ sed 's/^/  | /' "$TMP/raw" >&2
 # watch events seen anywhere
 grep -o 'WatchedEvent state:[A-Za-z]* type:[A-Za-z]* path:.*' "$TMP/raw" > "$TMP/events"
 # transcript without log noise, watcher blocks and blank lines
-grep -v -e '^SLF4J:' -e '^WATCHER::$' -e '^WatchedEvent ' -e '^$' "$TMP/raw" > "$TMP/clean"
-
-# split into sections on the marker: section 0 is the banner
-awk -v dir="$TMP" -v mark="$MARK" '
-    BEGIN { n = 0; f = dir "/sec.0"; printf "" > f }
-    $0 == mark { n++; f = dir "/sec." n; printf "" > f; next }
-    { print >> f }
-' "$TMP/clean"
-nsec=$(grep -cx "$MARK" "$TMP/clean")
+# split_sections RAW DIR: drops zkCli's noise lines and cuts the rest into DIR/sec.N on the
+# marker (section 0 is the banner); sets nsec to the number of markers seen.
+split_sections() {
+    grep -v -e '^SLF4J:' -e '^WATCHER::$' -e '^WatchedEvent ' -e '^$' "$1" > "$1.clean"
+    mkdir -p "$2"
+    awk -v dir="$2" -v mark="$MARK" '
+        BEGIN { n = 0; f = dir "/sec.0"; printf "" > f }
+        $0 == mark { n++; f = dir "/sec." n; printf "" > f; next }
+        { print >> f }
+    ' "$1.clean"
+    nsec=$(grep -cx "$MARK" "$1.clean")
+}
+split_sections "$TMP/raw" "$TMP"
 
 SESSION_OK=1
 [ "$rc" -eq 0 ] && [ "$nsec" -eq $(( ${#CMDS[@]} + 1 )) ] || SESSION_OK=0
@@ -334,14 +338,7 @@ cmd "delete $Q-ip"                              # 39
 timeout "$ZKCLI_TIMEOUT" "$ZKCLI" -server "$CONNECT" < "$TMP/input2" > "$TMP/raw2" 2>&1
 rc=$?
 sed 's/^/  | /' "$TMP/raw2" >&2
-grep -v -e '^SLF4J:' -e '^WATCHER::$' -e '^WatchedEvent ' -e '^$' "$TMP/raw2" > "$TMP/clean2"
-mkdir -p "$TMP/s2"
-awk -v dir="$TMP/s2" -v mark="$MARK" '
-    BEGIN { n = 0; f = dir "/sec.0"; printf "" > f }
-    $0 == mark { n++; f = dir "/sec." n; printf "" > f; next }
-    { print >> f }
-' "$TMP/clean2"
-nsec=$(grep -cx "$MARK" "$TMP/clean2")
+split_sections "$TMP/raw2" "$TMP/s2"
 SESSION_OK=1
 [ "$rc" -eq 0 ] && [ "$nsec" -eq $(( ${#CMDS[@]} + 1 )) ] || SESSION_OK=0
 check "zkCli quota/ACL session ran all ${#CMDS[@]} commands and quit cleanly" $((1 - SESSION_OK)) "exit=$rc markers=$nsec"
