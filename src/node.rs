@@ -213,6 +213,10 @@ pub struct Node {
     /// Set once shutdown began: who to tell when the writes in flight are done.
     shutdown: Option<(oneshot::Sender<usize>, usize)>,
     shutdown_done: bool,
+    /// Recovery replayed txns from the log: snapshot the recovered tree once serving, as
+    /// ZooKeeper snapshots after loading (it does so before serving), so that the next
+    /// start reads a snapshot instead of the same log again.
+    snapshot_on_start: bool,
     /// Between a restore and the snapshot that makes it durable: clients are refused.
     restoring: bool,
     /// The node's own input, for work that finishes off its task (a restore's snapshot).
@@ -264,6 +268,7 @@ impl Node {
         let rec = recovery::recover(&storage, truncate)?;
         stats().dbinittime.add(start.elapsed().as_micros() as u64);
         let recovered_snapshot = (rec.snapshots_read > 0).then_some(rec.tree.last_processed_zxid);
+        let replayed = rec.txns_replayed;
         let mut sessions = SessionTracker::new(cfg.tick_time, cfg.server_id, wall_ms() as u64);
         for (id, timeout) in &rec.sessions {
             // Restored sessions get a full timeout from now to reconnect.
@@ -293,6 +298,7 @@ impl Node {
             digest_log: VecDeque::new(),
             shutdown: None,
             shutdown_done: false,
+            snapshot_on_start: replayed > 0,
             restoring: false,
             self_tx: None,
             overflowed: Default::default(),
@@ -340,6 +346,10 @@ impl Node {
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let every = std::time::Duration::from_millis(self.cfg.container_check_interval_ms);
         let mut containers = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        if std::mem::take(&mut self.snapshot_on_start) {
+            info!("snapshotting the recovered tree (0x{:x})", self.last_zxid());
+            self.start_snapshot();
+        }
         // Autopurge, as ZooKeeper's DatadirCleanupManager: off unless purgeInterval > 0.
         let hours = self.storage.purge_interval_hours;
         let purge_every = std::time::Duration::from_secs(3600 * hours.max(1));
