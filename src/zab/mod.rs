@@ -5,6 +5,8 @@
 //! commits as soon as the node reports it durable. The replicated ensemble (leader election and
 //! ZAB broadcast) grows from this same interface.
 
+pub mod election;
+
 /// What the runtime must do next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
