@@ -43,6 +43,126 @@ pub struct Config {
     pub max_buffer: usize,
     /// Keys ZooKeeper does not parse itself, stored as it stores them: `zookeeper.<key>`.
     pub system_properties: BTreeMap<String, String>,
+    /// The ensemble, when zoo.cfg lists `server.N` lines.
+    pub quorum: Option<QuorumConfig>,
+}
+
+/// One `server.N=host:quorumPort:electionPort[:participant|observer][;[clientAddr:]clientPort]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuorumServer {
+    pub id: u64,
+    pub host: String,
+    pub quorum_port: u16,
+    pub election_port: u16,
+    pub observer: bool,
+    pub client: Option<(Option<String>, u16)>,
+}
+
+/// The quorum settings of zoo.cfg (QuorumPeerConfig).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuorumConfig {
+    pub servers: BTreeMap<u64, QuorumServer>,
+    pub init_limit: u32,
+    pub sync_limit: u32,
+    pub standalone_enabled: bool,
+    pub quorum_listen_on_all_ips: bool,
+    pub peer_type_observer: bool,
+    /// From dataDir/myid, when the file exists.
+    pub my_id: Option<u64>,
+}
+
+impl QuorumConfig {
+    pub fn participants(&self) -> usize {
+        self.servers.values().filter(|s| !s.observer).count()
+    }
+
+    /// The /zookeeper/config text, as QuorumMaj.toString writes it (version 0).
+    pub fn config_text(&self) -> String {
+        let mut out = String::new();
+        for s in self.servers.values() {
+            out.push_str(&format!(
+                "server.{}={}:{}:{}:{}",
+                s.id,
+                s.host,
+                s.quorum_port,
+                s.election_port,
+                if s.observer {
+                    "observer"
+                } else {
+                    "participant"
+                }
+            ));
+            if let Some((addr, port)) = &s.client {
+                out.push_str(&format!(";{}:{port}", addr.as_deref().unwrap_or("0.0.0.0")));
+            }
+            out.push('\n');
+        }
+        out.push_str("version=0");
+        out
+    }
+}
+
+/// Parses the value of a `server.N` line.
+pub fn parse_server(id: u64, value: &str) -> Result<QuorumServer, String> {
+    let (addrs, client) = match value.split_once(';') {
+        Some((a, c)) => (a.trim(), Some(c.trim())),
+        None => (value.trim(), None),
+    };
+    // `[v6]:p:p` or `host:p:p`, optionally `:participant|observer`.
+    let (host, rest) = if let Some(r) = addrs.strip_prefix('[') {
+        let (h, rest) = r.split_once(']').ok_or("unclosed [ in the address")?;
+        (
+            h.to_string(),
+            rest.strip_prefix(':').ok_or("no port after the address")?,
+        )
+    } else {
+        let (h, rest) = addrs
+            .split_once(':')
+            .ok_or("expected host:quorumPort:electionPort")?;
+        (h.to_string(), rest)
+    };
+    if host.is_empty() {
+        return Err("empty host".into());
+    }
+    let parts: Vec<&str> = rest.split(':').collect();
+    let port = |p: &str| {
+        p.trim()
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| format!("{p:?} is not a port"))
+    };
+    let (quorum_port, election_port, observer) = match parts.as_slice() {
+        [q, e] => (port(q)?, port(e)?, false),
+        [q, e, t] => (
+            port(q)?,
+            port(e)?,
+            match t.trim().to_ascii_lowercase().as_str() {
+                "participant" => false,
+                "observer" => true,
+                other => return Err(format!("unknown server type {other:?}")),
+            },
+        ),
+        _ => return Err("expected host:quorumPort:electionPort[:type]".into()),
+    };
+    let client = match client {
+        None | Some("") => None,
+        Some(c) => match c.rsplit_once(':') {
+            Some((a, p)) => Some((
+                Some(a.trim_matches(|c| c == '[' || c == ']').to_string()),
+                port(p)?,
+            )),
+            None => Some((None, port(c)?)),
+        },
+    };
+    Ok(QuorumServer {
+        id,
+        host,
+        quorum_port,
+        election_port,
+        observer,
+        client,
+    })
 }
 
 impl Config {
@@ -87,6 +207,12 @@ impl Config {
         let mut max_session_timeout: i64 = -1;
         let mut max_buffer = DEFAULT_MAX_BUFFER;
         let mut system_properties = BTreeMap::new();
+        let mut servers = BTreeMap::new();
+        let mut init_limit = None;
+        let mut sync_limit = None;
+        let mut standalone_enabled = true;
+        let mut listen_all = false;
+        let mut peer_type_observer = false;
         for (key, value) in props {
             let int = |v: &str| -> Result<i64, ConfigError> {
                 v.parse::<i64>()
@@ -132,6 +258,35 @@ impl Config {
                     }
                     max_buffer = n;
                 }
+                "initLimit" => init_limit = Some(int(&value)?),
+                "syncLimit" => sync_limit = Some(int(&value)?),
+                "standaloneEnabled" => standalone_enabled = value.eq_ignore_ascii_case("true"),
+                "quorumListenOnAllIPs" => listen_all = value.eq_ignore_ascii_case("true"),
+                "peerType" => {
+                    peer_type_observer = match value.to_ascii_lowercase().as_str() {
+                        "observer" => true,
+                        "participant" => false,
+                        _ => return Err(invalid(&key, &value, "must be participant or observer")),
+                    }
+                }
+                "electionAlg" if value.trim() != "3" => {
+                    return Err(invalid(&key, &value, "only electionAlg=3 exists"));
+                }
+                k if k.starts_with("server.") => {
+                    let id: u64 = k["server.".len()..]
+                        .parse()
+                        .map_err(|_| invalid(&key, &value, "server.N needs a numeric id"))?;
+                    let srv =
+                        parse_server(id, &value).map_err(|why| invalid(&key, &value, &why))?;
+                    servers.insert(id, srv);
+                }
+                k if k.starts_with("group.") || k.starts_with("weight.") => {
+                    return Err(invalid(
+                        &key,
+                        &value,
+                        "hierarchical quorums are not supported",
+                    ));
+                }
                 _ => {
                     system_properties.insert(format!("zookeeper.{key}"), value.clone());
                 }
@@ -141,6 +296,51 @@ impl Config {
             file: file.clone(),
             key: "dataDir".into(),
         })?;
+        let quorum = if servers.is_empty() {
+            None
+        } else {
+            let my_id = std::fs::read_to_string(data_dir.join("myid"))
+                .ok()
+                .map(|t| {
+                    t.trim()
+                        .parse::<u64>()
+                        .map_err(|_| invalid("myid", t.trim(), "not a server id"))
+                })
+                .transpose()?;
+            let q = QuorumConfig {
+                servers,
+                init_limit: init_limit.unwrap_or(0).max(0) as u32,
+                sync_limit: sync_limit.unwrap_or(0).max(0) as u32,
+                standalone_enabled,
+                quorum_listen_on_all_ips: listen_all,
+                peer_type_observer,
+                my_id,
+            };
+            if q.participants() > 1 || !standalone_enabled {
+                for (k, v) in [("initLimit", init_limit), ("syncLimit", sync_limit)] {
+                    if v.is_none() {
+                        return Err(ConfigError::Missing {
+                            file: file.clone(),
+                            key: k.into(),
+                        });
+                    }
+                }
+            }
+            // As ZooKeeper: the client port may come from this server's own line.
+            if client_port.is_none() {
+                if let Some((addr, port)) = q
+                    .my_id
+                    .and_then(|id| q.servers.get(&id))
+                    .and_then(|s| s.client.clone())
+                {
+                    client_port = Some(port);
+                    if client_port_address.is_none() {
+                        client_port_address = addr.and_then(|a| a.parse().ok());
+                    }
+                }
+            }
+            Some(q)
+        };
         let client_port = client_port.ok_or_else(|| ConfigError::Missing {
             file: file.clone(),
             key: "clientPort".into(),
@@ -180,6 +380,7 @@ impl Config {
             container_check_interval_ms: 60_000,
             max_buffer,
             system_properties,
+            quorum,
         };
         if let Some(v) = cfg.property("extendedTypesEnabled") {
             cfg.extended_types_enabled = v.eq_ignore_ascii_case("true");
@@ -252,6 +453,55 @@ pub fn parse_properties(text: &str) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn server_lines_as_zookeeper_reads_them() {
+        let s = parse_server(1, "zk1:2888:3888").unwrap();
+        assert_eq!(
+            (s.host.as_str(), s.quorum_port, s.election_port, s.observer),
+            ("zk1", 2888, 3888, false)
+        );
+        let s = parse_server(2, "10.0.0.2:2888:3888:observer;2181").unwrap();
+        assert!(s.observer);
+        assert_eq!(s.client, Some((None, 2181)));
+        let s = parse_server(3, "[::1]:2888:3888:participant;127.0.0.1:2182").unwrap();
+        assert_eq!(s.host, "::1");
+        assert_eq!(s.client, Some((Some("127.0.0.1".into()), 2182)));
+        for bad in [
+            "zk1:2888",
+            "zk1:x:3888",
+            "zk1:2888:3888:leader",
+            ":2888:3888",
+            "[::1:2888:3888",
+        ] {
+            assert!(parse_server(9, bad).is_err(), "{bad}");
+        }
+        let dir = std::env::temp_dir().join(format!("ferrozk-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("myid"), "2\n").unwrap();
+        let text = format!(
+            "tickTime=2000\ninitLimit=10\nsyncLimit=5\ndataDir={}\nserver.1=a:2888:3888;2181\nserver.2=b:2888:3888;0.0.0.0:2182\nserver.3=c:2888:3888:observer;2183\n",
+            dir.display()
+        );
+        let cfg = Config::parse(Path::new("zoo.cfg"), &text).unwrap();
+        let q = cfg.quorum.as_ref().unwrap();
+        assert_eq!(
+            (q.participants(), q.my_id, q.init_limit, q.sync_limit),
+            (2, Some(2), 10, 5)
+        );
+        // No clientPort key: this server's line gives it.
+        assert_eq!(cfg.client_port, 2182);
+        assert_eq!(
+            q.config_text(),
+            "server.1=a:2888:3888:participant;0.0.0.0:2181\nserver.2=b:2888:3888:participant;0.0.0.0:2182\nserver.3=c:2888:3888:observer;0.0.0.0:2183\nversion=0"
+        );
+        let no_limits = text.replace("initLimit=10\n", "");
+        assert!(matches!(
+            Config::parse(Path::new("zoo.cfg"), &no_limits),
+            Err(ConfigError::Missing { .. })
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn defaults_and_unknown_keys() {

@@ -23,6 +23,21 @@ use tokio::net::TcpListener;
 /// the server until SIGTERM or SIGINT, then shuts down cleanly: no new connections, writes
 /// in flight are made durable and answered, and the listeners close.
 pub async fn run(cfg: config::Config) -> std::io::Result<()> {
+    if let Some(q) = &cfg.quorum {
+        if q.participants() > 1 || !q.standalone_enabled {
+            // Serving each member as a standalone server would split the data: refuse.
+            return Err(std::io::Error::other(format!(
+                "{} lists an ensemble of {} participants (standaloneEnabled={}); this ferrozk \
+                 serves a standalone server only, the replicated ensemble is not built yet",
+                cfg.file.display(),
+                q.participants(),
+                q.standalone_enabled
+            )));
+        }
+        tracing::info!(
+            "one participant in the server list and standaloneEnabled: serving standalone, as ZooKeeper does"
+        );
+    }
     let addr: SocketAddr = cfg.client_address();
     let cfg = Arc::new(cfg);
     let net_cfg = net::NetConfig {
