@@ -477,27 +477,24 @@ mod tests {
                 }
             }
         };
-        for (k, &i) in ids.iter().enumerate() {
-            if Some(i) == late {
-                continue;
-            }
+        let start = |i: i64, nodes: &mut BTreeMap<i64, Election>| {
+            let k = ids.iter().position(|x| *x == i).unwrap();
             let mut out = Vec::new();
             nodes
                 .get_mut(&i)
                 .unwrap()
                 .start(history[k].0, history[k].1, &mut out);
+            out
+        };
+        for &i in ids.iter().filter(|i| Some(**i) != late) {
+            let out = start(i, &mut nodes);
             handle(i, out, &mut net, &mut timers);
         }
         let mut started_late = late.is_none();
         for step in 0..100_000 {
             if !started_late && (step == 50 || (net.is_empty() && timers.is_empty())) {
                 let i = late.unwrap();
-                let k = ids.iter().position(|x| *x == i).unwrap();
-                let mut out = Vec::new();
-                nodes
-                    .get_mut(&i)
-                    .unwrap()
-                    .start(history[k].0, history[k].1, &mut out);
+                let out = start(i, &mut nodes);
                 handle(i, out, &mut net, &mut timers);
                 started_late = true;
             }
