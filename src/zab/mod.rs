@@ -5,6 +5,7 @@
 //! commits as soon as the node reports it durable. The replicated ensemble (leader election and
 //! ZAB broadcast) grows from this same interface.
 
+pub mod cnx;
 pub mod election;
 
 /// What the runtime must do next.
