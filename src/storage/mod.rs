@@ -9,6 +9,7 @@
 //! nothing (the bytes are copied once either way), and a full disk or an I/O error on a
 //! mapped page arrives as SIGBUS instead of an error we can report and survive.
 
+pub mod epoch;
 pub mod log;
 pub mod recovery;
 pub mod snap;
