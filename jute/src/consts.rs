@@ -31,6 +31,32 @@ int_enum!(
 );
 
 int_enum!(
+    /// `Leader.java`'s QuorumPacket types: what leader and learners exchange on the quorum port.
+    PacketType {
+        Request = 1, Proposal = 2, Ack = 3, Commit = 4, Ping = 5, Revalidate = 6, Sync = 7,
+        Inform = 8, CommitAndActivate = 9, NewLeader = 10, FollowerInfo = 11, UpToDate = 12,
+        Diff = 13, Trunc = 14, Snap = 15, ObserverInfo = 16, LeaderInfo = 17, AckEpoch = 18,
+        InformAndActivate = 19,
+    }
+);
+
+/// The learner protocol version a 3.5+ leader and learner announce (LearnerInfo, LEADERINFO).
+pub const QUORUM_PROTOCOL_VERSION: i32 = 0x10000;
+
+/// `ZxidUtils`: a zxid is the epoch in the high 32 bits and a counter in the low 32.
+pub fn make_zxid(epoch: i64, counter: i64) -> i64 {
+    (epoch << 32) | (counter & 0xffff_ffff)
+}
+
+pub fn epoch_of(zxid: i64) -> i64 {
+    zxid >> 32
+}
+
+pub fn counter_of(zxid: i64) -> i64 {
+    zxid & 0xffff_ffff
+}
+
+int_enum!(
     /// `KeeperException.Code`.
     ErrorCode {
         Ok = 0, SystemError = -1, RuntimeInconsistency = -2, DataInconsistency = -3,
@@ -125,4 +151,19 @@ impl Xid {
     pub const PING: i32 = -2;
     pub const AUTH: i32 = -4;
     pub const SET_WATCHES: i32 = -8;
+}
+
+#[cfg(test)]
+mod quorum_tests {
+    use super::*;
+
+    #[test]
+    fn packet_types_and_zxids() {
+        assert_eq!(PacketType::from_i32(17), Some(PacketType::LeaderInfo));
+        assert_eq!(PacketType::Snap.code(), 15);
+        assert_eq!(PacketType::from_i32(20), None);
+        let z = make_zxid(5, 42);
+        assert_eq!((z, epoch_of(z), counter_of(z)), (0x5_0000_002a, 5, 42));
+        assert_eq!(counter_of(make_zxid(1, 0xffff_ffff)), 0xffff_ffff);
+    }
 }
