@@ -109,14 +109,18 @@ cmd "create -e $BASE-p/eph"                     # 40
 cmd "ls $BASE-p"                                # 41
 cmd "getAllChildrenNumber /"                    # 42
 
-{
-    echo "printwatches"
-    for c in "${CMDS[@]}"; do
-        echo "$c"
+# write_input FILE: the session's commands, each followed by printwatches, then quit.
+write_input() {
+    {
         echo "printwatches"
-    done
-    echo "quit"
-} > "$TMP/input"
+        for c in "${CMDS[@]}"; do
+            echo "$c"
+            echo "printwatches"
+        done
+        echo "quit"
+    } > "$1"
+}
+write_input "$TMP/input"
 
 start=$SECONDS
 timeout "$ZKCLI_TIMEOUT" "$ZKCLI" -server "$CONNECT" < "$TMP/input" > "$TMP/raw" 2>&1
@@ -327,14 +331,7 @@ cmd "setAcl $Q-ip world:anyone:cdrwa"           # 37
 cmd "deleteall $Q"                              # 38
 cmd "delete $Q-ip"                              # 39
 
-{
-    echo "printwatches"
-    for c in "${CMDS[@]}"; do
-        echo "$c"
-        echo "printwatches"
-    done
-    echo "quit"
-} > "$TMP/input2"
+write_input "$TMP/input2"
 timeout "$ZKCLI_TIMEOUT" "$ZKCLI" -server "$CONNECT" < "$TMP/input2" > "$TMP/raw2" 2>&1
 rc=$?
 sed 's/^/  | /' "$TMP/raw2" >&2

@@ -37,7 +37,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ixcommon import (ALICE_AUTH, BOB_AUTH, CONTAINER, MAX_TTL, OPEN, PERSISTENT_SEQUENTIAL_WITH_TTL,
+from ixcommon import (expect, ALICE_AUTH, BOB_AUTH, CONTAINER, MAX_TTL, OPEN, PERSISTENT_SEQUENTIAL_WITH_TTL,
                       PERSISTENT_WITH_TTL, CreateContainer, CreateTTL, Multi, call, connect,
                       digest_id)
 from kazoo.exceptions import (BadVersionError, NoAuthError, NoChildrenForEphemeralsError,
@@ -48,13 +48,6 @@ from kazoo.security import ACL, Id
 R, W, C, D, A = 1, 2, 4, 8, 16
 ALL = 31
 
-
-def expect(exc, fn, *a, **kw):
-    try:
-        fn(*a, **kw)
-    except exc:
-        return
-    raise AssertionError("%s%r did not raise %s" % (fn.__name__, a, exc.__name__))
 
 
 def main():

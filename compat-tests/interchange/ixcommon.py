@@ -132,3 +132,12 @@ def connect(hostport, timeout_ms=40000, auth=(), connect_timeout=20):
 def die(msg):
     print(msg, file=sys.stderr)
     sys.exit(2)
+
+
+# fn(*a, **kw) must raise exc.
+def expect(exc, fn, *a, **kw):
+    try:
+        fn(*a, **kw)
+    except exc:
+        return
+    raise AssertionError("%s%r did not raise %s" % (fn.__name__, a, exc.__name__))

@@ -27,7 +27,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ixcommon import (ALICE_AUTH, CONTAINER, OPEN, PERSISTENT_WITH_TTL, CreateContainer, CreateTTL,
+from ixcommon import (expect, ALICE_AUTH, CONTAINER, OPEN, PERSISTENT_WITH_TTL, CreateContainer, CreateTTL,
                       Multi, call, connect, digest_id)
 from kazoo.client import KazooClient
 from kazoo.exceptions import (BadVersionError, NodeExistsError, NoNodeError, NotEmptyError,
@@ -35,13 +35,6 @@ from kazoo.exceptions import (BadVersionError, NodeExistsError, NoNodeError, Not
 from kazoo.protocol.serialization import CheckVersion, Create, Delete, SetData
 from kazoo.security import ACL, Id
 
-
-def expect(exc, fn, *a, **kw):
-    try:
-        fn(*a, **kw)
-    except exc:
-        return
-    raise AssertionError("%s%r did not raise %s" % (fn.__name__, a, exc.__name__))
 
 
 def resume(hp, name, info):
