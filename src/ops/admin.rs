@@ -478,7 +478,7 @@ fn dir_sizes(cfg: &Config) -> (u64, u64) {
     )
 }
 
-fn server_stats_json(v: &NodeView, cfg: &Config, dirs: (u64, u64)) -> Map<String, Json> {
+fn server_stats_json(v: &NodeView, dirs: (u64, u64)) -> Map<String, Json> {
     let s = stats();
     let (last, min, max) = s.response_sizes();
     let sizes = json!({"last_buffer_size": last, "min_buffer_size": min, "max_buffer_size": max});
@@ -507,7 +507,6 @@ fn server_stats_json(v: &NodeView, cfg: &Config, dirs: (u64, u64)) -> Map<String
     st.insert("auth_failed_count".into(), s.auth_failed_count.get().into());
     st.insert("non_mtlsremote_conn_count".into(), 0.into());
     st.insert("non_mtlslocal_conn_count".into(), 0.into());
-    let _ = cfg;
     let mut m = Map::new();
     m.insert("version".into(), full_version().into());
     m.insert("read_only".into(), false.into());
@@ -662,7 +661,7 @@ async fn run(
             m.insert("error".into(), "server is not initialized".into());
         }
         "monitor" => {
-            m.extend(jvalues(&monitor_values(&v, cfg)));
+            m.extend(jvalues(&monitor_values(&v)));
         }
         "observers" => {
             m.insert("synced_observers".into(), 0.into());
@@ -673,7 +672,7 @@ async fn run(
             let dirs = tokio::task::spawn_blocking(move || dir_sizes(&cfg2))
                 .await
                 .unwrap_or((0, 0));
-            m.extend(server_stats_json(&v, cfg, dirs));
+            m.extend(server_stats_json(&v, dirs));
             if cmd == "stats" {
                 let conns: Vec<Json> = v.connections.iter().map(|c| conn_json(c, true)).collect();
                 m.insert("connections".into(), conns.into());
@@ -714,7 +713,7 @@ async fn run(
 /// kept as they happen.
 async fn metrics(http: &Http, h: &PrometheusHandle) -> Resp {
     if let Some(v) = ask(&http.node, Query::Summary).await {
-        for (k, val) in monitor_values(&v, &http.cfg) {
+        for (k, val) in monitor_values(&v) {
             let x = match val {
                 Value::U(x) => x as f64,
                 Value::I(x) => x as f64,
@@ -770,7 +769,7 @@ pub fn prometheus_from_config(cfg: &Config) -> Option<PrometheusHandle> {
         .ok()?;
     match b.install_recorder() {
         Ok(h) => {
-            describe_all(cfg);
+            describe_all();
             Some(h)
         }
         Err(e) => {
@@ -781,8 +780,8 @@ pub fn prometheus_from_config(cfg: &Config) -> Option<PrometheusHandle> {
 }
 
 /// HELP lines, as ZooKeeper's provider writes them (the metric's own name).
-fn describe_all(cfg: &Config) {
-    for (k, _) in monitor_values(&NodeView::default(), cfg) {
+fn describe_all() {
+    for (k, _) in monitor_values(&NodeView::default()) {
         metrics::describe_gauge!(k.clone(), k);
     }
     for c in stats().counters() {

@@ -183,7 +183,7 @@ pub fn environment() -> Vec<(String, String)> {
 }
 
 /// `mntr` keys and values, ZooKeeper's names without the `zk_` prefix.
-pub fn monitor_values(v: &NodeView, cfg: &Config) -> Vec<(String, Value)> {
+pub fn monitor_values(v: &NodeView) -> Vec<(String, Value)> {
     let s = stats();
     let p = process::read();
     let (last, min, max) = s.response_sizes();
@@ -232,7 +232,6 @@ pub fn monitor_values(v: &NodeView, cfg: &Config) -> Vec<(String, Value)> {
         ("quorum_size".into(), Value::U(1)),
         ("proposal_count".into(), Value::U(0)),
     ];
-    let _ = cfg;
     for c in s.counters() {
         out.push((c.name.to_string(), Value::U(c.get())));
     }
@@ -243,9 +242,9 @@ pub fn monitor_values(v: &NodeView, cfg: &Config) -> Vec<(String, Value)> {
 }
 
 /// `mntr` text.
-pub fn mntr(v: &NodeView, cfg: &Config) -> String {
+pub fn mntr(v: &NodeView) -> String {
     let mut out = String::new();
-    for (k, val) in monitor_values(v, cfg) {
+    for (k, val) in monitor_values(v) {
         let _ = writeln!(out, "zk_{k}\t{val}");
     }
     out
@@ -420,7 +419,7 @@ pub fn four_letter_text(word: &str, v: Option<&NodeView>, ctx: &FourLetterCtx) -
                     "datadir_size: {}\nlogdir_size: {}\n",
                     ctx.data_dir_size, ctx.log_dir_size
                 ),
-                "mntr" => mntr(v, ctx.cfg),
+                "mntr" => mntr(v),
                 "dump" => dump_text(v),
                 "wchs" => {
                     let paths = v.watches_by_path.len();
