@@ -188,9 +188,13 @@ async fn four_letter_word(
                 _ => return,
             }
         }
+        // Words that need nothing from the node are answered even while it is not serving.
         let view = match ops::query_for(word) {
             Some(q) => ops::admin::ask(node, q).await,
-            None => None,
+            None => Some(ops::NodeView {
+                serving: true,
+                ..Default::default()
+            }),
         };
         let (data_dir_size, log_dir_size) = if matches!(word, "conf" | "dirs") {
             let c = cfg.cfg.clone();
@@ -211,15 +215,6 @@ async fn four_letter_word(
             data_dir_size,
             log_dir_size,
             trace_mask,
-        };
-        // Words that need no node answer even while it is not serving.
-        let view = if ops::query_for(word).is_none() {
-            Some(ops::NodeView {
-                serving: true,
-                ..Default::default()
-            })
-        } else {
-            view
         };
         ops::four_letter_text(word, view.as_ref(), &ctx)
     };
