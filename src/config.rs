@@ -317,6 +317,23 @@ impl Config {
                 my_id,
             };
             if q.participants() > 1 || !standalone_enabled {
+                match q.my_id {
+                    None => {
+                        return Err(invalid(
+                            "myid",
+                            &data_dir.join("myid").display().to_string(),
+                            "the file is missing; a member of an ensemble needs it",
+                        ))
+                    }
+                    Some(id) if !q.servers.contains_key(&id) => {
+                        return Err(invalid(
+                            "myid",
+                            &id.to_string(),
+                            "no server line has this id",
+                        ))
+                    }
+                    _ => {}
+                }
                 for (k, v) in [("initLimit", init_limit), ("syncLimit", sync_limit)] {
                     if v.is_none() {
                         return Err(ConfigError::Missing {
@@ -375,7 +392,12 @@ impl Config {
             max_client_cnxns,
             min_session_timeout: min as u32,
             max_session_timeout: max as u32,
-            server_id: 0,
+            // A member of an ensemble is the server its myid names (session ids carry it).
+            server_id: quorum
+                .as_ref()
+                .filter(|q| q.participants() > 1 || !q.standalone_enabled)
+                .and_then(|q| q.my_id)
+                .unwrap_or(0),
             extended_types_enabled: false,
             container_check_interval_ms: 60_000,
             max_buffer,

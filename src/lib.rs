@@ -8,6 +8,7 @@ pub mod net;
 pub mod node;
 pub mod ops;
 pub mod pipeline;
+pub mod quorum;
 pub mod session;
 pub mod storage;
 pub mod tree;
@@ -25,18 +26,16 @@ use tokio::net::TcpListener;
 pub async fn run(cfg: config::Config) -> std::io::Result<()> {
     if let Some(q) = &cfg.quorum {
         if q.participants() > 1 || !q.standalone_enabled {
-            // Serving each member as a standalone server would split the data: refuse.
-            return Err(std::io::Error::other(format!(
-                "{} lists an ensemble of {} participants (standaloneEnabled={}); this ferrozk \
-                 serves a standalone server only, the replicated ensemble is not built yet",
-                cfg.file.display(),
+            tracing::info!(
+                "ensemble of {} participants: this is server {}",
                 q.participants(),
-                q.standalone_enabled
-            )));
+                cfg.server_id
+            );
+        } else {
+            tracing::info!(
+                "one participant in the server list and standaloneEnabled: serving standalone, as ZooKeeper does"
+            );
         }
-        tracing::info!(
-            "one participant in the server list and standaloneEnabled: serving standalone, as ZooKeeper does"
-        );
     }
     let addr: SocketAddr = cfg.client_address();
     let cfg = Arc::new(cfg);
@@ -76,6 +75,7 @@ pub async fn run(cfg: config::Config) -> std::io::Result<()> {
     );
     let (tx, rx) = tokio::sync::mpsc::channel(4096);
     node.set_self_tx(tx.clone());
+    node.start_ensemble().await?;
     let http = Arc::new(ops::admin::Http::new(tx.clone(), cfg.clone(), prometheus));
     let mut http_tasks = Vec::new();
     if cfg.property("admin.enableServer") != Some("false") {

@@ -1,6 +1,6 @@
 //! zoo.cfg with `server.N` lines: one participant with standaloneEnabled serves standalone (as
-//! ZooKeeper does); an ensemble is refused at start-up rather than served as independent
-//! standalone servers, which would split the data.
+//! ZooKeeper does); a member of an ensemble needs a myid that names one of the server lines.
+//! (Ensembles themselves are tested in tests/ensemble.rs.)
 
 mod common;
 use common::*;
@@ -14,9 +14,8 @@ fn dir(name: &str) -> std::path::PathBuf {
 }
 
 #[test]
-fn an_ensemble_config_is_refused_with_a_reason() {
+fn an_ensemble_member_without_myid_is_refused_with_a_reason() {
     let d = dir("ensemble");
-    std::fs::write(d.join("data").join("myid"), "1").unwrap();
     let cfg = d.join("zoo.cfg");
     std::fs::write(
         &cfg,
@@ -34,7 +33,15 @@ fn an_ensemble_config_is_refused_with_a_reason() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("ensemble of 3 participants"), "{err}");
+    assert!(err.contains("myid") && err.contains("missing"), "{err}");
+    std::fs::write(d.join("data").join("myid"), "7").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ferrozk"))
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no server line has this id"), "{err}");
 }
 
 #[test]

@@ -493,7 +493,7 @@ fn server_stats_json(v: &NodeView, dirs: (u64, u64)) -> Map<String, Json> {
     st.insert("data_dir_size".into(), dirs.0.into());
     st.insert("log_dir_size".into(), dirs.1.into());
     st.insert("provider_null".into(), false.into());
-    st.insert("server_state".into(), "standalone".into());
+    st.insert("server_state".into(), v.mode.into());
     st.insert("last_processed_zxid".into(), v.zxid.into());
     st.insert("outstanding_requests".into(), v.outstanding_requests.into());
     st.insert("avg_latency".into(), Json::from(&Value::F(s.latency.avg())));

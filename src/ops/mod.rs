@@ -54,6 +54,8 @@ pub struct ConnView {
 #[derive(Debug, Clone, Default)]
 pub struct NodeView {
     pub serving: bool,
+    /// standalone, leader, follower or observer (what `srvr` prints after `Mode:`).
+    pub mode: &'static str,
     pub zxid: i64,
     pub node_count: u64,
     pub approximate_data_size: u64,
@@ -189,7 +191,7 @@ pub fn monitor_values(v: &NodeView) -> Vec<(String, Value)> {
     let (last, min, max) = s.response_sizes();
     let mut out: Vec<(String, Value)> = vec![
         ("version".into(), Value::S(full_version())),
-        ("server_state".into(), Value::S("standalone".into())),
+        ("server_state".into(), Value::S(v.mode.into())),
         ("ephemerals_count".into(), Value::U(v.ephemerals_count)),
         (
             "num_alive_connections".into(),
@@ -265,7 +267,7 @@ fn server_stats_text(v: &NodeView) -> String {
     let _ = writeln!(out, "Connections: {}", v.connections.len());
     let _ = writeln!(out, "Outstanding: {}", v.outstanding_requests);
     let _ = writeln!(out, "Zxid: 0x{:x}", v.zxid);
-    let _ = writeln!(out, "Mode: standalone");
+    let _ = writeln!(out, "Mode: {}", v.mode);
     let _ = writeln!(out, "Node count: {}", v.node_count);
     out
 }

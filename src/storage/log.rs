@@ -145,6 +145,14 @@ pub enum LogCmd {
     Append { zxid: i64, txn: Bytes },
     /// Start a new file with the next append (after a snapshot).
     Roll,
+    /// Drop every record after this zxid (a learner told by its leader to truncate, or
+    /// replacing its state with the leader's snapshot); the next append starts a new file.
+    TruncateAfter {
+        zxid: i64,
+        done: mpsc::Sender<std::io::Result<()>>,
+    },
+    /// Answered once everything appended before it is durable.
+    Barrier { done: mpsc::Sender<()> },
 }
 
 /// The writer thread's handle; dropping it stops the thread after the queue is written.
@@ -174,6 +182,52 @@ impl LogWriter {
     pub fn roll(&self) {
         let _ = self.tx.send(LogCmd::Roll);
     }
+
+    /// Blocks until every record after `zxid` is gone from the log directory.
+    pub fn truncate_after(&self, zxid: i64) -> std::io::Result<()> {
+        let (done, rx) = mpsc::channel();
+        self.tx
+            .send(LogCmd::TruncateAfter { zxid, done })
+            .map_err(|_| std::io::Error::other("the txn log writer is gone"))?;
+        rx.recv()
+            .map_err(|_| std::io::Error::other("the txn log writer is gone"))?
+    }
+
+    /// Blocks until everything appended so far is durable; false if the writer failed.
+    pub fn barrier(&self) -> bool {
+        let (done, rx) = mpsc::channel();
+        self.tx.send(LogCmd::Barrier { done }).is_ok() && rx.recv().is_ok()
+    }
+}
+
+/// The zxid in a txn record's header (`long clientId, int cxid, long zxid, ...`).
+fn record_zxid(txn: &[u8]) -> Option<i64> {
+    Some(i64::from_be_bytes(txn.get(12..20)?.try_into().ok()?))
+}
+
+/// Removes every record after `zxid` from the logs in `dir`: later files are deleted, the
+/// file holding `zxid` is cut after its record.
+pub fn truncate_logs_after(dir: &Path, zxid: i64) -> std::io::Result<()> {
+    let files = super::list(dir, "log")?;
+    for (start, path) in files.iter().rev() {
+        if *start > zxid {
+            std::fs::remove_file(path)?;
+            info!("truncation removed {}", path.display());
+            continue;
+        }
+        let log = read_log(path)?;
+        let mut keep = 16u64;
+        for (end, txn) in &log.records {
+            match record_zxid(txn) {
+                Some(z) if z <= zxid => keep = *end,
+                _ => break,
+            }
+        }
+        truncate_at(path, keep)?;
+        info!("truncated {} after zxid 0x{zxid:x}", path.display());
+        break;
+    }
+    super::sync_dir(dir)
 }
 
 struct Current {
@@ -307,6 +361,7 @@ fn writer_loop(cfg: StorageConfig, rx: mpsc::Receiver<LogCmd>, durable: impl Fn(
             continue; // nothing more is acknowledged once a write failed
         }
         let mut last = None;
+        let mut barriers = Vec::new();
         crate::ops::stats::stats()
             .sync_processor_batch_size
             .add(batch.len() as u64);
@@ -320,6 +375,15 @@ fn writer_loop(cfg: StorageConfig, rx: mpsc::Receiver<LogCmd>, durable: impl Fn(
                         }
                         cur = None;
                     }
+                    LogCmd::TruncateAfter { zxid, done } => {
+                        flush(&mut cur, &mut buf, cfg.prealloc_bytes, &faults)?;
+                        if let (Some(c), true) = (&cur, cfg.force_sync) {
+                            sync_or_exit(c, &faults);
+                        }
+                        cur = None;
+                        let _ = done.send(truncate_logs_after(&cfg.log_dir, zxid));
+                    }
+                    LogCmd::Barrier { done } => barriers.push(done),
                     LogCmd::Append { zxid, txn } => {
                         if cur.is_none() {
                             cur = Some(open_new(&cfg, zxid)?);
@@ -355,6 +419,9 @@ fn writer_loop(cfg: StorageConfig, rx: mpsc::Receiver<LogCmd>, durable: impl Fn(
             Ok(()) => {
                 if let Some(z) = last {
                     durable(z);
+                }
+                for b in barriers {
+                    let _ = b.send(());
                 }
             }
             Err(e) => {

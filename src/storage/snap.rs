@@ -110,6 +110,18 @@ impl Fuzzy {
             dbid: -1,
         }
         .encode(&mut out);
+        self.body(&mut out);
+        seal(&mut out);
+        out.put_i64(digest_zxid);
+        out.put_i32(DIGEST_VERSION);
+        out.put_i64(digest as i64);
+        seal(&mut out);
+        out.freeze()
+    }
+
+    /// Sessions, the ACL table and the nodes up to the "/" terminator: what both the file
+    /// and the leader's SNAP stream to a learner carry.
+    fn body(&self, out: &mut BytesMut) {
         out.put_i32(self.sessions.len() as i32);
         for (id, to) in &self.sessions {
             out.put_i64(*id);
@@ -121,20 +133,45 @@ impl Fuzzy {
             out.put_i64(i as i64 + 1);
             out.put_i32(acl.len() as i32);
             for a in acl.iter() {
-                a.encode(&mut out);
+                a.encode(out);
             }
         }
         for c in &self.chunks {
             out.extend_from_slice(c);
         }
-        "/".to_string().encode(&mut out);
-        seal(&mut out);
-        out.put_i64(digest_zxid);
-        out.put_i32(DIGEST_VERSION);
-        out.put_i64(digest as i64);
-        seal(&mut out);
-        out.freeze()
+        "/".to_string().encode(out);
     }
+}
+
+/// The leader's SNAP stream (LearnerHandler): the snapshot body without file header, seals
+/// or digest, then the string "BenWasHere" as signature.
+pub fn serialize_stream(tree: &DataTree, sessions: &[(i64, i32)]) -> Bytes {
+    let mut f = Fuzzy::start(tree, sessions.to_vec());
+    while !f.step(tree, usize::MAX) {}
+    let size: usize = f.chunks.iter().map(|c| c.len()).sum();
+    let mut out = BytesMut::with_capacity(size + 4096);
+    f.body(&mut out);
+    SNAP_SIGNATURE.to_string().encode(&mut out);
+    out.freeze()
+}
+
+/// What ends a leader's SNAP stream.
+pub const SNAP_SIGNATURE: &str = "BenWasHere";
+
+/// Reads a SNAP stream as [`serialize_stream`] writes it, for the tree at `zxid`.
+pub fn deserialize_stream(data: Bytes, zxid: i64) -> Result<Loaded, String> {
+    let mut r = Reader::new(data);
+    let (sessions, nodes) = parse_body(&mut r)?;
+    let sig = String::decode(&mut r).map_err(|e| e.to_string())?;
+    if sig != SNAP_SIGNATURE {
+        return Err(format!("bad snapshot signature {sig:?}"));
+    }
+    let tree = DataTree::from_nodes(nodes, zxid)?;
+    Ok(Loaded {
+        tree,
+        sessions,
+        digest: None,
+    })
 }
 
 /// Serialises `tree` with `sessions` (id, timeout) in one go (an exact snapshot).
@@ -164,13 +201,10 @@ fn check_seal(data: &Bytes, r: &mut Reader) -> Result<(), String> {
     Ok(())
 }
 
-pub fn deserialize(data: Bytes, zxid: i64) -> Result<Loaded, String> {
-    let mut r = Reader::new(data.clone());
+type Body = (Vec<(i64, i32)>, Vec<(String, Node)>);
+
+fn parse_body(r: &mut Reader) -> Result<Body, String> {
     let e = |e: jute::DecodeError| e.to_string();
-    let h = FileHeader::decode(&mut r).map_err(e)?;
-    if h.magic != SNAP_MAGIC {
-        return Err("not a ZooKeeper snapshot (bad magic)".into());
-    }
     let n = r.read_i32().map_err(e)?;
     let mut sessions = Vec::with_capacity(n.clamp(0, 1 << 16) as usize);
     for _ in 0..n.max(0) {
@@ -180,18 +214,18 @@ pub fn deserialize(data: Bytes, zxid: i64) -> Result<Loaded, String> {
     let mut acls: HashMap<i64, std::sync::Arc<[Acl]>> = HashMap::new();
     for _ in 0..n.max(0) {
         let id = r.read_i64().map_err(e)?;
-        acls.insert(id, Vec::<Acl>::decode(&mut r).map_err(e)?.into());
+        acls.insert(id, Vec::<Acl>::decode(r).map_err(e)?.into());
     }
     let open: std::sync::Arc<[Acl]> = Acl::open_unsafe().into();
     let mut nodes = Vec::new();
     loop {
-        let path = String::decode(&mut r).map_err(e)?;
+        let path = String::decode(r).map_err(e)?;
         if path == "/" {
             break;
         }
-        let data = Option::<Bytes>::decode(&mut r).map_err(e)?;
+        let data = Option::<Bytes>::decode(r).map_err(e)?;
         let acl_id = r.read_i64().map_err(e)?;
-        let stat = StatPersisted::decode(&mut r).map_err(e)?;
+        let stat = StatPersisted::decode(r).map_err(e)?;
         let acl = match acl_id {
             -1 => open.clone(),
             id => acls
@@ -206,6 +240,17 @@ pub fn deserialize(data: Bytes, zxid: i64) -> Result<Loaded, String> {
         };
         nodes.push((path, Node::restored(data, acl, stat)));
     }
+    Ok((sessions, nodes))
+}
+
+pub fn deserialize(data: Bytes, zxid: i64) -> Result<Loaded, String> {
+    let mut r = Reader::new(data.clone());
+    let e = |e: jute::DecodeError| e.to_string();
+    let h = FileHeader::decode(&mut r).map_err(e)?;
+    if h.magic != SNAP_MAGIC {
+        return Err("not a ZooKeeper snapshot (bad magic)".into());
+    }
+    let (sessions, nodes) = parse_body(&mut r)?;
     check_seal(&data, &mut r)?;
     let digest = if r.remaining() >= 20 {
         let z = r.read_i64().map_err(e)?;

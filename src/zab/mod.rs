@@ -11,26 +11,42 @@ pub mod election;
 /// What the runtime must do next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
-    /// Make the proposal with this zxid durable, then report it with [`Standalone::durable`].
+    /// Make the proposal with this zxid durable, then report it with [`Broadcast::durable`].
     Persist(i64),
     /// Every proposal up to and including this zxid is committed: apply them in order.
     Commit(i64),
 }
 
-#[derive(Debug, Default)]
-pub struct Standalone {
+/// The leader's side of ZAB broadcast: which proposals a quorum of voters hold durably.
+/// Learners log in zxid order and acknowledge in that order over one TCP stream, so an
+/// acknowledgement of a zxid stands for every proposal before it. A standalone server is a
+/// leader whose only voter is itself.
+#[derive(Debug)]
+pub struct Broadcast {
+    me: i64,
+    members: election::Members,
+    /// Per member, the highest zxid it has reported durable.
+    acked: std::collections::BTreeMap<i64, i64>,
     proposed: i64,
-    durable: i64,
     committed: i64,
 }
 
-impl Standalone {
-    pub fn new(last_zxid: i64) -> Self {
-        Standalone {
+impl Broadcast {
+    pub fn new(me: i64, members: election::Members, last_zxid: i64) -> Self {
+        let mut acked = std::collections::BTreeMap::new();
+        acked.insert(me, last_zxid);
+        Broadcast {
+            me,
+            members,
+            acked,
             proposed: last_zxid,
-            durable: last_zxid,
             committed: last_zxid,
         }
+    }
+
+    /// A quorum of one: the node itself.
+    pub fn standalone(last_zxid: i64) -> Self {
+        Broadcast::new(0, election::Members::majority(&[0]), last_zxid)
     }
 
     /// A new proposal; zxids must be proposed in increasing order.
@@ -40,15 +56,41 @@ impl Standalone {
         out.push(Action::Persist(zxid));
     }
 
-    /// The log reports everything up to `zxid` durable: with a quorum of one, that commits it.
+    /// The local log reports everything up to `zxid` durable.
     pub fn durable(&mut self, zxid: i64, out: &mut Vec<Action>) {
+        self.ack(self.me, zxid, out);
+    }
+
+    /// Member `sid` holds every proposal up to `zxid` durably.
+    pub fn ack(&mut self, sid: i64, zxid: i64, out: &mut Vec<Action>) {
         let zxid = zxid.min(self.proposed);
-        if zxid > self.durable {
-            self.durable = zxid;
+        let e = self.acked.entry(sid).or_insert(i64::MIN);
+        if zxid <= *e {
+            return;
         }
-        if self.durable > self.committed {
-            self.committed = self.durable;
-            out.push(Action::Commit(self.committed));
+        *e = zxid;
+        // The highest zxid a quorum holds: walk the acknowledgements from the highest down
+        // until the members at or above it form a quorum.
+        let mut by: Vec<(i64, i64)> = self.acked.iter().map(|(s, z)| (*z, *s)).collect();
+        by.sort_unstable_by(|a, b| b.cmp(a));
+        let mut holders = Vec::with_capacity(by.len());
+        for (z, s) in by {
+            holders.push(s);
+            if z <= self.committed {
+                break;
+            }
+            if self.members.is_quorum(holders.iter()) {
+                self.committed = z;
+                out.push(Action::Commit(z));
+                break;
+            }
+        }
+    }
+
+    /// A member left: its acknowledgements no longer count.
+    pub fn forget(&mut self, sid: i64) {
+        if sid != self.me {
+            self.acked.remove(&sid);
         }
     }
 
@@ -67,7 +109,7 @@ mod tests {
 
     #[test]
     fn a_single_node_commits_what_is_durable_in_order() {
-        let mut z = Standalone::new(0);
+        let mut z = Broadcast::standalone(0);
         let mut out = Vec::new();
         z.propose(1, &mut out);
         z.propose(2, &mut out);
@@ -80,5 +122,51 @@ mod tests {
         assert!(out.is_empty(), "nothing new is durable");
         z.durable(5, &mut out);
         assert_eq!(out, vec![Action::Commit(2)], "never past what was proposed");
+    }
+
+    #[test]
+    fn a_leader_commits_what_a_quorum_holds() {
+        let m = election::Members::majority(&[1, 2, 3]);
+        let mut z = Broadcast::new(1, m, 10);
+        let mut out = Vec::new();
+        for zxid in 11..=14 {
+            z.propose(zxid, &mut out);
+        }
+        out.clear();
+        z.durable(14, &mut out);
+        assert!(out.is_empty(), "the leader alone is no quorum of three");
+        z.ack(2, 12, &mut out);
+        assert_eq!(out, vec![Action::Commit(12)]);
+        out.clear();
+        z.ack(3, 11, &mut out);
+        assert!(out.is_empty(), "11 is already committed");
+        z.ack(3, 14, &mut out);
+        assert_eq!(out, vec![Action::Commit(14)]);
+        out.clear();
+        z.forget(3);
+        z.propose(15, &mut out);
+        out.clear();
+        z.ack(2, 15, &mut out);
+        assert!(out.is_empty(), "the leader has not logged 15 yet");
+        z.durable(15, &mut out);
+        assert_eq!(out, vec![Action::Commit(15)]);
+    }
+
+    #[test]
+    fn weights_of_zero_do_not_count() {
+        let mut m = election::Members::majority(&[1, 2, 3]);
+        m.weights.insert(3, 0);
+        let mut z = Broadcast::new(1, m, 0);
+        let mut out = Vec::new();
+        z.propose(1, &mut out);
+        out.clear();
+        z.ack(3, 1, &mut out);
+        z.durable(1, &mut out);
+        assert!(
+            out.is_empty(),
+            "weight 2 of 2 needs both voters of weight 1"
+        );
+        z.ack(2, 1, &mut out);
+        assert_eq!(out, vec![Action::Commit(1)]);
     }
 }

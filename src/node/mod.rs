@@ -23,7 +23,7 @@ use crate::storage::{snap, StorageConfig};
 use crate::tree::{owner_kind, ttl_of, ApplyResult, Change, DataTree, OwnerKind};
 use crate::txn::{Txn, TxnBody};
 use crate::watch::{Event, WatchManager};
-use crate::zab::{Action, Standalone};
+use crate::zab::{Action, Broadcast};
 use bytes::{Bytes, BytesMut};
 use jute::*;
 use std::cell::Cell;
@@ -34,6 +34,8 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info, warn};
+
+mod ensemble;
 
 pub type ConnId = u64;
 
@@ -107,6 +109,10 @@ pub enum Msg {
     Shutdown {
         done: oneshot::Sender<usize>,
     },
+    /// Leader election decided.
+    Elected(crate::zab::election::Vote),
+    /// A leader-learner connection came up, carried a packet, or went down.
+    Link(crate::quorum::LinkEvent),
 }
 
 /// A snapshot file and the zxid it was started at, or why there is none.
@@ -180,6 +186,8 @@ enum Then {
 struct Proposal {
     txn: Txn,
     then: Then,
+    /// The txn as logged and as sent to learners, encoded once.
+    raw: Bytes,
 }
 
 /// A read held back until its session's earlier writes are applied.
@@ -229,7 +237,9 @@ pub struct Node {
     tree: DataTree,
     sessions: SessionTracker,
     watches: WatchManager,
-    zab: Standalone,
+    zab: Broadcast,
+    /// Set when zoo.cfg lists an ensemble: the node's role in it.
+    ensemble: Option<ensemble::Ensemble>,
     conns: HashMap<ConnId, Conn>,
     session_conn: HashMap<i64, ConnId>,
     overlay: Overlay,
@@ -281,7 +291,9 @@ impl Node {
             let _ = durable_tx.send(zxid);
         })?;
         let snap_every = snapshot_threshold(storage.snap_count);
+        let ensemble = ensemble::Ensemble::from_config(&cfg, &storage, tree.last_processed_zxid);
         Ok(Node {
+            ensemble,
             policy: AclPolicy::from_config(&cfg),
             committed_sessions: rec.sessions.into_iter().collect(),
             log,
@@ -305,7 +317,7 @@ impl Node {
             max_queued: crate::net::max_queued_bytes(&cfg),
             outstanding_limit: crate::net::outstanding_limit(&cfg),
             cfg,
-            zab: Standalone::new(tree.last_processed_zxid),
+            zab: Broadcast::standalone(tree.last_processed_zxid),
             next_zxid: tree.last_processed_zxid + 1,
             tree,
             sessions,
@@ -341,7 +353,13 @@ impl Node {
         let Some(mut durable) = self.durable_rx.take() else {
             return;
         };
-        let tick = std::time::Duration::from_millis(self.cfg.tick_time.clamp(1, 1000) as u64);
+        // An ensemble member pings and checks its peers every half tick, as ZooKeeper does.
+        let tick_ms = if self.ensemble.is_some() {
+            (self.cfg.tick_time / 2).clamp(1, 1000)
+        } else {
+            self.cfg.tick_time.clamp(1, 1000)
+        };
+        let tick = std::time::Duration::from_millis(tick_ms as u64);
         let mut ticker = tokio::time::interval(tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let every = std::time::Duration::from_millis(self.cfg.container_check_interval_ms);
@@ -362,12 +380,21 @@ impl Node {
                     None => return,
                 },
                 Some(zxid) = durable.recv() => {
-                    self.zab.durable(zxid, &mut self.actions);
-                    self.run_actions();
+                    if self.is_following() {
+                        self.follower_durable(zxid);
+                    } else {
+                        self.zab.durable(zxid, &mut self.actions);
+                        self.run_actions();
+                    }
                     self.reap_overflowed();
                 }
-                _ = ticker.tick() => self.expire_sessions(),
-                _ = containers.tick() => self.collect_containers(),
+                _ = ticker.tick() => {
+                    self.ensemble_tick();
+                    if self.serving() && !self.is_following() {
+                        self.expire_sessions();
+                    }
+                }
+                _ = containers.tick(), if self.serving() && !self.is_following() => self.collect_containers(),
                 _ = purge.tick(), if hours > 0 => self.purge(),
                 // An idle node walks a pending snapshot; a busy one does so between messages
                 // (see `handle`). `yield_now` lets the task yield first, which also renews its
@@ -428,6 +455,8 @@ impl Node {
                 error!("the snapshot of a restored database could not be written; exiting");
                 std::process::exit(70);
             }
+            Msg::Elected(v) => self.elected(v),
+            Msg::Link(ev) => self.link_event(ev),
             Msg::Shutdown { done } => {
                 info!(
                     "shutting down: {} writes in flight, {} connections",
@@ -461,7 +490,8 @@ impl Node {
         let now = self.now();
         let wall = wall_ms();
         let mut v = NodeView {
-            serving: true,
+            serving: self.serving(),
+            mode: self.mode(),
             zxid: self.last_zxid(),
             // ZooKeeper files its root under both "" and "/", so it counts one node (and the
             // path "/") more than the tree holds; report what ZooKeeper reports.
@@ -668,7 +698,7 @@ impl Node {
         tx: ConnTx,
         shared: Arc<ConnShared>,
     ) {
-        if self.shutdown.is_some() || self.shutdown_done || self.restoring {
+        if self.shutdown.is_some() || self.shutdown_done || self.restoring || !self.serving() {
             let _ = tx.send(Out::Close);
             return;
         }
@@ -703,18 +733,26 @@ impl Node {
             },
         );
         let now = self.now();
-        let answer = |valid: bool, session: i64| ConnectResponse {
-            protocol_version: 0,
-            time_out: if valid { timeout as i32 } else { 0 },
-            session_id: if valid { session } else { 0 },
-            passwd: Some(Bytes::copy_from_slice(&if valid {
-                session_password(session)
-            } else {
-                [0u8; 16]
-            })),
-            read_only: false,
-            has_read_only: req.has_read_only,
-        };
+        let ro = req.has_read_only;
+        let answer =
+            |valid: bool, session: i64| ensemble::connect_answer(valid, session, timeout, ro);
+        if self.is_following() {
+            if req.session_id == 0 {
+                let id = self.sessions.next_session_id();
+                info!("establishing session 0x{id:x} with negotiated timeout {timeout} for client {peer} through the leader");
+                self.follower_connect(conn, 0, timeout, ro, answer(true, id));
+                return;
+            }
+            let id = req.session_id;
+            if req.passwd.as_deref() != Some(&session_password(id)[..]) {
+                warn!("incorrect password from {peer} for session 0x{id:x}");
+                self.send_connect(conn, &answer(false, id));
+                self.close_conn(conn);
+                return;
+            }
+            self.follower_connect(conn, id, timeout, ro, answer(true, id));
+            return;
+        }
         if req.session_id == 0 {
             let id = self.sessions.next_session_id();
             self.sessions.add(id, timeout, now);
@@ -879,7 +917,8 @@ impl Node {
         if session != 0 {
             self.session_last_write.insert(session, zxid);
         }
-        self.proposals.push_back(Proposal { txn, then });
+        let raw = txn.to_bytes();
+        self.proposals.push_back(Proposal { txn, then, raw });
         self.zab.propose(zxid, &mut self.actions);
         self.run_actions();
     }
@@ -901,8 +940,12 @@ impl Node {
         let Some(p) = self.proposals.iter().rev().find(|p| p.txn.hdr.zxid == zxid) else {
             return;
         };
-        if !self.log.append(zxid, p.txn.to_bytes()) {
+        let raw = p.raw.clone();
+        if !self.log.append(zxid, raw.clone()) {
             warn!("the txn log writer is gone; 0x{zxid:x} will not be acknowledged");
+        }
+        if self.ensemble.is_some() {
+            self.broadcast_proposal(zxid, &raw);
         }
     }
 
@@ -923,6 +966,12 @@ impl Node {
     /// current zxid, so that the txn log stays in order, and is written as a snapshot before
     /// anyone is served again: a crash before that recovers the state from before.
     fn restore(&mut self, loaded: snap::Loaded, reply: oneshot::Sender<Result<i64, String>>) {
+        if self.ensemble.is_some() {
+            let _ = reply.send(Err(
+                "restore is only supported on a standalone server".into()
+            ));
+            return;
+        }
         if !self.proposals.is_empty() || self.snap_job.is_some() || self.restoring {
             let _ = reply.send(Err(
                 "writes or a snapshot are in progress; retry the restore".into(),
@@ -936,7 +985,7 @@ impl Node {
         self.tree = tree;
         self.overlay = Overlay::new(&self.tree);
         self.next_zxid = zxid + 1;
-        self.zab = Standalone::new(zxid);
+        self.zab = Broadcast::standalone(zxid);
         let conns: Vec<ConnId> = self.conns.keys().copied().collect();
         for c in conns {
             self.close_conn(c);
@@ -1103,8 +1152,14 @@ impl Node {
     }
 
     /// The one place replicated state changes: apply in zxid order, fire watches, answer.
-    fn apply(&mut self, p: Proposal) {
+    fn apply(&mut self, mut p: Proposal) {
         let zxid = p.txn.hdr.zxid;
+        if self.ensemble.is_some() {
+            if matches!(p.then, Then::Nothing) && self.is_following() {
+                p.then = self.follower_then(&p.txn);
+            }
+            self.committed(zxid, &p.raw);
+        }
         self.changes.clear();
         let rc = self.tree.apply(&p.txn, &mut self.changes);
         if let Some(d) = &p.txn.digest {
@@ -1203,6 +1258,12 @@ impl Node {
             self.close_conn(conn);
             return;
         }
+        if self.is_following()
+            && op != OpCode::Auth.code()
+            && self.follower_request(conn, session, xid, op, payload.clone(), start)
+        {
+            return;
+        }
         if !is_write(op) && op != OpCode::Auth.code() {
             // A read waits behind this session's own writes that are not applied yet.
             if let Some(&after_zxid) = self.session_last_write.get(&session) {
@@ -1224,7 +1285,15 @@ impl Node {
         let committed = self.zab.last_committed();
         let mut i = 0;
         while i < self.waiting.len() {
-            if self.waiting[i].after_zxid <= committed {
+            let w = &self.waiting[i];
+            let ready = if w.after_zxid == i64::MAX {
+                // A follower's read behind its session's forwarded requests.
+                let session = self.conns.get(&w.conn).map(|c| c.session).unwrap_or(0);
+                !self.has_forwarded(session)
+            } else {
+                w.after_zxid <= committed
+            };
+            if ready {
                 if let Some(w) = self.waiting.remove(i) {
                     let session = self.conns.get(&w.conn).map(|c| c.session).unwrap_or(0);
                     if session != 0 {
@@ -1402,34 +1471,53 @@ impl Node {
         req: Request,
         start: Instant,
     ) {
-        let auth = self.conns.get(&conn).map(|c| c.auth.as_slice());
+        let auth = self
+            .conns
+            .get(&conn)
+            .map(|c| c.auth.clone())
+            .unwrap_or_default();
+        let then = Then::Reply {
+            conn,
+            xid,
+            op: OpCode::from_i32(op).unwrap_or(OpCode::Error),
+            prep_err: 0,
+            start,
+        };
+        self.prep_and_propose(session, xid, op, req, &auth, then);
+    }
+
+    /// Checks a write against the tree and the changes in flight and proposes its txn (an
+    /// error txn when the check fails, so that it keeps its place in order).
+    fn prep_and_propose(
+        &mut self,
+        session: i64,
+        cxid: i32,
+        op: i32,
+        req: Request,
+        auth: &[Id],
+        mut then: Then,
+    ) {
         let time = wall_ms();
         let ctx = Ctx {
             session,
             zxid: self.next_zxid,
             time,
-            auth: auth.unwrap_or(&[]),
+            auth,
             extended_types: self.cfg.extended_types_enabled,
             policy: &self.policy,
         };
         let code = OpCode::from_i32(op).unwrap_or(OpCode::Error);
         let prepared = prep::prep_request(&self.tree, &mut self.overlay, &ctx, req);
-        let (hdr_op, body, prep_err) = match prepared {
-            Ok(b) => (code, b, 0),
-            Err(e) => (
-                OpCode::Error,
-                TxnBody::Error(ErrorTxn { err: e.code() }),
-                e.code(),
-            ),
+        let (hdr_op, body) = match prepared {
+            Ok(b) => (code, b),
+            Err(e) => {
+                if let Then::Reply { prep_err, .. } = &mut then {
+                    *prep_err = e.code();
+                }
+                (OpCode::Error, TxnBody::Error(ErrorTxn { err: e.code() }))
+            }
         };
-        let then = Then::Reply {
-            conn,
-            xid,
-            op: code,
-            prep_err,
-            start,
-        };
-        self.propose(session, xid, hdr_op, body, then, time);
+        self.propose(session, cxid, hdr_op, body, then, time);
     }
 
     pub fn node_count(&self) -> usize {

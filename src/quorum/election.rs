@@ -1,0 +1,319 @@
+//! The election connections (ZooKeeper's QuorumCnxManager) and the task that runs fast leader
+//! election over them. One connection per pair of servers survives, the one the higher id
+//! opened; a lower id that dials in is hung up on and dialled back. Each connection carries
+//! length-framed notifications both ways; a peer is sent only the newest notification meant
+//! for it (ZooKeeper's send queue holds one), so a slow or absent peer costs nothing.
+
+use crate::config::QuorumServer;
+use crate::node::Msg;
+use crate::zab::cnx::{self, InitialMessage};
+use crate::zab::election::{Election, Members, Notification, Out};
+use bytes::Bytes;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+/// What the node asks of the election.
+pub enum Cmd {
+    /// Start a round: the node has stopped serving; its history ends at `last_zxid`.
+    Look { last_zxid: i64, current_epoch: i64 },
+}
+
+/// ZooKeeper's finalizeWait: how long a vote that has a quorum waits for a better one.
+const FINALIZE_WAIT: Duration = Duration::from_millis(200);
+/// Notifications are sent again this long after the last (ZooKeeper doubles from 200 ms up
+/// to maxNotificationInterval; this caps lower, so a returning peer hears sooner).
+const RESEND_MAX: Duration = Duration::from_secs(2);
+
+struct Shared {
+    me: i64,
+    my_addr: (String, u16),
+    outbox: HashMap<i64, watch::Sender<Option<Bytes>>>,
+    inbox: mpsc::Sender<(i64, Notification)>,
+    /// The live connection per peer, so that a new one replaces it.
+    live: Mutex<HashMap<i64, CancellationToken>>,
+}
+
+/// Binds the election port and runs elections for the node until the process ends.
+pub async fn start(
+    me: u64,
+    servers: BTreeMap<u64, QuorumServer>,
+    listen_all: bool,
+    config_text: String,
+    node: mpsc::Sender<Msg>,
+) -> std::io::Result<mpsc::UnboundedSender<Cmd>> {
+    let mine = servers
+        .get(&me)
+        .ok_or_else(|| std::io::Error::other(format!("myid {me} is not in the server list")))?;
+    let host = if listen_all {
+        "0.0.0.0"
+    } else {
+        mine.host.as_str()
+    };
+    let listener = TcpListener::bind((host, mine.election_port)).await?;
+    info!("election port {} bound", listener.local_addr()?);
+    let (in_tx, in_rx) = mpsc::channel(1024);
+    let mut outbox = HashMap::new();
+    for &sid in servers.keys() {
+        if sid != me {
+            outbox.insert(sid as i64, watch::channel(None).0);
+        }
+    }
+    let shared = Arc::new(Shared {
+        me: me as i64,
+        my_addr: (mine.host.clone(), mine.election_port),
+        outbox,
+        inbox: in_tx,
+        live: Mutex::new(HashMap::new()),
+    });
+    tokio::spawn(accept(listener, shared.clone()));
+    for (sid, s) in &servers {
+        // Dial only lower ids: a connection survives only when the higher id opened it.
+        if (*sid as i64) < shared.me {
+            tokio::spawn(dial(
+                *sid as i64,
+                (s.host.clone(), s.election_port),
+                shared.clone(),
+            ));
+        }
+    }
+    let voters: Vec<i64> = servers
+        .values()
+        .filter(|s| !s.observer)
+        .map(|s| s.id as i64)
+        .collect();
+    let election = Election::new(
+        me as i64,
+        Members::majority(&voters),
+        Bytes::from(config_text),
+    );
+    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    tokio::spawn(drive(election, shared, in_rx, cmd_rx, node));
+    Ok(cmd_tx)
+}
+
+async fn accept(listener: TcpListener, shared: Arc<Shared>) {
+    loop {
+        let Ok((mut stream, peer)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let _ = stream.set_nodelay(true);
+            let first =
+                tokio::time::timeout(Duration::from_secs(5), read_initial(&mut stream)).await;
+            let sid = match first {
+                Ok(Ok(m)) => m.sid,
+                Ok(Err(e)) => {
+                    warn!("election connection from {peer}: {e}; closing it");
+                    return;
+                }
+                Err(_) => {
+                    warn!("election connection from {peer} sent no initial message; closing it");
+                    return;
+                }
+            };
+            if sid == shared.me || !shared.outbox.contains_key(&sid) {
+                warn!("election connection from {peer} claims server id {sid}, not a peer; closing it");
+                return;
+            }
+            if !cnx::connection_survives(sid, shared.me) {
+                debug!("election connection from lower id {sid}: closed, we dial it");
+                return;
+            }
+            run_connection(sid, stream, &shared).await;
+        });
+    }
+}
+
+async fn read_initial(stream: &mut TcpStream) -> Result<InitialMessage, String> {
+    let mut buf = Vec::with_capacity(64);
+    loop {
+        match InitialMessage::decode(&buf)? {
+            Some((m, used)) if used == buf.len() => return Ok(m),
+            Some(_) => return Err("bytes after the initial message".into()),
+            None => {}
+        }
+        if buf.len() > 20 + cnx::MAX_ADDRESS_BYTES {
+            return Err("initial message too long".into());
+        }
+        // One byte at a time: what follows the initial message belongs to the connection.
+        let b = stream.read_u8().await.map_err(|e| e.to_string())?;
+        buf.push(b);
+    }
+}
+
+async fn dial(sid: i64, addr: (String, u16), shared: Arc<Shared>) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let attempt = tokio::time::timeout(
+            Duration::from_secs(5),
+            TcpStream::connect((addr.0.as_str(), addr.1)),
+        )
+        .await;
+        match attempt {
+            Ok(Ok(mut stream)) => {
+                let _ = stream.set_nodelay(true);
+                let hello = InitialMessage {
+                    sid: shared.me,
+                    addresses: vec![shared.my_addr.clone()],
+                };
+                if stream.write_all(&hello.encode()).await.is_ok() {
+                    backoff = Duration::from_millis(100);
+                    run_connection(sid, stream, &shared).await;
+                }
+            }
+            Ok(Err(e)) => debug!(
+                "cannot open election connection to {sid} at {}:{}: {e}",
+                addr.0, addr.1
+            ),
+            Err(_) => debug!("election connection to {sid} timed out"),
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(1));
+    }
+}
+
+/// Carries notifications both ways until either side fails or a newer connection to the
+/// same peer replaces this one.
+async fn run_connection(sid: i64, stream: TcpStream, shared: &Shared) {
+    let kill = CancellationToken::new();
+    if let Some(old) = shared
+        .live
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(sid, kill.clone())
+    {
+        old.cancel();
+    }
+    let Some(out) = shared.outbox.get(&sid) else {
+        return;
+    };
+    debug!("election connection with server {sid} up");
+    let mut rx = out.subscribe();
+    let (mut rd, mut wr) = stream.into_split();
+    let writer = async {
+        // The newest notification for this peer goes out first, then each newer one.
+        rx.mark_changed();
+        while rx.changed().await.is_ok() {
+            let msg = rx.borrow_and_update().clone();
+            if let Some(m) = msg {
+                wr.write_all(&m).await?;
+            }
+        }
+        Ok::<(), std::io::Error>(())
+    };
+    let reader = async {
+        loop {
+            let mut prefix = [0u8; 4];
+            rd.read_exact(&mut prefix).await?;
+            let n = cnx::message_length(prefix).map_err(std::io::Error::other)?;
+            let mut msg = vec![0u8; n];
+            rd.read_exact(&mut msg).await?;
+            match Notification::decode(&msg) {
+                Ok(note) => {
+                    if shared.inbox.send((sid, note)).await.is_err() {
+                        return Ok(());
+                    }
+                }
+                Err(e) => warn!("bad notification from server {sid}: {e}"),
+            }
+        }
+        #[allow(unreachable_code)]
+        Ok::<(), std::io::Error>(())
+    };
+    let why = tokio::select! {
+        r = writer => r.err().map(|e| e.to_string()).unwrap_or_default(),
+        r = reader => r.err().map(|e| e.to_string()).unwrap_or_default(),
+        _ = kill.cancelled() => "replaced by a newer connection".into(),
+    };
+    debug!("election connection with server {sid} closed: {why}");
+    let mut live = shared.live.lock().unwrap_or_else(|e| e.into_inner());
+    if live
+        .get(&sid)
+        .is_some_and(|k| k.is_cancelled() || *k == kill)
+    {
+        live.remove(&sid);
+    }
+}
+
+async fn drive(
+    mut e: Election,
+    shared: Arc<Shared>,
+    mut inbox: mpsc::Receiver<(i64, Notification)>,
+    mut cmds: mpsc::UnboundedReceiver<Cmd>,
+    node: mpsc::Sender<Msg>,
+) {
+    let mut out = Vec::new();
+    let mut finalize: Option<(tokio::time::Instant, u64)> = None;
+    let mut resend_every = Duration::from_millis(200);
+    let mut resend_at = tokio::time::Instant::now() + resend_every;
+    let mut started = tokio::time::Instant::now();
+    loop {
+        let far = tokio::time::Instant::now() + Duration::from_secs(3600);
+        let fin_at = finalize.map(|(t, _)| t).unwrap_or(far);
+        let looking = e.state == crate::zab::election::PeerState::Looking && e.logical_clock > 0;
+        tokio::select! {
+            c = cmds.recv() => match c {
+                Some(Cmd::Look { last_zxid, current_epoch }) => {
+                    info!(
+                        "LOOKING: election round {} with last zxid 0x{last_zxid:x}, epoch {current_epoch}",
+                        e.logical_clock + 1
+                    );
+                    started = tokio::time::Instant::now();
+                    finalize = None;
+                    resend_every = Duration::from_millis(200);
+                    resend_at = tokio::time::Instant::now() + resend_every;
+                    e.start(last_zxid, current_epoch, &mut out);
+                }
+                None => return,
+            },
+            Some((sid, n)) = inbox.recv() => e.receive(sid, n, &mut out),
+            _ = tokio::time::sleep_until(fin_at), if finalize.is_some() => {
+                if let Some((_, g)) = finalize.take() {
+                    e.finalize_expired(g, &mut out);
+                }
+            }
+            _ = tokio::time::sleep_until(resend_at), if looking => {
+                e.resend(&mut out);
+                resend_every = (resend_every * 2).min(RESEND_MAX);
+                resend_at = tokio::time::Instant::now() + resend_every;
+            }
+        }
+        for o in out.drain(..) {
+            match o {
+                Out::Send(sid, n) => {
+                    if let Some(tx) = shared.outbox.get(&sid) {
+                        tx.send_replace(Some(cnx::frame(&n.encode())));
+                    }
+                }
+                Out::ArmFinalize(g) => {
+                    finalize = Some((tokio::time::Instant::now() + FINALIZE_WAIT, g));
+                }
+                Out::Decided(v) => {
+                    info!(
+                        "election decided in {:?}: leader {} (zxid 0x{:x}, epoch {}), this server is {:?}",
+                        started.elapsed(),
+                        v.leader,
+                        v.zxid,
+                        v.peer_epoch,
+                        v.state
+                    );
+                    finalize = None;
+                    crate::ops::stats::stats()
+                        .election_time
+                        .add(started.elapsed().as_millis() as u64);
+                    if node.send(Msg::Elected(v)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! Sockets between the servers of an ensemble. `election` runs fast leader election over the
+//! election port; the rest carries ZAB QuorumPackets between the leader and its learners over
+//! the quorum port. What the packets mean is decided in `node` (the runtime that owns the
+//! state) and `zab` (the pure agreement rules); this module only moves bytes and reports.
+
+pub mod election;
+pub mod packet;
+
+use crate::node::Msg;
+use bytes::{Bytes, BytesMut};
+use packet::Packet;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+pub type LinkId = u64;
+
+/// The node's handle on a leader-learner connection: packets out, and a switch to cut it.
+#[derive(Clone)]
+pub struct Link {
+    pub id: LinkId,
+    pub peer: SocketAddr,
+    tx: mpsc::UnboundedSender<Bytes>,
+    kill: CancellationToken,
+}
+
+impl Link {
+    pub fn send(&self, p: &Packet) {
+        let _ = self.tx.send(p.encode());
+    }
+
+    /// Already-encoded packets (a SNAP stream, or one proposal encoded once for all).
+    pub fn send_raw(&self, b: Bytes) {
+        let _ = self.tx.send(b);
+    }
+
+    pub fn close(&self) {
+        self.kill.cancel();
+    }
+}
+
+/// What a link tells the node.
+pub enum LinkEvent {
+    Up(Link),
+    Packet(LinkId, Packet),
+    /// The snapshot stream that followed a SNAP packet.
+    Snapshot(LinkId, Bytes),
+    Down(LinkId, String),
+}
+
+static NEXT_LINK: AtomicU64 = AtomicU64::new(1);
+
+fn start_link(stream: TcpStream, peer: SocketAddr, node: mpsc::Sender<Msg>, max: usize) -> Link {
+    let _ = stream.set_nodelay(true);
+    let id = NEXT_LINK.fetch_add(1, Ordering::Relaxed);
+    let (tx, mut rx) = mpsc::unbounded_channel::<Bytes>();
+    let kill = CancellationToken::new();
+    let link = Link {
+        id,
+        peer,
+        tx,
+        kill: kill.clone(),
+    };
+    let (rd, mut wr) = stream.into_split();
+    let k = kill.clone();
+    tokio::spawn(async move {
+        // Everything queued goes out in one write where it can.
+        let mut buf = BytesMut::new();
+        loop {
+            let first = tokio::select! {
+                m = rx.recv() => m,
+                _ = k.cancelled() => None,
+            };
+            let Some(first) = first else { break };
+            buf.extend_from_slice(&first);
+            while buf.len() < 1 << 20 {
+                match rx.try_recv() {
+                    Ok(b) => buf.extend_from_slice(&b),
+                    Err(_) => break,
+                }
+            }
+            if wr.write_all(&buf).await.is_err() {
+                k.cancel();
+                break;
+            }
+            buf.clear();
+        }
+        let _ = wr.shutdown().await;
+    });
+    tokio::spawn(async move {
+        let mut rd = BufReader::with_capacity(64 * 1024, rd);
+        let why = loop {
+            let p = tokio::select! {
+                p = packet::read(&mut rd, max) => p,
+                _ = kill.cancelled() => break "closed".to_string(),
+            };
+            let p = match p {
+                Ok(p) => p,
+                Err(e) => break e.to_string(),
+            };
+            let snap = p.kind == jute::PacketType::Snap.code();
+            if node
+                .send(Msg::Link(LinkEvent::Packet(id, p)))
+                .await
+                .is_err()
+            {
+                return;
+            }
+            if snap {
+                let s = tokio::select! {
+                    s = packet::read_snapshot(&mut rd, max) => s,
+                    _ = kill.cancelled() => break "closed".to_string(),
+                };
+                match s {
+                    Ok(s) => {
+                        if node
+                            .send(Msg::Link(LinkEvent::Snapshot(id, s)))
+                            .await
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                    Err(e) => break format!("reading the leader's snapshot: {e}"),
+                }
+            }
+        };
+        kill.cancel();
+        let _ = node.send(Msg::Link(LinkEvent::Down(id, why))).await;
+    });
+    link
+}
+
+/// Accepts learners on the quorum port; the node decides whether it is leading.
+pub async fn serve_quorum(listener: TcpListener, node: mpsc::Sender<Msg>, max: usize) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                debug!("quorum connection from {peer}");
+                let link = start_link(stream, peer, node.clone(), max);
+                if node.send(Msg::Link(LinkEvent::Up(link))).await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                warn!("accepting on the quorum port: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// A learner dials its leader: up to `attempts` tries a second apart, as ZooKeeper's
+/// Learner.connectToLeader. Reports `Up`, or `Down` with link id 0 when all tries failed.
+pub fn connect_to_leader(
+    addr: (String, u16),
+    attempts: u32,
+    node: mpsc::Sender<Msg>,
+    max: usize,
+    cancel: CancellationToken,
+) {
+    tokio::spawn(async move {
+        let mut last = String::new();
+        for i in 0..attempts.max(1) {
+            if i > 0 {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = cancel.cancelled() => return,
+                }
+            }
+            let conn = tokio::time::timeout(
+                Duration::from_secs(5),
+                TcpStream::connect((addr.0.as_str(), addr.1)),
+            )
+            .await;
+            match conn {
+                Ok(Ok(stream)) => {
+                    if cancel.is_cancelled() {
+                        return;
+                    }
+                    let peer = stream
+                        .peer_addr()
+                        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+                    info!("connected to the leader at {peer}");
+                    let link = start_link(stream, peer, node.clone(), max);
+                    let _ = node.send(Msg::Link(LinkEvent::Up(link))).await;
+                    return;
+                }
+                Ok(Err(e)) => last = e.to_string(),
+                Err(_) => last = "timed out".into(),
+            }
+        }
+        if !cancel.is_cancelled() {
+            let _ = node
+                .send(Msg::Link(LinkEvent::Down(
+                    0,
+                    format!(
+                        "cannot connect to the leader at {}:{}: {last}",
+                        addr.0, addr.1
+                    ),
+                )))
+                .await;
+        }
+    });
+}

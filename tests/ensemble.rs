@@ -1,0 +1,383 @@
+//! Replicated ensembles of real ferrozk processes on loopback, started from ordinary zoo.cfg
+//! files with `server.N` lines and myid files: election, replication through any member,
+//! losing and regaining the leader and followers under a kazoo write load, and sessions
+//! that survive the loss of the leader.
+
+mod common;
+use common::*;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Member {
+    id: u64,
+    dir: PathBuf,
+    client_port: u16,
+    child: Option<Child>,
+}
+
+struct Cluster {
+    base: PathBuf,
+    members: Vec<Member>,
+}
+
+impl Cluster {
+    fn new(name: &str, n: usize) -> Cluster {
+        let base = std::env::temp_dir().join(format!("ferrozk-ens-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let mut servers = String::new();
+        let mut members = Vec::new();
+        for id in 1..=n as u64 {
+            servers.push_str(&format!(
+                "server.{id}=127.0.0.1:{}:{}\n",
+                free_port(),
+                free_port()
+            ));
+            let dir = base.join(format!("n{id}"));
+            std::fs::create_dir_all(dir.join("data")).unwrap();
+            std::fs::write(dir.join("data").join("myid"), format!("{id}\n")).unwrap();
+            members.push(Member {
+                id,
+                dir,
+                client_port: free_port(),
+                child: None,
+            });
+        }
+        for m in &members {
+            std::fs::write(
+                m.dir.join("zoo.cfg"),
+                format!(
+                    "tickTime=500\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPort={}\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n4lw.commands.whitelist=*\n{servers}",
+                    m.dir.join("data").display(),
+                    m.client_port
+                ),
+            )
+            .unwrap();
+        }
+        Cluster { base, members }
+    }
+
+    fn start(&mut self, i: usize) {
+        let m = &mut self.members[i];
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(m.dir.join("server.log"))
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_ferrozk"))
+            .arg(m.dir.join("zoo.cfg"))
+            .env("FERROZK_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start ferrozk");
+        m.child = Some(child);
+    }
+
+    fn start_all(&mut self) {
+        for i in 0..self.members.len() {
+            self.start(i);
+        }
+    }
+
+    fn kill(&mut self, i: usize) {
+        if let Some(mut c) = self.members[i].child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn pid(&self, i: usize) -> u32 {
+        self.members[i].child.as_ref().map(|c| c.id()).unwrap_or(0)
+    }
+
+    fn srvr(&self, i: usize) -> Option<String> {
+        let mut s = TcpStream::connect(("127.0.0.1", self.members[i].client_port)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
+        s.write_all(b"srvr").ok()?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).ok()?;
+        Some(out)
+    }
+
+    fn mode(&self, i: usize) -> Option<String> {
+        let out = self.srvr(i)?;
+        let line = out.lines().find(|l| l.starts_with("Mode: "))?;
+        Some(line["Mode: ".len()..].to_string())
+    }
+
+    fn zxid(&self, i: usize) -> Option<i64> {
+        let out = self.srvr(i)?;
+        let line = out.lines().find(|l| l.starts_with("Zxid: 0x"))?;
+        i64::from_str_radix(&line["Zxid: 0x".len()..], 16).ok()
+    }
+
+    fn running(&self) -> Vec<usize> {
+        (0..self.members.len())
+            .filter(|i| self.members[*i].child.is_some())
+            .collect()
+    }
+
+    /// Waits until every running member serves, one as leader and the rest as followers;
+    /// returns the leader's index.
+    fn wait_stable(&self, within: Duration) -> usize {
+        let deadline = Instant::now() + within;
+        loop {
+            let modes: Vec<(usize, Option<String>)> = self
+                .running()
+                .into_iter()
+                .map(|i| (i, self.mode(i)))
+                .collect();
+            let leaders: Vec<usize> = modes
+                .iter()
+                .filter(|(_, m)| m.as_deref() == Some("leader"))
+                .map(|(i, _)| *i)
+                .collect();
+            let all_serving = modes
+                .iter()
+                .all(|(_, m)| matches!(m.as_deref(), Some("leader") | Some("follower")));
+            if leaders.len() == 1 && all_serving {
+                return leaders[0];
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no stable ensemble: {modes:?}\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits until every running member reports the same last zxid.
+    fn wait_same_zxid(&self, within: Duration) -> i64 {
+        let deadline = Instant::now() + within;
+        loop {
+            let z: Vec<Option<i64>> = self.running().into_iter().map(|i| self.zxid(i)).collect();
+            if z.iter().all(|x| x.is_some() && *x == z[0]) {
+                return z[0].unwrap_or(0);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "members disagree on the last zxid: {z:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn hosts(&self, which: &[usize]) -> String {
+        which
+            .iter()
+            .map(|i| format!("127.0.0.1:{}", self.members[*i].client_port))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    fn all(&self) -> Vec<usize> {
+        (0..self.members.len()).collect()
+    }
+
+    fn log(&self, i: usize) -> String {
+        std::fs::read_to_string(self.members[i].dir.join("server.log")).unwrap_or_default()
+    }
+
+    fn logs(&self) -> String {
+        let mut out = String::new();
+        for (i, m) in self.members.iter().enumerate() {
+            let l = self.log(i);
+            let tail: Vec<&str> = l.lines().rev().take(30).collect();
+            out.push_str(&format!("--- server {} ---\n", m.id));
+            for line in tail.into_iter().rev() {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        out
+    }
+
+    /// The elections each member logged, with how long each took.
+    fn elections(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (i, m) in self.members.iter().enumerate() {
+            for l in self.log(i).lines() {
+                if let Some(at) = l.find("election decided in ") {
+                    out.push(format!("server {}: {}", m.id, &l[at..]));
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for i in 0..self.members.len() {
+            self.kill(i);
+        }
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.base);
+        }
+    }
+}
+
+fn script(name: &str) -> String {
+    format!("{}/tests/ensemble/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn python(args: &[&str]) -> String {
+    let out = Command::new("/usr/bin/python3")
+        .args(args)
+        .output()
+        .expect("python3 with kazoo");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{args:?} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+fn dump(c: &Cluster, i: usize, root: &str) -> String {
+    python(&[
+        &script("dump.py"),
+        &c.members[i].client_port.to_string(),
+        root,
+    ])
+}
+
+#[test]
+fn three_servers_elect_a_leader_and_replicate_through_any_member() {
+    let mut c = Cluster::new("basic", 3);
+    c.start_all();
+    let leader = c.wait_stable(Duration::from_secs(30));
+    let follower = (leader + 1) % 3;
+    // Writes through a follower (forwarded to the leader) and through the leader.
+    python(&[
+        "-c",
+        "import sys\n\
+         from kazoo.client import KazooClient\n\
+         for port in sys.argv[1:]:\n\
+         \x20   zk = KazooClient(hosts='127.0.0.1:' + port)\n\
+         \x20   zk.start(timeout=30)\n\
+         \x20   zk.ensure_path('/r')\n\
+         \x20   for i in range(20):\n\
+         \x20       zk.create('/r/p%s-%02d' % (port, i), b'd%d' % i)\n\
+         \x20   zk.set('/r', port.encode())\n\
+         \x20   zk.stop()\n",
+        &c.members[follower].client_port.to_string(),
+        &c.members[leader].client_port.to_string(),
+    ]);
+    c.wait_same_zxid(Duration::from_secs(10));
+    let views: Vec<String> = (0..3).map(|i| dump(&c, i, "/r")).collect();
+    assert_eq!(views[0].lines().count(), 40, "{}", views[0]);
+    assert_eq!(views[0], views[1]);
+    assert_eq!(views[0], views[2]);
+    let modes: Vec<String> = (0..3).filter_map(|i| c.mode(i)).collect();
+    assert_eq!(
+        modes.iter().filter(|m| *m == "leader").count(),
+        1,
+        "{modes:?}"
+    );
+    assert_eq!(
+        modes.iter().filter(|m| *m == "follower").count(),
+        2,
+        "{modes:?}"
+    );
+    // Every server's epoch files say the epoch the leader established.
+    for m in &c.members {
+        let cur = std::fs::read_to_string(m.dir.join("data").join("currentEpoch")).unwrap();
+        let acc = std::fs::read_to_string(m.dir.join("data").join("acceptedEpoch")).unwrap();
+        assert_eq!((cur.trim(), acc.trim()), ("1", "1"));
+    }
+    eprintln!("elections: {:#?}", c.elections());
+}
+
+#[test]
+fn losing_the_leader_and_a_follower_under_load_loses_no_acknowledged_write() {
+    let mut c = Cluster::new("load", 3);
+    c.start_all();
+    let first = c.wait_stable(Duration::from_secs(30));
+    let hosts = c.hosts(&c.all());
+    let mut load = Command::new("/usr/bin/python3")
+        .args([&script("load.py"), &hosts, "14", "/load"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 with kazoo");
+    std::thread::sleep(Duration::from_secs(3));
+    // The leader dies; the others elect a new one and carry on.
+    c.kill(first);
+    let second = c.wait_stable(Duration::from_secs(20));
+    assert_ne!(second, first);
+    std::thread::sleep(Duration::from_secs(1));
+    c.start(first);
+    c.wait_stable(Duration::from_secs(20));
+    std::thread::sleep(Duration::from_secs(1));
+    // Then a follower dies and comes back.
+    let leader = c.wait_stable(Duration::from_secs(20));
+    let victim = (0..3).find(|i| *i != leader).unwrap_or(0);
+    c.kill(victim);
+    std::thread::sleep(Duration::from_secs(2));
+    c.start(victim);
+    let mut out = String::new();
+    load.stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let st = load.wait().unwrap();
+    let mut err = String::new();
+    load.stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(st.success(), "load failed: {out}\n{err}");
+    c.wait_stable(Duration::from_secs(20));
+    c.wait_same_zxid(Duration::from_secs(20));
+    let acked: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("ACK /load/"))
+        .collect();
+    let done = out.lines().find(|l| l.starts_with("DONE")).unwrap_or("");
+    eprintln!("load: {done}; elections: {:#?}", c.elections());
+    assert!(
+        acked.len() > 100,
+        "too few writes acknowledged: {done}\n{err}"
+    );
+    let views: Vec<String> = (0..3).map(|i| dump(&c, i, "/load")).collect();
+    for (i, v) in views.iter().enumerate() {
+        let names: std::collections::HashSet<&str> =
+            v.lines().filter_map(|l| l.split(' ').next()).collect();
+        for a in &acked {
+            assert!(
+                names.contains(a),
+                "server {} lost acknowledged /load/{a}",
+                i + 1
+            );
+        }
+        assert_eq!(v, &views[0], "server {} differs from server 1", i + 1);
+    }
+}
+
+#[test]
+fn a_session_on_a_follower_survives_the_loss_of_the_leader() {
+    let mut c = Cluster::new("session", 3);
+    c.start_all();
+    let leader = c.wait_stable(Duration::from_secs(30));
+    let followers: Vec<usize> = (0..3).filter(|i| *i != leader).collect();
+    let hosts = c.hosts(&followers);
+    let pid = c.pid(leader).to_string();
+    let out = python(&[&script("failover.py"), &hosts, &pid]);
+    // The test's handle on the killed process is dropped, not left running.
+    c.kill(leader);
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        vec!["session same", "held True", "lost False", "write ok"],
+        "{}",
+        c.logs()
+    );
+    eprintln!("elections: {:#?}", c.elections());
+}
