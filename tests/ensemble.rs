@@ -21,6 +21,8 @@ struct Member {
 struct Cluster {
     base: PathBuf,
     members: Vec<Member>,
+    /// Members stopped with SIGSTOP: alive, but deaf and silent.
+    paused: Vec<usize>,
 }
 
 impl Cluster {
@@ -56,7 +58,11 @@ impl Cluster {
             )
             .unwrap();
         }
-        Cluster { base, members }
+        Cluster {
+            base,
+            members,
+            paused: Vec::new(),
+        }
     }
 
     fn start(&mut self, i: usize) {
@@ -89,6 +95,17 @@ impl Cluster {
         }
     }
 
+    /// Freezes a member (SIGSTOP), as a long pause or a partition from everyone would.
+    fn pause(&mut self, i: usize) {
+        signal(self.pid(i), "-STOP");
+        self.paused.push(i);
+    }
+
+    fn resume(&mut self, i: usize) {
+        signal(self.pid(i), "-CONT");
+        self.paused.retain(|p| *p != i);
+    }
+
     fn pid(&self, i: usize) -> u32 {
         self.members[i].child.as_ref().map(|c| c.id()).unwrap_or(0)
     }
@@ -116,7 +133,7 @@ impl Cluster {
 
     fn running(&self) -> Vec<usize> {
         (0..self.members.len())
-            .filter(|i| self.members[*i].child.is_some())
+            .filter(|i| self.members[*i].child.is_some() && !self.paused.contains(i))
             .collect()
     }
 
@@ -210,8 +227,15 @@ impl Cluster {
     }
 }
 
+fn signal(pid: u32, sig: &str) {
+    let _ = Command::new("kill").arg(sig).arg(pid.to_string()).status();
+}
+
 impl Drop for Cluster {
     fn drop(&mut self) {
+        for i in self.paused.clone() {
+            self.resume(i);
+        }
         for i in 0..self.members.len() {
             self.kill(i);
         }
@@ -380,4 +404,102 @@ fn a_session_on_a_follower_survives_the_loss_of_the_leader() {
         c.logs()
     );
     eprintln!("elections: {:#?}", c.elections());
+}
+
+/// Runs the load script in the background; `finish` returns its acknowledged paths.
+struct Load(Child);
+
+impl Load {
+    fn start(hosts: &str, seconds: u32, root: &str) -> Load {
+        Load(
+            Command::new("/usr/bin/python3")
+                .args([&script("load.py"), hosts, &seconds.to_string(), root])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("python3 with kazoo"),
+        )
+    }
+
+    fn finish(mut self) -> (Vec<String>, String) {
+        let mut out = String::new();
+        self.0.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+        let st = self.0.wait().unwrap();
+        let mut err = String::new();
+        self.0.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+        assert!(st.success(), "load failed: {out}\n{err}");
+        let acked = out
+            .lines()
+            .filter_map(|l| l.strip_prefix("ACK "))
+            .map(|p| p.rsplit('/').next().unwrap_or("").to_string())
+            .collect();
+        let done = out.lines().find(|l| l.starts_with("DONE")).unwrap_or("").to_string();
+        (acked, done)
+    }
+}
+
+/// Every member holds every acknowledged write, and all hold the same subtree.
+fn assert_same_everywhere(c: &Cluster, root: &str, acked: &[String]) {
+    let views: Vec<String> = c.running().into_iter().map(|i| dump(c, i, root)).collect();
+    for (i, v) in views.iter().enumerate() {
+        let names: std::collections::HashSet<&str> =
+            v.lines().filter_map(|l| l.split(' ').next()).collect();
+        for a in acked {
+            assert!(names.contains(a.as_str()), "member {i} lost acknowledged {root}/{a}");
+        }
+        assert_eq!(v, &views[0], "member {i} differs from the first");
+    }
+}
+
+#[test]
+fn a_paused_leader_is_replaced_and_rejoins_as_a_follower() {
+    let mut c = Cluster::new("pause", 3);
+    c.start_all();
+    let first = c.wait_stable(Duration::from_secs(30));
+    let load = Load::start(&c.hosts(&c.all()), 10, "/p");
+    std::thread::sleep(Duration::from_secs(2));
+    // The leader stops dead mid-load: no pings, no acks, no closed sockets.
+    c.pause(first);
+    let second = c.wait_stable(Duration::from_secs(20));
+    assert_ne!(second, first);
+    std::thread::sleep(Duration::from_secs(2));
+    // It wakes believing it leads; it must notice it lost its quorum and follow.
+    c.resume(first);
+    let (acked, done) = load.finish();
+    let leader = c.wait_stable(Duration::from_secs(30));
+    assert_eq!(leader, second, "the woken leader must not take over");
+    assert_eq!(c.mode(first).as_deref(), Some("follower"));
+    c.wait_same_zxid(Duration::from_secs(20));
+    eprintln!("load: {done}; elections: {:#?}", c.elections());
+    assert!(acked.len() > 50, "too few writes acknowledged: {done}");
+    assert_same_everywhere(&c, "/p", &acked);
+    assert!(
+        c.log(first).contains("not a quorum") || c.log(first).contains("LOOKING"),
+        "{}",
+        c.log(first)
+    );
+}
+
+#[test]
+fn five_servers_survive_losing_two_and_catch_them_up() {
+    let mut c = Cluster::new("five", 5);
+    c.start_all();
+    let leader = c.wait_stable(Duration::from_secs(30));
+    let load = Load::start(&c.hosts(&c.all()), 8, "/f");
+    std::thread::sleep(Duration::from_secs(2));
+    let follower = (leader + 1) % 5;
+    c.kill(leader);
+    c.kill(follower);
+    let next = c.wait_stable(Duration::from_secs(20));
+    assert!(next != leader && next != follower);
+    std::thread::sleep(Duration::from_secs(2));
+    c.start(leader);
+    c.start(follower);
+    let (acked, done) = load.finish();
+    c.wait_stable(Duration::from_secs(30));
+    assert_eq!(c.running().len(), 5);
+    c.wait_same_zxid(Duration::from_secs(20));
+    eprintln!("load: {done}; elections: {:#?}", c.elections());
+    assert!(acked.len() > 50, "too few writes acknowledged: {done}");
+    assert_same_everywhere(&c, "/f", &acked);
 }
