@@ -93,9 +93,9 @@ pub fn check(ops: &[Op], init: State) -> Result<(), String> {
     }
     let head = n;
     let mut last = head;
-    for i in 0..n {
+    for (i, p) in prev.iter_mut().enumerate().take(n) {
         next[last] = i;
-        prev[i] = last;
+        *p = last;
         last = i;
     }
     let unlink = |next: &mut Vec<usize>, prev: &mut Vec<usize>, i: usize| {
