@@ -37,6 +37,8 @@ struct Shared {
     inbox: mpsc::Sender<(i64, Notification)>,
     /// The live connection per peer, so that a new one replaces it.
     live: Mutex<HashMap<i64, CancellationToken>>,
+    /// Wakes the dialler of a lower id at once (it dialled us, and was hung up on).
+    redial: HashMap<i64, Arc<tokio::sync::Notify>>,
 }
 
 /// Binds the election port and runs elections for the node until the process ends.
@@ -64,8 +66,14 @@ pub async fn start(
             outbox.insert(sid as i64, watch::channel(None).0);
         }
     }
+    let redial = servers
+        .keys()
+        .filter(|sid| **sid < me)
+        .map(|sid| (*sid as i64, Arc::new(tokio::sync::Notify::new())))
+        .collect();
     let shared = Arc::new(Shared {
         me: me as i64,
+        redial,
         my_addr: (mine.host.clone(), mine.election_port),
         outbox,
         inbox: in_tx,
@@ -73,13 +81,14 @@ pub async fn start(
     });
     tokio::spawn(accept(listener, shared.clone()));
     for (sid, s) in &servers {
-        // Dial only lower ids: a connection survives only when the higher id opened it.
+        let addr = (s.host.clone(), s.election_port);
+        // A connection survives only when the higher id opened it: keep one open to each
+        // lower id; to a higher id, knock (open and introduce ourselves) when there is
+        // something to say, and it dials back, as QuorumCnxManager does.
         if (*sid as i64) < shared.me {
-            tokio::spawn(dial(
-                *sid as i64,
-                (s.host.clone(), s.election_port),
-                shared.clone(),
-            ));
+            tokio::spawn(dial(*sid as i64, addr, shared.clone()));
+        } else if (*sid as i64) > shared.me {
+            tokio::spawn(knock(*sid as i64, addr, shared.clone()));
         }
     }
     let voters: Vec<i64> = servers
@@ -125,6 +134,9 @@ async fn accept(listener: TcpListener, shared: Arc<Shared>) {
             }
             if !cnx::connection_survives(sid, shared.me) {
                 debug!("election connection from lower id {sid}: closed, we dial it");
+                if let Some(n) = shared.redial.get(&sid) {
+                    n.notify_one();
+                }
                 return;
             }
             run_connection(sid, stream, &shared).await;
@@ -175,8 +187,56 @@ async fn dial(sid: i64, addr: (String, u16), shared: Arc<Shared>) {
             ),
             Err(_) => debug!("election connection to {sid} timed out"),
         }
-        tokio::time::sleep(backoff).await;
+        let wake = shared.redial.get(&sid).cloned();
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = async {
+                match wake {
+                    Some(n) => n.notified().await,
+                    None => std::future::pending().await,
+                }
+            } => {}
+        }
         backoff = (backoff * 2).min(Duration::from_secs(1));
+    }
+}
+
+/// For a peer with a higher id: whenever a notification is waiting for it and no connection
+/// is up, open one and send our initial message; the peer hangs up and dials back.
+async fn knock(sid: i64, addr: (String, u16), shared: Arc<Shared>) {
+    let Some(out) = shared.outbox.get(&sid) else {
+        return;
+    };
+    let mut rx = out.subscribe();
+    loop {
+        if rx.changed().await.is_err() {
+            return;
+        }
+        let up = shared
+            .live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(&sid);
+        if up {
+            continue;
+        }
+        let attempt = tokio::time::timeout(
+            Duration::from_secs(5),
+            TcpStream::connect((addr.0.as_str(), addr.1)),
+        )
+        .await;
+        if let Ok(Ok(mut stream)) = attempt {
+            let hello = InitialMessage {
+                sid: shared.me,
+                addresses: vec![shared.my_addr.clone()],
+            };
+            if stream.write_all(&hello.encode()).await.is_ok() {
+                // The peer closes this one; wait for that (briefly) before knocking again.
+                let mut b = [0u8; 64];
+                let _ = tokio::time::timeout(Duration::from_secs(2), stream.read(&mut b)).await;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
