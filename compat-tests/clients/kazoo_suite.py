@@ -49,7 +49,8 @@ if len(sys.argv) < 2:
     sys.exit(2)
 
 CONNECT = sys.argv[1]
-TARGET_HOST, TARGET_PORT = CONNECT.rsplit(":", 1)
+# The proxy tests go through the first server of the connect string.
+TARGET_HOST, TARGET_PORT = CONNECT.split(",")[0].rsplit(":", 1)
 TARGET_PORT = int(TARGET_PORT)
 SUITE_TIMEOUT = float(os.environ.get("SUITE_TIMEOUT", "150"))
 WAIT = 10.0  # default bound for any single wait

@@ -2,6 +2,8 @@
 //! Debian's package) on a free loopback port, run a stock-client suite against it with a time
 //! bound, and stop what was started by PID.
 
+pub mod ensemble;
+
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

@@ -870,7 +870,9 @@ public final class RawRecipes {
         zk.create(p, b("0"), OPEN, CreateMode.PERSISTENT);
         zk.create(p + "/gone", null, OPEN, CreateMode.PERSISTENT);
         zk.create(p + "/pers", b("0"), OPEN, CreateMode.PERSISTENT);
-        TcpProxy proxy = new TcpProxy(connect.split(":")[0], Integer.parseInt(connect.split(":")[1]));
+        // Through the first server of the connect string.
+        String first = connect.split(",")[0];
+        TcpProxy proxy = new TcpProxy(first.split(":")[0], Integer.parseInt(first.split(":")[1]));
         ZooKeeper z = null;
         try {
             Recorder state = new Recorder();

@@ -1,0 +1,236 @@
+//! Ensembles of real processes on loopback for the compatibility tests: ferrozk members, and
+//! Apache ZooKeeper 3.8 members (Debian's package) where asked, from zoo.cfg files with
+//! `server.N` lines and myid files; each process is stopped by PID when dropped.
+
+use crate::{ferrozk_bin, free_port};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Member {
+    pub java: bool,
+    pub dir: PathBuf,
+    pub port: u16,
+    child: Option<Child>,
+}
+
+pub struct Ensemble {
+    base: PathBuf,
+    pub members: Vec<Member>,
+}
+
+impl Ensemble {
+    /// Members 1..=n; the ids in `java` run Apache ZooKeeper; `extra` goes into every zoo.cfg.
+    pub fn new(name: &str, n: u64, java: &[u64], extra: &str) -> Ensemble {
+        let base = std::env::temp_dir().join(format!("ferrozk-ens-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let mut servers = String::new();
+        for id in 1..=n {
+            servers.push_str(&format!(
+                "server.{id}=127.0.0.1:{}:{}\n",
+                free_port(),
+                free_port()
+            ));
+        }
+        let mut members = Vec::new();
+        for id in 1..=n {
+            let dir = base.join(format!("n{id}"));
+            std::fs::create_dir_all(dir.join("data")).unwrap();
+            std::fs::write(dir.join("data").join("myid"), format!("{id}\n")).unwrap();
+            let port = free_port();
+            std::fs::write(
+                dir.join("zoo.cfg"),
+                format!(
+                    "initLimit=20\nsyncLimit=5\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n4lw.commands.whitelist=*\n{extra}\n{servers}",
+                    dir.join("data").display()
+                ),
+            )
+            .unwrap();
+            members.push(Member {
+                java: java.contains(&id),
+                dir,
+                port,
+                child: None,
+            });
+        }
+        Ensemble { base, members }
+    }
+
+    pub fn start(&mut self, i: usize) {
+        let m = &mut self.members[i];
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(m.dir.join("server.log"))
+            .unwrap();
+        let cfg = m.dir.join("zoo.cfg");
+        let mut cmd = if m.java {
+            let mut c = Command::new(std::env::var("JAVA").unwrap_or_else(|_| "java".into()));
+            c.args([
+                "-Xmx256m",
+                "-Dorg.slf4j.simpleLogger.defaultLogLevel=info",
+                "-Dzookeeper.jmx.log4j.disable=true",
+                "-cp",
+                "/usr/share/java/zookeeper.jar:/usr/share/java/zookeeper-jute.jar:/usr/share/java/slf4j-simple.jar",
+                "org.apache.zookeeper.server.quorum.QuorumPeerMain",
+            ])
+            .arg(&cfg);
+            c
+        } else {
+            let mut c = Command::new(ferrozk_bin());
+            c.arg(&cfg).env("FERROZK_LOG", "info");
+            c
+        };
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start a member");
+        m.child = Some(child);
+    }
+
+    pub fn start_all(&mut self) {
+        for i in 0..self.members.len() {
+            self.start(i);
+        }
+    }
+
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut c) = self.members[i].child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn pid(&self, i: usize) -> u32 {
+        self.members[i].child.as_ref().map(|c| c.id()).unwrap_or(0)
+    }
+
+    /// Waits until the member's client port accepts connections.
+    pub fn wait_port(&self, i: usize, within: Duration) {
+        let deadline = Instant::now() + within;
+        while TcpStream::connect(("127.0.0.1", self.members[i].port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "member {} did not start: {}",
+                i + 1,
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn srvr(&self, i: usize) -> Option<String> {
+        let mut s = TcpStream::connect(("127.0.0.1", self.members[i].port)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
+        s.write_all(b"srvr").ok()?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).ok()?;
+        Some(out)
+    }
+
+    /// A line of `srvr`, after its label ("Mode:", "Zxid:").
+    pub fn field(&self, i: usize, key: &str) -> Option<String> {
+        let out = self.srvr(i)?;
+        let line = out.lines().find(|l| l.starts_with(key))?;
+        Some(line[key.len()..].trim().to_string())
+    }
+
+    pub fn running(&self) -> Vec<usize> {
+        (0..self.members.len())
+            .filter(|i| self.members[*i].child.is_some())
+            .collect()
+    }
+
+    /// Waits until every running member serves, one as leader; returns the leader's index.
+    pub fn wait_stable(&self, within: Duration) -> usize {
+        let deadline = Instant::now() + within;
+        loop {
+            let modes: Vec<(usize, Option<String>)> = self
+                .running()
+                .into_iter()
+                .map(|i| (i, self.field(i, "Mode:")))
+                .collect();
+            let leaders: Vec<usize> = modes
+                .iter()
+                .filter(|(_, m)| m.as_deref() == Some("leader"))
+                .map(|(i, _)| *i)
+                .collect();
+            if leaders.len() == 1
+                && modes
+                    .iter()
+                    .all(|(_, m)| matches!(m.as_deref(), Some("leader") | Some("follower")))
+            {
+                return leaders[0];
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no stable ensemble: {modes:?}\n{}",
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn wait_same_zxid(&self, within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            let z: Vec<Option<String>> = self
+                .running()
+                .into_iter()
+                .map(|i| self.field(i, "Zxid:"))
+                .collect();
+            if z.iter().all(|x| x.is_some() && *x == z[0]) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "members disagree: {z:?}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The connect string of the given members.
+    pub fn hosts(&self, which: &[usize]) -> String {
+        which
+            .iter()
+            .map(|i| format!("127.0.0.1:{}", self.members[*i].port))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    pub fn all(&self) -> Vec<usize> {
+        (0..self.members.len()).collect()
+    }
+
+    pub fn log(&self, i: usize) -> String {
+        std::fs::read_to_string(self.members[i].dir.join("server.log")).unwrap_or_default()
+    }
+
+    pub fn logs(&self) -> String {
+        let mut out = String::new();
+        for (i, m) in self.members.iter().enumerate() {
+            let l = self.log(i);
+            let tail: Vec<&str> = l.lines().rev().take(25).collect();
+            let kind = if m.java { "java" } else { "ferrozk" };
+            out.push_str(&format!("--- server {} ({kind}) ---\n", i + 1));
+            for line in tail.into_iter().rev() {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        out
+    }
+}
+
+impl Drop for Ensemble {
+    fn drop(&mut self) {
+        for i in 0..self.members.len() {
+            self.kill(i);
+        }
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.base);
+        }
+    }
+}
