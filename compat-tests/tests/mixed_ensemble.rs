@@ -115,4 +115,20 @@ fn java_and_ferrozk_members_lead_and_follow_each_other() {
         ]);
         assert_eq!(out.trim(), "True", "server {}", i + 1);
     }
+    // /zookeeper/config, which each member writes for itself, reads the same on all.
+    let configs: Vec<String> = (0..3)
+        .map(|i| {
+            python(&[
+                "-c",
+                "import sys\nfrom kazoo.client import KazooClient\nzk = KazooClient(hosts=sys.argv[1])\nzk.start(timeout=30)\nd, st = zk.get('/zookeeper/config')\nprint(repr(d), st.mzxid, st.version, st.aversion)\nzk.stop()\n",
+                &format!("127.0.0.1:{}", m.members[i].port),
+            ])
+        })
+        .collect();
+    assert!(configs[0].contains("server.3=127.0.0.1:"), "{}", configs[0]);
+    assert_eq!(
+        configs[0], configs[2],
+        "ferrozk and Java /zookeeper/config differ"
+    );
+    assert_eq!(configs[0], configs[1]);
 }

@@ -772,6 +772,7 @@ impl Node {
         }
         self.actions.clear();
         self.next_zxid = jute::make_zxid(epoch, 1);
+        self.set_config_node();
         self.overlay = Overlay::new(&self.tree);
         let since = self.ens().map(|e| e.looking_since.elapsed());
         info!(
@@ -1069,6 +1070,7 @@ impl Node {
                 }
                 let epoch = self.ens().map_or(0, |e| e.current_epoch);
                 self.next_zxid = jute::make_zxid(epoch, 1).max(self.last_zxid() + 1);
+                self.set_config_node();
             }
             PacketType::Ping => {
                 let touched = self
@@ -1114,6 +1116,12 @@ impl Node {
                 );
             }
             _ => debug!("ignoring packet {kind:?} from the leader in {phase:?}"),
+        }
+    }
+
+    fn set_config_node(&mut self) {
+        if let Some(text) = self.ens().map(|e| e.config_text.clone()) {
+            self.tree.set_config(text.as_bytes(), 0, wall_ms());
         }
     }
 

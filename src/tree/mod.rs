@@ -357,6 +357,22 @@ impl DataTree {
         t
     }
 
+    /// Sets /zookeeper/config to an ensemble's configuration, as each ZooKeeper member does
+    /// locally when it starts serving (ZKDatabase.initConfigInZKDatabase: the data, mzxid =
+    /// the config's version, version -1). Outside every digest, like all of /zookeeper.
+    pub fn set_config(&mut self, text: &[u8], config_version: i64, time: i64) {
+        let Some(n) = self.nodes.get_mut(CONFIG) else {
+            return;
+        };
+        let old = node_size(CONFIG, n.data.as_ref());
+        n.data = Some(Bytes::copy_from_slice(text));
+        n.stat.mzxid = config_version;
+        n.stat.mtime = time;
+        n.stat.version = -1;
+        let new = node_size(CONFIG, n.data.as_ref());
+        self.data_size = (self.data_size + new).saturating_sub(old);
+    }
+
     fn count_data_size(&self) -> u64 {
         self.nodes
             .iter()
