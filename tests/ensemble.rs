@@ -29,13 +29,23 @@ struct Cluster {
 
 impl Cluster {
     fn new(name: &str, n: usize) -> Cluster {
+        Self::with_observers(name, n, 0)
+    }
+
+    /// `n` members, the last `observers` of them observers.
+    fn with_observers(name: &str, n: usize, observers: usize) -> Cluster {
         let base = std::env::temp_dir().join(format!("ferrozk-ens-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&base);
         let mut servers = String::new();
         let mut members = Vec::new();
         for id in 1..=n as u64 {
+            let kind = if id as usize > n - observers {
+                ":observer"
+            } else {
+                ""
+            };
             servers.push_str(&format!(
-                "server.{id}=127.0.0.1:{}:{}\n",
+                "server.{id}=127.0.0.1:{}:{}{kind}\n",
                 free_port(),
                 free_port()
             ));
@@ -154,9 +164,12 @@ impl Cluster {
                 .filter(|(_, m)| m.as_deref() == Some("leader"))
                 .map(|(i, _)| *i)
                 .collect();
-            let all_serving = modes
-                .iter()
-                .all(|(_, m)| matches!(m.as_deref(), Some("leader") | Some("follower")));
+            let all_serving = modes.iter().all(|(_, m)| {
+                matches!(
+                    m.as_deref(),
+                    Some("leader") | Some("follower") | Some("observer")
+                )
+            });
             if leaders.len() == 1 && all_serving {
                 return leaders[0];
             }
@@ -630,4 +643,37 @@ fn register_histories_stay_linearizable_through_leader_and_follower_loss() {
         c.elections()
     );
     assert!(total > 200, "too few operations: {total}\n{err}");
+}
+
+#[test]
+fn an_observer_learns_every_commit_and_forwards_writes_without_voting() {
+    let mut c = Cluster::with_observers("observer", 4, 1);
+    c.start_all();
+    let leader = c.wait_stable(Duration::from_secs(30));
+    assert_ne!(leader, 3, "an observer cannot lead");
+    assert_eq!(c.mode(3).as_deref(), Some("observer"));
+    // Writes through the observer, and through the leader; the observer sees them all.
+    let load = Load::start(&c.hosts(&[3, leader]), 4, "/o");
+    let (acked, done) = load.finish();
+    assert!(acked.len() > 20, "too few writes: {done}");
+    c.wait_same_zxid(Duration::from_secs(20));
+    assert_same_everywhere(&c, "/o", &acked);
+    // Two voters of three still commit with the observer alive but the third voter gone; the
+    // observer's acknowledgement would not make a quorum of one voter.
+    let victim = (0..3).find(|i| *i != leader).unwrap_or(0);
+    c.kill(victim);
+    let load = Load::start(&c.hosts(&[3]), 2, "/o2");
+    let (acked, done) = load.finish();
+    assert!(acked.len() > 5, "writes stopped without a voter: {done}");
+    let other = (0..3).find(|i| *i != leader && *i != victim).unwrap_or(0);
+    c.kill(other);
+    // The leader alone (with the observer) is no quorum: it stops serving.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while c.mode(leader).as_deref() == Some("leader") {
+        assert!(
+            Instant::now() < deadline,
+            "a leader without a voting quorum kept leading"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

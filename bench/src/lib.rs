@@ -342,6 +342,7 @@ pub struct MixConfig {
 
 /// Creates the prefix and `keys` nodes under it (existing ones are kept).
 pub async fn prepare_keys(server: &str, prefix: &str, keys: u64, size: usize) -> io::Result<()> {
+    let server = server_for(server, 0);
     let mut c = Client::connect(server, 30_000).await?;
     let data = Bytes::from(vec![b'x'; size]);
     let mk = |path: String, data: Option<Bytes>| {
@@ -449,8 +450,14 @@ struct RunState {
     budget: AtomicU64,
 }
 
+/// Session `me` of a run uses server `me mod n` of a comma-separated list (an ensemble).
+pub fn server_for(servers: &str, me: usize) -> &str {
+    let list: Vec<&str> = servers.split(',').filter(|s| !s.is_empty()).collect();
+    list.get(me % list.len().max(1)).copied().unwrap_or(servers)
+}
+
 async fn mix_session(cfg: Arc<MixConfig>, me: usize, state: Arc<RunState>) -> io::Result<Recorder> {
-    let mut c = Client::connect(&cfg.server, 30_000).await?;
+    let mut c = Client::connect(server_for(&cfg.server, me), 30_000).await?;
     let mut rng = Rng::new(me as u64 + 1);
     let data = Bytes::from(vec![b'v'; cfg.size]);
     let total: u32 = cfg.mix.iter().map(|(_, w)| w).sum();

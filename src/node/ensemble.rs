@@ -24,6 +24,8 @@ const COMMIT_LOG_COUNT: usize = 500;
 
 pub(super) struct Ensemble {
     pub me: i64,
+    /// This member observes: it learns every commit (INFORM) but neither votes nor acks.
+    pub observer: bool,
     pub servers: BTreeMap<u64, QuorumServer>,
     pub members: Members,
     pub config_text: String,
@@ -63,6 +65,8 @@ enum LPhase {
 struct Learner {
     link: Link,
     sid: i64,
+    /// Registered with OBSERVERINFO: sent INFORM instead of PROPOSAL and COMMIT.
+    observer: bool,
     phase: LPhase,
     last_heard: Instant,
 }
@@ -130,8 +134,12 @@ impl Ensemble {
                 .flatten()
                 .unwrap_or(jute::epoch_of(last_zxid))
         };
+        let me = cfg.server_id as i64;
+        let observer =
+            q.peer_type_observer || q.servers.get(&(me as u64)).is_some_and(|s| s.observer);
         Some(Ensemble {
-            me: cfg.server_id as i64,
+            me,
+            observer,
             servers: q.servers.clone(),
             members: Members::majority(&voters),
             config_text: q.config_text(),
@@ -190,6 +198,7 @@ impl Node {
             None => "standalone",
             Some(Role::Looking) => "looking",
             Some(Role::Leading(_)) => "leader",
+            Some(Role::Following(_)) if self.ens().is_some_and(|e| e.observer) => "observer",
             Some(Role::Following(_)) => "follower",
         }
     }
@@ -417,6 +426,7 @@ impl Node {
                     Learner {
                         link,
                         sid: -1,
+                        observer: false,
                         phase: LPhase::Info,
                         last_heard: Instant::now(),
                     },
@@ -430,8 +440,13 @@ impl Node {
                     config_version: 0,
                 }
                 .encode(&mut info);
+                let kind = if e.observer {
+                    PacketType::ObserverInfo
+                } else {
+                    PacketType::FollowerInfo
+                };
                 link.send(&Packet::new(
-                    PacketType::FollowerInfo,
+                    kind,
                     jute::make_zxid(e.accepted_epoch, 0),
                     Some(info.freeze()),
                 ));
@@ -547,6 +562,7 @@ impl Node {
                 }
                 if let Some(lr) = l.learners.get_mut(&id) {
                     lr.sid = sid;
+                    lr.observer = p.kind == PacketType::ObserverInfo.code();
                 }
                 match l.epoch {
                     Some(epoch) => self.send_leader_info(id, epoch),
@@ -699,10 +715,17 @@ impl Node {
                 format!("SNAP of {n} bytes")
             }
         };
-        for p in &self.proposals {
-            out.push(
-                Packet::new(PacketType::Proposal, p.txn.hdr.zxid, Some(p.raw.clone())).encode(),
-            );
+        let observer = match &e.role {
+            Role::Leading(l) => l.learners.get(&id).is_some_and(|lr| lr.observer),
+            _ => false,
+        };
+        // An observer learns of the proposals in flight by INFORM once they commit.
+        if !observer {
+            for p in &self.proposals {
+                out.push(
+                    Packet::new(PacketType::Proposal, p.txn.hdr.zxid, Some(p.raw.clone())).encode(),
+                );
+            }
         }
         out.push(
             Packet::new(
@@ -849,7 +872,7 @@ impl Node {
         };
         let b = Packet::new(PacketType::Proposal, zxid, Some(raw.clone())).encode();
         for lr in l.learners.values() {
-            if matches!(lr.phase, LPhase::NewLeaderAck | LPhase::Serving) {
+            if !lr.observer && matches!(lr.phase, LPhase::NewLeaderAck | LPhase::Serving) {
                 lr.link.send_raw(b.clone());
             }
         }
@@ -871,8 +894,17 @@ impl Node {
                 return;
             }
             let b = Packet::new(PacketType::Commit, zxid, None).encode();
+            let mut inform: Option<Bytes> = None;
             for lr in l.learners.values() {
-                if matches!(lr.phase, LPhase::NewLeaderAck | LPhase::Serving) {
+                if !matches!(lr.phase, LPhase::NewLeaderAck | LPhase::Serving) {
+                    continue;
+                }
+                if lr.observer {
+                    let i = inform.get_or_insert_with(|| {
+                        Packet::new(PacketType::Inform, zxid, Some(raw.clone())).encode()
+                    });
+                    lr.link.send_raw(i.clone());
+                } else {
                     lr.link.send_raw(b.clone());
                 }
             }
@@ -1049,12 +1081,15 @@ impl Node {
                     std::process::exit(70);
                 }
                 self.send_leader(&Packet::new(PacketType::Ack, p.zxid, None));
+                let observer = self.ens().is_some_and(|e| e.observer);
                 let pending: Vec<i64> = self.proposals.iter().map(|p| p.txn.hdr.zxid).collect();
-                for z in &pending {
-                    self.send_leader(&Packet::new(PacketType::Ack, *z, None));
+                if !observer {
+                    for z in &pending {
+                        self.send_leader(&Packet::new(PacketType::Ack, *z, None));
+                    }
                 }
                 if let Some(f) = self.following() {
-                    f.acking = true;
+                    f.acking = !observer;
                     f.acked_upto = pending.last().copied().unwrap_or(i64::MIN);
                 }
             }
@@ -1110,7 +1145,34 @@ impl Node {
                 };
                 self.finish_reconnect(conn, session, timeout, ro, valid);
             }
-            PacketType::Inform | PacketType::CommitAndActivate | PacketType::InformAndActivate => {
+            PacketType::Inform if phase != FPhase::Discovery => {
+                // An observer: the txn is already committed; log it and apply it.
+                let raw = p.data.unwrap_or_default();
+                match Txn::decode(raw.clone()) {
+                    Ok(txn) => {
+                        let zxid = txn.hdr.zxid;
+                        if zxid <= self.zab_last_logged() {
+                            return;
+                        }
+                        self.proposals.push_back(Proposal {
+                            txn,
+                            then: Then::Nothing,
+                            raw: raw.clone(),
+                        });
+                        if !self.log.append(zxid, raw) {
+                            warn!("the txn log writer is gone; 0x{zxid:x} is not logged");
+                        }
+                        self.commit_up_to(zxid);
+                    }
+                    Err(e) => {
+                        self.look(&format!(
+                            "undecodable INFORM 0x{:x} from the leader: {e}",
+                            p.zxid
+                        ));
+                    }
+                }
+            }
+            PacketType::CommitAndActivate | PacketType::InformAndActivate => {
                 debug!(
                     "ignoring packet type {kind:?} (observers and reconfiguration are not built)"
                 );
