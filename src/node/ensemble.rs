@@ -22,6 +22,9 @@ use tokio_util::sync::CancellationToken;
 /// zookeeper.commitLogCount); a learner further behind gets a snapshot.
 const COMMIT_LOG_COUNT: usize = 500;
 
+/// Connections a simulated member asks for: (its id, the leader's id).
+pub type SimConnects = Arc<std::sync::Mutex<Vec<(i64, i64)>>>;
+
 pub(super) struct Ensemble {
     pub me: i64,
     /// This member observes: it learns every commit (INFORM) but neither votes nor acks.
@@ -45,6 +48,9 @@ pub(super) struct Ensemble {
     /// Learners that dialled in while this node was still electing (they may have decided
     /// first), with what they sent; adopted if this node leads, closed otherwise.
     pub parked: Vec<(Link, Vec<Packet>)>,
+    /// In the deterministic simulation: connections this node asks for (its id, the
+    /// leader's), which the simulation makes; no sockets.
+    pub sim_connects: Option<SimConnects>,
 }
 
 pub(super) enum Role {
@@ -155,6 +161,7 @@ impl Ensemble {
             elections: 0,
             looking_since: Instant::now(),
             parked: Vec::new(),
+            sim_connects: None,
         })
     }
 }
@@ -171,7 +178,47 @@ fn be_i32(d: &[u8], at: usize) -> Option<i32> {
     Some(i32::from_be_bytes(d.get(at..at + 4)?.try_into().ok()?))
 }
 
+/// What the deterministic simulation reads of a node after each step.
+#[doc(hidden)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimView {
+    pub mode: &'static str,
+    pub serving: bool,
+    /// The epoch this node leads or follows in (its currentEpoch).
+    pub epoch: i64,
+    pub last_zxid: i64,
+    pub digest: u64,
+}
+
 impl Node {
+    /// Runs this member without sockets: elections go to `election` (the simulation runs
+    /// the cores), connections it wants are listed in `connects`. Starts LOOKING.
+    #[doc(hidden)]
+    pub fn sim_start(&mut self, election: mpsc::UnboundedSender<Cmd>, connects: SimConnects) {
+        if let Some(e) = self.ensemble.as_mut() {
+            e.election = Some(election);
+            e.sim_connects = Some(connects);
+        }
+        self.look("starting up");
+    }
+
+    /// The czxid of a node of the tree, if it exists.
+    #[doc(hidden)]
+    pub fn sim_czxid(&self, path: &str) -> Option<i64> {
+        self.tree.get(path).map(|n| n.stat.czxid)
+    }
+
+    #[doc(hidden)]
+    pub fn sim_view(&self) -> SimView {
+        SimView {
+            mode: self.mode(),
+            serving: self.serving(),
+            epoch: self.ens().map_or(0, |e| e.current_epoch),
+            last_zxid: self.last_zxid(),
+            digest: self.tree.digest(),
+        }
+    }
+
     pub(super) fn ens(&self) -> Option<&Ensemble> {
         self.ensemble.as_ref()
     }
@@ -212,6 +259,15 @@ impl Node {
     }
 
     fn write_epoch(&self, name: &str, value: i64) {
+        if let Some(m) = self.log.memory_log() {
+            let mut m = m.lock().unwrap_or_else(|e| e.into_inner());
+            if name == epoch::ACCEPTED_EPOCH {
+                m.accepted_epoch = Some(value);
+            } else {
+                m.current_epoch = Some(value);
+            }
+            return;
+        }
         let dir = self.epoch_dir();
         if let Err(e) = block(|| epoch::write(&dir, name, value)) {
             // Without its epoch on disk the member could vote inconsistently after a crash.
@@ -266,6 +322,7 @@ impl Node {
     /// Leaves the current role: clients are disconnected, what the log holds becomes the
     /// node's history, and a new election round starts.
     pub(super) fn look(&mut self, why: &str) {
+        let now = self.instant();
         let Some(e) = self.ensemble.as_mut() else {
             return;
         };
@@ -285,7 +342,7 @@ impl Node {
             Role::Looking => {}
         }
         e.elections += 1;
-        e.looking_since = Instant::now();
+        e.looking_since = now;
         warn!("LOOKING: {why}");
         let conns: Vec<ConnId> = self.conns.keys().copied().collect();
         for c in conns {
@@ -321,13 +378,13 @@ impl Node {
     }
 
     pub(super) fn elected(&mut self, v: Vote) {
+        let now = self.instant();
         let Some(e) = self.ensemble.as_mut() else {
             return;
         };
         if !matches!(e.role, Role::Looking) {
             return;
         }
-        let now = Instant::now();
         if v.leader == e.me {
             info!(
                 "LEADING: waiting for followers (initLimit {} ticks)",
@@ -373,7 +430,11 @@ impl Node {
             }
             let cancel = CancellationToken::new();
             let attempts = (e.init_limit * e.tick_ms / 1000).clamp(1, 5) as u32;
-            if let Some(tx) = self.self_tx.clone() {
+            if let Some(sim) = &e.sim_connects {
+                sim.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((e.me, v.leader));
+            } else if let Some(tx) = self.self_tx.clone() {
                 crate::quorum::connect_to_leader(
                     (s.host.clone(), s.quorum_port),
                     attempts,
@@ -413,6 +474,7 @@ impl Node {
     // ---- links --------------------------------------------------------------------------
 
     pub(super) fn link_event(&mut self, ev: LinkEvent) {
+        let now = self.instant();
         let Some(e) = self.ensemble.as_mut() else {
             if let LinkEvent::Up(l) = ev {
                 l.close();
@@ -428,7 +490,7 @@ impl Node {
                         sid: -1,
                         observer: false,
                         phase: LPhase::Info,
-                        last_heard: Instant::now(),
+                        last_heard: now,
                     },
                 );
             }
@@ -452,7 +514,7 @@ impl Node {
                 ));
                 f.link = Some(link);
                 f.phase = FPhase::Discovery;
-                f.last_heard = Instant::now();
+                f.last_heard = now;
             }
             (Role::Looking, LinkEvent::Up(link)) => {
                 if e.parked.len() < 64 {
@@ -474,7 +536,7 @@ impl Node {
             (Role::Following(f), LinkEvent::Packet(id, p))
                 if f.link.as_ref().is_some_and(|l| l.id == id) =>
             {
-                f.last_heard = Instant::now();
+                f.last_heard = now;
                 self.leader_packet(p);
             }
             (Role::Following(f), LinkEvent::Snapshot(id, data))
@@ -520,7 +582,7 @@ impl Node {
     // ---- leader -------------------------------------------------------------------------
 
     fn learner_packet(&mut self, id: LinkId, p: Packet) {
-        let now = Instant::now();
+        let now = self.instant();
         let Some(l) = self.leading() else { return };
         let Some(lr) = l.learners.get_mut(&id) else {
             return;
@@ -783,7 +845,7 @@ impl Node {
                 up.push(lr.sid);
             }
         }
-        let took = l.since.elapsed();
+        let since_leading = l.since;
         self.write_epoch(epoch::CURRENT_EPOCH, epoch);
         let last = self.last_zxid();
         if let Some(e) = self.ensemble.as_mut() {
@@ -797,7 +859,11 @@ impl Node {
         self.next_zxid = jute::make_zxid(epoch, 1);
         self.set_config_node();
         self.overlay = Overlay::new(&self.tree);
-        let since = self.ens().map(|e| e.looking_since.elapsed());
+        let now = self.instant();
+        let took = now.saturating_duration_since(since_leading);
+        let since = self
+            .ens()
+            .map(|e| now.saturating_duration_since(e.looking_since));
         info!(
             "LEADING: epoch {epoch} established with followers {up:?} in {took:?} ({since:?} since LOOKING); serving clients"
         );
@@ -928,10 +994,12 @@ impl Node {
         let sync = tick * e.sync_limit as u32;
         let (me, members) = (e.me, e.members.clone());
         let last = self.last_zxid();
+        let now = self.instant();
+        let age = |t: Instant| now.saturating_duration_since(t);
         match self.ensemble.as_mut().map(|e| &mut e.role) {
             Some(Role::Leading(l)) => {
                 if !l.established {
-                    if l.since.elapsed() > init {
+                    if age(l.since) > init {
                         self.look("no quorum of followers synchronised within initLimit");
                     }
                     return;
@@ -939,7 +1007,7 @@ impl Node {
                 let ping = Packet::new(PacketType::Ping, last, None).encode();
                 let mut stale = Vec::new();
                 for (id, lr) in &l.learners {
-                    if lr.last_heard.elapsed() > sync {
+                    if age(lr.last_heard) > sync {
                         stale.push(*id);
                     } else if lr.phase == LPhase::Serving {
                         lr.link.send_raw(ping.clone());
@@ -973,12 +1041,12 @@ impl Node {
                 } else {
                     init
                 };
-                if f.phase != FPhase::Serving && f.since.elapsed() > init {
+                if f.phase != FPhase::Serving && age(f.since) > init {
                     let leader = f.leader;
                     self.look(&format!(
                         "not synchronised with leader {leader} within initLimit"
                     ));
-                } else if f.phase != FPhase::Connecting && f.last_heard.elapsed() > limit {
+                } else if f.phase != FPhase::Connecting && age(f.last_heard) > limit {
                     let leader = f.leader;
                     self.look(&format!(
                         "nothing heard from leader {leader} within the limit"
@@ -1094,7 +1162,10 @@ impl Node {
                 }
             }
             PacketType::UpToDate if phase == FPhase::Sync => {
-                let since = self.ens().map(|e| e.looking_since.elapsed());
+                let now = self.instant();
+                let since = self
+                    .ens()
+                    .map(|e| now.saturating_duration_since(e.looking_since));
                 let last = self.last_zxid();
                 if let Some(f) = self.following() {
                     f.phase = FPhase::Serving;
@@ -1225,6 +1296,10 @@ impl Node {
         let (dir, compression) = (self.storage.snap_dir.clone(), self.storage.compression);
         let res = block(|| {
             self.log.truncate_after(zxid)?;
+            if let Some(m) = self.log.memory_log() {
+                m.lock().unwrap_or_else(|e| e.into_inner()).snapshot = Some((zxid, bytes));
+                return Ok(dir.clone());
+            }
             snap::write_file(&dir, zxid, &bytes, compression)
         });
         if let Err(e) = res {
@@ -1241,12 +1316,18 @@ impl Node {
         let storage = self.storage.clone();
         let res = block(|| {
             self.log.truncate_after(zxid)?;
-            recovery::recover(&storage, false).map_err(|e| std::io::Error::other(e.to_string()))
+            if let Some(m) = self.log.memory_log() {
+                let m = m.lock().unwrap_or_else(|e| e.into_inner());
+                return m.recover().map_err(std::io::Error::other);
+            }
+            recovery::recover(&storage, false)
+                .map(|r| (r.tree, r.sessions))
+                .map_err(|e| std::io::Error::other(e.to_string()))
         });
         match res {
-            Ok(rec) => {
-                self.tree = rec.tree;
-                self.committed_sessions = rec.sessions.into_iter().collect();
+            Ok((tree, sessions)) => {
+                self.tree = tree;
+                self.committed_sessions = sessions.into_iter().collect();
                 self.overlay = Overlay::new(&self.tree);
                 if let Some(e) = self.ensemble.as_mut() {
                     e.committed_log.clear();

@@ -39,6 +39,15 @@ mod ensemble;
 
 pub type ConnId = u64;
 
+/// Where the node reads the time: the machine's clock, or one the deterministic simulation
+/// moves (milliseconds since the node was made).
+#[derive(Clone, Default)]
+pub enum Clock {
+    #[default]
+    Real,
+    Manual(Arc<std::sync::atomic::AtomicU64>),
+}
+
 /// What a connection's writer receives.
 #[derive(Debug)]
 pub enum Out {
@@ -250,6 +259,9 @@ pub struct Node {
     session_last_write: HashMap<i64, i64>,
     waiting: VecDeque<Waiting>,
     start: Instant,
+    clock: Clock,
+    /// Every txn applied, in order (zxid, tree digest after it), when a simulation asks.
+    pub applied_log: Option<Vec<(i64, u64)>>,
     events: Vec<Event>,
     changes: Vec<Change>,
     actions: Vec<Action>,
@@ -278,39 +290,79 @@ impl Node {
         let rec = recovery::recover(&storage, truncate)?;
         stats().dbinittime.add(start.elapsed().as_micros() as u64);
         let recovered_snapshot = (rec.snapshots_read > 0).then_some(rec.tree.last_processed_zxid);
-        let replayed = rec.txns_replayed;
-        let mut sessions = SessionTracker::new(cfg.tick_time, cfg.server_id, wall_ms() as u64);
-        for (id, timeout) in &rec.sessions {
-            // Restored sessions get a full timeout from now to reconnect.
-            sessions.add(*id, (*timeout).max(0) as u32, 0);
-        }
-        let tree = rec.tree;
-        let overlay = Overlay::new(&tree);
         let (durable_tx, durable_rx) = mpsc::unbounded_channel();
         let log = LogWriter::start(storage.clone(), move |zxid| {
             let _ = durable_tx.send(zxid);
         })?;
+        let mut node = Node::build(cfg, storage, rec.tree, rec.sessions, log, Clock::Real);
+        node.durable_rx = Some(durable_rx);
+        node.snapshot_on_start = rec.txns_replayed > 0;
+        *node.last_snapshot.lock().unwrap_or_else(|e| e.into_inner()) =
+            recovered_snapshot.map(|z| (z, wall_ms() / 1000));
+        node.start = start;
+        Ok(node)
+    }
+
+    /// A node whose log, snapshot and epoch files live in `mem` and whose time is `clock`:
+    /// what the deterministic simulation runs. It recovers from what `mem` holds durably.
+    #[doc(hidden)]
+    pub fn in_memory(
+        cfg: Config,
+        mem: Arc<std::sync::Mutex<crate::storage::mem::MemLog>>,
+        clock: Clock,
+    ) -> Result<Node, String> {
+        let (tree, sessions, epochs) = {
+            let m = mem.lock().unwrap_or_else(|e| e.into_inner());
+            let (t, s) = m.recover()?;
+            (t, s, (m.accepted_epoch, m.current_epoch))
+        };
+        let storage = StorageConfig::from_config(&cfg);
+        let mut node = Node::build(cfg, storage, tree, sessions, LogWriter::memory(mem), clock);
+        if let Some(e) = node.ensemble.as_mut() {
+            if let Some(a) = epochs.0 {
+                e.accepted_epoch = a;
+            }
+            if let Some(c) = epochs.1 {
+                e.current_epoch = c;
+            }
+        }
+        node.applied_log = Some(Vec::new());
+        Ok(node)
+    }
+
+    fn build(
+        cfg: Config,
+        storage: StorageConfig,
+        tree: DataTree,
+        recovered_sessions: Vec<(i64, i32)>,
+        log: LogWriter,
+        clock: Clock,
+    ) -> Node {
+        let mut sessions = SessionTracker::new(cfg.tick_time, cfg.server_id, wall_ms() as u64);
+        for (id, timeout) in &recovered_sessions {
+            // Restored sessions get a full timeout from now to reconnect.
+            sessions.add(*id, (*timeout).max(0) as u32, 0);
+        }
+        let overlay = Overlay::new(&tree);
         let snap_every = snapshot_threshold(storage.snap_count);
         let ensemble = ensemble::Ensemble::from_config(&cfg, &storage, tree.last_processed_zxid);
-        Ok(Node {
+        Node {
             ensemble,
             policy: AclPolicy::from_config(&cfg),
-            committed_sessions: rec.sessions.into_iter().collect(),
+            committed_sessions: recovered_sessions.into_iter().collect(),
             log,
-            durable_rx: Some(durable_rx),
+            durable_rx: None,
             storage,
             since_snapshot: 0,
             snap_every,
             snap_job: None,
             snapshotting: Arc::new(AtomicBool::new(false)),
             snap_waiters: Arc::default(),
-            last_snapshot: Arc::new(std::sync::Mutex::new(
-                recovered_snapshot.map(|z| (z, wall_ms() / 1000)),
-            )),
+            last_snapshot: Arc::new(std::sync::Mutex::new(None)),
             digest_log: VecDeque::new(),
             shutdown: None,
             shutdown_done: false,
-            snapshot_on_start: replayed > 0,
+            snapshot_on_start: false,
             restoring: false,
             self_tx: None,
             overflowed: Default::default(),
@@ -328,15 +380,29 @@ impl Node {
             proposals: VecDeque::new(),
             session_last_write: HashMap::new(),
             waiting: VecDeque::new(),
-            start,
+            start: Instant::now(),
+            clock,
+            applied_log: None,
             events: Vec::new(),
             changes: Vec::new(),
             actions: Vec::new(),
-        })
+        }
+    }
+
+    /// The time now, from the node's clock.
+    fn instant(&self) -> Instant {
+        match &self.clock {
+            Clock::Real => Instant::now(),
+            Clock::Manual(ms) => {
+                self.start + std::time::Duration::from_millis(ms.load(Ordering::Acquire))
+            }
+        }
     }
 
     fn now(&self) -> u64 {
-        self.start.elapsed().as_millis() as u64
+        self.instant()
+            .saturating_duration_since(self.start)
+            .as_millis() as u64
     }
 
     fn last_zxid(&self) -> i64 {
@@ -379,21 +445,8 @@ impl Node {
                     Some(m) => self.handle(m),
                     None => return,
                 },
-                Some(zxid) = durable.recv() => {
-                    if self.is_following() {
-                        self.follower_durable(zxid);
-                    } else {
-                        self.zab.durable(zxid, &mut self.actions);
-                        self.run_actions();
-                    }
-                    self.reap_overflowed();
-                }
-                _ = ticker.tick() => {
-                    self.ensemble_tick();
-                    if self.serving() && !self.is_following() {
-                        self.expire_sessions();
-                    }
-                }
+                Some(zxid) = durable.recv() => self.log_durable(zxid),
+                _ = ticker.tick() => self.tick(),
                 _ = containers.tick(), if self.serving() && !self.is_following() => self.collect_containers(),
                 _ = purge.tick(), if hours > 0 => self.purge(),
                 // An idle node walks a pending snapshot; a busy one does so between messages
@@ -401,6 +454,25 @@ impl Node {
                 // cooperative budget: an always-ready branch here would starve `recv`.
                 _ = tokio::task::yield_now(), if self.snap_job.is_some() => self.snapshot_step(),
             }
+        }
+    }
+
+    /// The txn log made everything up to `zxid` durable.
+    pub fn log_durable(&mut self, zxid: i64) {
+        if self.is_following() {
+            self.follower_durable(zxid);
+        } else {
+            self.zab.durable(zxid, &mut self.actions);
+            self.run_actions();
+        }
+        self.reap_overflowed();
+    }
+
+    /// Every tick (half a tick in an ensemble): liveness checks, pings, session expiry.
+    pub fn tick(&mut self) {
+        self.ensemble_tick();
+        if self.serving() && !self.is_following() {
+            self.expire_sessions();
         }
     }
 
@@ -1162,6 +1234,9 @@ impl Node {
         }
         self.changes.clear();
         let rc = self.tree.apply(&p.txn, &mut self.changes);
+        if let Some(log) = self.applied_log.as_mut() {
+            log.push((zxid, self.tree.digest()));
+        }
         if let Some(d) = &p.txn.digest {
             if d.tree_digest as u64 != self.tree.digest() {
                 stats().digest_mismatches_count.inc();

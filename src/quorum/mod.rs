@@ -42,6 +42,27 @@ impl Link {
     pub fn close(&self) {
         self.kill.cancel();
     }
+
+    pub fn is_closed(&self) -> bool {
+        self.kill.is_cancelled()
+    }
+
+    /// A link with no socket behind it: what the node sends comes out of the receiver (the
+    /// deterministic simulation carries it).
+    #[doc(hidden)]
+    pub fn detached(peer: SocketAddr) -> (Link, mpsc::UnboundedReceiver<Bytes>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let id = NEXT_LINK.fetch_add(1, Ordering::Relaxed);
+        (
+            Link {
+                id,
+                peer,
+                tx,
+                kill: CancellationToken::new(),
+            },
+            rx,
+        )
+    }
 }
 
 /// What a link tells the node.

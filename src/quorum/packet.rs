@@ -185,6 +185,41 @@ pub async fn read_snapshot<R: AsyncRead + Unpin>(r: &mut R, max: usize) -> std::
     Ok(t.out.freeze())
 }
 
+/// Polls a reader over bytes already in memory once: a slice never makes it wait.
+fn poll_now<F: std::future::Future>(fut: F) -> Option<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match fut.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(v) => Some(v),
+        std::task::Poll::Pending => None,
+    }
+}
+
+/// `Ok(None)` when the bytes end before the record does.
+fn complete<T>(res: Option<std::io::Result<T>>, used: usize) -> Result<Option<(T, usize)>, String> {
+    match res {
+        Some(Ok(v)) => Ok(Some((v, used))),
+        Some(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
+        Some(Err(e)) => Err(e.to_string()),
+        None => Ok(None),
+    }
+}
+
+/// [`read`] over bytes in memory (the deterministic simulation's connections): the packet
+/// and the bytes it took, once complete.
+pub fn parse(buf: &[u8], max: usize) -> Result<Option<(Packet, usize)>, String> {
+    let mut r = buf;
+    let res = poll_now(read(&mut r, max));
+    complete(res, buf.len() - r.len())
+}
+
+/// [`read_snapshot`] over bytes in memory: how many bytes the stream takes, once complete.
+pub fn parse_snapshot(buf: &[u8], max: usize) -> Result<Option<usize>, String> {
+    let mut r = buf;
+    let res = poll_now(read_snapshot(&mut r, max));
+    Ok(complete(res, buf.len() - r.len())?.map(|(_, n)| n))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

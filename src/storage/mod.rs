@@ -11,6 +11,7 @@
 
 pub mod epoch;
 pub mod log;
+pub mod mem;
 pub mod recovery;
 pub mod snap;
 pub mod tools;
