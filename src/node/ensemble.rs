@@ -756,6 +756,12 @@ impl Node {
                 .map(|i| i + 1)
         };
         let how = match diff_from {
+            // The learner logged txns past this leader's history (proposals of an earlier
+            // epoch that never committed): it drops them (TRUNC), as LearnerHandler does.
+            _ if peer_zxid > last => {
+                out.push(Packet::new(PacketType::Trunc, last, None).encode());
+                format!("TRUNC to 0x{last:x}")
+            }
             Some(from) => {
                 out.push(Packet::new(PacketType::Diff, last, None).encode());
                 for (z, txn) in e.committed_log.iter().skip(from) {
@@ -1319,6 +1325,13 @@ impl Node {
             if let Some(m) = self.log.memory_log() {
                 let m = m.lock().unwrap_or_else(|e| e.into_inner());
                 return m.recover().map_err(std::io::Error::other);
+            }
+            // A snapshot taken past the truncation point holds what is being dropped.
+            for (z, path) in crate::storage::list(&storage.snap_dir, "snapshot")? {
+                if z > zxid {
+                    std::fs::remove_file(&path)?;
+                    info!("truncation removed {}", path.display());
+                }
             }
             recovery::recover(&storage, false)
                 .map(|r| (r.tree, r.sessions))

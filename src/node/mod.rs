@@ -970,6 +970,16 @@ impl Node {
         time: i64,
     ) {
         let zxid = self.next_zxid;
+        if self.ensemble.is_some() && !(self.mode() == "leader" && self.serving()) {
+            // Only an established leader proposes (a loop that made the node give up its
+            // role mid-way ends here).
+            return;
+        }
+        if self.ensemble.is_some() && jute::counter_of(zxid) >= 0xffff_ffff {
+            // As ZooKeeper's Leader.propose: the counter is spent; a new epoch must begin.
+            self.look("the zxid counter of this epoch is exhausted; electing a new epoch");
+            return;
+        }
         self.next_zxid += 1;
         let txn = Txn {
             hdr: TxnHeader {

@@ -123,6 +123,8 @@ struct Sim {
     faults: bool,
     /// No new client writes (the end of the healing phase).
     quiet: bool,
+    /// Synchronisations seen: DIFF, TRUNC, SNAP packets delivered.
+    syncs: [u64; 3],
     log: Vec<String>,
 }
 
@@ -189,6 +191,7 @@ impl Sim {
             acked: BTreeMap::new(),
             faults: true,
             quiet: false,
+            syncs: [0; 3],
             log: Vec::new(),
         };
         for i in 0..n {
@@ -451,6 +454,12 @@ impl Sim {
                             let _ = pipe.parse.split_to(used);
                             if p.kind == jute::PacketType::Snap.code() {
                                 pipe.snapshot_next = true;
+                            }
+                            match jute::PacketType::from_i32(p.kind) {
+                                Some(jute::PacketType::Diff) => self.syncs[0] += 1,
+                                Some(jute::PacketType::Trunc) => self.syncs[1] += 1,
+                                Some(jute::PacketType::Snap) => self.syncs[2] += 1,
+                                _ => {}
                             }
                             deliveries.push((member, Msg::Link(LinkEvent::Packet(link.id, p))));
                         }
@@ -743,13 +752,13 @@ impl Sim {
     }
 }
 
-fn run(seed: u64, n: usize, steps: u64) -> (u64, usize, usize) {
+fn run(seed: u64, n: usize, steps: u64) -> (u64, usize, usize, [u64; 3]) {
     let mut sim = Sim::new(seed, n);
     for _ in 0..steps {
         sim.step();
     }
     sim.heal();
-    (sim.now, sim.acked.len(), sim.leaders.len())
+    (sim.now, sim.acked.len(), sim.leaders.len(), sim.syncs)
 }
 
 fn env(name: &str) -> Option<u64> {
@@ -768,14 +777,18 @@ fn simulated_ensembles_keep_the_zab_invariants() {
             .collect(),
     };
     let mut total_steps = 0;
+    let mut totals = [0u64; 3];
     for seed in seeds {
         for n in [3, 5] {
             let r = std::panic::catch_unwind(|| run(seed, n, steps));
             match r {
-                Ok((t, acked, epochs)) => {
+                Ok((t, acked, epochs, syncs)) => {
                     total_steps += steps;
+                    for (k, v) in totals.iter_mut().zip(syncs) {
+                        *k += v;
+                    }
                     eprintln!(
-                        "seed {seed}, {n} members: {acked} writes acknowledged, {epochs} epochs led, {t} ms simulated"
+                        "seed {seed}, {n} members: {acked} writes acknowledged, {epochs} epochs led, {t} ms simulated, DIFF/TRUNC/SNAP {syncs:?}"
                     );
                 }
                 Err(e) => {
@@ -790,5 +803,5 @@ fn simulated_ensembles_keep_the_zab_invariants() {
             }
         }
     }
-    eprintln!("{total_steps} steps simulated");
+    eprintln!("{total_steps} steps simulated; synchronisations by DIFF, TRUNC, SNAP: {totals:?}");
 }
