@@ -23,6 +23,9 @@ struct Member {
 struct Cluster {
     base: PathBuf,
     members: Vec<Member>,
+    /// With `with_proxies`: the proxy carrying traffic from member i to member j, per port
+    /// (quorum, election).
+    proxies: std::collections::BTreeMap<(usize, usize), [Proxy; 2]>,
     /// Members stopped with SIGSTOP: alive, but deaf and silent.
     paused: Vec<usize>,
 }
@@ -73,7 +76,71 @@ impl Cluster {
         Cluster {
             base,
             members,
+            proxies: Default::default(),
             paused: Vec::new(),
+        }
+    }
+
+    /// `n` members whose traffic to each other goes through proxies that can black-hole it
+    /// (a network partition): member i reaches member j at the ports of proxy (i, j).
+    fn with_proxies(name: &str, n: usize) -> Cluster {
+        let base = std::env::temp_dir().join(format!("ferrozk-ens-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let real: Vec<(u16, u16)> = (0..n).map(|_| (free_port(), free_port())).collect();
+        let mut proxies = std::collections::BTreeMap::new();
+        for i in 0..n {
+            for j in 0..n {
+                if i != j {
+                    proxies.insert((i, j), [Proxy::start(real[j].0), Proxy::start(real[j].1)]);
+                }
+            }
+        }
+        let mut members = Vec::new();
+        for i in 0..n {
+            let id = i as u64 + 1;
+            let dir = base.join(format!("n{id}"));
+            std::fs::create_dir_all(dir.join("data")).unwrap();
+            std::fs::write(dir.join("data").join("myid"), format!("{id}\n")).unwrap();
+            let mut servers = String::new();
+            for (j, (q, e)) in real.iter().enumerate() {
+                let (q, e) = match proxies.get(&(i, j)) {
+                    Some([pq, pe]) => (pq.port, pe.port),
+                    None => (*q, *e),
+                };
+                servers.push_str(&format!("server.{}=127.0.0.1:{q}:{e}\n", j + 1));
+            }
+            let client_port = free_port();
+            std::fs::write(
+                dir.join("zoo.cfg"),
+                format!(
+                    "tickTime=500\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPort={client_port}\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n4lw.commands.whitelist=*\n{servers}",
+                    dir.join("data").display()
+                ),
+            )
+            .unwrap();
+            members.push(Member {
+                id,
+                dir,
+                client_port,
+                child: None,
+            });
+        }
+        Cluster {
+            base,
+            members,
+            proxies,
+            paused: Vec::new(),
+        }
+    }
+
+    /// Cuts (or restores) all traffic between member `i` and every other member.
+    fn isolate(&self, i: usize, cut: bool) {
+        for ((a, b), ps) in &self.proxies {
+            if *a == i || *b == i {
+                for p in ps {
+                    p.cut.store(cut, std::sync::atomic::Ordering::SeqCst);
+                }
+            }
         }
     }
 
@@ -129,6 +196,11 @@ impl Cluster {
         let mut out = String::new();
         s.read_to_string(&mut out).ok()?;
         Some(out)
+    }
+
+    /// The mode of a member the helpers treat as absent (paused or isolated).
+    fn mode_of_paused(&self, i: usize) -> Option<String> {
+        self.mode(i)
     }
 
     fn mode(&self, i: usize) -> Option<String> {
@@ -239,6 +311,96 @@ impl Cluster {
             }
         }
         out
+    }
+}
+
+/// A TCP proxy on loopback that can black-hole its traffic: while cut, nothing is read or
+/// forwarded and new connections wait, as across a network partition.
+struct Proxy {
+    port: u16,
+    cut: Arc<std::sync::atomic::AtomicBool>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+use std::sync::Arc;
+
+impl Proxy {
+    fn start(target: u16) -> Proxy {
+        use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.set_nonblocking(true).unwrap();
+        let port = l.local_addr().unwrap().port();
+        let cut = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (c, st) = (cut.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !st.load(SeqCst) {
+                let Ok((down, _)) = l.accept() else {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                };
+                let (c, st) = (c.clone(), st.clone());
+                std::thread::spawn(move || {
+                    while c.load(SeqCst) && !st.load(SeqCst) {
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                    let Ok(up) = TcpStream::connect(("127.0.0.1", target)) else {
+                        return;
+                    };
+                    let _ = down.set_nonblocking(false);
+                    for (from, to) in [
+                        (down.try_clone().unwrap(), up.try_clone().unwrap()),
+                        (up, down),
+                    ] {
+                        let (c, st) = (c.clone(), st.clone());
+                        std::thread::spawn(move || pump(from, to, &c, &st));
+                    }
+                });
+            }
+        });
+        Proxy { port, cut, stop }
+    }
+}
+
+fn pump(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    cut: &std::sync::atomic::AtomicBool,
+    stop: &std::sync::atomic::AtomicBool,
+) {
+    use std::sync::atomic::Ordering::SeqCst;
+    let _ = from.set_read_timeout(Some(Duration::from_millis(20)));
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        if stop.load(SeqCst) {
+            break;
+        }
+        if cut.load(SeqCst) {
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
+        }
+        match from.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                if to.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => break,
+        }
+    }
+    let _ = to.shutdown(std::net::Shutdown::Both);
+    let _ = from.shutdown(std::net::Shutdown::Both);
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -676,4 +838,52 @@ fn an_observer_learns_every_commit_and_forwards_writes_without_voting() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+#[test]
+fn a_leader_partitioned_from_its_followers_steps_down_and_loses_nothing() {
+    let mut c = Cluster::with_proxies("partition", 3);
+    c.start_all();
+    let first = c.wait_stable(Duration::from_secs(30));
+    let others: Vec<usize> = (0..3).filter(|i| *i != first).collect();
+    // One writer on the leader itself, one on the followers.
+    let on_leader = Load::start(&c.hosts(&[first]), 10, "/pl");
+    let on_followers = Load::start(&c.hosts(&others), 10, "/pf");
+    std::thread::sleep(Duration::from_secs(2));
+    // The leader keeps its clients but loses its followers (packets vanish, no resets).
+    c.isolate(first, true);
+    c.paused.push(first);
+    let second = c.wait_stable(Duration::from_secs(30));
+    assert_ne!(second, first);
+    // The isolated leader gives up within syncLimit and serves nobody.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let m = c.mode_of_paused(first);
+        if m.as_deref() != Some("leader") && m.as_deref() != Some("follower") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the isolated leader kept serving as {m:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    c.isolate(first, false);
+    c.paused.retain(|p| *p != first);
+    let (acked_l, done_l) = on_leader.finish();
+    let (acked_f, done_f) = on_followers.finish();
+    let leader = c.wait_stable(Duration::from_secs(30));
+    assert_eq!(leader, second, "the healed member must not take over");
+    c.wait_same_zxid(Duration::from_secs(20));
+    eprintln!(
+        "through the old leader: {done_l}; through the others: {done_f}; elections: {:#?}",
+        c.elections()
+    );
+    assert!(
+        acked_f.len() > 50,
+        "too few writes through the majority: {done_f}"
+    );
+    assert_same_everywhere(&c, "/pl", &acked_l);
+    assert_same_everywhere(&c, "/pf", &acked_f);
 }
