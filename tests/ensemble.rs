@@ -89,9 +89,9 @@ impl Cluster {
         let real: Vec<(u16, u16)> = (0..n).map(|_| (free_port(), free_port())).collect();
         let mut proxies = std::collections::BTreeMap::new();
         for i in 0..n {
-            for j in 0..n {
+            for (j, (q, e)) in real.iter().enumerate() {
                 if i != j {
-                    proxies.insert((i, j), [Proxy::start(real[j].0), Proxy::start(real[j].1)]);
+                    proxies.insert((i, j), [Proxy::start(*q), Proxy::start(*e)]);
                 }
             }
         }
