@@ -3,7 +3,9 @@
 //! another server with their sessions intact when the server they use is killed.
 
 use compat_tests::ensemble::Ensemble;
-use compat_tests::run_suite;
+use compat_tests::{run_suite, workspace};
+use std::io::Read;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 /// The settings the standalone suites run with (compat-tests/scripts/start-reference-zk.sh).
@@ -111,5 +113,74 @@ fn java_client_and_curator_keep_their_sessions_when_their_server_dies() {
             }
         }
         e.wait_stable(Duration::from_secs(30));
+    }
+}
+
+#[test]
+fn java_client_writes_through_the_loss_of_the_leader_lose_nothing() {
+    let mut e = ensemble("java-load");
+    let leader = e.wait_stable(Duration::from_secs(5));
+    let connect = e.hosts(&e.all());
+    // Build the Java suites first (run.sh does), then run the writer directly.
+    let _ = run_suite(
+        "bash",
+        &[
+            "compat-tests/clients/java/build.sh",
+            "/tmp/ferrozk-java-classes",
+        ],
+        Duration::from_secs(300),
+    );
+    let cp = Command::new("bash")
+        .args([
+            "-c",
+            ". compat-tests/clients/java/classpath.sh && echo $FERROZK_JAVA_CP",
+        ])
+        .current_dir(workspace())
+        .output()
+        .expect("classpath");
+    let cp = format!(
+        "/tmp/ferrozk-java-classes:{}",
+        String::from_utf8_lossy(&cp.stdout).trim()
+    );
+    let mut w = Command::new("java")
+        .args(["-cp", &cp, "EnsembleLoad", "12", "/jload", &connect])
+        .current_dir(workspace())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("java");
+    std::thread::sleep(Duration::from_secs(4));
+    e.kill(leader);
+    let next = e.wait_stable(Duration::from_secs(30));
+    assert_ne!(next, leader);
+    std::thread::sleep(Duration::from_secs(1));
+    e.start(leader);
+    let mut out = String::new();
+    w.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    let st = w.wait().unwrap();
+    let mut err = String::new();
+    w.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert!(st.success(), "EnsembleLoad failed: {out}\n{err}");
+    let done = out.lines().find(|l| l.starts_with("DONE")).unwrap_or("");
+    println!("Java writer: {done}");
+    assert!(out.contains("SESSION kept"), "{out}");
+    let acked: Vec<&str> = out.lines().filter_map(|l| l.strip_prefix("ACK ")).collect();
+    assert!(acked.len() > 50, "too few writes: {done}");
+    e.wait_stable(Duration::from_secs(30));
+    e.wait_same_zxid(Duration::from_secs(30));
+    // Every acknowledged write on every member (each asked directly, after a sync).
+    for i in e.all() {
+        let script = "import sys\nfrom kazoo.client import KazooClient\nzk = KazooClient(hosts=sys.argv[1])\nzk.start(timeout=30)\nzk.sync('/jload')\nprint('\\n'.join(sorted(zk.get_children('/jload'))))\nzk.stop()\n";
+        let o = Command::new("/usr/bin/python3")
+            .args(["-c", script, &format!("127.0.0.1:{}", e.members[i].port)])
+            .output()
+            .expect("python3");
+        let names: std::collections::HashSet<String> = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(|l| format!("/jload/{l}"))
+            .collect();
+        for a in &acked {
+            assert!(names.contains(*a), "member {} lost acknowledged {a}", i + 1);
+        }
     }
 }
