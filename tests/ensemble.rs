@@ -887,3 +887,44 @@ fn a_leader_partitioned_from_its_followers_steps_down_and_loses_nothing() {
     assert_same_everywhere(&c, "/pl", &acked_l);
     assert_same_everywhere(&c, "/pf", &acked_f);
 }
+
+#[test]
+fn a_session_moved_to_another_server_is_refused_on_its_old_connection() {
+    let mut c = Cluster::new("moved", 3);
+    c.start_all();
+    let leader = c.wait_stable(Duration::from_secs(30));
+    let f: Vec<usize> = (0..3).filter(|i| *i != leader).collect();
+    // For both kinds of old server: a follower, then the leader itself.
+    for (old, new) in [(f[0], f[1]), (leader, f[0])] {
+        let mut a = Raw::connect(c.members[old].client_port, false);
+        assert_eq!(a.create(&format!("/before-{old}"), b"", 0).0, 0);
+        // The client reattaches its session through another server (as after a timeout).
+        let mut b = Raw::connect_with(
+            c.members[new].client_port,
+            a.session_id,
+            a.passwd.clone(),
+            30000,
+            false,
+            0,
+        )
+        .expect("reattach");
+        assert_eq!(b.session_id, a.session_id, "the session is kept");
+        assert_eq!(b.create(&format!("/after-{old}"), b"", 0).0, 0);
+        // A write on the stale connection is not carried out; ZooKeeper closes it.
+        a.send(
+            jute::OpCode::Create,
+            &jute::CreateRequest {
+                path: format!("/stale-{old}"),
+                data: None,
+                acl: jute::Acl::open_unsafe(),
+                flags: 0,
+            },
+        );
+        assert!(
+            closed_by_server(&mut a.s),
+            "the stale connection stays open"
+        );
+        assert!(b.exists(&format!("/stale-{old}")).is_none());
+        assert!(b.exists(&format!("/after-{old}")).is_some());
+    }
+}

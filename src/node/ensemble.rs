@@ -87,6 +87,9 @@ pub(super) struct Leading {
     since: Instant,
     /// Learners' sync requests waiting for the proposals before them to commit.
     syncs: VecDeque<(i64, LinkId)>,
+    /// Which server each session is attached to (0: this one), as ZooKeeper's session
+    /// owners: a write arriving through another is refused with SESSIONMOVED.
+    owners: HashMap<i64, i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -402,6 +405,7 @@ impl Node {
                 established: false,
                 since: now,
                 syncs: VecDeque::new(),
+                owners: HashMap::new(),
             }));
             // A leader of one voter (the others are observers) has its quorum already.
             self.maybe_new_epoch();
@@ -565,6 +569,22 @@ impl Node {
         }
     }
 
+    /// On a leader: is `owner` (0 for this server, else a learner's id) where `session` is
+    /// attached? The first server to send for a session after an election becomes its owner.
+    pub(super) fn owns_session(&mut self, session: i64, owner: i64) -> bool {
+        match self.leading() {
+            Some(l) => *l.owners.entry(session).or_insert(owner) == owner,
+            None => true,
+        }
+    }
+
+    /// On a leader: the session is now attached to `owner` (created or revalidated there).
+    pub(super) fn set_session_owner(&mut self, session: i64, owner: i64) {
+        if let Some(l) = self.leading() {
+            l.owners.insert(session, owner);
+        }
+    }
+
     fn leading(&mut self) -> Option<&mut Leading> {
         match self.ensemble.as_mut().map(|e| &mut e.role) {
             Some(Role::Leading(l)) => Some(l),
@@ -673,6 +693,9 @@ impl Node {
                 };
                 let now_ms = self.now();
                 let valid = self.sessions.revalidate(session, to.max(0) as u32, now_ms);
+                if valid {
+                    self.set_session_owner(session, sid);
+                }
                 let mut b = BytesMut::with_capacity(9);
                 b.put_i64(session);
                 b.put_u8(valid as u8);
@@ -886,10 +909,15 @@ impl Node {
         };
         let payload = d.slice(16.min(d.len())..);
         let now_ms = self.now();
+        let sid = self
+            .leading()
+            .and_then(|l| l.learners.get(&id))
+            .map_or(-1, |lr| lr.sid);
         match OpCode::from_i32(op) {
             Some(OpCode::CreateSession) => {
                 let to = be_i32(&payload, 0).unwrap_or(0);
                 self.sessions.add(session, to.max(0) as u32, now_ms);
+                self.set_session_owner(session, sid);
                 let body = TxnBody::CreateSession(CreateSessionTxn { time_out: to });
                 self.propose(
                     session,
@@ -914,6 +942,12 @@ impl Node {
                 }
             }
             _ if is_write(op) => {
+                if !self.owns_session(session, sid) {
+                    let err = ErrorCode::SessionMoved.code();
+                    let body = TxnBody::Error(ErrorTxn { err });
+                    self.propose(session, cxid, OpCode::Error, body, Then::Nothing, wall_ms());
+                    return;
+                }
                 if !self.sessions.touch(session, now_ms) {
                     let err = ErrorCode::SessionExpired.code();
                     let body = TxnBody::Error(ErrorTxn { err });

@@ -828,6 +828,7 @@ impl Node {
         if req.session_id == 0 {
             let id = self.sessions.next_session_id();
             self.sessions.add(id, timeout, now);
+            self.set_session_owner(id, 0);
             self.bind(conn, id);
             info!(
                 "established session 0x{id:x} with negotiated timeout {timeout} for client {peer}"
@@ -855,6 +856,7 @@ impl Node {
                     self.close_conn(old);
                 }
             }
+            self.set_session_owner(id, 0);
             self.bind(conn, id);
             info!("renewed session 0x{id:x} with negotiated timeout {timeout} for client {peer}");
         } else if pw_ok {
@@ -1306,6 +1308,16 @@ impl Node {
     fn reply_write(&self, conn: ConnId, xid: i32, op: OpCode, prep_err: i32, rc: ApplyResult) {
         let zxid = self.last_zxid();
         let err = if prep_err != 0 { prep_err } else { rc.err };
+        if err == ErrorCode::SessionMoved.code() {
+            // As ZooKeeper: a connection-level error; the client's session lives on where it
+            // moved, and this stale connection is closed rather than answered.
+            info!("closing a connection of session moved elsewhere");
+            let conn_id = conn;
+            if let Some(c) = self.conns.get(&conn_id) {
+                let _ = c.tx.send(Out::Close);
+            }
+            return;
+        }
         if err != 0 {
             return self.reply(conn, xid, zxid, err, None);
         }
@@ -1561,10 +1573,25 @@ impl Node {
             .get(&conn)
             .map(|c| c.auth.clone())
             .unwrap_or_default();
+        let code = OpCode::from_i32(op).unwrap_or(OpCode::Error);
+        if !self.owns_session(session, 0) {
+            // The session was revalidated through another server since.
+            let err = ErrorCode::SessionMoved.code();
+            let then = Then::Reply {
+                conn,
+                xid,
+                op: code,
+                prep_err: err,
+                start,
+            };
+            let body = TxnBody::Error(ErrorTxn { err });
+            self.propose(session, xid, OpCode::Error, body, then, wall_ms());
+            return;
+        }
         let then = Then::Reply {
             conn,
             xid,
-            op: OpCode::from_i32(op).unwrap_or(OpCode::Error),
+            op: code,
             prep_err: 0,
             start,
         };
