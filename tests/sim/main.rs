@@ -128,13 +128,21 @@ struct Sim {
     log: Vec<String>,
 }
 
-fn config(dir: &std::path::Path, id: usize, n: usize, ports: &[(u16, u16)]) -> Config {
+/// `n` members; the last `observers` of them observe.
+fn config(
+    dir: &std::path::Path,
+    id: usize,
+    n: usize,
+    observers: usize,
+    ports: &[(u16, u16)],
+) -> Config {
     let mut text = format!(
         "tickTime={TICK_MS}\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPort=1\nsnapCount=1000000000\n",
         dir.display()
     );
     for (i, (q, e)) in ports.iter().enumerate().take(n) {
-        text.push_str(&format!("server.{}=127.0.0.1:{q}:{e}\n", i + 1));
+        let kind = if i >= n - observers { ":observer" } else { "" };
+        text.push_str(&format!("server.{}=127.0.0.1:{q}:{e}{kind}\n", i + 1));
     }
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(dir.join("myid"), format!("{id}\n")).unwrap();
@@ -146,15 +154,21 @@ fn frame_body(b: &Bytes) -> &[u8] {
 }
 
 impl Sim {
-    fn new(seed: u64, n: usize) -> Sim {
+    fn new(seed: u64, n: usize, observers: usize) -> Sim {
         let base = std::env::temp_dir().join(format!("ferrozk-sim-{}-{seed}", std::process::id()));
         let ports: Vec<(u16, u16)> = (0..n)
             .map(|i| (30000 + i as u16, 31000 + i as u16))
             .collect();
-        let voters: Vec<i64> = (1..=n as i64).collect();
+        let voters: Vec<i64> = (1..=(n - observers) as i64).collect();
         let mut members = Vec::new();
         for i in 0..n {
-            let cfg = config(&base.join(format!("n{}", i + 1)), i + 1, n, &ports);
+            let cfg = config(
+                &base.join(format!("n{}", i + 1)),
+                i + 1,
+                n,
+                observers,
+                &ports,
+            );
             let (cmd_tx, cmds) = mpsc::unbounded_channel();
             members.push(Member {
                 id: i as i64 + 1,
@@ -752,8 +766,8 @@ impl Sim {
     }
 }
 
-fn run(seed: u64, n: usize, steps: u64) -> (u64, usize, usize, [u64; 3]) {
-    let mut sim = Sim::new(seed, n);
+fn run(seed: u64, n: usize, observers: usize, steps: u64) -> (u64, usize, usize, [u64; 3]) {
+    let mut sim = Sim::new(seed, n, observers);
     for _ in 0..steps {
         sim.step();
     }
@@ -779,8 +793,9 @@ fn simulated_ensembles_keep_the_zab_invariants() {
     let mut total_steps = 0;
     let mut totals = [0u64; 3];
     for seed in seeds {
-        for n in [3, 5] {
-            let r = std::panic::catch_unwind(|| run(seed, n, steps));
+        // Three voters; five voters; three voters and an observer.
+        for (n, observers) in [(3, 0), (5, 0), (4, 1)] {
+            let r = std::panic::catch_unwind(|| run(seed, n, observers, steps));
             match r {
                 Ok((t, acked, epochs, syncs)) => {
                     total_steps += steps;
@@ -788,7 +803,7 @@ fn simulated_ensembles_keep_the_zab_invariants() {
                         *k += v;
                     }
                     eprintln!(
-                        "seed {seed}, {n} members: {acked} writes acknowledged, {epochs} epochs led, {t} ms simulated, DIFF/TRUNC/SNAP {syncs:?}"
+                        "seed {seed}, {n} members ({observers} observing): {acked} writes acknowledged, {epochs} epochs led, {t} ms simulated, DIFF/TRUNC/SNAP {syncs:?}"
                     );
                 }
                 Err(e) => {
@@ -797,7 +812,7 @@ fn simulated_ensembles_keep_the_zab_invariants() {
                         .cloned()
                         .unwrap_or_else(|| "panic".into());
                     panic!(
-                        "simulation failed with seed {seed}, {n} members (rerun: FERROZK_SIM_SEED={seed}):\n{msg}"
+                        "simulation failed with seed {seed}, {n} members, {observers} observing (rerun: FERROZK_SIM_SEED={seed}):\n{msg}"
                     );
                 }
             }
