@@ -17,12 +17,21 @@ pub fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
+/// A port free on loopback, from below Linux's ephemeral range (32768 and up): a port the
+/// kernel picked for `bind(0)` could be taken, before the server binds it, by the local end
+/// of some test's outgoing connection (proxies and clients open many). Ports are handed out
+/// once per test process, from a start that differs between processes.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let start = (std::process::id() % 397) * 50;
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = (12_000 + (start + n) % 20_000) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 fn scratch(name: &str, port: u16) -> PathBuf {

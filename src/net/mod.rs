@@ -220,6 +220,19 @@ async fn four_letter_word(
     };
     let _ = stream.write_all(text.as_bytes()).await;
     let _ = stream.shutdown().await;
+    // Clients often send a newline after the word ("stat\n"): closing with it unread would
+    // reset the connection, and a client still shutting down its side (zktop, `nc -q`) then
+    // fails. Read what is left, briefly and boundedly, until the client closes.
+    let mut rest = [0u8; 512];
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        for _ in 0..8 {
+            match stream.read(&mut rest).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
 }
 
 async fn connection(
