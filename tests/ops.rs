@@ -704,8 +704,6 @@ fn zktop_reads_ferrozk_stats() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // zktop polls `stat` every 3 s and shows a server it could not read as unavailable until
-    // the next poll, so each run lasts long enough for two polls.
     // The curses UI itself, drawn into a file: cbreak/echo need a terminal, so the driver lets
     // those calls fail quietly; everything zktop draws is its own code reading ferrozk's stats.
     let driver = "import curses, sys\n\
@@ -721,7 +719,7 @@ fn zktop_reads_ferrozk_stats() {
         import zktop\n\
         zktop.main_func()\n";
     let ui = Command::new("timeout")
-        .args(["5", "/usr/bin/python3", "-c", driver])
+        .args(["3", "/usr/bin/python3", "-c", driver])
         .arg(format!("127.0.0.1:{}", s.port))
         .env("TERM", "xterm")
         .env("COLUMNS", "120")
@@ -742,7 +740,7 @@ fn zktop_reads_ferrozk_stats() {
             "-q",
             "-c",
             &format!(
-                "stty cols 120 rows 40; timeout 7 zktop --servers 127.0.0.1:{}",
+                "stty cols 120 rows 40; timeout 5 zktop --servers 127.0.0.1:{}",
                 s.port
             ),
             "/dev/null",
