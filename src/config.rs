@@ -67,6 +67,10 @@ pub struct QuorumConfig {
     pub standalone_enabled: bool,
     pub quorum_listen_on_all_ips: bool,
     pub peer_type_observer: bool,
+    /// Hierarchical quorums (`group.N=sid:sid...`, `weight.sid=w`): each participant's group
+    /// and weight. Empty for a majority of participants.
+    pub groups: BTreeMap<u64, u64>,
+    pub weights: BTreeMap<u64, u64>,
     /// From dataDir/myid, when the file exists.
     pub my_id: Option<u64>,
 }
@@ -96,6 +100,19 @@ impl QuorumConfig {
                 out.push_str(&format!(";{}:{port}", addr.as_deref().unwrap_or("0.0.0.0")));
             }
             out.push('\n');
+        }
+        if !self.groups.is_empty() {
+            let mut by_group: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+            for (sid, gid) in &self.groups {
+                by_group.entry(*gid).or_default().push(*sid);
+            }
+            for (gid, sids) in by_group {
+                let list: Vec<String> = sids.iter().map(|s| s.to_string()).collect();
+                out.push_str(&format!("group.{gid}={}\n", list.join(":")));
+            }
+            for (sid, w) in &self.weights {
+                out.push_str(&format!("weight.{sid}={w}\n"));
+            }
         }
         out.push_str("version=0");
         out
@@ -213,6 +230,8 @@ impl Config {
         let mut standalone_enabled = true;
         let mut listen_all = false;
         let mut peer_type_observer = false;
+        let mut groups: BTreeMap<u64, u64> = BTreeMap::new();
+        let mut weights: BTreeMap<u64, u64> = BTreeMap::new();
         for (key, value) in props {
             let int = |v: &str| -> Result<i64, ConfigError> {
                 v.parse::<i64>()
@@ -280,12 +299,33 @@ impl Config {
                         parse_server(id, &value).map_err(|why| invalid(&key, &value, &why))?;
                     servers.insert(id, srv);
                 }
-                k if k.starts_with("group.") || k.starts_with("weight.") => {
-                    return Err(invalid(
-                        &key,
-                        &value,
-                        "hierarchical quorums are not supported",
-                    ));
+                k if k.starts_with("group.") => {
+                    let gid: u64 = k["group.".len()..]
+                        .parse()
+                        .map_err(|_| invalid(&key, &value, "group.N needs a numeric id"))?;
+                    for sid in value.split(':') {
+                        let sid: u64 = sid
+                            .trim()
+                            .parse()
+                            .map_err(|_| invalid(&key, &value, "not a list of server ids"))?;
+                        if groups.insert(sid, gid).is_some() {
+                            return Err(invalid(
+                                &key,
+                                &value,
+                                &format!("server {sid} is in more than one group"),
+                            ));
+                        }
+                    }
+                }
+                k if k.starts_with("weight.") => {
+                    let sid: u64 = k["weight.".len()..]
+                        .parse()
+                        .map_err(|_| invalid(&key, &value, "weight.N needs a numeric id"))?;
+                    let w: u64 = value
+                        .trim()
+                        .parse()
+                        .map_err(|_| invalid(&key, &value, "not a weight"))?;
+                    weights.insert(sid, w);
                 }
                 _ => {
                     system_properties.insert(format!("zookeeper.{key}"), value.clone());
@@ -307,7 +347,22 @@ impl Config {
                         .map_err(|_| invalid("myid", t.trim(), "not a server id"))
                 })
                 .transpose()?;
+            if !groups.is_empty() {
+                // As QuorumHierarchical: every participant in a group, weight 1 by default.
+                for s in servers.values().filter(|s| !s.observer) {
+                    if !groups.contains_key(&s.id) {
+                        return Err(invalid(
+                            &format!("group (server.{})", s.id),
+                            "",
+                            "every participant must be in a group",
+                        ));
+                    }
+                    weights.entry(s.id).or_insert(1);
+                }
+            }
             let q = QuorumConfig {
+                groups,
+                weights,
                 servers,
                 init_limit: init_limit.unwrap_or(0).max(0) as u32,
                 sync_limit: sync_limit.unwrap_or(0).max(0) as u32,
@@ -552,5 +607,40 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("dataDir"), "{e}");
+    }
+
+    #[test]
+    fn hierarchical_quorums_are_parsed_and_written_as_zookeeper_writes_them() {
+        let dir = std::env::temp_dir().join(format!("ferrozk-cfg-groups-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("myid"), "1").unwrap();
+        let base = format!(
+            "tickTime=2000\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPort=2181\nserver.1=a:1:2\nserver.2=b:1:2\nserver.3=c:1:2\n",
+            dir.display()
+        );
+        let c = Config::parse(
+            Path::new("z.cfg"),
+            &format!("{base}group.1=1:2\ngroup.2=3\nweight.3=0\n"),
+        )
+        .unwrap();
+        let q = c.quorum.unwrap();
+        assert_eq!(q.groups.get(&3), Some(&2));
+        assert_eq!(q.weights.get(&1), Some(&1), "weight 1 unless said");
+        assert_eq!(q.weights.get(&3), Some(&0));
+        assert!(q
+            .config_text()
+            .ends_with("group.1=1:2\ngroup.2=3\nweight.1=1\nweight.2=1\nweight.3=0\nversion=0"));
+        let e = Config::parse(Path::new("z.cfg"), &format!("{base}group.1=1:2\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("every participant must be in a group"), "{e}");
+        let e = Config::parse(
+            Path::new("z.cfg"),
+            &format!("{base}group.1=1:2\ngroup.2=2:3\n"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("more than one group"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -928,3 +928,40 @@ fn a_session_moved_to_another_server_is_refused_on_its_old_connection() {
         assert!(b.exists(&format!("/after-{old}")).is_some());
     }
 }
+
+#[test]
+fn hierarchical_quorums_count_groups_and_weights_as_zookeeper_does() {
+    // Server 3 alone in a group of weight zero: it follows and serves, but never leads and
+    // never counts toward a quorum; servers 1 and 2 are the only quorum.
+    let mut c = Cluster::new("groups", 3);
+    for m in &c.members {
+        let cfg = m.dir.join("zoo.cfg");
+        let mut text = std::fs::read_to_string(&cfg).unwrap();
+        text.push_str("group.1=1:2\ngroup.2=3\nweight.3=0\n");
+        std::fs::write(&cfg, text).unwrap();
+    }
+    c.start_all();
+    let leader = c.wait_stable(Duration::from_secs(30));
+    assert_ne!(leader, 2, "a server of weight zero cannot lead");
+    // Without server 3 the ensemble carries on.
+    c.kill(2);
+    let load = Load::start(&c.hosts(&[0, 1]), 2, "/g");
+    let (acked, done) = load.finish();
+    assert!(
+        acked.len() > 5,
+        "writes stopped without the weightless server: {done}"
+    );
+    // Without the other server of group 1, server 3's presence is no quorum.
+    c.start(2);
+    c.wait_stable(Duration::from_secs(30));
+    let other = if leader == 0 { 1 } else { 0 };
+    c.kill(other);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while c.mode(leader).as_deref() == Some("leader") {
+        assert!(
+            Instant::now() < deadline,
+            "a quorum was counted from weight zero"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

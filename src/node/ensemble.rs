@@ -125,12 +125,6 @@ impl Ensemble {
         if q.participants() <= 1 && q.standalone_enabled {
             return None;
         }
-        let voters: Vec<i64> = q
-            .servers
-            .values()
-            .filter(|s| !s.observer)
-            .map(|s| s.id as i64)
-            .collect();
         let dir = &storage
             .snap_dir
             .parent()
@@ -150,7 +144,7 @@ impl Ensemble {
             me,
             observer,
             servers: q.servers.clone(),
-            members: Members::majority(&voters),
+            members: Members::from_config(q),
             config_text: q.config_text(),
             election: None,
             tick_ms: cfg.tick_time as u64,
@@ -296,6 +290,7 @@ impl Node {
             q.servers.clone(),
             q.quorum_listen_on_all_ips,
             e.config_text.clone(),
+            e.members.clone(),
             tx.clone(),
         )
         .await?;

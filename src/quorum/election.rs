@@ -47,6 +47,7 @@ pub async fn start(
     servers: BTreeMap<u64, QuorumServer>,
     listen_all: bool,
     config_text: String,
+    members: Members,
     node: mpsc::Sender<Msg>,
 ) -> std::io::Result<mpsc::UnboundedSender<Cmd>> {
     let mine = servers
@@ -91,16 +92,7 @@ pub async fn start(
             tokio::spawn(knock(*sid as i64, addr, shared.clone()));
         }
     }
-    let voters: Vec<i64> = servers
-        .values()
-        .filter(|s| !s.observer)
-        .map(|s| s.id as i64)
-        .collect();
-    let election = Election::new(
-        me as i64,
-        Members::majority(&voters),
-        Bytes::from(config_text),
-    );
+    let election = Election::new(me as i64, members, Bytes::from(config_text));
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     tokio::spawn(drive(election, shared, in_rx, cmd_rx, node));
     Ok(cmd_tx)

@@ -128,16 +128,45 @@ impl Vote {
     }
 }
 
-/// The voting members and their weights (a majority quorum when all weights are 1).
+/// The voting members and their weights: a majority of the total weight (all weights 1 in a
+/// plain ensemble), or ZooKeeper's hierarchical quorums when members are in groups.
 #[derive(Debug, Clone)]
 pub struct Members {
     pub weights: BTreeMap<i64, u64>,
+    /// Each member's group, for hierarchical quorums.
+    pub groups: Option<BTreeMap<i64, i64>>,
 }
 
 impl Members {
     pub fn majority(ids: &[i64]) -> Members {
         Members {
             weights: ids.iter().map(|&i| (i, 1)).collect(),
+            groups: None,
+        }
+    }
+
+    /// The participants of zoo.cfg's server list, with its groups and weights if any.
+    pub fn from_config(q: &crate::config::QuorumConfig) -> Members {
+        let voters: Vec<i64> = q
+            .servers
+            .values()
+            .filter(|s| !s.observer)
+            .map(|s| s.id as i64)
+            .collect();
+        if q.groups.is_empty() {
+            return Members::majority(&voters);
+        }
+        Members {
+            weights: voters
+                .iter()
+                .map(|v| (*v, q.weights.get(&(*v as u64)).copied().unwrap_or(1)))
+                .collect(),
+            groups: Some(
+                q.groups
+                    .iter()
+                    .map(|(s, g)| (*s as i64, *g as i64))
+                    .collect(),
+            ),
         }
     }
 
@@ -149,11 +178,31 @@ impl Members {
         self.weights.contains_key(&sid)
     }
 
-    /// More than half of the total weight.
+    /// More than half of the total weight; with groups (QuorumHierarchical), more than half
+    /// of the groups of nonzero weight each hold more than half of their weight.
     pub fn is_quorum<'a>(&self, sids: impl Iterator<Item = &'a i64>) -> bool {
-        let total: u64 = self.weights.values().sum();
-        let have: u64 = sids.map(|s| self.weight(*s)).sum();
-        2 * have > total
+        let Some(groups) = &self.groups else {
+            let total: u64 = self.weights.values().sum();
+            let have: u64 = sids.map(|s| self.weight(*s)).sum();
+            return 2 * have > total;
+        };
+        let mut group_weight: BTreeMap<i64, u64> = BTreeMap::new();
+        for (sid, gid) in groups {
+            *group_weight.entry(*gid).or_default() += self.weight(*sid);
+        }
+        let counted = group_weight.values().filter(|w| **w > 0).count();
+        let mut have: BTreeMap<i64, u64> = BTreeMap::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for sid in sids {
+            if let (true, Some(gid)) = (seen.insert(*sid), groups.get(sid)) {
+                *have.entry(*gid).or_default() += self.weight(*sid);
+            }
+        }
+        let majorities = have
+            .iter()
+            .filter(|(gid, w)| **w > group_weight.get(gid).copied().unwrap_or(0) / 2)
+            .count();
+        majorities > counted / 2
     }
 }
 
@@ -437,6 +486,38 @@ mod tests {
         let mut bad = b.to_vec();
         bad[40..44].copy_from_slice(&1000i32.to_be_bytes());
         assert!(Notification::decode(&bad).is_err());
+    }
+
+    #[test]
+    fn hierarchical_quorums_as_zookeeper_counts_them() {
+        // Three groups of three, all weight 1: two servers in each of two groups suffice.
+        let mut weights = BTreeMap::new();
+        let mut groups = BTreeMap::new();
+        for sid in 1..=9 {
+            weights.insert(sid, 1);
+            groups.insert(sid, (sid - 1) / 3 + 1);
+        }
+        let m = Members {
+            weights,
+            groups: Some(groups),
+        };
+        assert!(m.is_quorum([1, 2, 4, 5].iter()));
+        assert!(
+            !m.is_quorum([1, 2, 3, 4].iter()),
+            "one group's majority only"
+        );
+        assert!(!m.is_quorum([1, 4, 7].iter()), "no group's majority");
+        // A group of weight zero does not count: its servers neither help nor are needed.
+        let mut z = m.clone();
+        for sid in 7..=9 {
+            z.weights.insert(sid, 0);
+        }
+        assert!(!z.is_quorum([1, 2, 7, 8, 9].iter()));
+        assert!(z.is_quorum([1, 2, 4, 5].iter()));
+        assert!(
+            !beats(&z, (9, 100, 9), (1, 0, 0)),
+            "weight zero never leads"
+        );
     }
 
     #[test]
