@@ -1042,7 +1042,14 @@ impl Node {
                 let ping = Packet::new(PacketType::Ping, last, None).encode();
                 let mut stale = Vec::new();
                 for (id, lr) in &l.learners {
-                    if age(lr.last_heard) > sync {
+                    // A learner still being synchronised (a large SNAP) has initLimit, as in
+                    // ZooKeeper; one being served, syncLimit.
+                    let limit = if lr.phase == LPhase::Serving {
+                        sync
+                    } else {
+                        init
+                    };
+                    if age(lr.last_heard) > limit {
                         stale.push(*id);
                     } else if lr.phase == LPhase::Serving {
                         lr.link.send_raw(ping.clone());
