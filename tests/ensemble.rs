@@ -500,13 +500,7 @@ fn losing_the_leader_and_a_follower_under_load_loses_no_acknowledged_write() {
     let mut c = Cluster::new("load", 3);
     c.start_all();
     let first = c.wait_stable(Duration::from_secs(30));
-    let hosts = c.hosts(&c.all());
-    let mut load = Command::new("/usr/bin/python3")
-        .args([&script("load.py"), &hosts, "14", "/load"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3 with kazoo");
+    let load = Load::start(&c.hosts(&c.all()), 14, "/load");
     std::thread::sleep(Duration::from_secs(3));
     // The leader dies; the others elect a new one and carry on.
     c.kill(first);
@@ -522,45 +516,12 @@ fn losing_the_leader_and_a_follower_under_load_loses_no_acknowledged_write() {
     c.kill(victim);
     std::thread::sleep(Duration::from_secs(2));
     c.start(victim);
-    let mut out = String::new();
-    load.stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    let st = load.wait().unwrap();
-    let mut err = String::new();
-    load.stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    assert!(st.success(), "load failed: {out}\n{err}");
+    let (acked, done) = load.finish();
     c.wait_stable(Duration::from_secs(20));
     c.wait_same_zxid(Duration::from_secs(20));
-    let acked: Vec<&str> = out
-        .lines()
-        .filter_map(|l| l.strip_prefix("ACK /load/"))
-        .collect();
-    let done = out.lines().find(|l| l.starts_with("DONE")).unwrap_or("");
     eprintln!("load: {done}; elections: {:#?}", c.elections());
-    assert!(
-        acked.len() > 100,
-        "too few writes acknowledged: {done}\n{err}"
-    );
-    let views: Vec<String> = (0..3).map(|i| dump(&c, i, "/load")).collect();
-    for (i, v) in views.iter().enumerate() {
-        let names: std::collections::HashSet<&str> =
-            v.lines().filter_map(|l| l.split(' ').next()).collect();
-        for a in &acked {
-            assert!(
-                names.contains(a),
-                "server {} lost acknowledged /load/{a}",
-                i + 1
-            );
-        }
-        assert_eq!(v, &views[0], "server {} differs from server 1", i + 1);
-    }
+    assert!(acked.len() > 100, "too few writes acknowledged: {done}");
+    assert_same_everywhere(&c, "/load", &acked);
 }
 
 #[test]

@@ -1155,29 +1155,7 @@ impl Node {
             }
             PacketType::Trunc if phase == FPhase::Sync => self.truncate_to(p.zxid),
             PacketType::Proposal if phase != FPhase::Discovery => {
-                let raw = p.data.unwrap_or_default();
-                match Txn::decode(raw.clone()) {
-                    Ok(txn) => {
-                        let zxid = txn.hdr.zxid;
-                        if zxid <= self.zab_last_logged() {
-                            return; // already part of this node's history
-                        }
-                        self.proposals.push_back(Proposal {
-                            txn,
-                            then: Then::Nothing,
-                            raw: raw.clone(),
-                        });
-                        if !self.log.append(zxid, raw) {
-                            warn!("the txn log writer is gone; 0x{zxid:x} is not logged");
-                        }
-                    }
-                    Err(e) => {
-                        self.look(&format!(
-                            "undecodable proposal 0x{:x} from the leader: {e}",
-                            p.zxid
-                        ));
-                    }
-                }
+                self.learn_txn(p.data.unwrap_or_default(), p.zxid, "proposal");
             }
             PacketType::Commit if phase != FPhase::Discovery => self.commit_up_to(p.zxid),
             PacketType::NewLeader if phase == FPhase::Sync => {
@@ -1260,29 +1238,8 @@ impl Node {
             }
             PacketType::Inform if phase != FPhase::Discovery => {
                 // An observer: the txn is already committed; log it and apply it.
-                let raw = p.data.unwrap_or_default();
-                match Txn::decode(raw.clone()) {
-                    Ok(txn) => {
-                        let zxid = txn.hdr.zxid;
-                        if zxid <= self.zab_last_logged() {
-                            return;
-                        }
-                        self.proposals.push_back(Proposal {
-                            txn,
-                            then: Then::Nothing,
-                            raw: raw.clone(),
-                        });
-                        if !self.log.append(zxid, raw) {
-                            warn!("the txn log writer is gone; 0x{zxid:x} is not logged");
-                        }
-                        self.commit_up_to(zxid);
-                    }
-                    Err(e) => {
-                        self.look(&format!(
-                            "undecodable INFORM 0x{:x} from the leader: {e}",
-                            p.zxid
-                        ));
-                    }
+                if let Some(zxid) = self.learn_txn(p.data.unwrap_or_default(), p.zxid, "INFORM") {
+                    self.commit_up_to(zxid);
                 }
             }
             PacketType::CommitAndActivate | PacketType::InformAndActivate => {
@@ -1298,6 +1255,33 @@ impl Node {
         if let Some(text) = self.ens().map(|e| e.config_text.clone()) {
             self.tree.set_config(text.as_bytes(), 0, wall_ms());
         }
+    }
+
+    /// A txn from the leader (PROPOSAL, or INFORM to an observer): queued and handed to the
+    /// log unless this node already has it. Returns its zxid when it was new.
+    fn learn_txn(&mut self, raw: Bytes, packet_zxid: i64, what: &str) -> Option<i64> {
+        let txn = match Txn::decode(raw.clone()) {
+            Ok(t) => t,
+            Err(e) => {
+                self.look(&format!(
+                    "undecodable {what} 0x{packet_zxid:x} from the leader: {e}"
+                ));
+                return None;
+            }
+        };
+        let zxid = txn.hdr.zxid;
+        if zxid <= self.zab_last_logged() {
+            return None; // already part of this node's history
+        }
+        self.proposals.push_back(Proposal {
+            txn,
+            then: Then::Nothing,
+            raw: raw.clone(),
+        });
+        if !self.log.append(zxid, raw) {
+            warn!("the txn log writer is gone; 0x{zxid:x} is not logged");
+        }
+        Some(zxid)
     }
 
     fn zab_last_logged(&self) -> i64 {
