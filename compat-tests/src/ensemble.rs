@@ -229,7 +229,7 @@ impl Drop for Ensemble {
         for i in 0..self.members.len() {
             self.kill(i);
         }
-        if !std::thread::panicking() {
+        if !std::thread::panicking() && std::env::var_os("FERROZK_KEEP_TEST_DIRS").is_none() {
             let _ = std::fs::remove_dir_all(&self.base);
         }
     }

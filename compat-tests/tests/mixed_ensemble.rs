@@ -100,6 +100,29 @@ fn java_and_ferrozk_members_lead_and_follow_each_other() {
         }
         assert_eq!(v, &views[0], "server {} differs from server 1", i + 1);
     }
+    // How the ferrozk leader brought the Java member back (DIFF, TRUNC or SNAP).
+    for i in 0..2 {
+        for l in m
+            .log(i)
+            .lines()
+            .filter(|l| l.contains("synchronising learner 3"))
+        {
+            println!("server {}: {l}", i + 1);
+        }
+    }
+    // The Java member found nothing wrong in what ferrozk sent it, as learner or as leader:
+    // no failed synchronisation, no acknowledgement out of order.
+    let java = m.log(2);
+    for bad in [
+        "Exception when following the leader",
+        "received before ACK for",
+    ] {
+        assert!(
+            !java.contains(bad),
+            "the Java member logged {bad:?}:\n{}",
+            m.logs()
+        );
+    }
     // And writes still go through the Java follower to the ferrozk leader.
     python(&[
         "-c",

@@ -73,8 +73,30 @@ struct Learner {
     sid: i64,
     /// Registered with OBSERVERINFO: sent INFORM instead of PROPOSAL and COMMIT.
     observer: bool,
+    /// Broadcasts held between NEWLEADER and UPTODATE, sent right after UPTODATE: a
+    /// ZooKeeper 3.8.0 learner fails on a COMMIT in that window (ZOOKEEPER-4394).
+    held: Vec<Bytes>,
     phase: LPhase,
     last_heard: Instant,
+}
+
+impl Learner {
+    /// A broadcast packet: sent to a learner being served, held for one between NEWLEADER
+    /// and UPTODATE, not sent to one still in discovery (its sync will include it).
+    fn forward(&mut self, b: Bytes) {
+        match self.phase {
+            LPhase::Serving => self.link.send_raw(b),
+            LPhase::NewLeaderAck => self.held.push(b),
+            _ => {}
+        }
+    }
+
+    fn up_to_date(&mut self) {
+        self.link.send(&Packet::new(PacketType::UpToDate, -1, None));
+        for b in self.held.drain(..) {
+            self.link.send_raw(b);
+        }
+    }
 }
 
 pub(super) struct Leading {
@@ -110,7 +132,9 @@ pub(super) struct Following {
     snap_zxid: Option<i64>,
     /// Proposals are acknowledged once durable, after NEWLEADER.
     acking: bool,
-    acked_upto: i64,
+    /// Proposals logged and not yet acknowledged, in order: each is ACKed once durable,
+    /// even if its COMMIT came first (a Java leader checks that ACKs come in order).
+    unacked: VecDeque<i64>,
     /// This server's clients' requests sent to the leader, per session in order.
     forwarded: HashMap<i64, VecDeque<(i32, Then)>>,
     syncs: VecDeque<(ConnId, i64, i32, String, Instant)>,
@@ -451,7 +475,7 @@ impl Node {
                 last_heard: now,
                 snap_zxid: None,
                 acking: false,
-                acked_upto: i64::MIN,
+                unacked: VecDeque::new(),
                 forwarded: HashMap::new(),
                 syncs: VecDeque::new(),
                 revalidating: HashMap::new(),
@@ -488,6 +512,7 @@ impl Node {
                         link,
                         sid: -1,
                         observer: false,
+                        held: Vec::new(),
                         phase: LPhase::Info,
                         last_heard: now,
                     },
@@ -838,7 +863,7 @@ impl Node {
         let Some(l) = self.leading() else { return };
         if l.established {
             if let Some(lr) = l.learners.get_mut(&id) {
-                lr.link.send(&Packet::new(PacketType::UpToDate, -1, None));
+                lr.up_to_date();
                 lr.phase = LPhase::Serving;
                 info!("learner {sid} is up to date");
             }
@@ -864,7 +889,7 @@ impl Node {
         let mut up = Vec::new();
         for lr in l.learners.values_mut() {
             if lr.phase == LPhase::NewLeaderAck && acked.contains(&lr.sid) {
-                lr.link.send(&Packet::new(PacketType::UpToDate, -1, None));
+                lr.up_to_date();
                 lr.phase = LPhase::Serving;
                 up.push(lr.sid);
             }
@@ -968,13 +993,13 @@ impl Node {
     /// After a proposal is handed to the log: send it to the learners being synchronised
     /// or served.
     pub(super) fn broadcast_proposal(&mut self, zxid: i64, raw: &Bytes) {
-        let Some(Role::Leading(l)) = self.ensemble.as_ref().map(|e| &e.role) else {
+        let b = Packet::new(PacketType::Proposal, zxid, Some(raw.clone())).encode();
+        let Some(Role::Leading(l)) = self.ensemble.as_mut().map(|e| &mut e.role) else {
             return;
         };
-        let b = Packet::new(PacketType::Proposal, zxid, Some(raw.clone())).encode();
-        for lr in l.learners.values() {
-            if !lr.observer && matches!(lr.phase, LPhase::NewLeaderAck | LPhase::Serving) {
-                lr.link.send_raw(b.clone());
+        for lr in l.learners.values_mut() {
+            if !lr.observer {
+                lr.forward(b.clone());
             }
         }
     }
@@ -996,17 +1021,14 @@ impl Node {
             }
             let b = Packet::new(PacketType::Commit, zxid, None).encode();
             let mut inform: Option<Bytes> = None;
-            for lr in l.learners.values() {
-                if !matches!(lr.phase, LPhase::NewLeaderAck | LPhase::Serving) {
-                    continue;
-                }
+            for lr in l.learners.values_mut() {
                 if lr.observer {
                     let i = inform.get_or_insert_with(|| {
                         Packet::new(PacketType::Inform, zxid, Some(raw.clone())).encode()
                     });
-                    lr.link.send_raw(i.clone());
+                    lr.forward(i.clone());
                 } else {
-                    lr.link.send_raw(b.clone());
+                    lr.forward(b.clone());
                 }
             }
             while l.syncs.front().is_some_and(|(after, _)| *after <= zxid) {
@@ -1169,16 +1191,20 @@ impl Node {
                     std::process::exit(70);
                 }
                 self.send_leader(&Packet::new(PacketType::Ack, p.zxid, None));
+                // Everything logged is durable now: acknowledge what is not yet committed.
+                let applied = self.last_zxid();
                 let observer = self.ens().is_some_and(|e| e.observer);
-                let pending: Vec<i64> = self.proposals.iter().map(|p| p.txn.hdr.zxid).collect();
+                let pending: Vec<i64> = self
+                    .following()
+                    .map(|f| f.unacked.drain(..).filter(|z| *z > applied).collect())
+                    .unwrap_or_default();
                 if !observer {
-                    for z in &pending {
-                        self.send_leader(&Packet::new(PacketType::Ack, *z, None));
+                    for z in pending {
+                        self.send_leader(&Packet::new(PacketType::Ack, z, None));
                     }
                 }
                 if let Some(f) = self.following() {
                     f.acking = !observer;
-                    f.acked_upto = pending.last().copied().unwrap_or(i64::MIN);
                 }
             }
             PacketType::UpToDate if phase == FPhase::Sync => {
@@ -1281,6 +1307,10 @@ impl Node {
         if !self.log.append(zxid, raw) {
             warn!("the txn log writer is gone; 0x{zxid:x} is not logged");
         }
+        let observer = self.ens().is_some_and(|e| e.observer);
+        if let (Some(f), false) = (self.following(), observer) {
+            f.unacked.push_back(zxid);
+        }
         Some(zxid)
     }
 
@@ -1310,6 +1340,9 @@ impl Node {
             loaded.sessions.len()
         );
         self.proposals.clear();
+        if let Some(f) = self.following() {
+            f.unacked.clear();
+        }
         self.tree = loaded.tree;
         self.committed_sessions = loaded.sessions.iter().copied().collect();
         self.overlay = Overlay::new(&self.tree);
@@ -1339,6 +1372,9 @@ impl Node {
     fn truncate_to(&mut self, zxid: i64) {
         info!("the leader asks to truncate the log after 0x{zxid:x}");
         self.proposals.clear();
+        if let Some(f) = self.following() {
+            f.unacked.clear();
+        }
         let storage = self.storage.clone();
         let res = block(|| {
             self.log.truncate_after(zxid)?;
@@ -1380,15 +1416,11 @@ impl Node {
         if !f.acking {
             return;
         }
-        let from = f.acked_upto;
-        let zs: Vec<i64> = self
-            .proposals
-            .iter()
-            .map(|p| p.txn.hdr.zxid)
-            .filter(|z| *z > from && *z <= zxid)
-            .collect();
-        if let Some(f) = self.following() {
-            f.acked_upto = f.acked_upto.max(zxid);
+        let mut zs = Vec::new();
+        while f.unacked.front().is_some_and(|z| *z <= zxid) {
+            if let Some(z) = f.unacked.pop_front() {
+                zs.push(z);
+            }
         }
         for z in zs {
             self.send_leader(&Packet::new(PacketType::Ack, z, None));
