@@ -223,6 +223,11 @@ impl Node {
         self.look("starting up");
     }
 
+    #[doc(hidden)]
+    pub fn sim_tree(&self) -> Vec<(String, i64, i64, i32)> {
+        self.tree.stats()
+    }
+
     /// The czxid of a node of the tree, if it exists.
     #[doc(hidden)]
     pub fn sim_czxid(&self, path: &str) -> Option<i64> {
@@ -907,6 +912,7 @@ impl Node {
         self.actions.clear();
         self.next_zxid = jute::make_zxid(epoch, 1);
         self.set_config_node();
+        self.settle_vote(epoch);
         self.overlay = Overlay::new(&self.tree);
         let now = self.instant();
         let took = now.saturating_duration_since(since_leading);
@@ -1223,6 +1229,7 @@ impl Node {
                 let epoch = self.ens().map_or(0, |e| e.current_epoch);
                 self.next_zxid = jute::make_zxid(epoch, 1).max(self.last_zxid() + 1);
                 self.set_config_node();
+                self.settle_vote(epoch);
             }
             PacketType::Ping => {
                 let touched = self
@@ -1277,6 +1284,12 @@ impl Node {
         }
     }
 
+    fn settle_vote(&self, epoch: i64) {
+        if let Some(tx) = self.ens().and_then(|e| e.election.clone()) {
+            let _ = tx.send(Cmd::Settled { epoch });
+        }
+    }
+
     fn set_config_node(&mut self) {
         if let Some(text) = self.ens().map(|e| e.config_text.clone()) {
             self.tree.set_config(text.as_bytes(), 0, wall_ms());
@@ -1314,6 +1327,14 @@ impl Node {
         Some(zxid)
     }
 
+    /// For the simulation's record: the tree was replaced or rolled back.
+    fn note_reset(&mut self) {
+        let (z, d) = (self.tree.last_processed_zxid, self.tree.digest());
+        if let Some(log) = self.applied_log.as_mut() {
+            log.push(Applied::Reset(z, d));
+        }
+    }
+
     fn zab_last_logged(&self) -> i64 {
         self.proposals
             .back()
@@ -1344,6 +1365,7 @@ impl Node {
             f.unacked.clear();
         }
         self.tree = loaded.tree;
+        self.note_reset();
         self.committed_sessions = loaded.sessions.iter().copied().collect();
         self.overlay = Overlay::new(&self.tree);
         self.digest_log.clear();
@@ -1395,7 +1417,24 @@ impl Node {
         });
         match res {
             Ok((tree, sessions)) => {
+                let reached = tree.last_processed_zxid;
                 self.tree = tree;
+                self.note_reset();
+                if reached != zxid {
+                    // The log no longer holds the way to exactly that point (a snapshot from
+                    // a leader replaced the records before it): resynchronise from what the
+                    // log does hold, which the leader will DIFF or SNAP.
+                    self.committed_sessions = sessions.into_iter().collect();
+                    self.overlay = Overlay::new(&self.tree);
+                    if let Some(e) = self.ensemble.as_mut() {
+                        e.committed_log.clear();
+                        e.committed_floor = reached;
+                    }
+                    self.look(&format!(
+                        "asked to truncate to 0x{zxid:x}, the log recovers to 0x{reached:x}: synchronising again"
+                    ));
+                    return;
+                }
                 self.committed_sessions = sessions.into_iter().collect();
                 self.overlay = Overlay::new(&self.tree);
                 if let Some(e) = self.ensemble.as_mut() {

@@ -39,6 +39,17 @@ mod ensemble;
 
 pub type ConnId = u64;
 
+/// A change of the tree as the deterministic simulation sees it.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// A txn applied: its zxid and the tree digest after it.
+    Txn(i64, u64),
+    /// The tree replaced (a leader's snapshot) or rolled back (a truncation): it is now the
+    /// tree at this zxid, with this digest.
+    Reset(i64, u64),
+}
+
 /// Where the node reads the time: the machine's clock, or one the deterministic simulation
 /// moves (milliseconds since the node was made).
 #[derive(Clone, Default)]
@@ -260,8 +271,8 @@ pub struct Node {
     waiting: VecDeque<Waiting>,
     start: Instant,
     clock: Clock,
-    /// Every txn applied, in order (zxid, tree digest after it), when a simulation asks.
-    pub applied_log: Option<Vec<(i64, u64)>>,
+    /// What happened to the tree, in order, when a simulation asks.
+    pub applied_log: Option<Vec<Applied>>,
     events: Vec<Event>,
     changes: Vec<Change>,
     actions: Vec<Action>,
@@ -1247,7 +1258,7 @@ impl Node {
         self.changes.clear();
         let rc = self.tree.apply(&p.txn, &mut self.changes);
         if let Some(log) = self.applied_log.as_mut() {
-            log.push((zxid, self.tree.digest()));
+            log.push(Applied::Txn(zxid, self.tree.digest()));
         }
         if let Some(d) = &p.txn.digest {
             if d.tree_digest as u64 != self.tree.digest() {

@@ -22,6 +22,9 @@ use tracing::{debug, info, warn};
 pub enum Cmd {
     /// Start a round: the node has stopped serving; its history ends at `last_zxid`.
     Look { last_zxid: i64, current_epoch: i64 },
+    /// The node leads or follows in this epoch now: its vote says so to servers that join
+    /// later (QuorumPeer.updateElectionVote, ZOOKEEPER-1732).
+    Settled { epoch: i64 },
 }
 
 /// ZooKeeper's finalizeWait: how long a vote that has a quorum waits for a better one.
@@ -324,6 +327,7 @@ async fn drive(
                     resend_at = tokio::time::Instant::now() + resend_every;
                     e.start(last_zxid, current_epoch, &mut out);
                 }
+                Some(Cmd::Settled { epoch }) => e.settled(epoch),
                 None => return,
             },
             Some((sid, n)) = inbox.recv() => e.receive(sid, n, &mut out),

@@ -30,9 +30,14 @@ impl MemLog {
         self.records.truncate(self.durable);
     }
 
+    /// Drops every record after `zxid`, and a snapshot taken past it (it holds what is
+    /// being dropped), as the disk version does.
     pub fn truncate_after(&mut self, zxid: i64) {
         self.records.retain(|(z, _)| *z <= zxid);
         self.durable = self.durable.min(self.records.len());
+        if self.snapshot.as_ref().is_some_and(|(z, _)| *z > zxid) {
+            self.snapshot = None;
+        }
     }
 
     /// What recovery rebuilds from the durable state: the snapshot, then every durable

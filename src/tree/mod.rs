@@ -357,6 +357,15 @@ impl DataTree {
         t
     }
 
+    /// Every node's path and Stat (czxid, mzxid, version), in path order (for tests).
+    #[doc(hidden)]
+    pub fn stats(&self) -> Vec<(String, i64, i64, i32)> {
+        self.nodes
+            .iter()
+            .map(|(p, n)| (p.clone(), n.stat.czxid, n.stat.mzxid, n.stat.version))
+            .collect()
+    }
+
     /// Sets /zookeeper/config to an ensemble's configuration, as each ZooKeeper member does
     /// locally when it starts serving (ZKDatabase.initConfigInZKDatabase: the data, mzxid =
     /// the config's version, version -1). Outside every digest, like all of /zookeeper.

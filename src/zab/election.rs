@@ -319,6 +319,16 @@ impl Election {
     }
 
     /// No notification for a while: ZooKeeper sends its notifications again.
+    /// The leader established `epoch` (or this follower joined it): from now on this
+    /// server's vote names that epoch, so that every settled member reports the same vote
+    /// (leader, epoch) to a server that joins later. Without it a joiner can see the leader
+    /// and its followers disagree on the epoch and never find a quorum.
+    pub fn settled(&mut self, epoch: i64) {
+        if let Some(v) = self.decided.as_mut() {
+            v.peer_epoch = epoch;
+        }
+    }
+
     pub fn resend(&self, out: &mut Vec<Out>) {
         if self.state == PeerState::Looking {
             self.broadcast(out);
