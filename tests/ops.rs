@@ -733,34 +733,46 @@ fn zktop_reads_ferrozk_stats() {
         "zktop screen: {screen}\nstderr: {}",
         String::from_utf8_lossy(&ui.stderr)
     );
-    // And in a real terminal where the machine can make one (`script` from bsdutils). A CI
-    // sandbox without pseudo-terminals cannot; `script` then fails before zktop starts.
-    let tty = Command::new("script")
-        .args([
-            "-q",
-            "-c",
-            &format!(
-                "stty cols 120 rows 40; timeout 5 zktop --servers 127.0.0.1:{}",
-                s.port
-            ),
-            "/dev/null",
-        ])
-        .env("TERM", "xterm")
-        .output()
-        .expect("script (bsdutils)");
-    let screen = String::from_utf8_lossy(&tty.stdout);
-    let err = String::from_utf8_lossy(&tty.stderr);
-    if screen.is_empty() && !err.is_empty() {
+    // And in a real terminal where the machine can make one (`script` from bsdutils). Whether
+    // it can is asked first with a probe that only prints a marker; a CI sandbox without
+    // pseudo-terminals fails that probe, and the file-drawn UI above is then the check.
+    let probe = under_pty("printf ferrozk-pty-probe");
+    if !probe.0.contains("ferrozk-pty-probe") {
         eprintln!(
-            "no pseudo-terminal here ({}); the file-drawn UI above was checked",
-            err.trim()
+            "no usable pseudo-terminal here (probe printed {:?}, stderr {:?}); the file-drawn UI above was checked",
+            probe.0, probe.1
         );
-    } else {
-        assert!(
-            screen.contains("Ensemble -- nodecount:6"),
-            "zktop screen under a pty: {screen}\nstderr: {err}"
-        );
+        return;
     }
+    let (screen, err) = under_pty(&format!(
+        "stty cols 120 rows 40; timeout 5 zktop --servers 127.0.0.1:{}",
+        s.port
+    ));
+    assert!(
+        screen.contains("Ensemble -- nodecount:6"),
+        "zktop screen under a pty: {screen}\nstderr: {err}"
+    );
+}
+
+/// Runs `cmd` under `script` with a pseudo-terminal and returns what it printed. Standard
+/// input stays open (an empty pipe) until the command ends: `script` stops as soon as its
+/// input reaches end of file, which would cut the command short.
+fn under_pty(cmd: &str) -> (String, String) {
+    let mut child = Command::new("timeout")
+        .args(["10", "script", "-q", "-c", cmd, "/dev/null"])
+        .env("TERM", "xterm")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("script (bsdutils)");
+    let keep_open = child.stdin.take();
+    let out = child.wait_with_output().expect("script output");
+    drop(keep_open);
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        format!("{} ({})", String::from_utf8_lossy(&out.stderr), out.status),
+    )
 }
 
 #[test]
