@@ -7,7 +7,11 @@ cd "$(dirname "$0")/.."
 bash compat-tests/scripts/install-deps.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
-cargo test --workspace --locked --exclude compat-tests
-cargo test -p compat-tests --locked -- --test-threads=1
+# Every test binary runs even when an earlier one fails, so one run reports every failure;
+# the script still exits non-zero if anything failed.
+status=0
+cargo test --workspace --locked --exclude compat-tests --no-fail-fast || status=1
+cargo test -p compat-tests --locked --no-fail-fast -- --test-threads=1 || status=1
 # bench/compare against both servers, every scenario once at tiny sizes (about 2 minutes).
-/usr/bin/python3 bench/compare --smoke
+/usr/bin/python3 bench/compare --smoke || status=1
+exit "$status"
