@@ -926,3 +926,110 @@ fn hierarchical_quorums_count_groups_and_weights_as_zookeeper_does() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// The quorum and election ports of member `i`, from its zoo.cfg.
+fn peer_ports(c: &Cluster, i: usize) -> (u16, u16) {
+    let cfg = std::fs::read_to_string(c.members[i].dir.join("zoo.cfg")).unwrap();
+    let prefix = format!("server.{}=", c.members[i].id);
+    let line = cfg.lines().find(|l| l.starts_with(&prefix)).unwrap();
+    let mut parts = line[prefix.len()..].split(':').skip(1);
+    let q = parts.next().unwrap().parse().unwrap();
+    let e = parts
+        .next()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    (q, e)
+}
+
+/// Sends `bytes` to `port` and waits for the server to close the connection; false when it
+/// is still open after five seconds.
+fn closed_after(port: u16, bytes: &[u8]) -> bool {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.write_all(bytes).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return false,
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return false,
+            Err(_) => return true,
+        }
+    }
+}
+
+#[test]
+fn strangers_on_the_quorum_and_election_ports_are_closed_and_change_nothing() {
+    use ferrozk::quorum::packet::Packet;
+    use jute::PacketType;
+    let mut c = Cluster::new("strangers", 3);
+    c.start_all();
+    let leader = c.wait_stable(Duration::from_secs(30));
+    let (quorum, election) = peer_ports(&c, leader);
+    // A SNAP packet, then a snapshot stream announcing 2^24 sessions that never come: only a
+    // learner reads snapshot streams, from the leader it dialled; here it is a first packet
+    // that is not FOLLOWERINFO.
+    let mut snap = Packet::new(PacketType::Snap, 0, None).encode().to_vec();
+    snap.extend_from_slice(&(1i32 << 24).to_be_bytes());
+    assert!(closed_after(quorum, &snap), "SNAP from a stranger");
+    // Session touches from a link that never said who it is.
+    let mut touches = Vec::new();
+    for s in 0..100i64 {
+        touches.extend_from_slice(&(0x7700_0000_0000 + s).to_be_bytes());
+        touches.extend_from_slice(&30_000i32.to_be_bytes());
+    }
+    let ping = Packet::new(PacketType::Ping, 0, Some(touches.into())).encode();
+    assert!(closed_after(quorum, &ping), "PING from a stranger");
+    // FOLLOWERINFO from a server id that is not in the configuration.
+    let mut info = Vec::new();
+    info.extend_from_slice(&99i64.to_be_bytes());
+    info.extend_from_slice(&0x10000i32.to_be_bytes());
+    info.extend_from_slice(&0i64.to_be_bytes());
+    let fi = Packet::new(PacketType::FollowerInfo, 0, Some(info.into())).encode();
+    assert!(closed_after(quorum, &fi), "FOLLOWERINFO from server 99");
+    // A packet whose data claims more than jute.maxbuffer (QuorumPackets are not framed:
+    // type, zxid, then the data's own length).
+    let mut big = Vec::new();
+    big.extend_from_slice(&(PacketType::FollowerInfo.code()).to_be_bytes());
+    big.extend_from_slice(&0i64.to_be_bytes());
+    big.extend_from_slice(&i32::MAX.to_be_bytes());
+    assert!(closed_after(quorum, &big), "an oversized quorum packet");
+    // An election connection whose initial message announces an absurd address length.
+    let mut hello = Vec::new();
+    hello.extend_from_slice(&(-65536i64).to_be_bytes());
+    hello.extend_from_slice(&7i64.to_be_bytes());
+    hello.extend_from_slice(&i32::MAX.to_be_bytes());
+    assert!(
+        closed_after(election, &hello),
+        "an oversized election hello"
+    );
+    // The ensemble kept its leader and still commits through every member.
+    assert_eq!(c.wait_stable(Duration::from_secs(10)), leader);
+    for m in &c.members {
+        python(&[
+            "-c",
+            "import sys\n\
+             from kazoo.client import KazooClient\n\
+             zk = KazooClient(hosts='127.0.0.1:' + sys.argv[1])\n\
+             zk.start(timeout=30)\n\
+             zk.create('/after-strangers-' + sys.argv[1], b'x')\n\
+             zk.stop()\n",
+            &m.client_port.to_string(),
+        ]);
+    }
+    c.wait_same_zxid(Duration::from_secs(10));
+    let views: Vec<String> = (0..3).map(|i| dump(&c, i, "/")).collect();
+    assert_eq!(views[0], views[1]);
+    assert_eq!(views[0], views[2]);
+    assert_eq!(
+        views[0].matches("after-strangers-").count(),
+        3,
+        "{}",
+        views[0]
+    );
+}

@@ -124,6 +124,8 @@ enum FPhase {
 
 pub(super) struct Following {
     leader: i64,
+    /// The id of the link being dialled to the leader (0 in the simulation: any).
+    attempt: LinkId,
     link: Option<Link>,
     cancel: CancellationToken,
     phase: FPhase,
@@ -185,6 +187,12 @@ impl Ensemble {
             sim_connects: None,
         })
     }
+}
+
+fn lr_peer(n: &mut Node, id: LinkId) -> String {
+    n.leading()
+        .and_then(|l| l.learners.get(&id))
+        .map_or_else(|| "?".into(), |lr| lr.link.peer.to_string())
 }
 
 fn block<T>(f: impl FnOnce() -> T) -> T {
@@ -458,12 +466,14 @@ impl Node {
             }
             let cancel = CancellationToken::new();
             let attempts = (e.init_limit * e.tick_ms / 1000).clamp(1, 5) as u32;
+            // The simulation connects at once and in order: any link it brings will do (0).
+            let mut attempt = 0;
             if let Some(sim) = &e.sim_connects {
                 sim.lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .push((e.me, v.leader));
             } else if let Some(tx) = self.self_tx.clone() {
-                crate::quorum::connect_to_leader(
+                attempt = crate::quorum::connect_to_leader(
                     (s.host.clone(), s.quorum_port),
                     attempts,
                     tx,
@@ -473,6 +483,7 @@ impl Node {
             }
             e.role = Role::Following(Box::new(Following {
                 leader: v.leader,
+                attempt,
                 link: None,
                 cancel,
                 phase: FPhase::Connecting,
@@ -523,7 +534,9 @@ impl Node {
                     },
                 );
             }
-            (Role::Following(f), LinkEvent::Up(link)) if f.phase == FPhase::Connecting => {
+            (Role::Following(f), LinkEvent::Up(link))
+                if f.phase == FPhase::Connecting && (f.attempt == 0 || f.attempt == link.id) =>
+            {
                 let mut info = BytesMut::new();
                 LearnerInfo {
                     server_id: e.me,
@@ -553,8 +566,19 @@ impl Node {
                 }
             }
             (Role::Looking, LinkEvent::Packet(id, p)) => {
-                if let Some((_, q)) = e.parked.iter_mut().find(|(l, _)| l.id == id) {
-                    if q.len() < 16 {
+                // A learner says FOLLOWERINFO and waits; a link that sends more while this
+                // node is still looking is not a learner, and cannot fill memory either.
+                if let Some(i) = e.parked.iter().position(|(l, _)| l.id == id) {
+                    let (link, q) = &mut e.parked[i];
+                    let held: usize = q
+                        .iter()
+                        .map(|p| p.data.as_ref().map_or(0, |d| d.len()))
+                        .sum();
+                    if q.len() >= 4 || held + p.data.as_ref().map_or(0, |d| d.len()) > 64 * 1024 {
+                        warn!("a quorum connection from {} sent too much before this node led; closing it", link.peer);
+                        link.close();
+                        e.parked.remove(i);
+                    } else {
                         q.push(p);
                     }
                 }
@@ -585,7 +609,9 @@ impl Node {
                 }
             }
             (Role::Following(f), LinkEvent::Down(id, why))
-                if id == 0 || f.link.as_ref().is_some_and(|l| l.id == id) =>
+                if (f.attempt == 0 && id == 0)
+                    || (f.phase == FPhase::Connecting && id == f.attempt)
+                    || f.link.as_ref().is_some_and(|l| l.id == id) =>
             {
                 let leader = f.leader;
                 self.look(&format!("lost the leader {leader}: {why}"));
@@ -607,6 +633,13 @@ impl Node {
     pub(super) fn set_session_owner(&mut self, session: i64, owner: i64) {
         if let Some(l) = self.leading() {
             l.owners.insert(session, owner);
+        }
+    }
+
+    /// A closed session's owner is no longer tracked.
+    pub(super) fn forget_session_owner(&mut self, session: i64) {
+        if let Some(l) = self.leading() {
+            l.owners.remove(&session);
         }
     }
 
@@ -662,11 +695,21 @@ impl Node {
                     .filter(|(k, o)| **k != id && o.sid == sid)
                     .map(|(k, _)| *k)
                     .collect();
+                let replaced = !old.is_empty();
                 for k in old {
                     if let Some(o) = l.learners.remove(&k) {
                         o.link.close();
                     }
                 }
+                if !l.established {
+                    // Its NEWLEADER acknowledgement belonged to the old connection.
+                    l.newleader_acks.remove(&sid);
+                }
+                if replaced {
+                    // What the old connection acknowledged may since have been truncated.
+                    self.zab.forget(sid);
+                }
+                let Some(l) = self.leading() else { return };
                 if let Some(lr) = l.learners.get_mut(&id) {
                     lr.sid = sid;
                     lr.observer = p.kind == PacketType::ObserverInfo.code();
@@ -677,6 +720,17 @@ impl Node {
                         l.infos.insert(sid, jute::epoch_of(p.zxid));
                         self.maybe_new_epoch();
                     }
+                }
+            }
+            _ if phase == LPhase::Info => {
+                // As ZooKeeper's LearnerHandler: a learner introduces itself first.
+                warn!(
+                    "a quorum connection from {} began with packet type {}, not FOLLOWERINFO or OBSERVERINFO; closing",
+                    lr_peer(self, id),
+                    p.kind
+                );
+                if let Some(lr) = self.leading().and_then(|l| l.learners.remove(&id)) {
+                    lr.link.close();
                 }
             }
             Some(PacketType::AckEpoch) if phase == LPhase::AckEpoch => {
@@ -701,7 +755,7 @@ impl Node {
                     self.run_actions();
                 }
             }
-            Some(PacketType::Ping) => {
+            Some(PacketType::Ping) if matches!(phase, LPhase::NewLeaderAck | LPhase::Serving) => {
                 let d = p.data.unwrap_or_default();
                 let now_ms = self.now();
                 let mut at = 0;
@@ -711,7 +765,9 @@ impl Node {
                 }
             }
             Some(PacketType::Request) if phase == LPhase::Serving => self.learner_request(id, p),
-            Some(PacketType::Revalidate) => {
+            Some(PacketType::Revalidate)
+                if matches!(phase, LPhase::NewLeaderAck | LPhase::Serving) =>
+            {
                 let d = p.data.unwrap_or_default();
                 let (Some(session), Some(to)) = (be_i64(&d, 0), be_i32(&d, 8)) else {
                     return;
@@ -1069,6 +1125,7 @@ impl Node {
                 }
                 let ping = Packet::new(PacketType::Ping, last, None).encode();
                 let mut stale = Vec::new();
+                let mut forget = Vec::new();
                 for (id, lr) in &l.learners {
                     // A learner still being synchronised (a large SNAP) has initLimit, as in
                     // ZooKeeper; one being served, syncLimit.
@@ -1090,6 +1147,9 @@ impl Node {
                             lr.sid
                         );
                         lr.link.close();
+                        if lr.sid >= 0 && !l.learners.values().any(|o| o.sid == lr.sid) {
+                            forget.push(lr.sid);
+                        }
                     }
                 }
                 let mut synced: BTreeSet<i64> = l
@@ -1099,6 +1159,9 @@ impl Node {
                     .map(|lr| lr.sid)
                     .collect();
                 synced.insert(me);
+                for sid in forget {
+                    self.zab.forget(sid);
+                }
                 if !members.is_quorum(synced.iter()) {
                     self.look(&format!(
                         "only {synced:?} are synchronised with this leader: not a quorum"
@@ -1187,14 +1250,17 @@ impl Node {
             }
             PacketType::Commit if phase != FPhase::Discovery => self.commit_up_to(p.zxid),
             PacketType::NewLeader if phase == FPhase::Sync => {
+                // The synchronised txns reach the disk before the new epoch does: a member
+                // whose currentEpoch names the new epoch wins elections against members with
+                // the same history, so it must hold that history durably first.
+                if !block(|| self.log.barrier()) {
+                    error!("the txn log writer failed; exiting");
+                    std::process::exit(70);
+                }
                 let epoch = jute::epoch_of(p.zxid);
                 self.write_epoch(epoch::CURRENT_EPOCH, epoch);
                 if let Some(e) = self.ensemble.as_mut() {
                     e.current_epoch = epoch;
-                }
-                if !block(|| self.log.barrier()) {
-                    error!("the txn log writer failed; exiting");
-                    std::process::exit(70);
                 }
                 self.send_leader(&Packet::new(PacketType::Ack, p.zxid, None));
                 // Everything logged is durable now: acknowledge what is not yet committed.
@@ -1360,6 +1426,7 @@ impl Node {
             loaded.tree.node_count(),
             loaded.sessions.len()
         );
+        self.abandon_snapshot("the leader's snapshot replaces the tree");
         self.proposals.clear();
         if let Some(f) = self.following() {
             f.unacked.clear();
@@ -1381,6 +1448,13 @@ impl Node {
                 m.lock().unwrap_or_else(|e| e.into_inner()).snapshot = Some((zxid, bytes));
                 return Ok(dir.clone());
             }
+            // This node's own snapshots past that point hold a history the leader replaced.
+            for (z, path) in crate::storage::list(&dir, "snapshot")? {
+                if z > zxid {
+                    std::fs::remove_file(&path)?;
+                    info!("the leader's snapshot replaces {}", path.display());
+                }
+            }
             snap::write_file(&dir, zxid, &bytes, compression)
         });
         if let Err(e) = res {
@@ -1393,6 +1467,7 @@ impl Node {
     /// TRUNC: this node logged txns the leader does not have; drop them and reload.
     fn truncate_to(&mut self, zxid: i64) {
         info!("the leader asks to truncate the log after 0x{zxid:x}");
+        self.abandon_snapshot("the log is being truncated");
         self.proposals.clear();
         if let Some(f) = self.following() {
             f.unacked.clear();

@@ -1152,6 +1152,41 @@ impl Node {
         self.snap_job = Some((snap::Fuzzy::start(&self.tree, sessions), now, now));
     }
 
+    /// Before the tree is replaced or rolled back (TRUNC, a leader's snapshot): a snapshot
+    /// still being walked would mix two trees, and one being written would name a zxid the
+    /// log no longer reaches. The walk is dropped; a file already being written is waited for,
+    /// so that the caller's clean-up of snapshots past its new point sees it.
+    pub(super) fn abandon_snapshot(&mut self, why: &str) {
+        if self.snap_job.take().is_some() {
+            info!("abandoning the snapshot being taken: {why}");
+            self.snapshotting.store(false, Ordering::Release);
+            for w in self
+                .snap_waiters
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .drain(..)
+            {
+                let _ = w.send(Err(format!("snapshot abandoned: {why}")));
+            }
+            return;
+        }
+        let busy = self.snapshotting.clone();
+        let wait = || {
+            while busy.load(Ordering::Acquire) {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        };
+        if busy.load(Ordering::Acquire) {
+            info!("waiting for the snapshot being written before: {why}");
+            match tokio::runtime::Handle::try_current() {
+                Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                    tokio::task::block_in_place(wait)
+                }
+                _ => wait(),
+            }
+        }
+    }
+
     /// Nodes written per slice: a few milliseconds of work.
     const SNAPSHOT_SLICE: usize = 2000;
 
@@ -1283,6 +1318,7 @@ impl Node {
             }
             TxnBody::CloseSession(_) => {
                 self.committed_sessions.remove(&p.txn.hdr.client_id);
+                self.forget_session_owner(p.txn.hdr.client_id);
             }
             _ => {}
         }

@@ -76,9 +76,18 @@ pub enum LinkEvent {
 
 static NEXT_LINK: AtomicU64 = AtomicU64::new(1);
 
-fn start_link(stream: TcpStream, peer: SocketAddr, node: mpsc::Sender<Msg>, max: usize) -> Link {
+/// `to_leader`: this node dialled the link to follow a leader. Only such a link reads the
+/// snapshot stream after a SNAP packet; on a link a stranger opened to the quorum port, SNAP is
+/// an ordinary packet, which a leader ignores.
+fn start_link(
+    id: LinkId,
+    stream: TcpStream,
+    peer: SocketAddr,
+    node: mpsc::Sender<Msg>,
+    max: usize,
+    to_leader: bool,
+) -> Link {
     let _ = stream.set_nodelay(true);
-    let id = NEXT_LINK.fetch_add(1, Ordering::Relaxed);
     let (tx, mut rx) = mpsc::unbounded_channel::<Bytes>();
     let kill = CancellationToken::new();
     let link = Link {
@@ -124,7 +133,7 @@ fn start_link(stream: TcpStream, peer: SocketAddr, node: mpsc::Sender<Msg>, max:
                 Ok(p) => p,
                 Err(e) => break e.to_string(),
             };
-            let snap = p.kind == jute::PacketType::Snap.code();
+            let snap = to_leader && p.kind == jute::PacketType::Snap.code();
             if node
                 .send(Msg::Link(LinkEvent::Packet(id, p)))
                 .await
@@ -163,7 +172,8 @@ pub async fn serve_quorum(listener: TcpListener, node: mpsc::Sender<Msg>, max: u
         match listener.accept().await {
             Ok((stream, peer)) => {
                 debug!("quorum connection from {peer}");
-                let link = start_link(stream, peer, node.clone(), max);
+                let id = NEXT_LINK.fetch_add(1, Ordering::Relaxed);
+                let link = start_link(id, stream, peer, node.clone(), max, false);
                 if node.send(Msg::Link(LinkEvent::Up(link))).await.is_err() {
                     return;
                 }
@@ -177,14 +187,17 @@ pub async fn serve_quorum(listener: TcpListener, node: mpsc::Sender<Msg>, max: u
 }
 
 /// A learner dials its leader: up to `attempts` tries a second apart, as ZooKeeper's
-/// Learner.connectToLeader. Reports `Up`, or `Down` with link id 0 when all tries failed.
+/// Learner.connectToLeader. Returns the id the link will have: `Up` reports the link with that
+/// id, or `Down` with that id when all tries failed, so that the node can tell this attempt's
+/// outcome from an older one's still in its queue.
 pub fn connect_to_leader(
     addr: (String, u16),
     attempts: u32,
     node: mpsc::Sender<Msg>,
     max: usize,
     cancel: CancellationToken,
-) {
+) -> LinkId {
+    let id = NEXT_LINK.fetch_add(1, Ordering::Relaxed);
     tokio::spawn(async move {
         let mut last = String::new();
         for i in 0..attempts.max(1) {
@@ -208,7 +221,7 @@ pub fn connect_to_leader(
                         .peer_addr()
                         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
                     info!("connected to the leader at {peer}");
-                    let link = start_link(stream, peer, node.clone(), max);
+                    let link = start_link(id, stream, peer, node.clone(), max, true);
                     let _ = node.send(Msg::Link(LinkEvent::Up(link))).await;
                     return;
                 }
@@ -219,7 +232,7 @@ pub fn connect_to_leader(
         if !cancel.is_cancelled() {
             let _ = node
                 .send(Msg::Link(LinkEvent::Down(
-                    0,
+                    id,
                     format!(
                         "cannot connect to the leader at {}:{}: {last}",
                         addr.0, addr.1
@@ -228,4 +241,5 @@ pub fn connect_to_leader(
                 .await;
         }
     });
+    id
 }

@@ -111,10 +111,17 @@ struct Tee<'a, R> {
 }
 
 impl<R: AsyncRead + Unpin> Tee<'_, R> {
+    /// Reads `n` bytes, growing the buffer only as they arrive: a count in the stream
+    /// cannot make it allocate for bytes that never come.
     async fn take(&mut self, n: usize) -> std::io::Result<()> {
-        let at = self.out.len();
-        self.out.resize(at + n, 0);
-        self.r.read_exact(&mut self.out[at..]).await?;
+        let mut left = n;
+        while left > 0 {
+            let chunk = left.min(64 * 1024);
+            let at = self.out.len();
+            self.out.resize(at + chunk, 0);
+            self.r.read_exact(&mut self.out[at..]).await?;
+            left -= chunk;
+        }
         Ok(())
     }
 

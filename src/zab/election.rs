@@ -311,7 +311,7 @@ impl Election {
         self.state = PeerState::Looking;
         self.decided = None;
         self.finalizing = false;
-        self.logical_clock += 1;
+        self.logical_clock = self.logical_clock.saturating_add(1);
         self.recv.clear();
         self.out_of_election.clear();
         self.proposed = self.my_initial_vote();
@@ -372,6 +372,12 @@ impl Election {
 
     /// A notification from `from`.
     pub fn receive(&mut self, from: i64, n: Notification, out: &mut Vec<Out>) {
+        if !self.members.is_voter(from) {
+            // An observer's notification is answered at once with this server's vote, and
+            // counts for nothing (FastLeaderElection's receiver does the same).
+            out.push(Out::Send(from, self.notification()));
+            return;
+        }
         if self.state != PeerState::Looking {
             // Settled: a peer still looking learns who leads.
             if n.state == PeerState::Looking {
@@ -383,7 +389,7 @@ impl Election {
             // A peer in an older round gets our current vote.
             out.push(Out::Send(from, self.notification()));
         }
-        if !self.members.is_voter(from) || !self.members.is_voter(n.leader) {
+        if !self.members.is_voter(n.leader) {
             return;
         }
         let vote = Vote {

@@ -63,6 +63,11 @@ impl Broadcast {
 
     /// Member `sid` holds every proposal up to `zxid` durably.
     pub fn ack(&mut self, sid: i64, zxid: i64, out: &mut Vec<Action>) {
+        // A member cannot hold a proposal not yet made: such an acknowledgement (stray, or
+        // from a member's older history) counts for nothing, as in ZooKeeper.
+        if sid != self.me && zxid > self.proposed {
+            return;
+        }
         let zxid = zxid.min(self.proposed);
         let e = self.acked.entry(sid).or_insert(i64::MIN);
         if zxid <= *e {
