@@ -105,6 +105,10 @@ pub(super) struct Leading {
     infos: BTreeMap<i64, i64>,
     learners: HashMap<LinkId, Learner>,
     newleader_acks: BTreeSet<i64>,
+    /// Voters that acknowledged the new epoch (this one included), and the learners whose
+    /// synchronisation waits until they form a quorum (Leader.waitForEpochAck).
+    epoch_acks: BTreeSet<i64>,
+    epoch_waiting: Vec<(LinkId, i64)>,
     established: bool,
     since: Instant,
     /// Learners' sync requests waiting for the proposals before them to commit.
@@ -433,7 +437,9 @@ impl Node {
                 epoch: None,
                 infos,
                 learners: HashMap::new(),
-                newleader_acks: acks,
+                newleader_acks: acks.clone(),
+                epoch_acks: acks,
+                epoch_waiting: Vec::new(),
                 established: false,
                 since: now,
                 syncs: VecDeque::new(),
@@ -744,7 +750,7 @@ impl Node {
                     ));
                     return;
                 }
-                self.sync_learner(id, p.zxid);
+                self.epoch_acked(id, sid, their_epoch, p.zxid);
             }
             Some(PacketType::Ack) => {
                 let epoch = self.leading().and_then(|l| l.epoch).unwrap_or(-1);
@@ -789,6 +795,32 @@ impl Node {
                 "leader ignores packet type {} from learner {sid} in {phase:?}",
                 p.kind
             ),
+        }
+    }
+
+    /// ACKEPOCH from learner `sid`: as ZooKeeper's leader, no learner is synchronised until
+    /// a quorum of voters has acknowledged the new epoch, so that a voter ahead of this leader
+    /// is found before any learner takes the epoch on. A learner that had accepted the epoch
+    /// already (it says -1) does not count, as in ZooKeeper.
+    fn epoch_acked(&mut self, id: LinkId, sid: i64, their_epoch: i64, zxid: i64) {
+        let Some(members) = self.ens().map(|e| e.members.clone()) else {
+            return;
+        };
+        let Some(l) = self.leading() else { return };
+        let observer = l.learners.get(&id).is_some_and(|lr| lr.observer);
+        if their_epoch != -1 && !observer {
+            l.epoch_acks.insert(sid);
+        }
+        l.epoch_waiting.push((id, zxid));
+        if !members.is_quorum(l.epoch_acks.iter()) {
+            debug!(
+                "learner {sid} waits for a quorum to acknowledge the epoch ({:?} have)",
+                l.epoch_acks
+            );
+            return;
+        }
+        for (id, zxid) in std::mem::take(&mut l.epoch_waiting) {
+            self.sync_learner(id, zxid);
         }
     }
 

@@ -107,18 +107,35 @@ fn start_link(
                 _ = k.cancelled() => None,
             };
             let Some(first) = first else { break };
-            buf.extend_from_slice(&first);
-            while buf.len() < 1 << 20 {
-                match rx.try_recv() {
-                    Ok(b) => buf.extend_from_slice(&b),
-                    Err(_) => break,
+            // A large buffer (a SNAP stream) goes out as it is, not copied; small packets
+            // are gathered into one write.
+            let mut big = None;
+            if first.len() >= 1 << 20 {
+                big = Some(first);
+            } else {
+                buf.extend_from_slice(&first);
+                while buf.len() < 1 << 20 {
+                    match rx.try_recv() {
+                        Ok(b) if b.len() >= 1 << 20 => {
+                            big = Some(b);
+                            break;
+                        }
+                        Ok(b) => buf.extend_from_slice(&b),
+                        Err(_) => break,
+                    }
                 }
             }
-            if wr.write_all(&buf).await.is_err() {
+            if !buf.is_empty() && wr.write_all(&buf).await.is_err() {
                 k.cancel();
                 break;
             }
             buf.clear();
+            if let Some(b) = big {
+                if wr.write_all(&b).await.is_err() {
+                    k.cancel();
+                    break;
+                }
+            }
         }
         let _ = wr.shutdown().await;
     });
