@@ -745,7 +745,7 @@ fn zktop_reads_ferrozk_stats() {
         return;
     }
     let (screen, err) = under_pty(&format!(
-        "stty cols 120 rows 40; timeout 5 zktop --servers 127.0.0.1:{}",
+        "stty cols 120 rows 40; timeout --foreground 5 zktop --servers 127.0.0.1:{}",
         s.port
     ));
     assert!(
@@ -756,11 +756,16 @@ fn zktop_reads_ferrozk_stats() {
 
 /// Runs `cmd` under `script` with a pseudo-terminal and returns what it printed. Standard
 /// input stays open (an empty pipe) until the command ends: `script` stops as soon as its
-/// input reaches end of file, which would cut the command short.
+/// input reaches end of file, which would cut the command short. `script` runs `cmd` with
+/// `$SHELL`, pinned here to /bin/sh as on a machine where SHELL is unset (CI): dash forks
+/// rather than execs a list's last command, so a command that must own the terminal (curses
+/// sets its modes) needs `timeout --foreground`; plain `timeout` moves it into a background
+/// process group, where the kernel stops it with SIGTTOU before it draws anything.
 fn under_pty(cmd: &str) -> (String, String) {
     let mut child = Command::new("timeout")
         .args(["10", "script", "-q", "-c", cmd, "/dev/null"])
         .env("TERM", "xterm")
+        .env("SHELL", "/bin/sh")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
