@@ -819,7 +819,12 @@ impl Node {
             );
             return;
         }
-        for (id, zxid) in std::mem::take(&mut l.epoch_waiting) {
+        // A learner that left while it waited is not synchronised (no snapshot built for it).
+        let waiting: Vec<(LinkId, i64)> = std::mem::take(&mut l.epoch_waiting)
+            .into_iter()
+            .filter(|(id, _)| l.learners.contains_key(id))
+            .collect();
+        for (id, zxid) in waiting {
             self.sync_learner(id, zxid);
         }
     }

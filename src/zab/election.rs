@@ -372,20 +372,30 @@ impl Election {
 
     /// A notification from `from`.
     pub fn receive(&mut self, from: i64, n: Notification, out: &mut Vec<Out>) {
+        let i_vote = self.members.is_voter(self.me);
         if !self.members.is_voter(from) {
-            // An observer's notification is answered at once with this server's vote, and
-            // counts for nothing (FastLeaderElection's receiver does the same).
-            out.push(Out::Send(from, self.notification()));
-            return;
-        }
-        if self.state != PeerState::Looking {
-            // Settled: a peer still looking learns who leads.
-            if n.state == PeerState::Looking {
+            // An observer's notification counts for nothing; a looking observer is told
+            // this server's vote so that it can find the leader. While this server is itself
+            // looking it answers only an observer not ahead of its round: answering one
+            // whose clock it will never reach (it does not adopt an observer's round) would
+            // draw an answer back, and so on without end.
+            let answer = n.state == PeerState::Looking
+                && i_vote
+                && (self.state != PeerState::Looking || n.election_epoch <= self.logical_clock);
+            if answer {
                 out.push(Out::Send(from, self.notification()));
             }
             return;
         }
-        if n.state == PeerState::Looking && n.election_epoch < self.logical_clock {
+        if self.state != PeerState::Looking {
+            // Settled: a peer still looking learns who leads (an observer's word would count
+            // for nothing, so it keeps quiet).
+            if n.state == PeerState::Looking && i_vote {
+                out.push(Out::Send(from, self.notification()));
+            }
+            return;
+        }
+        if n.state == PeerState::Looking && n.election_epoch < self.logical_clock && i_vote {
             // A peer in an older round gets our current vote.
             out.push(Out::Send(from, self.notification()));
         }
@@ -546,6 +556,55 @@ mod tests {
         let mut w = Members::majority(&[1, 2, 3]);
         w.weights.insert(3, 0);
         assert!(!beats(&w, (3, 100, 9), (1, 0, 0)), "weight zero never wins");
+    }
+
+    #[test]
+    fn a_voter_and_an_observer_do_not_answer_each_other_without_end() {
+        let m = Members::majority(&[1, 2, 3]);
+        let mut voter = Election::new(1, m.clone(), Bytes::new());
+        let mut observer = Election::new(4, m.clone(), Bytes::new());
+        let mut out = Vec::new();
+        voter.start(0, 0, &mut out);
+        // The observer is in a later round than the voter will ever reach on its own.
+        for _ in 0..5 {
+            observer.start(0, 0, &mut out);
+        }
+        let mut to_voter = vec![observer.notification()];
+        let mut to_observer = Vec::new();
+        let mut exchanged = 0;
+        while !(to_voter.is_empty() && to_observer.is_empty()) {
+            exchanged += 1;
+            assert!(exchanged < 50, "the two keep answering each other");
+            for n in std::mem::take(&mut to_voter) {
+                let mut out = Vec::new();
+                voter.receive(4, n, &mut out);
+                to_observer.extend(out.into_iter().filter_map(|o| match o {
+                    Out::Send(4, n) => Some(n),
+                    _ => None,
+                }));
+            }
+            for n in std::mem::take(&mut to_observer) {
+                let mut out = Vec::new();
+                observer.receive(1, n, &mut out);
+                to_voter.extend(out.into_iter().filter_map(|o| match o {
+                    Out::Send(1, n) => Some(n),
+                    _ => None,
+                }));
+            }
+        }
+        // A looking observer in the voter's round is answered; once the voter has settled,
+        // any looking observer is, so that it learns who leads. An observer answers nobody.
+        let mut fresh = Election::new(5, m.clone(), Bytes::new());
+        fresh.start(0, 0, &mut out);
+        let answers = |e: &mut Election, from: i64, n: Notification| {
+            let mut out = Vec::new();
+            e.receive(from, n, &mut out);
+            out.iter().filter(|o| matches!(o, Out::Send(..))).count()
+        };
+        assert_eq!(answers(&mut voter, 5, fresh.notification()), 1);
+        voter.decide(2, 0, 0, &mut out);
+        assert_eq!(answers(&mut voter, 4, observer.notification()), 1);
+        assert_eq!(answers(&mut observer, 1, voter.notification()), 0);
     }
 
     /// Servers exchanging notifications through a queue that a seed shuffles. A server
