@@ -7,9 +7,8 @@
 //! changes anywhere below its path, each with the changed node's own path.
 
 use crate::tree::{parent_of, Change};
-use jute::{Acl, EventType, WatcherType};
+use jute::{EventType, WatcherType};
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 
 pub type WatcherId = u64;
 
@@ -160,7 +159,7 @@ pub struct Event {
     pub path: String,
     /// The ACL that must grant the watcher READ for the event to be delivered (ZooKeeper's
     /// CVE-2024-23944 fix); `None` for events that are not about a node's new state.
-    pub acl: Option<Arc<[Acl]>>,
+    pub acl: Option<crate::tree::AclList>,
 }
 
 #[derive(Default)]
@@ -174,7 +173,7 @@ impl WatchManager {
         table: &mut WatchTable,
         path: &str,
         t: EventType,
-        acl: &Arc<[Acl]>,
+        acl: &crate::tree::AclList,
         skip: &[WatcherId],
         out: &mut Vec<Event>,
     ) -> Vec<WatcherId> {
@@ -296,7 +295,7 @@ mod tests {
         m.add_persistent("/a", 1, true);
         m.data.add("/a/b", 2, STANDARD);
         let mut out = Vec::new();
-        let acl: Arc<[Acl]> = Acl::open_unsafe().into();
+        let acl: crate::tree::AclList = jute::Acl::open_unsafe().into();
         let created = Change::Created {
             path: "/a/b".into(),
             acl: acl.clone(),

@@ -934,7 +934,7 @@ impl Node {
         let mut doomed = Vec::new();
         for p in self.tree.containers.iter() {
             if let Some(n) = self.tree.get(p) {
-                if n.children.is_empty() && n.stat.cversion > 0 {
+                if n.child_count() == 0 && n.stat.cversion > 0 {
                     doomed.push(p.clone());
                 }
             }
@@ -942,7 +942,7 @@ impl Node {
         for p in self.tree.ttls.iter() {
             if let Some(n) = self.tree.get(p) {
                 let ttl = ttl_of(n.stat.ephemeral_owner);
-                if n.children.is_empty() && ttl != 0 && now - n.stat.mtime > ttl {
+                if n.child_count() == 0 && ttl != 0 && now - n.stat.mtime > ttl {
                     doomed.push(p.clone());
                 }
             }

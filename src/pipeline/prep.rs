@@ -16,7 +16,7 @@ pub struct Rec {
     pub stat: StatPersisted,
     pub child_count: i32,
     /// Shared with the tree's node (a pointer copy, not a list copy).
-    pub acl: std::sync::Arc<[Acl]>,
+    pub acl: crate::tree::AclList,
     /// Only for the digest (a refcounted slice, not a copy).
     pub data: Option<bytes::Bytes>,
 }
@@ -106,7 +106,7 @@ impl Overlay {
             Some((_, r)) => r.clone(),
             None => tree.get(path).map(|n| Rec {
                 stat: n.stat.clone(),
-                child_count: n.children.len() as i32,
+                child_count: n.child_count() as i32,
                 acl: n.acl.clone(),
                 data: n.data.clone(),
             }),

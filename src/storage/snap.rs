@@ -36,8 +36,8 @@ pub struct Fuzzy {
     pub zxid: i64,
     sessions: Vec<(i64, i32)>,
     stack: Vec<String>,
-    acl_ids: HashMap<std::sync::Arc<[Acl]>, i64>,
-    acl_order: Vec<std::sync::Arc<[Acl]>>,
+    acl_ids: HashMap<crate::tree::AclList, i64>,
+    acl_order: Vec<crate::tree::AclList>,
     /// One buffer per slice: a single growing buffer would be reallocated and copied on the
     /// node's task as it doubles (hundreds of milliseconds at a million nodes).
     chunks: Vec<Bytes>,
@@ -90,7 +90,7 @@ impl Fuzzy {
             out.put_i64(acl_id);
             node.stat.encode(out);
             let prefix = if path == "/" { "" } else { path.as_str() };
-            for c in node.children.ordered().into_iter().rev() {
+            for c in tree.child_refs(&path).unwrap_or_default().into_iter().rev() {
                 self.stack.push(format!("{prefix}/{c}"));
             }
             self.visited += 1;
@@ -211,12 +211,12 @@ fn parse_body(r: &mut Reader) -> Result<Body, String> {
         sessions.push((r.read_i64().map_err(e)?, r.read_i32().map_err(e)?));
     }
     let n = r.read_i32().map_err(e)?;
-    let mut acls: HashMap<i64, std::sync::Arc<[Acl]>> = HashMap::new();
+    let mut acls: HashMap<i64, crate::tree::AclList> = HashMap::new();
     for _ in 0..n.max(0) {
         let id = r.read_i64().map_err(e)?;
         acls.insert(id, Vec::<Acl>::decode(r).map_err(e)?.into());
     }
-    let open: std::sync::Arc<[Acl]> = Acl::open_unsafe().into();
+    let open: crate::tree::AclList = Acl::open_unsafe().into();
     let mut nodes = Vec::new();
     loop {
         let path = String::decode(r).map_err(e)?;

@@ -9,8 +9,12 @@ use std::collections::BTreeMap;
 
 /// `String.hashCode()` over UTF-16 code units.
 pub fn java_string_hash(s: &str) -> i32 {
-    s.encode_utf16()
-        .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(c as i32))
+    let step = |h: i32, c: i32| h.wrapping_mul(31).wrapping_add(c);
+    if s.is_ascii() {
+        // One UTF-16 unit per byte.
+        return s.bytes().fold(0i32, |h, b| step(h, b as i32));
+    }
+    s.encode_utf16().fold(0i32, |h, c| step(h, c as i32))
 }
 
 fn bucket(s: &str, capacity: usize) -> usize {
@@ -36,6 +40,45 @@ pub fn concurrent_order<T>(items: Vec<(i32, T)>) -> Vec<T> {
         .collect();
     v.sort_by_key(|(b, i, _)| (*b, *i));
     v.into_iter().map(|(_, _, t)| t).collect()
+}
+
+/// The iteration order of a Java `HashMap` with `capacity` buckets holding `items`, as
+/// indices into `items`: bucket by bucket (bucket from `hash`, the member's `hashCode()`;
+/// a counting sort over the table, linear in its size), by insertion sequence (`seq`) within
+/// a bucket. `seq` is asked only of members that share a bucket.
+pub fn java_order<T: Copy>(
+    items: &[T],
+    capacity: usize,
+    hash: impl Fn(T) -> i32,
+    seq: impl Fn(T) -> u64,
+) -> Vec<u32> {
+    let cap = capacity.max(1);
+    let mut start = vec![0u32; cap + 1];
+    let buckets: Vec<u32> = items
+        .iter()
+        .map(|&t| {
+            let b = bucket_of_hash(hash(t), cap);
+            start[b + 1] += 1;
+            b as u32
+        })
+        .collect();
+    for i in 1..=cap {
+        start[i] += start[i - 1];
+    }
+    let mut order = vec![0u32; items.len()];
+    let mut next = start.clone();
+    for (i, &b) in buckets.iter().enumerate() {
+        order[next[b as usize] as usize] = i as u32;
+        next[b as usize] += 1;
+    }
+    // Buckets hold few members; order each by insertion.
+    for b in 0..cap {
+        let (lo, hi) = (start[b] as usize, start[b + 1] as usize);
+        if hi - lo > 1 {
+            order[lo..hi].sort_unstable_by_key(|&i| seq(items[i as usize]));
+        }
+    }
+    order
 }
 
 /// `HashMap.tableSizeFor`: the next power of two.
@@ -102,37 +145,13 @@ impl JavaHashSet {
         self.ordered_refs().into_iter().cloned().collect()
     }
 
-    /// Members in Java iteration order, borrowed: bucket by bucket (a counting sort over
-    /// the table, linear in its size), by insertion within a bucket.
+    /// Members in Java iteration order, borrowed.
     pub fn ordered_refs(&self) -> Vec<&String> {
-        let cap = self.capacity.max(1);
-        let mut start = vec![0u32; cap + 1];
-        let keyed: Vec<(usize, u64, &String)> = self
-            .members
-            .iter()
-            .map(|(k, (seq, h))| {
-                let b = bucket_of_hash(*h, cap);
-                start[b + 1] += 1;
-                (b, *seq, k)
-            })
-            .collect();
-        for i in 1..=cap {
-            start[i] += start[i - 1];
-        }
-        let mut slots: Vec<Option<(u64, &String)>> = vec![None; keyed.len()];
-        let mut next = start.clone();
-        for (b, seq, k) in keyed {
-            slots[next[b] as usize] = Some((seq, k));
-            next[b] += 1;
-        }
-        // Buckets hold few members; order each by insertion.
-        for b in 0..cap {
-            let (lo, hi) = (start[b] as usize, start[b + 1] as usize);
-            if hi - lo > 1 {
-                slots[lo..hi].sort_unstable_by_key(|s| s.map(|(seq, _)| seq));
-            }
-        }
-        slots.into_iter().flatten().map(|(_, k)| k).collect()
+        let items: Vec<(&String, &(u64, i32))> = self.members.iter().collect();
+        java_order(&items, self.capacity.max(1), |(_, v)| v.1, |(_, v)| v.0)
+            .into_iter()
+            .map(|i| items[i as usize].0)
+            .collect()
     }
 
     /// The order of a `HashSet.clone()` holding `items` (given in the original's order):
