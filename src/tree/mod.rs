@@ -282,15 +282,11 @@ pub const ZOOKEEPER: &str = "/zookeeper";
 pub const QUOTA: &str = "/zookeeper/quota";
 pub const CONFIG: &str = "/zookeeper/config";
 
-/// Number of separators in a path: its depth, except that the root "/" counts 1 like its
-/// children (and sorts before them, being their common prefix).
-fn depth(path: &str) -> usize {
-    path.bytes().filter(|&b| b == b'/').count()
-}
-
-/// A path as the node map orders it: by depth, then byte by byte. So the children of one
-/// node are adjacent (depth d+1, prefix "parent/"), and listing them is one range scan with
-/// no child set to keep. Equal exactly when the strings are equal.
+/// A path as the node map orders it: by depth (the number of separators; the root "/" has
+/// one, like its children, and sorts before them as their common prefix), then byte by byte.
+/// So the children of one node are adjacent (one level deeper, prefix "parent/"), and
+/// listing them is one range scan with no child set to keep. Equal exactly when the strings
+/// are equal.
 #[derive(RefCast, PartialEq, Eq, Debug)]
 #[repr(transparent)]
 struct PathOrd(str);
@@ -301,11 +297,33 @@ impl PathOrd {
     }
 }
 
+/// Length of the common prefix of `a` and `b`, eight bytes at a time.
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    let n = a.len().min(b.len());
+    let mut i = 0;
+    while i + 8 <= n {
+        let x = u64::from_le_bytes(a[i..i + 8].try_into().unwrap_or_default())
+            ^ u64::from_le_bytes(b[i..i + 8].try_into().unwrap_or_default());
+        if x != 0 {
+            return i + (x.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < n && a[i] == b[i] {
+        i += 1;
+    }
+    i
+}
+
 impl Ord for PathOrd {
     fn cmp(&self, other: &Self) -> Ordering {
-        depth(&self.0)
-            .cmp(&depth(&other.0))
-            .then_with(|| self.0.cmp(&other.0))
+        // The separators of the common prefix are the same on both sides, so depths compare
+        // as the separators after it do; paths in one subtree share most of their bytes.
+        let (a, b) = (self.0.as_bytes(), other.0.as_bytes());
+        let p = common_prefix(a, b);
+        let (a, b) = (&a[p..], &b[p..]);
+        let seps = |s: &[u8]| s.iter().filter(|&&c| c == b'/').count();
+        seps(a).cmp(&seps(b)).then_with(|| a.cmp(b))
     }
 }
 
@@ -1442,6 +1460,17 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// The map's order is (separator count, bytes), however the comparison computes it.
+        #[test]
+        fn path_order_is_depth_then_bytes(
+            p in "[/ab]{0,20}", x in "[/ab.]{0,12}", y in "[/ab.]{0,12}"
+        ) {
+            let (a, b) = (format!("{p}{x}"), format!("{p}{y}"));
+            let seps = |s: &str| s.matches('/').count();
+            let want = seps(&a).cmp(&seps(&b)).then_with(|| a.cmp(&b));
+            proptest::prop_assert_eq!(PathOrd::new(&a).cmp(PathOrd::new(&b)), want);
+        }
+
         /// Children listed from the depth-ordered map come out as a Java `HashSet` of child
         /// names orders them, through creates, deletes and table growth, and subtree counts
         /// agree with a plain walk; names are chosen to sort around the separator.
