@@ -1477,11 +1477,12 @@ impl Node {
             e.committed_log.clear();
             e.committed_floor = zxid;
         }
-        let bytes = snap::serialize(&self.tree, &loaded.sessions);
+        let parts = snap::serialize_parts(&self.tree, &loaded.sessions);
         let (dir, compression) = (self.storage.snap_dir.clone(), self.storage.compression);
         let res = block(|| {
             self.log.truncate_after(zxid)?;
             if let Some(m) = self.log.memory_log() {
+                let bytes = Bytes::from(parts.concat());
                 m.lock().unwrap_or_else(|e| e.into_inner()).snapshot = Some((zxid, bytes));
                 return Ok(dir.clone());
             }
@@ -1492,7 +1493,7 @@ impl Node {
                     info!("the leader's snapshot replaces {}", path.display());
                 }
             }
-            snap::write_file(&dir, zxid, &bytes, compression)
+            snap::write_file(&dir, zxid, &parts, compression)
         });
         if let Err(e) = res {
             error!("cannot store the leader's snapshot: {e}; exiting");

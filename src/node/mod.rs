@@ -1213,13 +1213,14 @@ impl Node {
         let spawned = std::thread::Builder::new()
             .name("ferrozk-snapshot".into())
             .spawn(move || {
-                let bytes = job.finish(digest_zxid, digest);
-                let res = match snap::write_file(&dir, zxid, &bytes, compression) {
+                lower_priority();
+                let parts = job.finish(digest_zxid, digest);
+                let size: usize = parts.iter().map(|p| p.len()).sum();
+                let res = match snap::write_file(&dir, zxid, &parts, compression) {
                     Ok(p) => {
                         info!(
-                            "snapshot {} written: {nodes} nodes, {} bytes (walked in {walked:?}, {:?} in all)",
+                            "snapshot {} written: {nodes} nodes, {size} bytes (walked in {walked:?}, {:?} in all)",
                             p.display(),
-                            bytes.len(),
                             started.elapsed()
                         );
                         stats().snapshottime.add(started.elapsed().as_micros() as u64);
@@ -1714,5 +1715,20 @@ fn last_op_name(op: i32) -> &'static str {
         Some(OpCode::WhoAmI) => "HOMI",
         Some(OpCode::GetEphemerals) => "GETE",
         _ => "NA",
+    }
+}
+
+/// Runs the calling thread at the lowest CPU priority (nice 19), so that on a busy machine a
+/// snapshot being assembled and written yields the cores to the node task and the log writer,
+/// whose latency clients see. Linux keeps nice values per thread.
+fn lower_priority() {
+    // SAFETY: setpriority takes plain integers and touches no memory of ours; `who` 0 is the
+    // calling thread.
+    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 19) };
+    if rc != 0 {
+        tracing::debug!(
+            "could not lower the snapshot thread's priority: {}",
+            std::io::Error::last_os_error()
+        );
     }
 }

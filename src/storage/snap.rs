@@ -19,13 +19,6 @@ pub const SNAP_MAGIC: i32 = 0x5A4B_534E;
 /// ZooKeeper's DigestCalculator version.
 pub const DIGEST_VERSION: i32 = 2;
 
-fn seal(out: &mut BytesMut) {
-    let mut a = adler2::Adler32::new();
-    a.write_slice(out);
-    out.put_i64(a.checksum() as i64);
-    "/".to_string().encode(out);
-}
-
 /// A snapshot being taken a slice at a time, so that the node keeps serving requests in
 /// between (ZooKeeper's fuzzy snapshot). The file is named after the zxid at the start; nodes
 /// are written parent-first as they are when visited, so later slices may already hold the
@@ -36,7 +29,8 @@ pub struct Fuzzy {
     pub zxid: i64,
     sessions: Vec<(i64, i32)>,
     stack: Vec<String>,
-    acl_ids: HashMap<crate::tree::AclList, i64>,
+    /// ACL id by list address ([`crate::tree::AclList::addr`]).
+    acl_ids: HashMap<usize, i64>,
     acl_order: Vec<crate::tree::AclList>,
     /// One buffer per slice: a single growing buffer would be reallocated and copied on the
     /// node's task as it doubles (hundreds of milliseconds at a million nodes).
@@ -75,53 +69,104 @@ impl Fuzzy {
             let Some(node) = tree.get(&path) else {
                 continue;
             };
-            let next = self.acl_ids.len() as i64 + 1;
-            let acl_id = match self.acl_ids.get(&node.acl[..]) {
-                Some(id) => *id,
-                None => {
-                    self.acl_ids.insert(node.acl.clone(), next);
-                    self.acl_order.push(node.acl.clone());
-                    next
-                }
-            };
-            let p = if path == "/" { "" } else { path.as_str() };
-            p.to_string().encode(out);
-            node.data.encode(out);
-            out.put_i64(acl_id);
-            node.stat.encode(out);
-            let prefix = if path == "/" { "" } else { path.as_str() };
-            for c in tree.child_refs(&path).unwrap_or_default().into_iter().rev() {
-                self.stack.push(format!("{prefix}/{c}"));
-            }
-            self.visited += 1;
+            self.write_node(&path, node, out);
             n += 1;
+            if node.child_count() == 0 {
+                continue;
+            }
+            // Children that have no children of their own are written straight from the
+            // listing, as long as they come first and the slice has room; the rest wait on
+            // the stack (and are looked up again, as they may change before their turn).
+            let children = tree.children_of(&path, node);
+            let mut written = 0;
+            for (child, c) in &children {
+                if n == budget || c.child_count() > 0 {
+                    break;
+                }
+                self.write_node(child, c, out);
+                n += 1;
+                written += 1;
+            }
+            for (child, _) in children[written..].iter().rev() {
+                self.stack.push(child.to_string());
+            }
         }
         self.stack.is_empty()
     }
 
-    /// The file's bytes; `digest_zxid`/`digest` are the tree's when the last slice was
-    /// taken. Needs no tree, so it runs off the node's task.
-    pub fn finish(self, digest_zxid: i64, digest: u64) -> Bytes {
-        let size: usize = self.chunks.iter().map(|c| c.len()).sum();
-        let mut out = BytesMut::with_capacity(size + 4096);
+    /// One node as the snapshot stores it: path (the root as ""), data, ACL id, Stat.
+    fn write_node(&mut self, path: &str, node: &Node, out: &mut BytesMut) {
+        // Lists are shared, so the address identifies one; `acl_order` keeps each list seen
+        // alive, so an address cannot come back for another list during the walk.
+        let acl_id = match self.acl_ids.get(&node.acl.addr()) {
+            Some(id) => *id,
+            None => {
+                let next = self.acl_order.len() as i64 + 1;
+                self.acl_ids.insert(node.acl.addr(), next);
+                self.acl_order.push(node.acl.clone());
+                next
+            }
+        };
+        let p = if path == "/" { "" } else { path };
+        out.put_i32(p.len() as i32);
+        out.put_slice(p.as_bytes());
+        node.data.encode(out);
+        out.put_i64(acl_id);
+        node.stat.encode(out);
+        self.visited += 1;
+    }
+
+    /// The file's bytes, as parts to write one after the other (the walk's slices are not
+    /// copied into one buffer: at a million nodes that would be another 190 MB);
+    /// `digest_zxid`/`digest` are the tree's when the last slice was taken. Needs no tree,
+    /// so it runs off the node's task.
+    pub fn finish(self, digest_zxid: i64, digest: u64) -> Vec<Bytes> {
+        let mut head = BytesMut::with_capacity(4096);
         FileHeader {
             magic: SNAP_MAGIC,
             version: 2,
             dbid: -1,
         }
-        .encode(&mut out);
-        self.body(&mut out);
-        seal(&mut out);
-        out.put_i64(digest_zxid);
-        out.put_i32(DIGEST_VERSION);
-        out.put_i64(digest as i64);
-        seal(&mut out);
-        out.freeze()
+        .encode(&mut head);
+        self.head(&mut head);
+        let mut parts = Vec::with_capacity(self.chunks.len() + 2);
+        parts.push(head.freeze());
+        parts.extend(self.chunks);
+        // The seals: Adler-32 of every byte of the file before them, each seal included in
+        // the next one's sum.
+        let mut sum = adler2::Adler32::new();
+        for p in &parts {
+            sum.write_slice(p);
+        }
+        let slash = || "/".to_string();
+        let mut tail = BytesMut::with_capacity(64);
+        slash().encode(&mut tail);
+        sum.write_slice(&tail);
+        tail.put_i64(sum.checksum() as i64);
+        let mark = tail.len() - 8;
+        slash().encode(&mut tail);
+        tail.put_i64(digest_zxid);
+        tail.put_i32(DIGEST_VERSION);
+        tail.put_i64(digest as i64);
+        sum.write_slice(&tail[mark..]);
+        tail.put_i64(sum.checksum() as i64);
+        slash().encode(&mut tail);
+        parts.push(tail.freeze());
+        parts
     }
 
     /// Sessions, the ACL table and the nodes up to the "/" terminator: what both the file
     /// and the leader's SNAP stream to a learner carry.
     fn body(&self, out: &mut BytesMut) {
+        self.head(out);
+        for c in &self.chunks {
+            out.extend_from_slice(c);
+        }
+        "/".to_string().encode(out);
+    }
+
+    /// The body before the nodes: sessions and the ACL table.
+    fn head(&self, out: &mut BytesMut) {
         out.put_i32(self.sessions.len() as i32);
         for (id, to) in &self.sessions {
             out.put_i64(*id);
@@ -136,10 +181,6 @@ impl Fuzzy {
                 a.encode(out);
             }
         }
-        for c in &self.chunks {
-            out.extend_from_slice(c);
-        }
-        "/".to_string().encode(out);
     }
 }
 
@@ -176,6 +217,11 @@ pub fn deserialize_stream(data: Bytes, zxid: i64) -> Result<Loaded, String> {
 
 /// Serialises `tree` with `sessions` (id, timeout) in one go (an exact snapshot).
 pub fn serialize(tree: &DataTree, sessions: &[(i64, i32)]) -> Bytes {
+    Bytes::from(serialize_parts(tree, sessions).concat())
+}
+
+/// [`serialize`] as the parts of the file, for [`write_file`].
+pub fn serialize_parts(tree: &DataTree, sessions: &[(i64, i32)]) -> Vec<Bytes> {
     let mut f = Fuzzy::start(tree, sessions.to_vec());
     while !f.step(tree, usize::MAX) {}
     f.finish(tree.last_processed_zxid, tree.digest())
@@ -390,21 +436,37 @@ pub fn read_file(path: &Path) -> std::io::Result<Bytes> {
 pub fn write_file(
     dir: &Path,
     zxid: i64,
-    bytes: &[u8],
+    parts: &[Bytes],
     c: Compression,
 ) -> std::io::Result<std::path::PathBuf> {
     super::ensure_dir(dir)?;
-    let bytes = &compress(c, bytes)?[..];
+    // Uncompressed, the parts go to the file as they are; compressed, they are joined first.
+    let joined;
+    let parts: Vec<&[u8]> = match c {
+        Compression::None => parts.iter().map(|p| &p[..]).collect(),
+        _ => {
+            joined = compress(c, &parts.concat())?;
+            vec![&joined[..]]
+        }
+    };
     let name = format!("{}{}", super::file_name("snapshot", zxid), c.suffix());
     let tmp = dir.join(format!("{name}.tmp"));
     let dst = dir.join(&name);
     {
         // Written and synced a few MiB at a time: a snapshot's worth of dirty pages flushed at
         // once would hold up the txn log's fsyncs on the same disk behind it.
+        const STEP: usize = 4 << 20;
         let mut f = std::fs::File::create(&tmp)?;
-        for chunk in bytes.chunks(4 << 20) {
-            f.write_all(chunk)?;
-            f.sync_data()?;
+        let mut unsynced = 0;
+        for part in parts {
+            for piece in part.chunks(STEP) {
+                f.write_all(piece)?;
+                unsynced += piece.len();
+                if unsynced >= STEP {
+                    f.sync_data()?;
+                    unsynced = 0;
+                }
+            }
         }
         f.sync_all()?;
     }

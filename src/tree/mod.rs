@@ -416,6 +416,11 @@ impl AclList {
     pub fn same(&self, other: &AclList) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
     }
+
+    /// The shared list's address: an identity for as long as this handle lives.
+    pub fn addr(&self) -> usize {
+        Arc::as_ptr(&self.0) as usize
+    }
 }
 
 impl std::ops::Deref for AclList {
@@ -603,8 +608,22 @@ impl DataTree {
     /// The names of the children of `path` in the order Java's `HashSet` gives them.
     pub fn child_refs(&self, path: &str) -> Option<Vec<&str>> {
         let n = self.get(path)?;
+        Some(self.child_refs_of(path, n))
+    }
+
+    /// [`Self::child_refs`] of the node `n`, already looked up at `path`.
+    pub fn child_refs_of<'a>(&'a self, path: &str, n: &'a Node) -> Vec<&'a str> {
+        let skip = child_prefix(path).len();
+        self.children_of(path, n)
+            .into_iter()
+            .map(|(full, _)| &full[skip..])
+            .collect()
+    }
+
+    /// The children of the node `n` at `path`, in Java's order, as (full path, node).
+    pub fn children_of<'a>(&'a self, path: &str, n: &'a Node) -> Vec<(&'a str, &'a Node)> {
         if n.kids == 0 {
-            return Some(Vec::new());
+            return Vec::new();
         }
         let prefix = child_prefix(path);
         let skip = prefix.len();
@@ -616,12 +635,13 @@ impl DataTree {
             |(k, _)| javaset::java_string_hash(&k.0[skip..]),
             |(_, c)| c.seq,
         );
-        Some(
-            order
-                .into_iter()
-                .map(|i| &items[i as usize].0 .0[skip..])
-                .collect(),
-        )
+        order
+            .into_iter()
+            .map(|i| {
+                let (k, c) = items[i as usize];
+                (k.as_str(), c)
+            })
+            .collect()
     }
 
     /// Sets /zookeeper/config to an ensemble's configuration, as each ZooKeeper member does
