@@ -1049,7 +1049,17 @@ impl Node {
     /// not stop the node; the file is assembled and written on a thread of its own.
     fn maybe_snapshot(&mut self) {
         self.since_snapshot += 1;
-        if self.since_snapshot < self.snap_every || self.snap_job.is_some() {
+        if self.since_snapshot < self.snap_every {
+            return;
+        }
+        if self.snap_job.is_some() || self.snapshotting.load(Ordering::Acquire) {
+            // As ZooKeeper's SyncRequestProcessor: the log rolls and the count starts over,
+            // but no second snapshot is queued behind the one still being taken (which
+            // would otherwise follow it at once, back to back, under a heavy write load).
+            warn!("too busy to snapshot, skipping");
+            self.since_snapshot = 0;
+            self.snap_every = snapshot_threshold(self.storage.snap_count);
+            self.log.roll();
             return;
         }
         self.start_snapshot();
