@@ -918,9 +918,9 @@ impl Node {
                     .iter()
                     .map(|(k, v)| (*k, *v))
                     .collect();
-                let s = snap::serialize_stream(&self.tree, &sessions);
-                let n = s.len();
-                out.push(s);
+                let parts = snap::serialize_stream_parts(&self.tree, &sessions);
+                let n: usize = parts.iter().map(|p| p.len()).sum();
+                out.extend(parts);
                 format!("SNAP of {n} bytes")
             }
         };

@@ -155,17 +155,8 @@ impl Fuzzy {
         parts
     }
 
-    /// Sessions, the ACL table and the nodes up to the "/" terminator: what both the file
-    /// and the leader's SNAP stream to a learner carry.
-    fn body(&self, out: &mut BytesMut) {
-        self.head(out);
-        for c in &self.chunks {
-            out.extend_from_slice(c);
-        }
-        "/".to_string().encode(out);
-    }
-
-    /// The body before the nodes: sessions and the ACL table.
+    /// What comes before the nodes, in the file and in the leader's SNAP stream alike:
+    /// sessions and the ACL table. The nodes and the "/" terminator follow.
     fn head(&self, out: &mut BytesMut) {
         out.put_i32(self.sessions.len() as i32);
         for (id, to) in &self.sessions {
@@ -187,13 +178,24 @@ impl Fuzzy {
 /// The leader's SNAP stream (LearnerHandler): the snapshot body without file header, seals
 /// or digest, then the string "BenWasHere" as signature.
 pub fn serialize_stream(tree: &DataTree, sessions: &[(i64, i32)]) -> Bytes {
+    Bytes::from(serialize_stream_parts(tree, sessions).concat())
+}
+
+/// [`serialize_stream`] as consecutive parts, to be sent one after the other without being
+/// joined (the walk's slices, as they are).
+pub fn serialize_stream_parts(tree: &DataTree, sessions: &[(i64, i32)]) -> Vec<Bytes> {
     let mut f = Fuzzy::start(tree, sessions.to_vec());
     while !f.step(tree, usize::MAX) {}
-    let size: usize = f.chunks.iter().map(|c| c.len()).sum();
-    let mut out = BytesMut::with_capacity(size + 4096);
-    f.body(&mut out);
-    SNAP_SIGNATURE.to_string().encode(&mut out);
-    out.freeze()
+    let mut head = BytesMut::with_capacity(4096);
+    f.head(&mut head);
+    let mut tail = BytesMut::with_capacity(32);
+    "/".to_string().encode(&mut tail);
+    SNAP_SIGNATURE.to_string().encode(&mut tail);
+    let mut parts = Vec::with_capacity(f.chunks.len() + 2);
+    parts.push(head.freeze());
+    parts.extend(f.chunks);
+    parts.push(tail.freeze());
+    parts
 }
 
 /// What ends a leader's SNAP stream.
