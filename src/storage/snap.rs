@@ -51,6 +51,10 @@ impl Fuzzy {
         }
     }
 
+    /// Nodes per slice when a whole tree is serialised at once: each slice is its own
+    /// buffer, so none grows (and is copied) as it doubles.
+    pub const SLICE: usize = 4096;
+
     /// Writes up to `budget` more nodes; true once every node has been visited.
     pub fn step(&mut self, tree: &DataTree, budget: usize) -> bool {
         let mut out = BytesMut::with_capacity(256 * 1024);
@@ -185,7 +189,7 @@ pub fn serialize_stream(tree: &DataTree, sessions: &[(i64, i32)]) -> Bytes {
 /// joined (the walk's slices, as they are).
 pub fn serialize_stream_parts(tree: &DataTree, sessions: &[(i64, i32)]) -> Vec<Bytes> {
     let mut f = Fuzzy::start(tree, sessions.to_vec());
-    while !f.step(tree, usize::MAX) {}
+    while !f.step(tree, Fuzzy::SLICE) {}
     let mut head = BytesMut::with_capacity(4096);
     f.head(&mut head);
     let mut tail = BytesMut::with_capacity(32);
@@ -225,7 +229,7 @@ pub fn serialize(tree: &DataTree, sessions: &[(i64, i32)]) -> Bytes {
 /// [`serialize`] as the parts of the file, for [`write_file`].
 pub fn serialize_parts(tree: &DataTree, sessions: &[(i64, i32)]) -> Vec<Bytes> {
     let mut f = Fuzzy::start(tree, sessions.to_vec());
-    while !f.step(tree, usize::MAX) {}
+    while !f.step(tree, Fuzzy::SLICE) {}
     f.finish(tree.last_processed_zxid, tree.digest())
 }
 
