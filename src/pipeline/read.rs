@@ -47,8 +47,11 @@ impl ReadCtx<'_> {
         if watch {
             self.watches.child.add(path, self.watcher, STANDARD);
         }
-        let names = self.tree.children(path).unwrap_or_default();
-        Ok((names, n.client_stat()))
+        let names = self.tree.child_refs_of(path, n);
+        Ok((
+            names.into_iter().map(str::to_string).collect(),
+            n.client_stat(),
+        ))
     }
 
     /// getChildren/getChildren2's reply body, encoded straight from the tree: a large
@@ -64,7 +67,7 @@ impl ReadCtx<'_> {
         if watch {
             self.watches.child.add(path, self.watcher, STANDARD);
         }
-        let names = self.tree.child_refs(path).unwrap_or_default();
+        let names = self.tree.child_refs_of(path, n);
         let len: usize = names.iter().map(|s| 4 + s.len()).sum();
         let mut out = BytesMut::with_capacity(4 + len + 80);
         out.put_i32(names.len() as i32);

@@ -132,10 +132,7 @@ impl Fuzzy {
             dbid: -1,
         }
         .encode(&mut head);
-        self.head(&mut head);
-        let mut parts = Vec::with_capacity(self.chunks.len() + 2);
-        parts.push(head.freeze());
-        parts.extend(self.chunks);
+        let mut parts = self.into_parts(head);
         // The seals: Adler-32 of every byte of the file before them, each seal included in
         // the next one's sum.
         let mut sum = adler2::Adler32::new();
@@ -159,8 +156,17 @@ impl Fuzzy {
         parts
     }
 
-    /// What comes before the nodes, in the file and in the leader's SNAP stream alike:
-    /// sessions and the ACL table. The nodes and the "/" terminator follow.
+    /// `head` followed by the body the file and the leader's SNAP stream share: sessions,
+    /// the ACL table, then the nodes (the walk's slices); the "/" terminator is the caller's.
+    fn into_parts(self, mut head: BytesMut) -> Vec<Bytes> {
+        self.head(&mut head);
+        let mut parts = Vec::with_capacity(self.chunks.len() + 2);
+        parts.push(head.freeze());
+        parts.extend(self.chunks);
+        parts
+    }
+
+    /// What comes before the nodes: sessions and the ACL table.
     fn head(&self, out: &mut BytesMut) {
         out.put_i32(self.sessions.len() as i32);
         for (id, to) in &self.sessions {
@@ -190,14 +196,10 @@ pub fn serialize_stream(tree: &DataTree, sessions: &[(i64, i32)]) -> Bytes {
 pub fn serialize_stream_parts(tree: &DataTree, sessions: &[(i64, i32)]) -> Vec<Bytes> {
     let mut f = Fuzzy::start(tree, sessions.to_vec());
     while !f.step(tree, Fuzzy::SLICE) {}
-    let mut head = BytesMut::with_capacity(4096);
-    f.head(&mut head);
     let mut tail = BytesMut::with_capacity(32);
     "/".to_string().encode(&mut tail);
     SNAP_SIGNATURE.to_string().encode(&mut tail);
-    let mut parts = Vec::with_capacity(f.chunks.len() + 2);
-    parts.push(head.freeze());
-    parts.extend(f.chunks);
+    let mut parts = f.into_parts(BytesMut::with_capacity(4096));
     parts.push(tail.freeze());
     parts
 }

@@ -406,7 +406,7 @@ pub struct DataTree {
     acls: AclTable,
 }
 
-/// A shared ACL list. A thin pointer (one word in each node, where `AclList` takes two);
+/// A shared ACL list. A thin pointer (one word in each node, where `Arc<[Acl]>` takes two);
 /// it reads as the slice.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct AclList(Arc<Vec<Acl>>);
@@ -691,7 +691,7 @@ impl DataTree {
                 continue;
             };
             let prefix = if p == "/" { "" } else { p.as_str() };
-            for c in self.child_refs(&p).unwrap_or_default().into_iter().rev() {
+            for c in self.child_refs_of(&p, n).into_iter().rev() {
                 stack.push(format!("{prefix}/{c}"));
             }
             out.push((p, n));
