@@ -294,3 +294,21 @@ fn a_snapshot_count_reached_during_a_snapshot_is_skipped_and_nothing_is_lost() {
     }
     assert!(!srv.log().contains("digest mismatch"), "{}", srv.log());
 }
+
+#[test]
+fn a_first_snapshot_cut_short_by_a_crash_does_not_stop_startup() {
+    // A crash while the first snapshot is being written leaves only its `.tmp` file and the
+    // logs, which start at the first txn: start-up replays them.
+    let mut srv = Server::start("");
+    let mut a = Raw::connect(srv.port, true);
+    assert_eq!(a.create("/t", b"kept", 0).0, 0);
+    srv.stop();
+    let v2 = srv.dir.join("data/version-2");
+    for s in files(&v2, "snapshot.") {
+        std::fs::remove_file(v2.join(s)).unwrap();
+    }
+    std::fs::write(v2.join("snapshot.5.tmp"), b"cut short").unwrap();
+    srv.restart();
+    let mut b = Raw::connect(srv.port, true);
+    assert_eq!(get(&mut b, "/t").unwrap().0.unwrap(), &b"kept"[..]);
+}

@@ -142,7 +142,12 @@ pub fn recover(cfg: &StorageConfig, truncate_corrupt: bool) -> Result<Recovered,
 type Base = (DataTree, Vec<(i64, i32)>, usize);
 
 fn load_newest_snapshot(cfg: &StorageConfig) -> Result<Base, RecoveryError> {
-    let snaps = list(&cfg.snap_dir, "snapshot")?;
+    // A `.tmp` file is a snapshot a crash interrupted: never read, and no reason to refuse
+    // to start when it is the only one (the logs then start from the beginning).
+    let snaps: Vec<_> = list(&cfg.snap_dir, "snapshot")?
+        .into_iter()
+        .filter(|(_, p)| !p.to_string_lossy().ends_with(".tmp"))
+        .collect();
     if snaps.is_empty() {
         return Ok((DataTree::new(), Vec::new(), 0));
     }
