@@ -1033,3 +1033,22 @@ fn strangers_on_the_quorum_and_election_ports_are_closed_and_change_nothing() {
         views[0]
     );
 }
+
+/// Pipelined sessions on a leader (its own proposals) and on a follower (forwarded writes
+/// and syncs, local reads), with group commit forced to batch on every member: replies in
+/// request order, and each read shows the session's writes sent before it and no later one.
+#[test]
+fn pipelined_sessions_on_leader_and_follower_are_answered_in_request_order() {
+    let mut c = Cluster::new("order", 3);
+    for m in &c.members {
+        let cfg = m.dir.join("zoo.cfg");
+        let mut text = std::fs::read_to_string(&cfg).unwrap();
+        text.push_str("flushDelay=20\n");
+        std::fs::write(&cfg, text).unwrap();
+    }
+    c.start_all();
+    let leader = c.wait_stable(Duration::from_secs(30));
+    let follower = (leader + 1) % 3;
+    common::order::check_pipelined_order(c.members[follower].client_port, 24);
+    common::order::check_pipelined_order(c.members[leader].client_port, 24);
+}

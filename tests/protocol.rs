@@ -227,3 +227,13 @@ fn multi_partial_failure_is_encoded_per_op() {
         ]
     );
 }
+
+/// One session pipelines reads, writes that succeed and fail, multi, multiRead, sync,
+/// setWatches, auth and closeSession without waiting; group commit is forced to batch
+/// (`flushDelay`), so several writes commit together. Replies come in request order, and
+/// each read shows exactly the session's writes sent before it.
+#[test]
+fn pipelined_sessions_are_answered_in_request_order() {
+    let s = Server::start("flushDelay=20");
+    common::order::check_pipelined_order(s.port, 48);
+}

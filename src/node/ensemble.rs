@@ -141,9 +141,9 @@ pub(super) struct Following {
     /// Proposals logged and not yet acknowledged, in order: each is ACKed once durable,
     /// even if its COMMIT came first (a Java leader checks that ACKs come in order).
     unacked: VecDeque<i64>,
-    /// This server's clients' requests sent to the leader, per session in order.
-    forwarded: HashMap<i64, VecDeque<(i32, Then)>>,
-    syncs: VecDeque<(ConnId, i64, i32, String, Instant)>,
+    /// The sessions whose syncs were sent to the leader, in order (the leader answers them
+    /// in that order); each sync waits in its session's commit queue.
+    syncs: VecDeque<i64>,
     revalidating: HashMap<i64, (ConnId, u32, bool)>,
     /// Sessions with activity since the last ping (id, timeout), reported to the leader.
     touched: HashMap<i64, i32>,
@@ -387,8 +387,7 @@ impl Node {
         for c in conns {
             self.close_conn(c);
         }
-        self.waiting.clear();
-        self.session_last_write.clear();
+        self.queue.clear();
         // Every proposal handed to the log is part of this node's history once durable:
         // wait for the log, then apply them all (their clients are gone).
         if !self.proposals.is_empty() && !block(|| self.log.barrier()) {
@@ -498,7 +497,6 @@ impl Node {
                 snap_zxid: None,
                 acking: false,
                 unacked: VecDeque::new(),
-                forwarded: HashMap::new(),
                 syncs: VecDeque::new(),
                 revalidating: HashMap::new(),
                 touched: HashMap::new(),
@@ -1349,14 +1347,17 @@ impl Node {
                 self.send_leader(&reply);
             }
             PacketType::Sync => {
-                let Some((conn, _session, xid, path, start)) =
-                    self.following().and_then(|f| f.syncs.pop_front())
-                else {
+                // The leader answers syncs in the order they were forwarded.
+                let Some(session) = self.following().and_then(|f| f.syncs.pop_front()) else {
                     return;
                 };
-                self.reply(conn, xid, self.last_zxid(), 0, Some(&SyncResponse { path }));
-                self.done(conn, OpCode::Sync.code(), xid, start);
-                self.release_waiting();
+                let outcome = super::Outcome {
+                    zxid: self.last_zxid(),
+                    rc: Default::default(),
+                };
+                if self.queue.complete(session, Awaits::Sync, outcome).is_ok() {
+                    self.release(session);
+                }
             }
             PacketType::Revalidate => {
                 let d = p.data.unwrap_or_default();
@@ -1597,11 +1598,9 @@ impl Node {
             let mut b = BytesMut::with_capacity(4);
             b.put_i32(timeout as i32);
             self.forward(id, 0, OpCode::CreateSession.code(), b.freeze(), Vec::new());
+            self.queue
+                .push_awaited(id, Awaits::Cxid(0), Then::Connected { conn, resp });
             if let Some(f) = self.following() {
-                f.forwarded
-                    .entry(id)
-                    .or_default()
-                    .push_back((0, Then::Connected { conn, resp }));
                 f.touched.insert(id, timeout as i32);
             }
             return;
@@ -1653,9 +1652,18 @@ impl Node {
         self.send_leader(&p);
     }
 
-    /// A follower's client request: writes, closeSession and sync go to the leader; reads
-    /// are answered here (after the session's own forwarded requests). True if handled.
-    pub(super) fn follower_request(
+    /// A request from a client of this follower keeps its session alive at the leader.
+    pub(super) fn follower_touch(&mut self, session: i64) {
+        let timeout = self.sessions.get(session).map_or(0, |s| s.timeout_ms) as i32;
+        if let Some(f) = self.following() {
+            f.touched.insert(session, timeout);
+        }
+    }
+
+    /// A follower's client write, closeSession or sync: forwarded to the leader, and
+    /// answered from the session's commit queue once the leader's commit (or sync answer)
+    /// arrives. Reads are answered here, behind the session's forwarded requests.
+    pub(super) fn follower_forward(
         &mut self,
         conn: ConnId,
         session: i64,
@@ -1663,91 +1671,58 @@ impl Node {
         op: i32,
         payload: Bytes,
         start: Instant,
-    ) -> bool {
-        let timeout = self.sessions.get(session).map_or(0, |s| s.timeout_ms) as i32;
+    ) {
         let auth = self
             .conns
             .get(&conn)
             .map(|c| c.auth.clone())
             .unwrap_or_default();
         let Some(f) = self.following() else {
-            return false;
+            return;
         };
-        f.touched.insert(session, timeout);
-        if op == OpCode::Sync.code() {
-            let path = SyncRequest::decode(&mut Reader::new(payload.clone()))
-                .map(|r| r.path)
-                .unwrap_or_default();
-            f.syncs.push_back((conn, session, xid, path, start));
-            self.forward(session, xid, op, payload, auth);
-            return true;
-        }
-        if !is_write(op) {
-            if self.has_forwarded(session) {
-                self.waiting.push_back(Waiting {
-                    after_zxid: i64::MAX,
+        let code = OpCode::from_i32(op).unwrap_or(OpCode::Error);
+        let (awaits, then) = match code {
+            OpCode::Sync => {
+                let path = SyncRequest::decode(&mut Reader::new(payload.clone()))
+                    .map(|r| r.path)
+                    .unwrap_or_default();
+                f.syncs.push_back(session);
+                let then = Then::Sync {
                     conn,
                     xid,
-                    op,
-                    body: payload,
+                    path,
                     start,
-                });
-                return true;
+                };
+                (Awaits::Sync, then)
             }
-            return false;
-        }
-        let code = OpCode::from_i32(op).unwrap_or(OpCode::Error);
-        let then = if code == OpCode::CloseSession {
-            info!("closing session 0x{session:x} at the client's request");
-            Then::Closed {
-                conn: Some(conn),
-                xid: Some(xid),
+            OpCode::CloseSession => {
+                info!("closing session 0x{session:x} at the client's request");
+                let then = Then::Closed {
+                    conn: Some(conn),
+                    xid: Some(xid),
+                };
+                (Awaits::Cxid(xid), then)
             }
-        } else {
-            Then::Reply {
-                conn,
-                xid,
-                op: code,
-                prep_err: 0,
-                start,
+            _ => {
+                let then = Then::Reply {
+                    conn,
+                    xid,
+                    op: code,
+                    prep_err: 0,
+                    start,
+                };
+                (Awaits::Cxid(xid), then)
             }
         };
-        f.forwarded
-            .entry(session)
-            .or_default()
-            .push_back((xid, then));
+        self.queue.push_awaited(session, awaits, then);
         self.forward(session, xid, op, payload, auth);
-        true
     }
 
-    pub(super) fn has_forwarded(&self, session: i64) -> bool {
-        match self.ensemble.as_ref().map(|e| &e.role) {
-            Some(Role::Following(f)) => {
-                f.forwarded.get(&session).is_some_and(|q| !q.is_empty())
-                    || f.syncs.iter().any(|s| s.1 == session)
-            }
-            _ => false,
-        }
-    }
-
-    /// On a follower, what to do once a txn is applied: answer the client whose request it
-    /// was, or close a session the leader expired.
-    pub(super) fn follower_then(&mut self, txn: &Txn) -> Then {
-        let (session, cxid) = (txn.hdr.client_id, txn.hdr.cxid);
-        let Some(f) = self.following() else {
-            return Then::Nothing;
-        };
-        if let Some(q) = f.forwarded.get_mut(&session) {
-            if q.front().is_some_and(|(x, _)| *x == cxid) {
-                let then = q.pop_front().map(|(_, t)| t).unwrap_or(Then::Nothing);
-                if q.is_empty() {
-                    f.forwarded.remove(&session);
-                }
-                return then;
-            }
-        }
+    /// On a follower, a txn that answers none of its clients' requests: a session the
+    /// leader expired is closed here too.
+    pub(super) fn follower_unmatched(&mut self, txn: &Txn) -> Then {
         if txn.hdr.op == OpCode::CloseSession.code() {
-            let conn = self.session_conn.get(&session).copied();
+            let conn = self.session_conn.get(&txn.hdr.client_id).copied();
             if conn.is_some() {
                 return Then::Closed { conn, xid: None };
             }

@@ -1,18 +1,22 @@
 //! The node runtime: one task that owns the replicated state (the tree), the sessions, the
-//! watches and the agreement core, and handles every client request in arrival order.
-//! Connections talk to it over channels: requests in, encoded frames out. Nothing here blocks
-//! or does I/O, so the loop is a plain sequence of state transitions.
+//! watches and the agreement state, and handles every client request in arrival order.
+//! Connections talk to it over channels: requests in, encoded frames out. The txn log is
+//! written and fsynced on a thread of its own (`storage::log`), snapshots are assembled and
+//! written off the task; the ensemble code still waits on the log in a few protocol steps
+//! (truncation, NEWLEADER's barrier, leaving a role).
 //!
-//! A write goes prep -> propose -> (persist) -> commit -> apply -> reply, in zxid order; its
-//! reply and the events it triggers leave only after it is applied, events first. A read waits
-//! behind its own session's uncommitted writes and is otherwise answered at once. Standalone is
-//! a one-node ensemble: this issue keeps data in memory, so a proposal is durable as soon as it
-//! is made; the txn log slots in at `Action::Persist` without reshaping anything.
+//! A write goes prep -> propose -> persist -> commit -> apply -> reply, in zxid order. Every
+//! request of a session that is not answered at once waits in the session's commit queue
+//! (`pipeline::commit`), so a session's replies leave in the order its requests arrived: a
+//! write's reply when its txn is applied, a read right after the session's earlier writes
+//! are applied (and before its later ones are), on a standalone server, a leader and a
+//! follower alike. Events a txn triggers leave before its reply.
 
 use crate::acl::AclPolicy;
 use crate::config::Config;
 use crate::ops::stats::stats;
 use crate::ops::{ConnView, NodeView, Query};
+use crate::pipeline::commit::{Awaits, CommitQueue, Released};
 use crate::pipeline::prep::{self, Ctx, Overlay};
 use crate::pipeline::read::ReadCtx;
 use crate::pipeline::{is_valid_op, is_write, write_response, Body, EncodeBox};
@@ -200,24 +204,50 @@ enum Then {
         conn: Option<ConnId>,
         xid: Option<i32>,
     },
+    /// A follower's sync: answer once the leader has answered it.
+    Sync {
+        conn: ConnId,
+        xid: i32,
+        path: String,
+        start: Instant,
+    },
     Nothing,
 }
+
+impl Then {
+    /// A continuation that answers a client's request: it goes into the session's commit
+    /// queue, so that the answer leaves in the session's request order.
+    fn answers_client(&self) -> bool {
+        match self {
+            Then::Connected { .. } | Then::Reply { .. } | Then::Sync { .. } => true,
+            Then::Closed { xid, .. } => xid.is_some(),
+            Then::Nothing => false,
+        }
+    }
+}
+
+/// What an applied txn (or a leader's sync answer) gives the continuation waiting for it.
+struct Outcome {
+    zxid: i64,
+    rc: ApplyResult,
+}
+
+/// A request answered from the local tree, held behind its session's earlier requests.
+struct Held {
+    conn: ConnId,
+    xid: i32,
+    op: i32,
+    body: Bytes,
+    start: Instant,
+}
+
+type Queue = CommitQueue<Then, Outcome, Held>;
 
 struct Proposal {
     txn: Txn,
     then: Then,
     /// The txn as logged and as sent to learners, encoded once.
     raw: Bytes,
-}
-
-/// A read held back until its session's earlier writes are applied.
-struct Waiting {
-    after_zxid: i64,
-    conn: ConnId,
-    xid: i32,
-    op: i32,
-    body: Bytes,
-    start: Instant,
 }
 
 pub struct Node {
@@ -266,9 +296,8 @@ pub struct Node {
     next_zxid: i64,
     /// Proposed, not yet applied, in zxid order.
     proposals: VecDeque<Proposal>,
-    /// The last zxid proposed for each session that has writes in flight.
-    session_last_write: HashMap<i64, i64>,
-    waiting: VecDeque<Waiting>,
+    /// Every session's requests not answered yet, in arrival order.
+    queue: Queue,
     start: Instant,
     clock: Clock,
     /// What happened to the tree, in order, when a simulation asks.
@@ -389,8 +418,7 @@ impl Node {
             session_conn: HashMap::new(),
             overlay,
             proposals: VecDeque::new(),
-            session_last_write: HashMap::new(),
-            waiting: VecDeque::new(),
+            queue: Queue::default(),
             start: Instant::now(),
             clock,
             applied_log: None,
@@ -583,7 +611,7 @@ impl Node {
             ephemerals_count: self.tree.ephemeral_count() as u64,
             watch_count: self.watches.count() as u64,
             global_sessions: self.sessions.len() as u64,
-            outstanding_requests: (self.proposals.len() + self.waiting.len()) as u64,
+            outstanding_requests: (self.proposals.len() + self.queue.held()) as u64,
             uptime_ms: now,
             last_snapshot: *self.last_snapshot.lock().unwrap_or_else(|e| e.into_inner()),
             ..Default::default()
@@ -1009,9 +1037,12 @@ impl Node {
                 tree_digest: self.overlay.digest as i64,
             }),
         };
-        if session != 0 {
-            self.session_last_write.insert(session, zxid);
-        }
+        let then = if session != 0 && then.answers_client() {
+            self.queue.push_awaited(session, Awaits::Zxid(zxid), then);
+            Then::Nothing
+        } else {
+            then
+        };
         let raw = txn.to_bytes();
         self.proposals.push_back(Proposal { txn, then, raw });
         self.zab.propose(zxid, &mut self.actions);
@@ -1096,8 +1127,7 @@ impl Node {
             self.close_conn(c);
         }
         self.watches = WatchManager::default();
-        self.waiting.clear();
-        self.session_last_write.clear();
+        self.queue.clear();
         self.sessions =
             SessionTracker::new(self.cfg.tick_time, self.cfg.server_id, wall_ms() as u64);
         let now = self.now();
@@ -1290,18 +1320,13 @@ impl Node {
             self.apply(p);
         }
         self.overlay.retire(zxid);
-        self.session_last_write.retain(|_, last| *last > zxid);
-        self.release_waiting();
         self.check_shutdown();
     }
 
     /// The one place replicated state changes: apply in zxid order, fire watches, answer.
-    fn apply(&mut self, mut p: Proposal) {
+    fn apply(&mut self, p: Proposal) {
         let zxid = p.txn.hdr.zxid;
         if self.ensemble.is_some() {
-            if matches!(p.then, Then::Nothing) && self.is_following() {
-                p.then = self.follower_then(&p.txn);
-            }
             self.committed(zxid, &p.raw);
         }
         self.changes.clear();
@@ -1341,11 +1366,51 @@ impl Node {
         self.watches.trigger(&changes, &mut self.events);
         self.changes = changes;
         self.deliver_events(zxid);
-        match p.then {
+        let session = p.txn.hdr.client_id;
+        let outcome = Outcome { zxid, rc };
+        if !matches!(p.then, Then::Nothing) || session == 0 {
+            return self.finish(session, p.then, outcome);
+        }
+        // A client's request of this node: its answer leaves in the session's order. A
+        // follower knows its forwarded requests by cxid, the proposer by zxid.
+        let following = self.is_following();
+        let awaits = if following {
+            Awaits::Cxid(p.txn.hdr.cxid)
+        } else {
+            Awaits::Zxid(zxid)
+        };
+        match self.queue.complete(session, awaits, outcome) {
+            Ok(()) => self.release(session),
+            Err(outcome) if following => {
+                let then = self.follower_unmatched(&p.txn);
+                self.finish(session, then, outcome);
+            }
+            Err(_) => {}
+        }
+    }
+
+    /// Answers, in order, what the session's commit queue lets go now.
+    fn release(&mut self, session: i64) {
+        let mut out = Vec::new();
+        self.queue.release(session, &mut out);
+        for r in out {
+            match r {
+                Released::Done(then, outcome) => self.finish(session, then, outcome),
+                Released::Held(h) => {
+                    self.dispatch(h.conn, session, h.xid, h.op, h.body, h.start);
+                }
+            }
+        }
+    }
+
+    /// Runs the continuation of an applied txn (or of a sync the leader answered).
+    fn finish(&mut self, session: i64, then: Then, outcome: Outcome) {
+        let Outcome { zxid, rc } = outcome;
+        match then {
             Then::Nothing => {}
             Then::Connected { conn, resp } => self.send_connect(conn, &resp),
             Then::Closed { conn, xid } => {
-                self.sessions.remove(p.txn.hdr.client_id);
+                self.sessions.remove(session);
                 if let Some(conn) = conn {
                     if let Some(xid) = xid {
                         self.reply(conn, xid, zxid, 0, None);
@@ -1360,14 +1425,30 @@ impl Node {
                 prep_err,
                 start,
             } => {
-                self.reply_write(conn, xid, op, prep_err, rc);
+                self.reply_write(conn, xid, zxid, op, prep_err, rc);
                 self.done(conn, op.code(), xid, start);
+            }
+            Then::Sync {
+                conn,
+                xid,
+                path,
+                start,
+            } => {
+                self.reply(conn, xid, zxid, 0, Some(&SyncResponse { path }));
+                self.done(conn, OpCode::Sync.code(), xid, start);
             }
         }
     }
 
-    fn reply_write(&self, conn: ConnId, xid: i32, op: OpCode, prep_err: i32, rc: ApplyResult) {
-        let zxid = self.last_zxid();
+    fn reply_write(
+        &self,
+        conn: ConnId,
+        xid: i32,
+        zxid: i64,
+        op: OpCode,
+        prep_err: i32,
+        rc: ApplyResult,
+    ) {
         let err = if prep_err != 0 { prep_err } else { rc.err };
         if err == ErrorCode::SessionMoved.code() {
             // As ZooKeeper: a connection-level error; the client's session lives on where it
@@ -1416,52 +1497,27 @@ impl Node {
             self.close_conn(conn);
             return;
         }
-        if self.is_following()
-            && op != OpCode::Auth.code()
-            && self.follower_request(conn, session, xid, op, payload.clone(), start)
-        {
-            return;
-        }
-        if !is_write(op) && op != OpCode::Auth.code() {
-            // A read waits behind this session's own writes that are not applied yet.
-            if let Some(&after_zxid) = self.session_last_write.get(&session) {
-                self.waiting.push_back(Waiting {
-                    after_zxid,
-                    conn,
-                    xid,
-                    op,
-                    body: payload,
-                    start,
-                });
-                return;
+        // Pings and auth packets are answered at once, as ZooKeeper answers them outside
+        // its pipeline (clients match them by their reserved xids, not by order).
+        let unordered = op == OpCode::Ping.code() || op == OpCode::Auth.code();
+        if self.is_following() {
+            self.follower_touch(session);
+            if !unordered && (is_write(op) || op == OpCode::Sync.code()) {
+                return self.follower_forward(conn, session, xid, op, payload, start);
             }
+        }
+        if !unordered && !is_write(op) && self.queue.busy(session) {
+            // Answered from the local tree, but not before the session's earlier requests.
+            let held = Held {
+                conn,
+                xid,
+                op,
+                body: payload,
+                start,
+            };
+            return self.queue.hold(session, held);
         }
         self.dispatch(conn, session, xid, op, payload, start);
-    }
-
-    fn release_waiting(&mut self) {
-        let committed = self.zab.last_committed();
-        let mut i = 0;
-        while i < self.waiting.len() {
-            let w = &self.waiting[i];
-            let ready = if w.after_zxid == i64::MAX {
-                // A follower's read behind its session's forwarded requests.
-                let session = self.conns.get(&w.conn).map(|c| c.session).unwrap_or(0);
-                !self.has_forwarded(session)
-            } else {
-                w.after_zxid <= committed
-            };
-            if ready {
-                if let Some(w) = self.waiting.remove(i) {
-                    let session = self.conns.get(&w.conn).map(|c| c.session).unwrap_or(0);
-                    if session != 0 {
-                        self.dispatch(w.conn, session, w.xid, w.op, w.body, w.start);
-                    }
-                }
-            } else {
-                i += 1;
-            }
-        }
     }
 
     fn dispatch(

@@ -3,6 +3,7 @@
 //! changes not yet applied; `read` answers reads from the applied tree; this module decides
 //! which is which and shapes a write's reply from its apply result.
 
+pub mod commit;
 pub mod prep;
 pub mod read;
 

@@ -2,6 +2,8 @@
 //! minimal raw client built on the `jute` crate for byte-level assertions.
 #![allow(dead_code)]
 
+pub mod order;
+
 use bytes::{Bytes, BytesMut};
 use jute::*;
 use std::io::{Read, Write};
@@ -259,6 +261,11 @@ impl Raw {
         let xid = self.xid;
         self.send_raw(xid, op.code(), body);
         xid
+    }
+
+    /// The xid of the last request sent with `send` or `send_raw_next`.
+    pub fn last_xid(&self) -> i32 {
+        self.xid
     }
 
     pub fn send_raw(&mut self, xid: i32, op: i32, body: &dyn Encode) {

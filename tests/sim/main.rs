@@ -7,8 +7,9 @@
 //! random members.
 //!
 //! After every step: at most one established leader per epoch, zxids applied in increasing
-//! order on each member, and the same tree digest wherever the same zxid was applied (so the
-//! same history). Then a healing phase: every member up and connected, which must converge
+//! order on each member, the same tree digest wherever the same zxid was applied (so the
+//! same history), and every client's replies in the order of its requests (writes and reads
+//! pipelined together). Then a healing phase: every member up and connected, which must converge
 //! (one leader, everyone serving, equal last zxids and digests), keep every write a client
 //! saw acknowledged, and accept new writes.
 //!
@@ -23,7 +24,7 @@ use ferrozk::quorum::packet;
 use ferrozk::quorum::{Link, LinkEvent};
 use ferrozk::storage::mem::MemLog;
 use ferrozk::zab::election::{Election, Members, Notification, Out as EOut};
-use jute::{Acl, ConnectRequest, CreateRequest, Encode, OpCode};
+use jute::{Acl, ConnectRequest, CreateRequest, Encode, GetDataRequest, OpCode};
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -106,11 +107,17 @@ struct Client {
     connected: bool,
     /// xid -> path of the create sent.
     pending: BTreeMap<i32, String>,
+    /// Every request sent and not answered yet, in the order sent: replies must come in
+    /// this order (ZooKeeper's per-session order).
+    unanswered: VecDeque<i32>,
     next_xid: i32,
 }
 
 struct Sim {
     rng: Rng,
+    /// Draws for the clients' reads, apart from `rng` so that adding them kept the paths
+    /// (and the regressions) of the seeds.
+    read_rng: Rng,
     now: u64,
     members: Vec<Member>,
     voters: Vec<i64>,
@@ -199,6 +206,7 @@ impl Sim {
         let _ = std::fs::remove_dir_all(&base);
         let mut sim = Sim {
             rng: Rng(seed),
+            read_rng: Rng(seed ^ 0x5EED_0F0F_4EAD),
             now: 0,
             members,
             voters,
@@ -585,12 +593,14 @@ impl Sim {
                     rx,
                     connected: false,
                     pending: BTreeMap::new(),
+                    unanswered: VecDeque::new(),
                     next_xid: 1,
                 });
             }
         }
         // Replies.
         let mut gone = Vec::new();
+        let mut disorder = None;
         for (ci, c) in self.clients.iter_mut().enumerate() {
             while let Ok(o) = c.rx.try_recv() {
                 match o {
@@ -607,6 +617,13 @@ impl Sim {
                         let xid = i32::from_be_bytes(body[0..4].try_into().unwrap());
                         let zxid = i64::from_be_bytes(body[4..12].try_into().unwrap());
                         let err = i32::from_be_bytes(body[12..16].try_into().unwrap());
+                        let expected = c.unanswered.pop_front();
+                        if expected != Some(xid) {
+                            disorder.get_or_insert(format!(
+                                "client {} (conn {}) got the reply to xid {xid} where {expected:?} belonged",
+                                ci, c.conn
+                            ));
+                        }
                         if let Some(path) = c.pending.remove(&xid) {
                             if err == 0 {
                                 self.acked.insert(path, zxid);
@@ -615,6 +632,9 @@ impl Sim {
                     }
                 }
             }
+        }
+        if let Some(why) = disorder {
+            self.fail(why);
         }
         gone.sort_unstable();
         gone.dedup();
@@ -638,12 +658,35 @@ impl Sim {
                 let xid = c.next_xid;
                 c.next_xid += 1;
                 c.pending.insert(xid, path);
+                c.unanswered.push_back(xid);
                 sends.push((
                     c.member,
                     Msg::Request {
                         conn: c.conn,
                         xid,
                         op: OpCode::Create.code(),
+                        body: body.freeze(),
+                    },
+                ));
+            }
+            // Reads pipelined between the writes: answered locally, but only after the
+            // session's earlier writes, whichever member serves it.
+            if !self.quiet && c.connected && c.unanswered.len() < 8 && self.read_rng.chance(250) {
+                let path = match c.pending.values().next_back() {
+                    Some(p) if self.read_rng.chance(500) => p.clone(),
+                    _ => "/".to_string(),
+                };
+                let mut body = BytesMut::new();
+                GetDataRequest { path, watch: false }.encode(&mut body);
+                let xid = c.next_xid;
+                c.next_xid += 1;
+                c.unanswered.push_back(xid);
+                sends.push((
+                    c.member,
+                    Msg::Request {
+                        conn: c.conn,
+                        xid,
+                        op: OpCode::GetData.code(),
                         body: body.freeze(),
                     },
                 ));
