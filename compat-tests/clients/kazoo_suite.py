@@ -886,6 +886,64 @@ def t_queue():
     check("empty queue get times out -> None", lq.get(timeout=0.5) is None)
 
 
+@test("pipelined-async")
+def t_pipelined_async():
+    # Many requests in flight on one session, reads and writes mixed, as an application using
+    # kazoo's async API sends them. kazoo matches each reply to the oldest pending request by
+    # xid and drops the connection on a mismatch, and a read must see exactly the session's
+    # writes sent before it.
+    p = BASE + "/pipelined"
+    zk.create(p, b"v0")
+    lost = []
+
+    def listener(state):
+        if state != KazooState.CONNECTED:
+            lost.append(state)
+
+    zk.add_listener(listener)
+    try:
+        sent = []
+        value = b"v0"
+        for i in range(300):
+            k = i % 6
+            if k == 0:
+                value = b"v%d" % (i + 1)
+                sent.append(("set", zk.set_async(p, value), None))
+            elif k == 1:
+                sent.append(("get", zk.get_async(p), value))
+            elif k == 2:
+                sent.append(("create", zk.create_async(p + "/s-", b"", sequence=True), None))
+            elif k == 3:
+                sent.append(("exists", zk.exists_async(p + "/missing"), None))
+            elif k == 4:
+                sent.append(("bad-version", zk.set_async(p, b"never", version=1 << 30), None))
+            else:
+                sent.append(("get", zk.get_async(p), value))
+        bad = []
+        for kind, a, want in sent:
+            try:
+                res = a.get(timeout=WAIT)
+            except BadVersionError:
+                if kind != "bad-version":
+                    bad.append((kind, "BadVersionError"))
+                continue
+            except Exception as e:
+                bad.append((kind, "%s: %s" % (type(e).__name__, e)))
+                continue
+            if kind == "get" and res[0] != want:
+                bad.append((kind, res[0], want))
+            elif kind == "exists" and res is not None:
+                bad.append((kind, res))
+            elif kind == "bad-version":
+                bad.append((kind, "succeeded"))
+        check("300 pipelined async requests answered, each read showing the writes sent before it",
+              not bad, bad[:3])
+        check("the connection stayed up (no xid mismatch)", not lost, lost)
+        check("50 sequential children", len(zk.get_children(p)) == 50, len(zk.get_children(p)))
+    finally:
+        zk.remove_listener(listener)
+
+
 @test("barrier")
 def t_barrier():
     p = BASE + "/barrier"

@@ -987,6 +987,83 @@ public final class RawRecipes {
         }
     }
 
+    /**
+     * Many requests in flight on one session through the async API, reads and writes mixed,
+     * as Kafka's ZooKeeperClient and Curator's async calls send them. The client treats a
+     * reply whose xid is not the oldest pending one as fatal ("Xid out of order"), and a read
+     * must see exactly the session's writes sent before it.
+     */
+    static void pipelinedAsync() throws Exception {
+        String p = base + "/pipelined";
+        Recorder rec = new Recorder();
+        ZooKeeper z = open(connect, 10_000, rec);
+        try {
+            z.create(p, b("v0"), OPEN, CreateMode.PERSISTENT);
+            int n = 600;
+            CountDownLatch done = new CountDownLatch(n);
+            ConcurrentLinkedQueue<String> bad = new ConcurrentLinkedQueue<>();
+            String value = "v0";
+            for (int i = 0; i < n; i++) {
+                final String want = value;
+                final int at = i;
+                switch (i % 6) {
+                    case 0:
+                        value = "v" + (i + 1);
+                        z.setData(p, b(value), -1, (rc, path, ctx, st) -> {
+                            if (rc != 0) {
+                                bad.add(at + " setData rc " + rc);
+                            }
+                            done.countDown();
+                        }, null);
+                        break;
+                    case 1:
+                    case 5:
+                        z.getData(p, false, (rc, path, ctx, data, st) -> {
+                            if (rc != 0 || !want.equals(s(data))) {
+                                bad.add(at + " getData rc " + rc + " read " + s(data) + " want " + want);
+                            }
+                            done.countDown();
+                        }, null);
+                        break;
+                    case 2:
+                        z.create(p + "/s-", null, OPEN, CreateMode.PERSISTENT_SEQUENTIAL, (rc, path, ctx, name) -> {
+                            if (rc != 0) {
+                                bad.add(at + " create rc " + rc);
+                            }
+                            done.countDown();
+                        }, null);
+                        break;
+                    case 3:
+                        z.exists(p + "/missing", false, (rc, path, ctx, st) -> {
+                            if (rc != Code.NONODE.intValue()) {
+                                bad.add(at + " exists rc " + rc);
+                            }
+                            done.countDown();
+                        }, null);
+                        break;
+                    default:
+                        z.setData(p, b("never"), 1 << 30, (rc, path, ctx, st) -> {
+                            if (rc != Code.BADVERSION.intValue()) {
+                                bad.add(at + " bad-version setData rc " + rc);
+                            }
+                            done.countDown();
+                        }, null);
+                        break;
+                }
+            }
+            boolean all = done.await(WAIT * 3, TimeUnit.MILLISECONDS);
+            c.check("600 pipelined async requests answered", all, done.getCount() + " unanswered");
+            c.check("each in order, each read showing the writes sent before it", bad.isEmpty(),
+                    new ArrayList<>(bad).subList(0, Math.min(3, bad.size())));
+            c.check("the connection never dropped (no Xid out of order)",
+                    !rec.awaitState(KeeperState.Disconnected, 1), rec);
+            c.check("100 sequential children", z.getChildren(p, false).size() == 100,
+                    z.getChildren(p, false).size());
+        } finally {
+            close(z);
+        }
+    }
+
     public static void main(String[] args) throws Exception {
         if (args.length < 1) {
             System.err.println("usage: RawRecipes <host:port>");
@@ -1026,6 +1103,7 @@ public final class RawRecipes {
             {"setwatches", (CompatCheck.Body) RawRecipes::setWatchesOnReconnect},
             {"session-expiry", (CompatCheck.Body) RawRecipes::sessionExpiry},
             {"reaping", (CompatCheck.Body) RawRecipes::reaping},
+            {"pipelined-async", (CompatCheck.Body) RawRecipes::pipelinedAsync},
         };
         for (Object[] g : groups) {
             String name = (String) g[0];
