@@ -651,6 +651,9 @@ def t_acl():
         za.create(p + "/alice", b"private", acl=[make_digest_acl("alice", "secret", all=True)])
         check("owner (authenticated) can read digest-protected node",
               za.get(p + "/alice")[0] == b"private")
+        # zk2 may be served by another member of an ensemble: sync first, as ZooKeeper
+        # promises another session's write only after a sync.
+        zk2.sync(p + "/alice")
         ok, d = raises(NoAuthError, zk2.get, p + "/alice")
         check("other session without auth -> NoAuthError", ok, d)
         zb = new_client()
