@@ -10,6 +10,7 @@ pub mod ops;
 pub mod pipeline;
 pub mod quorum;
 pub mod session;
+pub mod stats;
 pub mod storage;
 pub mod tree;
 pub mod txn;
@@ -73,10 +74,14 @@ pub async fn run(cfg: config::Config) -> std::io::Result<()> {
         "four-letter words enabled: {}",
         net_cfg.whitelist.list().join(",")
     );
-    let (tx, rx) = tokio::sync::mpsc::channel(4096);
-    node.set_self_tx(tx.clone());
+    let (senders, inputs) = node::channels();
+    node.set_senders(senders.clone());
     node.start_ensemble().await?;
-    let http = Arc::new(ops::admin::Http::new(tx.clone(), cfg.clone(), prometheus));
+    let http = Arc::new(ops::admin::Http::new(
+        senders.ops.clone(),
+        cfg.clone(),
+        prometheus,
+    ));
     let mut http_tasks = Vec::new();
     if cfg.property("admin.enableServer") != Some("false") {
         let host = cfg.property("admin.serverAddress").unwrap_or("0.0.0.0");
@@ -116,10 +121,16 @@ pub async fn run(cfg: config::Config) -> std::io::Result<()> {
             }
         }));
     }
-    let core = tokio::spawn(node.run(rx));
-    let shutdown_tx = tx.clone();
+    let core = tokio::spawn(node.run(inputs));
+    let shutdown_tx = senders.control.clone();
+    let to_node = net::ToNode {
+        clients: senders.clients.clone(),
+        ops: senders.ops.clone(),
+    };
+    // The node keeps running while the client listener holds a sender of client events.
+    drop(senders);
     let res = tokio::select! {
-        _ = net::serve(listener, tx, net_cfg) => Ok(()),
+        _ = net::serve(listener, to_node, net_cfg) => Ok(()),
         // While `serve` runs it holds a sender, so the node ends only by panicking: stop
         // the process rather than keep accepting clients nobody serves.
         end = core => return Err(std::io::Error::other(format!("the node task ended: {end:?}"))),
@@ -135,7 +146,7 @@ pub async fn run(cfg: config::Config) -> std::io::Result<()> {
     }
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     if shutdown_tx
-        .send(node::Msg::Shutdown { done: done_tx })
+        .send(node::Control::Shutdown { done: done_tx })
         .await
         .is_ok()
     {

@@ -4,14 +4,13 @@
 //! never affects another.
 
 use crate::config::Config;
-use crate::node::{ConnId, ConnShared, Msg, Out};
-use crate::ops::stats::stats;
-use crate::ops::{self, FourLetterCtx, Whitelist};
+use crate::ops::{self, FourLetterCtx, OpsRequest, Whitelist};
+use crate::stats::stats;
 use bytes::{Bytes, BytesMut};
 use jute::{ConnectRequest, Decode, Reader, RequestHeader};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
@@ -19,6 +18,59 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
+
+pub type ConnId = u64;
+
+/// What a connection's writer receives.
+#[derive(Debug)]
+pub enum Out {
+    Frame(Bytes),
+    /// Flush what was queued, then close the connection.
+    Close,
+}
+
+pub type ConnTx = mpsc::UnboundedSender<Out>;
+
+/// What a connection's tasks and the node share: the bounds on a client that sends faster
+/// than it reads.
+#[derive(Default)]
+pub struct ConnShared {
+    /// Reply bytes queued for the writer and not yet written to the socket.
+    pub queued: AtomicUsize,
+    /// Requests handed to the node and not yet answered; the reader stops reading at the
+    /// limit (`globalOutstandingLimit`) until the node catches up.
+    pub outstanding: AtomicUsize,
+    pub wake: tokio::sync::Notify,
+    /// Cancelled when the connection must go at once (its queue overflowed).
+    pub kill: tokio_util::sync::CancellationToken,
+}
+
+/// What connections tell the node, in each connection's order.
+pub enum ClientEvent {
+    Connect {
+        conn: ConnId,
+        peer: SocketAddr,
+        req: ConnectRequest,
+        tx: ConnTx,
+        shared: Arc<ConnShared>,
+    },
+    Request {
+        conn: ConnId,
+        xid: i32,
+        op: i32,
+        body: Bytes,
+    },
+    Disconnected {
+        conn: ConnId,
+    },
+}
+
+/// Where connections send: their events, and the questions of four-letter words.
+#[derive(Clone)]
+pub struct ToNode {
+    pub clients: mpsc::Sender<ClientEvent>,
+    pub ops: mpsc::Sender<OpsRequest>,
+}
 
 /// How long a new connection may take to send its handshake: ZooKeeper's sessionless
 /// connection timeout, `nio.sessionlessCnxnTimeout` (10000 ms).
@@ -86,7 +138,7 @@ impl PerIp {
 }
 
 /// Accepts client connections until the listener fails.
-pub async fn serve(listener: TcpListener, node: mpsc::Sender<Msg>, cfg: NetConfig) {
+pub async fn serve(listener: TcpListener, node: ToNode, cfg: NetConfig) {
     let next = Arc::new(AtomicU64::new(1));
     let per_ip = Arc::new(PerIp::default());
     loop {
@@ -171,7 +223,7 @@ async fn four_letter_word(
     word: &'static str,
     mut stream: TcpStream,
     peer: SocketAddr,
-    node: &mpsc::Sender<Msg>,
+    node: &ToNode,
     cfg: &NetConfig,
 ) {
     let text = if !cfg.whitelist.enabled(word) {
@@ -190,7 +242,7 @@ async fn four_letter_word(
         }
         // Words that need nothing from the node are answered even while it is not serving.
         let view = match ops::query_for(word) {
-            Some(q) => ops::admin::ask(node, q).await,
+            Some(q) => ops::admin::ask(&node.ops, q).await,
             None => Some(ops::NodeView {
                 serving: true,
                 ..Default::default()
@@ -239,7 +291,7 @@ async fn connection(
     id: ConnId,
     mut stream: TcpStream,
     peer: SocketAddr,
-    node: mpsc::Sender<Msg>,
+    node: ToNode,
     cfg: NetConfig,
 ) {
     // The first four bytes: a four-letter word or the length of the ConnectRequest.
@@ -281,7 +333,10 @@ async fn connection(
         Err(ConnError::Eof) | Ok(()) => debug!("connection {id} from {peer} closed"),
         Err(e) => info!("closing connection {id} from {peer}: {e}"),
     }
-    let _ = node.send(Msg::Disconnected { conn: id }).await;
+    let _ = node
+        .clients
+        .send(ClientEvent::Disconnected { conn: id })
+        .await;
     // The writer ends when the node drops its sender (after Disconnected) or sends Close.
     let _ = writer.await;
 }
@@ -292,7 +347,7 @@ async fn read_loop(
     len: [u8; 4],
     rd: &mut BufReader<OwnedReadHalf>,
     peer: SocketAddr,
-    node: &mpsc::Sender<Msg>,
+    node: &ToNode,
     cfg: &NetConfig,
     tx: mpsc::UnboundedSender<Out>,
     shared: &Arc<ConnShared>,
@@ -318,15 +373,16 @@ async fn read_loop(
     let idle = Duration::from_millis(
         req.time_out.clamp(1, cfg.max_session_timeout_ms as i32) as u64 + 2_000,
     );
-    node.send(Msg::Connect {
-        conn: id,
-        peer,
-        req,
-        tx,
-        shared: shared.clone(),
-    })
-    .await
-    .map_err(|_| ConnError::NodeGone)?;
+    node.clients
+        .send(ClientEvent::Connect {
+            conn: id,
+            peer,
+            req,
+            tx,
+            shared: shared.clone(),
+        })
+        .await
+        .map_err(|_| ConnError::NodeGone)?;
     loop {
         let frame = match tokio::time::timeout(idle, read_frame(rd, cfg.max_buffer, &mut buf)).await
         {
@@ -349,14 +405,15 @@ async fn read_loop(
             }
         }
         shared.outstanding.fetch_add(1, Ordering::AcqRel);
-        node.send(Msg::Request {
-            conn: id,
-            xid: h.xid,
-            op: h.op,
-            body: r.rest(),
-        })
-        .await
-        .map_err(|_| ConnError::NodeGone)?;
+        node.clients
+            .send(ClientEvent::Request {
+                conn: id,
+                xid: h.xid,
+                op: h.op,
+                body: r.rest(),
+            })
+            .await
+            .map_err(|_| ConnError::NodeGone)?;
     }
 }
 

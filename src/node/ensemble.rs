@@ -316,7 +316,7 @@ impl Node {
 
     /// Starts the election machinery; the node begins LOOKING.
     pub async fn start_ensemble(&mut self) -> std::io::Result<()> {
-        let Some(tx) = self.self_tx.clone() else {
+        let Some(tx) = self.senders.clone() else {
             return Ok(());
         };
         let Some(q) = self.cfg.quorum.clone() else {
@@ -332,7 +332,7 @@ impl Node {
             q.quorum_listen_on_all_ips,
             e.config_text.clone(),
             e.members.clone(),
-            tx.clone(),
+            tx.votes.clone(),
         )
         .await?;
         let mine = q
@@ -348,7 +348,7 @@ impl Node {
         info!("quorum port {} bound", l.local_addr()?);
         tokio::spawn(crate::quorum::serve_quorum(
             l,
-            tx,
+            tx.links,
             self.cfg.max_buffer + 1024,
         ));
         if let Some(e) = self.ensemble.as_mut() {
@@ -477,7 +477,7 @@ impl Node {
                 sim.lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .push((e.me, v.leader));
-            } else if let Some(tx) = self.self_tx.clone() {
+            } else if let Some(tx) = self.senders.as_ref().map(|s| s.links.clone()) {
                 attempt = crate::quorum::connect_to_leader(
                     (s.host.clone(), s.quorum_port),
                     attempts,

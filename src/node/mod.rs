@@ -14,34 +14,35 @@
 
 use crate::acl::AclPolicy;
 use crate::config::Config;
-use crate::ops::stats::stats;
-use crate::ops::{ConnView, NodeView, Query};
+use crate::net::{ClientEvent, ConnId, ConnShared, ConnTx, Out};
+use crate::ops::{ConnView, NodeView, OpsRequest, Query, SnapshotReply};
 use crate::pipeline::commit::{Awaits, CommitQueue, Released};
 use crate::pipeline::prep::{self, Ctx, Overlay};
 use crate::pipeline::read::ReadCtx;
 use crate::pipeline::{is_valid_op, is_write, write_response, Body, EncodeBox};
+use crate::quorum::LinkEvent;
 use crate::session::{session_password, SessionTracker};
+use crate::stats::stats;
 use crate::storage::log::LogWriter;
 use crate::storage::recovery::{self, RecoveryError};
 use crate::storage::{snap, StorageConfig};
 use crate::tree::{owner_kind, ttl_of, ApplyResult, Change, DataTree, OwnerKind};
 use crate::txn::{Txn, TxnBody};
 use crate::watch::{Event, WatchManager};
+use crate::zab::election::Vote;
 use crate::zab::{Action, Broadcast};
 use bytes::{Bytes, BytesMut};
 use jute::*;
 use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info, warn};
 
 mod ensemble;
-
-pub type ConnId = u64;
 
 /// A change of the tree as the deterministic simulation sees it.
 #[doc(hidden)]
@@ -63,84 +64,69 @@ pub enum Clock {
     Manual(Arc<std::sync::atomic::AtomicU64>),
 }
 
-/// What a connection's writer receives.
-#[derive(Debug)]
-pub enum Out {
-    Frame(Bytes),
-    /// Flush what was queued, then close the connection.
-    Close,
+/// Everything the node task receives, each kind from the producer that owns its type.
+pub enum Input {
+    Client(ClientEvent),
+    Ops(OpsRequest),
+    Link(LinkEvent),
+    /// Leader election decided.
+    Elected(Vote),
+    Control(Control),
 }
 
-pub type ConnTx = mpsc::UnboundedSender<Out>;
-
-/// What a connection's tasks and the node share: the bounds on a client that sends faster
-/// than it reads.
-#[derive(Default)]
-pub struct ConnShared {
-    /// Reply bytes queued for the writer and not yet written to the socket.
-    pub queued: AtomicUsize,
-    /// Requests handed to the node and not yet answered; the reader stops reading at the
-    /// limit (`globalOutstandingLimit`) until the node catches up.
-    pub outstanding: AtomicUsize,
-    pub wake: tokio::sync::Notify,
-    /// Cancelled when the connection must go at once (its queue overflowed).
-    pub kill: tokio_util::sync::CancellationToken,
-}
-
-/// What connections tell the node.
-pub enum Msg {
-    Connect {
-        conn: ConnId,
-        peer: SocketAddr,
-        req: ConnectRequest,
-        tx: ConnTx,
-        shared: Arc<ConnShared>,
-    },
-    Request {
-        conn: ConnId,
-        xid: i32,
-        op: i32,
-        body: Bytes,
-    },
-    Disconnected {
-        conn: ConnId,
-    },
-    /// An operator's question (four-letter word, AdminServer, metrics scrape).
-    Query {
-        q: Query,
-        reply: oneshot::Sender<NodeView>,
-    },
-    /// The ACL of `/` (the AdminServer authorises snapshot against it).
-    RootAcl {
-        reply: oneshot::Sender<Vec<Acl>>,
-    },
-    /// Take a snapshot now and answer with its file once written.
-    Snapshot {
-        reply: oneshot::Sender<SnapshotReply>,
-    },
-    /// Replace the database with a snapshot's (the AdminServer's restore): answers with the
-    /// zxid it serves from once the new state is in a snapshot file on disk.
-    Restore {
-        loaded: Box<snap::Loaded>,
-        reply: oneshot::Sender<Result<i64, String>>,
-    },
-    /// The snapshot written after a restore is durable (serve again), or failed.
-    RestoreDone {
-        ok: bool,
-    },
+/// The process's and the node's own orders to the node.
+pub enum Control {
     /// Stop taking requests, finish the writes in flight, close every connection, and
     /// answer with how many writes were in flight.
-    Shutdown {
-        done: oneshot::Sender<usize>,
-    },
-    /// Leader election decided.
-    Elected(crate::zab::election::Vote),
-    /// A leader-learner connection came up, carried a packet, or went down.
-    Link(crate::quorum::LinkEvent),
+    Shutdown { done: oneshot::Sender<usize> },
+    /// The snapshot written after a restore is durable (serve again), or failed.
+    RestoreDone { ok: bool },
 }
 
-/// A snapshot file and the zxid it was started at, or why there is none.
-pub type SnapshotReply = Result<(std::path::PathBuf, i64), String>;
+/// The senders of the node's inputs, handed to their producers.
+#[derive(Clone)]
+pub struct Senders {
+    pub clients: mpsc::Sender<ClientEvent>,
+    pub ops: mpsc::Sender<OpsRequest>,
+    pub links: mpsc::Sender<LinkEvent>,
+    pub votes: mpsc::Sender<Vote>,
+    pub control: mpsc::Sender<Control>,
+}
+
+/// The node's inputs, one bounded channel per producer.
+pub struct Receivers {
+    clients: mpsc::Receiver<ClientEvent>,
+    ops: mpsc::Receiver<OpsRequest>,
+    links: mpsc::Receiver<LinkEvent>,
+    votes: mpsc::Receiver<Vote>,
+    control: mpsc::Receiver<Control>,
+}
+
+/// The node's input channels: clients' requests (4096 in flight before connection readers
+/// wait), operator questions, leader-learner links, election results and control.
+pub fn channels() -> (Senders, Receivers) {
+    let (clients, clients_rx) = mpsc::channel(4096);
+    let (ops, ops_rx) = mpsc::channel(256);
+    let (links, links_rx) = mpsc::channel(4096);
+    let (votes, votes_rx) = mpsc::channel(16);
+    let (control, control_rx) = mpsc::channel(16);
+    (
+        Senders {
+            clients,
+            ops,
+            links,
+            votes,
+            control,
+        },
+        Receivers {
+            clients: clients_rx,
+            ops: ops_rx,
+            links: links_rx,
+            votes: votes_rx,
+            control: control_rx,
+        },
+    )
+}
 
 struct Conn {
     tx: ConnTx,
@@ -278,7 +264,7 @@ pub struct Node {
     /// Between a restore and the snapshot that makes it durable: clients are refused.
     restoring: bool,
     /// The node's own input, for work that finishes off its task (a restore's snapshot).
-    self_tx: Option<mpsc::Sender<Msg>>,
+    senders: Option<Senders>,
     /// Connections over `max_queued`, to close after the current message.
     overflowed: std::cell::RefCell<Vec<ConnId>>,
     max_queued: usize,
@@ -404,7 +390,7 @@ impl Node {
             shutdown_done: false,
             snapshot_on_start: false,
             restoring: false,
-            self_tx: None,
+            senders: None,
             overflowed: Default::default(),
             max_queued: crate::net::max_queued_bytes(&cfg),
             outstanding_limit: crate::net::outstanding_limit(&cfg),
@@ -450,11 +436,11 @@ impl Node {
 
     /// Runs until every sender of `rx` is gone.
     /// Gives the node a sender of its own input channel.
-    pub fn set_self_tx(&mut self, tx: mpsc::Sender<Msg>) {
-        self.self_tx = Some(tx);
+    pub fn set_senders(&mut self, senders: Senders) {
+        self.senders = Some(senders);
     }
 
-    pub async fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
+    pub async fn run(mut self, mut rx: Receivers) {
         let Some(mut durable) = self.durable_rx.take() else {
             return;
         };
@@ -480,10 +466,16 @@ impl Node {
             tokio::time::interval_at(tokio::time::Instant::now() + purge_every, purge_every);
         loop {
             tokio::select! {
-                m = rx.recv() => match m {
-                    Some(m) => self.handle(m),
+                // The node runs until the client listener (the last sender of client
+                // events) is gone.
+                m = rx.clients.recv() => match m {
+                    Some(m) => self.handle(Input::Client(m)),
                     None => return,
                 },
+                Some(m) = rx.control.recv() => self.handle(Input::Control(m)),
+                Some(m) = rx.links.recv() => self.handle(Input::Link(m)),
+                Some(v) = rx.votes.recv() => self.handle(Input::Elected(v)),
+                Some(m) = rx.ops.recv() => self.handle(Input::Ops(m)),
                 Some(zxid) = durable.recv() => self.log_durable(zxid),
                 _ = ticker.tick() => self.tick(),
                 _ = containers.tick(), if self.serving() && !self.is_following() => self.collect_containers(),
@@ -515,7 +507,7 @@ impl Node {
         }
     }
 
-    pub fn handle(&mut self, m: Msg) {
+    pub fn handle(&mut self, m: Input) {
         self.handle_msg(m);
         self.reap_overflowed();
         if self
@@ -527,26 +519,26 @@ impl Node {
         }
     }
 
-    fn handle_msg(&mut self, m: Msg) {
+    fn handle_msg(&mut self, m: Input) {
         match m {
-            Msg::Connect {
+            Input::Client(ClientEvent::Connect {
                 conn,
                 peer,
                 req,
                 tx,
                 shared,
-            } => self.connect(conn, peer, req, tx, shared),
-            Msg::Request {
+            }) => self.connect(conn, peer, req, tx, shared),
+            Input::Client(ClientEvent::Request {
                 conn,
                 xid,
                 op,
                 body,
-            } => self.request(conn, xid, op, body),
-            Msg::Disconnected { conn } => self.disconnected(conn),
-            Msg::Query { q, reply } => {
+            }) => self.request(conn, xid, op, body),
+            Input::Client(ClientEvent::Disconnected { conn }) => self.disconnected(conn),
+            Input::Ops(OpsRequest::Query { q, reply }) => {
                 let _ = reply.send(self.view(q));
             }
-            Msg::RootAcl { reply } => {
+            Input::Ops(OpsRequest::RootAcl { reply }) => {
                 let acl = self
                     .tree
                     .get("/")
@@ -554,21 +546,21 @@ impl Node {
                     .unwrap_or_default();
                 let _ = reply.send(acl.to_vec());
             }
-            Msg::Snapshot { reply } => self.snapshot_now(reply),
-            Msg::Restore { loaded, reply } => self.restore(*loaded, reply),
-            Msg::RestoreDone { ok: true } => {
+            Input::Ops(OpsRequest::Snapshot { reply }) => self.snapshot_now(reply),
+            Input::Ops(OpsRequest::Restore { loaded, reply }) => self.restore(*loaded, reply),
+            Input::Control(Control::RestoreDone { ok: true }) => {
                 info!("restore complete: serving again");
                 self.restoring = false;
             }
-            Msg::RestoreDone { ok: false } => {
+            Input::Control(Control::RestoreDone { ok: false }) => {
                 // The restored state is only in memory, and the txn log cannot describe it:
                 // stop, so that recovery serves the state from before the restore.
                 error!("the snapshot of a restored database could not be written; exiting");
                 std::process::exit(70);
             }
-            Msg::Elected(v) => self.elected(v),
-            Msg::Link(ev) => self.link_event(ev),
-            Msg::Shutdown { done } => {
+            Input::Elected(v) => self.elected(v),
+            Input::Link(ev) => self.link_event(ev),
+            Input::Control(Control::Shutdown { done }) => {
                 info!(
                     "shutting down: {} writes in flight, {} connections",
                     self.proposals.len(),
@@ -1150,13 +1142,13 @@ impl Node {
             .unwrap_or_else(|e| e.into_inner())
             .push(tx);
         self.start_snapshot();
-        let node = self.self_tx.clone();
+        let node = self.senders.as_ref().map(|s| s.control.clone());
         tokio::spawn(async move {
             let res = rx
                 .await
                 .unwrap_or_else(|_| Err("the snapshot was abandoned".into()));
             if let Some(node) = node {
-                let _ = node.send(Msg::RestoreDone { ok: res.is_ok() }).await;
+                let _ = node.send(Control::RestoreDone { ok: res.is_ok() }).await;
             }
             let _ = reply.send(res.map(|_| zxid));
         });

@@ -2,11 +2,12 @@
 //! the Prometheus endpoint (`/metrics`). Both ask the node for a [`NodeView`] through the
 //! same channel the client connections use, so they see what clients see.
 
-use super::stats::{stats, Value};
-use super::{environment, full_version, monitor_values, process, NodeView, Query};
+use super::{
+    environment, full_version, monitor_values, process, NodeView, OpsRequest, Query, SnapshotReply,
+};
 use crate::acl::AclPolicy;
 use crate::config::Config;
-use crate::node::{Msg, SnapshotReply};
+use crate::stats::{stats, Value};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -25,9 +26,9 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 
 /// Asks the node; `None` when it is not serving.
-pub async fn ask(node: &mpsc::Sender<Msg>, q: Query) -> Option<NodeView> {
+pub async fn ask(node: &mpsc::Sender<OpsRequest>, q: Query) -> Option<NodeView> {
     let (tx, rx) = oneshot::channel();
-    node.send(Msg::Query { q, reply: tx }).await.ok()?;
+    node.send(OpsRequest::Query { q, reply: tx }).await.ok()?;
     tokio::time::timeout(Duration::from_secs(10), rx)
         .await
         .ok()?
@@ -35,7 +36,7 @@ pub async fn ask(node: &mpsc::Sender<Msg>, q: Query) -> Option<NodeView> {
 }
 
 pub struct Http {
-    pub node: mpsc::Sender<Msg>,
+    pub node: mpsc::Sender<OpsRequest>,
     pub cfg: Arc<Config>,
     pub policy: AclPolicy,
     pub prometheus: Option<PrometheusHandle>,
@@ -47,7 +48,7 @@ pub struct Http {
 
 impl Http {
     pub fn new(
-        node: mpsc::Sender<Msg>,
+        node: mpsc::Sender<OpsRequest>,
         cfg: Arc<Config>,
         prometheus: Option<PrometheusHandle>,
     ) -> Http {
@@ -287,9 +288,9 @@ async fn authorize(
     Ok(())
 }
 
-async fn ask_root_acl(node: &mpsc::Sender<Msg>) -> Option<Vec<jute::Acl>> {
+async fn ask_root_acl(node: &mpsc::Sender<OpsRequest>) -> Option<Vec<jute::Acl>> {
     let (tx, rx) = oneshot::channel();
-    node.send(Msg::RootAcl { reply: tx }).await.ok()?;
+    node.send(OpsRequest::RootAcl { reply: tx }).await.ok()?;
     rx.await.ok()
 }
 
@@ -326,7 +327,12 @@ async fn snapshot(http: &Http, params: &[(String, String)]) -> Resp {
         .map(|(_, v)| v != "false")
         .unwrap_or(true);
     let (tx, rx) = oneshot::channel::<SnapshotReply>();
-    if http.node.send(Msg::Snapshot { reply: tx }).await.is_err() {
+    if http
+        .node
+        .send(OpsRequest::Snapshot { reply: tx })
+        .await
+        .is_err()
+    {
         return json_resp(StatusCode::OK, error_map(super::NOT_SERVING), CMD);
     }
     let (path, zxid) = match rx.await {
@@ -410,7 +416,7 @@ async fn restore(http: &Http, body: Incoming) -> Resp {
     let (tx, rx) = oneshot::channel();
     if http
         .node
-        .send(Msg::Restore {
+        .send(OpsRequest::Restore {
             loaded: Box::new(loaded),
             reply: tx,
         })

@@ -4,10 +4,9 @@
 
 pub mod admin;
 pub mod process;
-pub mod stats;
 
 use crate::config::Config;
-use stats::{stats, Value};
+use crate::stats::{stats, Value};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::net::SocketAddr;
@@ -19,6 +18,32 @@ pub fn full_version() -> String {
 }
 
 /// What a command needs from the node beyond the summary counts.
+/// What operators ask the node: four-letter words, the AdminServer, metrics scrapes.
+pub enum OpsRequest {
+    /// A view of the node for one question.
+    Query {
+        q: Query,
+        reply: tokio::sync::oneshot::Sender<NodeView>,
+    },
+    /// The ACL of `/` (the AdminServer authorises snapshot against it).
+    RootAcl {
+        reply: tokio::sync::oneshot::Sender<Vec<jute::Acl>>,
+    },
+    /// Take a snapshot now and answer with its file once written.
+    Snapshot {
+        reply: tokio::sync::oneshot::Sender<SnapshotReply>,
+    },
+    /// Replace the database with a snapshot's (the AdminServer's restore): answers with the
+    /// zxid it serves from once the new state is in a snapshot file on disk.
+    Restore {
+        loaded: Box<crate::storage::snap::Loaded>,
+        reply: tokio::sync::oneshot::Sender<Result<i64, String>>,
+    },
+}
+
+/// A snapshot file and the zxid it was started at, or why there is none.
+pub type SnapshotReply = Result<(std::path::PathBuf, i64), String>;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Query {
     Summary,

@@ -5,9 +5,8 @@
 //! for it (ZooKeeper's send queue holds one), so a slow or absent peer costs nothing.
 
 use crate::config::QuorumServer;
-use crate::node::Msg;
 use crate::zab::cnx::{self, InitialMessage};
-use crate::zab::election::{Election, Members, Notification, Out};
+use crate::zab::election::{Election, Members, Notification, Out, Vote};
 use bytes::Bytes;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -51,7 +50,7 @@ pub async fn start(
     listen_all: bool,
     config_text: String,
     members: Members,
-    node: mpsc::Sender<Msg>,
+    node: mpsc::Sender<Vote>,
 ) -> std::io::Result<mpsc::UnboundedSender<Cmd>> {
     let mine = servers
         .get(&me)
@@ -303,7 +302,7 @@ async fn drive(
     shared: Arc<Shared>,
     mut inbox: mpsc::Receiver<(i64, Notification)>,
     mut cmds: mpsc::UnboundedReceiver<Cmd>,
-    node: mpsc::Sender<Msg>,
+    node: mpsc::Sender<Vote>,
 ) {
     let mut out = Vec::new();
     let mut finalize: Option<(tokio::time::Instant, u64)> = None;
@@ -362,10 +361,10 @@ async fn drive(
                         v.state
                     );
                     finalize = None;
-                    crate::ops::stats::stats()
+                    crate::stats::stats()
                         .election_time
                         .add(started.elapsed().as_millis() as u64);
-                    if node.send(Msg::Elected(v)).await.is_err() {
+                    if node.send(v).await.is_err() {
                         return;
                     }
                 }

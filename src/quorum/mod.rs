@@ -6,7 +6,6 @@
 pub mod election;
 pub mod packet;
 
-use crate::node::Msg;
 use bytes::{Bytes, BytesMut};
 use packet::Packet;
 use std::net::SocketAddr;
@@ -83,7 +82,7 @@ fn start_link(
     id: LinkId,
     stream: TcpStream,
     peer: SocketAddr,
-    node: mpsc::Sender<Msg>,
+    node: mpsc::Sender<LinkEvent>,
     max: usize,
     to_leader: bool,
 ) -> Link {
@@ -151,11 +150,7 @@ fn start_link(
                 Err(e) => break e.to_string(),
             };
             let snap = to_leader && p.kind == jute::PacketType::Snap.code();
-            if node
-                .send(Msg::Link(LinkEvent::Packet(id, p)))
-                .await
-                .is_err()
-            {
+            if node.send(LinkEvent::Packet(id, p)).await.is_err() {
                 return;
             }
             if snap {
@@ -165,11 +160,7 @@ fn start_link(
                 };
                 match s {
                     Ok(s) => {
-                        if node
-                            .send(Msg::Link(LinkEvent::Snapshot(id, s)))
-                            .await
-                            .is_err()
-                        {
+                        if node.send(LinkEvent::Snapshot(id, s)).await.is_err() {
                             return;
                         }
                     }
@@ -178,20 +169,20 @@ fn start_link(
             }
         };
         kill.cancel();
-        let _ = node.send(Msg::Link(LinkEvent::Down(id, why))).await;
+        let _ = node.send(LinkEvent::Down(id, why)).await;
     });
     link
 }
 
 /// Accepts learners on the quorum port; the node decides whether it is leading.
-pub async fn serve_quorum(listener: TcpListener, node: mpsc::Sender<Msg>, max: usize) {
+pub async fn serve_quorum(listener: TcpListener, node: mpsc::Sender<LinkEvent>, max: usize) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
                 debug!("quorum connection from {peer}");
                 let id = NEXT_LINK.fetch_add(1, Ordering::Relaxed);
                 let link = start_link(id, stream, peer, node.clone(), max, false);
-                if node.send(Msg::Link(LinkEvent::Up(link))).await.is_err() {
+                if node.send(LinkEvent::Up(link)).await.is_err() {
                     return;
                 }
             }
@@ -210,7 +201,7 @@ pub async fn serve_quorum(listener: TcpListener, node: mpsc::Sender<Msg>, max: u
 pub fn connect_to_leader(
     addr: (String, u16),
     attempts: u32,
-    node: mpsc::Sender<Msg>,
+    node: mpsc::Sender<LinkEvent>,
     max: usize,
     cancel: CancellationToken,
 ) -> LinkId {
@@ -239,7 +230,7 @@ pub fn connect_to_leader(
                         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
                     info!("connected to the leader at {peer}");
                     let link = start_link(id, stream, peer, node.clone(), max, true);
-                    let _ = node.send(Msg::Link(LinkEvent::Up(link))).await;
+                    let _ = node.send(LinkEvent::Up(link)).await;
                     return;
                 }
                 Ok(Err(e)) => last = e.to_string(),
@@ -248,13 +239,13 @@ pub fn connect_to_leader(
         }
         if !cancel.is_cancelled() {
             let _ = node
-                .send(Msg::Link(LinkEvent::Down(
+                .send(LinkEvent::Down(
                     id,
                     format!(
                         "cannot connect to the leader at {}:{}: {last}",
                         addr.0, addr.1
                     ),
-                )))
+                ))
                 .await;
         }
     });

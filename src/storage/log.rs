@@ -400,7 +400,7 @@ fn writer_loop(cfg: StorageConfig, rx: mpsc::Receiver<LogCmd>, durable: impl Fn(
         }
         let mut last = None;
         let mut barriers = Vec::new();
-        crate::ops::stats::stats()
+        crate::stats::stats()
             .sync_processor_batch_size
             .add(batch.len() as u64);
         let res = (|| -> std::io::Result<()> {
@@ -436,14 +436,10 @@ fn writer_loop(cfg: StorageConfig, rx: mpsc::Receiver<LogCmd>, durable: impl Fn(
                 let t = Instant::now();
                 sync_or_exit(c, &faults);
                 let took = t.elapsed();
-                crate::ops::stats::stats()
-                    .fsynctime
-                    .add(took.as_micros() as u64);
+                crate::stats::stats().fsynctime.add(took.as_micros() as u64);
                 let ms = took.as_millis() as u64;
                 if ms > cfg.fsync_warn_ms {
-                    crate::ops::stats::stats()
-                        .fsync_threshold_exceed_count
-                        .inc();
+                    crate::stats::stats().fsync_threshold_exceed_count.inc();
                     warn!(
                         "fsync of the txn log took {ms} ms (fsync.warningthresholdms={})",
                         cfg.fsync_warn_ms

@@ -18,7 +18,8 @@
 
 use bytes::{Bytes, BytesMut};
 use ferrozk::config::Config;
-use ferrozk::node::{Applied, Clock, ConnShared, Msg, Node, Out};
+use ferrozk::net::{ClientEvent, ConnShared, Out};
+use ferrozk::node::{Applied, Clock, Input as Msg, Node};
 use ferrozk::quorum::election::Cmd;
 use ferrozk::quorum::packet;
 use ferrozk::quorum::{Link, LinkEvent};
@@ -579,13 +580,13 @@ impl Sim {
                 };
                 self.deliver(
                     member,
-                    Msg::Connect {
+                    Msg::Client(ClientEvent::Connect {
                         conn,
                         peer: "127.0.0.1:2".parse().unwrap(),
                         req,
                         tx,
                         shared: Arc::new(ConnShared::default()),
-                    },
+                    }),
                 );
                 self.clients.push(Client {
                     member,
@@ -661,12 +662,12 @@ impl Sim {
                 c.unanswered.push_back(xid);
                 sends.push((
                     c.member,
-                    Msg::Request {
+                    Msg::Client(ClientEvent::Request {
                         conn: c.conn,
                         xid,
                         op: OpCode::Create.code(),
                         body: body.freeze(),
-                    },
+                    }),
                 ));
             }
             // Reads pipelined between the writes: answered locally, but only after the
@@ -683,12 +684,12 @@ impl Sim {
                 c.unanswered.push_back(xid);
                 sends.push((
                     c.member,
-                    Msg::Request {
+                    Msg::Client(ClientEvent::Request {
                         conn: c.conn,
                         xid,
                         op: OpCode::GetData.code(),
                         body: body.freeze(),
-                    },
+                    }),
                 ));
             }
         }
