@@ -1,0 +1,530 @@
+//! Following (and observing): the leader's packets (epoch, synchronisation, proposals,
+//! commits, pings, syncs, revalidations), and this member's clients: writes, syncs and
+//! closeSession forwarded to the leader, sessions created and revalidated through it.
+
+use super::*;
+
+impl Node {
+    pub(in crate::node) fn send_leader(&mut self, p: &Packet) {
+        if let Some(l) = self.following().and_then(|f| f.link.as_ref()) {
+            l.send(p);
+        }
+    }
+
+    pub(in crate::node) fn leader_packet(&mut self, p: Packet) {
+        let Some(kind) = PacketType::from_i32(p.kind) else {
+            warn!("unknown packet type {} from the leader", p.kind);
+            return;
+        };
+        let phase = match self.following() {
+            Some(f) => f.phase,
+            None => return,
+        };
+        match kind {
+            PacketType::LeaderInfo if phase == FPhase::Discovery => {
+                let new_epoch = jute::epoch_of(p.zxid);
+                let Some(e) = self.ensemble.as_ref() else {
+                    return;
+                };
+                let (accepted, current) = (e.accepted_epoch, e.current_epoch);
+                let reply_epoch = if new_epoch > accepted {
+                    self.write_epoch(epoch::ACCEPTED_EPOCH, new_epoch);
+                    if let Some(e) = self.ensemble.as_mut() {
+                        e.accepted_epoch = new_epoch;
+                    }
+                    current as i32
+                } else if new_epoch == accepted {
+                    -1
+                } else {
+                    self.look(&format!(
+                        "the leader proposes epoch {new_epoch}, older than accepted epoch {accepted}"
+                    ));
+                    return;
+                };
+                let mut b = BytesMut::with_capacity(4);
+                b.put_i32(reply_epoch);
+                let last = self.last_zxid();
+                self.send_leader(&Packet::new(PacketType::AckEpoch, last, Some(b.freeze())));
+                if let Some(f) = self.following() {
+                    f.phase = FPhase::Sync;
+                }
+            }
+            PacketType::Diff if phase == FPhase::Sync => {
+                debug!("leader sends a DIFF up to 0x{:x}", p.zxid);
+            }
+            PacketType::Snap if phase == FPhase::Sync => {
+                if let Some(f) = self.following() {
+                    f.snap_zxid = Some(p.zxid);
+                }
+            }
+            PacketType::Trunc if phase == FPhase::Sync => self.truncate_to(p.zxid),
+            PacketType::Proposal if phase != FPhase::Discovery => {
+                self.learn_txn(p.data.unwrap_or_default(), p.zxid, "proposal");
+            }
+            PacketType::Commit if phase != FPhase::Discovery => self.commit_up_to(p.zxid),
+            PacketType::NewLeader if phase == FPhase::Sync => {
+                // The synchronised txns reach the disk before the new epoch does: a member
+                // whose currentEpoch names the new epoch wins elections against members with
+                // the same history, so it must hold that history durably first.
+                if !block(|| self.log.barrier()) {
+                    error!("the txn log writer failed; exiting");
+                    std::process::exit(70);
+                }
+                let epoch = jute::epoch_of(p.zxid);
+                self.write_epoch(epoch::CURRENT_EPOCH, epoch);
+                if let Some(e) = self.ensemble.as_mut() {
+                    e.current_epoch = epoch;
+                }
+                self.send_leader(&Packet::new(PacketType::Ack, p.zxid, None));
+                // Everything logged is durable now: acknowledge what is not yet committed.
+                let applied = self.last_zxid();
+                let observer = self.ens().is_some_and(|e| e.observer);
+                let pending: Vec<i64> = self
+                    .following()
+                    .map(|f| f.unacked.drain(..).filter(|z| *z > applied).collect())
+                    .unwrap_or_default();
+                if !observer {
+                    for z in pending {
+                        self.send_leader(&Packet::new(PacketType::Ack, z, None));
+                    }
+                }
+                if let Some(f) = self.following() {
+                    f.acking = !observer;
+                }
+            }
+            PacketType::UpToDate if phase == FPhase::Sync => {
+                let now = self.instant();
+                let since = self
+                    .ens()
+                    .map(|e| now.saturating_duration_since(e.looking_since));
+                let last = self.last_zxid();
+                if let Some(f) = self.following() {
+                    f.phase = FPhase::Serving;
+                    info!(
+                        "FOLLOWING leader {}: up to date at 0x{last:x} ({since:?} since LOOKING); serving clients",
+                        f.leader
+                    );
+                }
+                let epoch = self.ens().map_or(0, |e| e.current_epoch);
+                self.next_zxid = jute::make_zxid(epoch, 1).max(self.last_zxid() + 1);
+                self.set_config_node();
+                self.settle_vote(epoch);
+            }
+            PacketType::Ping => {
+                let touched = self
+                    .following()
+                    .map(|f| std::mem::take(&mut f.touched))
+                    .unwrap_or_default();
+                let mut b = BytesMut::with_capacity(12 * touched.len());
+                for (id, to) in touched {
+                    b.put_i64(id);
+                    b.put_i32(to);
+                }
+                let mut reply = Packet::new(PacketType::Ping, p.zxid, Some(b.freeze()));
+                reply.auth = p.auth;
+                self.send_leader(&reply);
+            }
+            PacketType::Sync => {
+                // The leader answers syncs in the order they were forwarded.
+                let Some(session) = self.following().and_then(|f| f.syncs.pop_front()) else {
+                    return;
+                };
+                let outcome = super::Outcome {
+                    zxid: self.last_zxid(),
+                    rc: Default::default(),
+                };
+                if self.queue.complete(session, Awaits::Sync, outcome).is_ok() {
+                    self.release(session);
+                }
+            }
+            PacketType::Revalidate => {
+                let d = p.data.unwrap_or_default();
+                let (Some(session), Some(valid)) = (be_i64(&d, 0), d.get(8).map(|b| *b != 0))
+                else {
+                    return;
+                };
+                let Some((conn, timeout, ro)) = self
+                    .following()
+                    .and_then(|f| f.revalidating.remove(&session))
+                else {
+                    return;
+                };
+                self.finish_reconnect(conn, session, timeout, ro, valid);
+            }
+            PacketType::Inform if phase != FPhase::Discovery => {
+                // An observer: the txn is already committed; log it and apply it.
+                if let Some(zxid) = self.learn_txn(p.data.unwrap_or_default(), p.zxid, "INFORM") {
+                    self.commit_up_to(zxid);
+                }
+            }
+            PacketType::CommitAndActivate | PacketType::InformAndActivate => {
+                debug!(
+                    "ignoring packet type {kind:?} (observers and reconfiguration are not built)"
+                );
+            }
+            _ => debug!("ignoring packet {kind:?} from the leader in {phase:?}"),
+        }
+    }
+
+    pub(in crate::node) fn settle_vote(&self, epoch: i64) {
+        if let Some(tx) = self.ens().and_then(|e| e.election.clone()) {
+            let _ = tx.send(Cmd::Settled { epoch });
+        }
+    }
+
+    pub(in crate::node) fn set_config_node(&mut self) {
+        if let Some(text) = self.ens().map(|e| e.config_text.clone()) {
+            self.tree.set_config(text.as_bytes(), 0, wall_ms());
+        }
+    }
+
+    /// A txn from the leader (PROPOSAL, or INFORM to an observer): queued and handed to the
+    /// log unless this node already has it. Returns its zxid when it was new.
+    pub(in crate::node) fn learn_txn(
+        &mut self,
+        raw: Bytes,
+        packet_zxid: i64,
+        what: &str,
+    ) -> Option<i64> {
+        let txn = match Txn::decode(raw.clone()) {
+            Ok(t) => t,
+            Err(e) => {
+                self.look(&format!(
+                    "undecodable {what} 0x{packet_zxid:x} from the leader: {e}"
+                ));
+                return None;
+            }
+        };
+        let zxid = txn.hdr.zxid;
+        if zxid <= self.zab_last_logged() {
+            return None; // already part of this node's history
+        }
+        self.proposals.push_back(Proposal {
+            txn,
+            then: Then::Nothing,
+            raw: raw.clone(),
+        });
+        if !self.log.append(zxid, raw) {
+            warn!("the txn log writer is gone; 0x{zxid:x} is not logged");
+        }
+        let observer = self.ens().is_some_and(|e| e.observer);
+        if let (Some(f), false) = (self.following(), observer) {
+            f.unacked.push_back(zxid);
+        }
+        Some(zxid)
+    }
+
+    /// For the simulation's record: the tree was replaced or rolled back.
+    pub(in crate::node) fn note_reset(&mut self) {
+        let (z, d) = (self.tree.last_processed_zxid, self.tree.digest());
+        if let Some(log) = self.applied_log.as_mut() {
+            log.push(Applied::Reset(z, d));
+        }
+    }
+
+    pub(in crate::node) fn zab_last_logged(&self) -> i64 {
+        self.proposals
+            .back()
+            .map(|p| p.txn.hdr.zxid)
+            .unwrap_or(self.last_zxid())
+    }
+
+    /// The leader's snapshot replaces this node's state; it is written to disk, and later
+    /// records dropped from the log, before NEWLEADER is acknowledged.
+    pub(in crate::node) fn install_snapshot(&mut self, data: Bytes) {
+        let Some(zxid) = self.following().and_then(|f| f.snap_zxid.take()) else {
+            return;
+        };
+        let loaded = match snap::deserialize_stream(data, zxid) {
+            Ok(l) => l,
+            Err(e) => {
+                self.look(&format!("the leader's snapshot is unreadable: {e}"));
+                return;
+            }
+        };
+        info!(
+            "installing the leader's snapshot at 0x{zxid:x}: {} nodes, {} sessions",
+            loaded.tree.node_count(),
+            loaded.sessions.len()
+        );
+        self.abandon_snapshot("the leader's snapshot replaces the tree");
+        self.proposals.clear();
+        if let Some(f) = self.following() {
+            f.unacked.clear();
+        }
+        self.tree = loaded.tree;
+        self.note_reset();
+        self.committed_sessions = loaded.sessions.iter().copied().collect();
+        self.overlay = Overlay::new(&self.tree);
+        self.digest_log.clear();
+        if let Some(e) = self.ensemble.as_mut() {
+            e.committed_log.clear();
+            e.committed_floor = zxid;
+        }
+        let parts = snap::serialize_parts(&self.tree, &loaded.sessions);
+        let (dir, compression) = (self.storage.snap_dir.clone(), self.storage.compression);
+        let res = block(|| {
+            self.log.truncate_after(zxid)?;
+            if let Some(m) = self.log.memory_log() {
+                let bytes = Bytes::from(parts.concat());
+                m.lock().unwrap_or_else(|e| e.into_inner()).snapshot = Some((zxid, bytes));
+                return Ok(dir.clone());
+            }
+            // This node's own snapshots past that point hold a history the leader replaced.
+            for (z, path) in crate::storage::list(&dir, "snapshot")? {
+                if z > zxid {
+                    std::fs::remove_file(&path)?;
+                    info!("the leader's snapshot replaces {}", path.display());
+                }
+            }
+            snap::write_file(&dir, zxid, &parts, compression)
+        });
+        if let Err(e) = res {
+            error!("cannot store the leader's snapshot: {e}; exiting");
+            std::process::exit(70);
+        }
+        self.since_snapshot = 0;
+    }
+
+    /// TRUNC: this node logged txns the leader does not have; drop them and reload.
+    pub(in crate::node) fn truncate_to(&mut self, zxid: i64) {
+        info!("the leader asks to truncate the log after 0x{zxid:x}");
+        self.abandon_snapshot("the log is being truncated");
+        self.proposals.clear();
+        if let Some(f) = self.following() {
+            f.unacked.clear();
+        }
+        let storage = self.storage.clone();
+        let res = block(|| {
+            self.log.truncate_after(zxid)?;
+            if let Some(m) = self.log.memory_log() {
+                let m = m.lock().unwrap_or_else(|e| e.into_inner());
+                return m.recover().map_err(std::io::Error::other);
+            }
+            // A snapshot taken past the truncation point holds what is being dropped.
+            for (z, path) in crate::storage::list(&storage.snap_dir, "snapshot")? {
+                if z > zxid {
+                    std::fs::remove_file(&path)?;
+                    info!("truncation removed {}", path.display());
+                }
+            }
+            recovery::recover(&storage, false)
+                .map(|r| (r.tree, r.sessions))
+                .map_err(|e| std::io::Error::other(e.to_string()))
+        });
+        match res {
+            Ok((tree, sessions)) => {
+                let reached = tree.last_processed_zxid;
+                self.tree = tree;
+                self.note_reset();
+                if reached != zxid {
+                    // The log no longer holds the way to exactly that point (a snapshot from
+                    // a leader replaced the records before it): resynchronise from what the
+                    // log does hold, which the leader will DIFF or SNAP.
+                    self.committed_sessions = sessions.into_iter().collect();
+                    self.overlay = Overlay::new(&self.tree);
+                    if let Some(e) = self.ensemble.as_mut() {
+                        e.committed_log.clear();
+                        e.committed_floor = reached;
+                    }
+                    self.look(&format!(
+                        "asked to truncate to 0x{zxid:x}, the log recovers to 0x{reached:x}: synchronising again"
+                    ));
+                    return;
+                }
+                self.committed_sessions = sessions.into_iter().collect();
+                self.overlay = Overlay::new(&self.tree);
+                if let Some(e) = self.ensemble.as_mut() {
+                    e.committed_log.clear();
+                    e.committed_floor = self.tree.last_processed_zxid;
+                }
+            }
+            Err(e) => {
+                error!("truncating the log failed: {e}; exiting");
+                std::process::exit(70);
+            }
+        }
+    }
+
+    /// The log made proposals up to `zxid` durable: acknowledge each to the leader.
+    pub(in crate::node) fn follower_durable(&mut self, zxid: i64) {
+        let Some(f) = self.following() else { return };
+        if !f.acking {
+            return;
+        }
+        let mut zs = Vec::new();
+        while f.unacked.front().is_some_and(|z| *z <= zxid) {
+            if let Some(z) = f.unacked.pop_front() {
+                zs.push(z);
+            }
+        }
+        for z in zs {
+            self.send_leader(&Packet::new(PacketType::Ack, z, None));
+        }
+    }
+
+    /// A client of this follower: a new session is created by the leader; an existing
+    /// one is revalidated by it.
+    pub(in crate::node) fn follower_connect(
+        &mut self,
+        conn: ConnId,
+        session: i64,
+        timeout: u32,
+        ro: bool,
+        resp: ConnectResponse,
+    ) {
+        let now_ms = self.now();
+        if session == 0 {
+            let id = resp.session_id;
+            self.sessions.add(id, timeout, now_ms);
+            self.bind(conn, id);
+            let mut b = BytesMut::with_capacity(4);
+            b.put_i32(timeout as i32);
+            self.forward(id, 0, OpCode::CreateSession.code(), b.freeze(), Vec::new());
+            self.queue
+                .push_awaited(id, Awaits::Cxid(0), Then::Connected { conn, resp });
+            if let Some(f) = self.following() {
+                f.touched.insert(id, timeout as i32);
+            }
+            return;
+        }
+        let mut b = BytesMut::with_capacity(12);
+        b.put_i64(session);
+        b.put_i32(timeout as i32);
+        self.send_leader(&Packet::new(PacketType::Revalidate, -1, Some(b.freeze())));
+        if let Some(f) = self.following() {
+            f.revalidating.insert(session, (conn, timeout, ro));
+        }
+    }
+
+    pub(in crate::node) fn finish_reconnect(
+        &mut self,
+        conn: ConnId,
+        id: i64,
+        timeout: u32,
+        ro: bool,
+        valid: bool,
+    ) {
+        if !self.conns.contains_key(&conn) {
+            return;
+        }
+        if valid {
+            if let Some(old) = self.session_conn.get(&id).copied() {
+                if old != conn {
+                    self.close_conn(old);
+                }
+            }
+            let now_ms = self.now();
+            self.sessions.add(id, timeout, now_ms);
+            self.bind(conn, id);
+            if let Some(f) = self.following() {
+                f.touched.insert(id, timeout as i32);
+            }
+            info!("renewed session 0x{id:x} with negotiated timeout {timeout} (revalidated by the leader)");
+        } else {
+            info!("invalid session 0x{id:x}, probably expired (the leader says)");
+        }
+        let resp = connect_answer(valid, id, timeout, ro);
+        self.send_connect(conn, &resp);
+        if !valid {
+            self.close_conn(conn);
+        }
+    }
+
+    /// A client's request, sent to the leader as a REQUEST packet.
+    pub(in crate::node) fn forward(
+        &mut self,
+        session: i64,
+        cxid: i32,
+        op: i32,
+        payload: Bytes,
+        auth: Vec<Id>,
+    ) {
+        let mut b = BytesMut::with_capacity(16 + payload.len());
+        b.put_i64(session);
+        b.put_i32(cxid);
+        b.put_i32(op);
+        b.put_slice(&payload);
+        let mut p = Packet::new(PacketType::Request, -1, Some(b.freeze()));
+        p.auth = auth;
+        self.send_leader(&p);
+    }
+
+    /// A request from a client of this follower keeps its session alive at the leader.
+    pub(in crate::node) fn follower_touch(&mut self, session: i64) {
+        let timeout = self.sessions.get(session).map_or(0, |s| s.timeout_ms) as i32;
+        if let Some(f) = self.following() {
+            f.touched.insert(session, timeout);
+        }
+    }
+
+    /// A follower's client write, closeSession or sync: forwarded to the leader, and
+    /// answered from the session's commit queue once the leader's commit (or sync answer)
+    /// arrives. Reads are answered here, behind the session's forwarded requests.
+    pub(in crate::node) fn follower_forward(
+        &mut self,
+        conn: ConnId,
+        session: i64,
+        xid: i32,
+        op: i32,
+        payload: Bytes,
+        start: Instant,
+    ) {
+        let auth = self
+            .conns
+            .get(&conn)
+            .map(|c| c.auth.clone())
+            .unwrap_or_default();
+        let Some(f) = self.following() else {
+            return;
+        };
+        let code = OpCode::from_i32(op).unwrap_or(OpCode::Error);
+        let (awaits, then) = match code {
+            OpCode::Sync => {
+                let path = SyncRequest::decode(&mut Reader::new(payload.clone()))
+                    .map(|r| r.path)
+                    .unwrap_or_default();
+                f.syncs.push_back(session);
+                let then = Then::Sync {
+                    conn,
+                    xid,
+                    path,
+                    start,
+                };
+                (Awaits::Sync, then)
+            }
+            OpCode::CloseSession => {
+                info!("closing session 0x{session:x} at the client's request");
+                let then = Then::Closed {
+                    conn: Some(conn),
+                    xid: Some(xid),
+                };
+                (Awaits::Cxid(xid), then)
+            }
+            _ => {
+                let then = Then::Reply {
+                    conn,
+                    xid,
+                    op: code,
+                    prep_err: 0,
+                    start,
+                };
+                (Awaits::Cxid(xid), then)
+            }
+        };
+        self.queue.push_awaited(session, awaits, then);
+        self.forward(session, xid, op, payload, auth);
+    }
+
+    /// On a follower, a txn that answers none of its clients' requests: a session the
+    /// leader expired is closed here too.
+    pub(in crate::node) fn follower_unmatched(&mut self, txn: &Txn) -> Then {
+        if txn.hdr.op == OpCode::CloseSession.code() {
+            let conn = self.session_conn.get(&txn.hdr.client_id).copied();
+            if conn.is_some() {
+                return Then::Closed { conn, xid: None };
+            }
+        }
+        Then::Nothing
+    }
+}

@@ -1,0 +1,724 @@
+//! The node as a member of a replicated ensemble: leader election hands it a role, and it
+//! then leads (discovery, synchronisation and broadcast to its learners) or follows (syncs
+//! from the leader, logs and acknowledges proposals, applies commits, forwards its clients'
+//! writes). The packets are ZooKeeper's QuorumPackets with its payload layouts (Leader.java,
+//! Learner.java, LearnerHandler.java), so that the other side may be a Java server.
+//!
+//! The state stays on the node's task, as in standalone mode: the socket tasks in
+//! `quorum` only move packets, and the commit rule lives in `zab::Broadcast`.
+
+use super::*;
+use crate::config::QuorumServer;
+use crate::quorum::election::Cmd;
+use crate::quorum::packet::Packet;
+use crate::quorum::{Link, LinkEvent, LinkId};
+use crate::storage::epoch;
+use crate::zab::election::{Members, Vote};
+use bytes::BufMut;
+use std::collections::{BTreeMap, BTreeSet};
+use tokio_util::sync::CancellationToken;
+
+mod follower;
+mod leader;
+pub(super) mod sim;
+pub use sim::SimView;
+
+/// Committed txns a leader keeps to bring a learner up to date with a DIFF (ZooKeeper's
+/// zookeeper.commitLogCount); a learner further behind gets a snapshot.
+const COMMIT_LOG_COUNT: usize = 500;
+
+/// Connections a simulated member asks for: (its id, the leader's id).
+pub type SimConnects = Arc<std::sync::Mutex<Vec<(i64, i64)>>>;
+
+pub(super) struct Ensemble {
+    pub me: i64,
+    /// This member observes: it learns every commit (INFORM) but neither votes nor acks.
+    pub observer: bool,
+    pub servers: BTreeMap<u64, QuorumServer>,
+    pub members: Members,
+    pub config_text: String,
+    pub election: Option<mpsc::UnboundedSender<Cmd>>,
+    pub tick_ms: u64,
+    pub init_limit: u64,
+    pub sync_limit: u64,
+    pub accepted_epoch: i64,
+    pub current_epoch: i64,
+    /// The last committed txns (zxid, encoded), and the zxid just before the first of them.
+    pub committed_log: VecDeque<(i64, Bytes)>,
+    pub committed_floor: i64,
+    pub role: Role,
+    /// Elections this node took part in, and when the current one began.
+    pub elections: u64,
+    pub looking_since: Instant,
+    /// Learners that dialled in while this node was still electing (they may have decided
+    /// first), with what they sent; adopted if this node leads, closed otherwise.
+    pub parked: Vec<(Link, Vec<Packet>)>,
+    /// In the deterministic simulation: connections this node asks for (its id, the
+    /// leader's), which the simulation makes; no sockets.
+    pub sim_connects: Option<SimConnects>,
+}
+
+pub(super) enum Role {
+    Looking,
+    Leading(Box<Leading>),
+    Following(Box<Following>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LPhase {
+    /// Waiting for FOLLOWERINFO.
+    Info,
+    AckEpoch,
+    NewLeaderAck,
+    Serving,
+}
+
+struct Learner {
+    link: Link,
+    sid: i64,
+    /// Registered with OBSERVERINFO: sent INFORM instead of PROPOSAL and COMMIT.
+    observer: bool,
+    /// Broadcasts held between NEWLEADER and UPTODATE, sent right after UPTODATE: a
+    /// ZooKeeper 3.8.0 learner fails on a COMMIT in that window (ZOOKEEPER-4394).
+    held: Vec<Bytes>,
+    phase: LPhase,
+    last_heard: Instant,
+}
+
+impl Learner {
+    /// A broadcast packet: sent to a learner being served, held for one between NEWLEADER
+    /// and UPTODATE, not sent to one still in discovery (its sync will include it).
+    fn forward(&mut self, b: Bytes) {
+        match self.phase {
+            LPhase::Serving => self.link.send_raw(b),
+            LPhase::NewLeaderAck => self.held.push(b),
+            _ => {}
+        }
+    }
+
+    fn up_to_date(&mut self) {
+        self.link.send(&Packet::new(PacketType::UpToDate, -1, None));
+        for b in self.held.drain(..) {
+            self.link.send_raw(b);
+        }
+    }
+}
+
+pub(super) struct Leading {
+    epoch: Option<i64>,
+    /// FOLLOWERINFO's accepted epochs, by server id (this one included).
+    infos: BTreeMap<i64, i64>,
+    learners: HashMap<LinkId, Learner>,
+    newleader_acks: BTreeSet<i64>,
+    /// Voters that acknowledged the new epoch (this one included), and the learners whose
+    /// synchronisation waits until they form a quorum (Leader.waitForEpochAck).
+    epoch_acks: BTreeSet<i64>,
+    epoch_waiting: Vec<(LinkId, i64)>,
+    established: bool,
+    since: Instant,
+    /// Learners' sync requests waiting for the proposals before them to commit.
+    syncs: VecDeque<(i64, LinkId)>,
+    /// Which server each session is attached to (0: this one), as ZooKeeper's session
+    /// owners: a write arriving through another is refused with SESSIONMOVED.
+    owners: HashMap<i64, i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FPhase {
+    Connecting,
+    Discovery,
+    Sync,
+    Serving,
+}
+
+pub(super) struct Following {
+    leader: i64,
+    /// The id of the link being dialled to the leader (0 in the simulation: any).
+    attempt: LinkId,
+    link: Option<Link>,
+    cancel: CancellationToken,
+    phase: FPhase,
+    since: Instant,
+    last_heard: Instant,
+    snap_zxid: Option<i64>,
+    /// Proposals are acknowledged once durable, after NEWLEADER.
+    acking: bool,
+    /// Proposals logged and not yet acknowledged, in order: each is ACKed once durable,
+    /// even if its COMMIT came first (a Java leader checks that ACKs come in order).
+    unacked: VecDeque<i64>,
+    /// The sessions whose syncs were sent to the leader, in order (the leader answers them
+    /// in that order); each sync waits in its session's commit queue.
+    syncs: VecDeque<i64>,
+    revalidating: HashMap<i64, (ConnId, u32, bool)>,
+    /// Sessions with activity since the last ping (id, timeout), reported to the leader.
+    touched: HashMap<i64, i32>,
+}
+
+impl Ensemble {
+    pub fn from_config(cfg: &Config, storage: &StorageConfig, last_zxid: i64) -> Option<Self> {
+        let q = cfg.quorum.as_ref()?;
+        if q.participants() <= 1 && q.standalone_enabled {
+            return None;
+        }
+        let dir = &storage
+            .snap_dir
+            .parent()
+            .unwrap_or(&storage.snap_dir)
+            .to_path_buf();
+        // A member without epoch files takes them from its last zxid, as QuorumPeer does.
+        let read = |name: &str| {
+            epoch::read(dir, name)
+                .ok()
+                .flatten()
+                .unwrap_or(jute::epoch_of(last_zxid))
+        };
+        let me = cfg.server_id as i64;
+        let observer =
+            q.peer_type_observer || q.servers.get(&(me as u64)).is_some_and(|s| s.observer);
+        Some(Ensemble {
+            me,
+            observer,
+            servers: q.servers.clone(),
+            members: Members::from_config(q),
+            config_text: q.config_text(),
+            election: None,
+            tick_ms: cfg.tick_time as u64,
+            init_limit: q.init_limit as u64,
+            sync_limit: q.sync_limit as u64,
+            accepted_epoch: read(epoch::ACCEPTED_EPOCH),
+            current_epoch: read(epoch::CURRENT_EPOCH),
+            committed_log: VecDeque::new(),
+            committed_floor: last_zxid,
+            role: Role::Looking,
+            elections: 0,
+            looking_since: Instant::now(),
+            parked: Vec::new(),
+            sim_connects: None,
+        })
+    }
+}
+
+fn lr_peer(n: &mut Node, id: LinkId) -> String {
+    n.leading()
+        .and_then(|l| l.learners.get(&id))
+        .map_or_else(|| "?".into(), |lr| lr.link.peer.to_string())
+}
+
+fn block<T>(f: impl FnOnce() -> T) -> T {
+    tokio::task::block_in_place(f)
+}
+
+fn be_i64(d: &[u8], at: usize) -> Option<i64> {
+    Some(i64::from_be_bytes(d.get(at..at + 8)?.try_into().ok()?))
+}
+
+fn be_i32(d: &[u8], at: usize) -> Option<i32> {
+    Some(i32::from_be_bytes(d.get(at..at + 4)?.try_into().ok()?))
+}
+
+impl Node {
+    pub(super) fn ens(&self) -> Option<&Ensemble> {
+        self.ensemble.as_ref()
+    }
+
+    pub(super) fn is_following(&self) -> bool {
+        matches!(
+            self.ensemble.as_ref().map(|e| &e.role),
+            Some(Role::Following(_))
+        )
+    }
+
+    /// Whether clients are served: always standalone; in an ensemble, once synchronised.
+    pub(super) fn serving(&self) -> bool {
+        match self.ensemble.as_ref().map(|e| &e.role) {
+            None => true,
+            Some(Role::Looking) => false,
+            Some(Role::Leading(l)) => l.established,
+            Some(Role::Following(f)) => f.phase == FPhase::Serving,
+        }
+    }
+
+    pub(super) fn mode(&self) -> &'static str {
+        match self.ensemble.as_ref().map(|e| &e.role) {
+            None => "standalone",
+            Some(Role::Looking) => "looking",
+            Some(Role::Leading(_)) => "leader",
+            Some(Role::Following(_)) if self.ens().is_some_and(|e| e.observer) => "observer",
+            Some(Role::Following(_)) => "follower",
+        }
+    }
+
+    fn epoch_dir(&self) -> std::path::PathBuf {
+        self.storage
+            .snap_dir
+            .parent()
+            .unwrap_or(&self.storage.snap_dir)
+            .to_path_buf()
+    }
+
+    fn write_epoch(&self, name: &str, value: i64) {
+        if let Some(m) = self.log.memory_log() {
+            let mut m = m.lock().unwrap_or_else(|e| e.into_inner());
+            if name == epoch::ACCEPTED_EPOCH {
+                m.accepted_epoch = Some(value);
+            } else {
+                m.current_epoch = Some(value);
+            }
+            return;
+        }
+        let dir = self.epoch_dir();
+        if let Err(e) = block(|| epoch::write(&dir, name, value)) {
+            // Without its epoch on disk the member could vote inconsistently after a crash.
+            error!("cannot write {name} in {}: {e}; exiting", dir.display());
+            std::process::exit(70);
+        }
+    }
+
+    /// Starts the election machinery; the node begins LOOKING.
+    pub async fn start_ensemble(&mut self) -> std::io::Result<()> {
+        let Some(tx) = self.senders.clone() else {
+            return Ok(());
+        };
+        let Some(q) = self.cfg.quorum.clone() else {
+            return Ok(());
+        };
+        let Some(e) = self.ensemble.as_ref() else {
+            return Ok(());
+        };
+        let me = e.me as u64;
+        let cmd = crate::quorum::election::start(
+            me,
+            q.servers.clone(),
+            q.quorum_listen_on_all_ips,
+            e.config_text.clone(),
+            e.members.clone(),
+            tx.votes.clone(),
+        )
+        .await?;
+        let mine = q
+            .servers
+            .get(&me)
+            .ok_or_else(|| std::io::Error::other("myid is not in the server list"))?;
+        let host = if q.quorum_listen_on_all_ips {
+            "0.0.0.0"
+        } else {
+            mine.host.as_str()
+        };
+        let l = tokio::net::TcpListener::bind((host, mine.quorum_port)).await?;
+        info!("quorum port {} bound", l.local_addr()?);
+        tokio::spawn(crate::quorum::serve_quorum(
+            l,
+            tx.links,
+            self.cfg.max_buffer + 1024,
+        ));
+        if let Some(e) = self.ensemble.as_mut() {
+            e.election = Some(cmd);
+        }
+        self.look("starting up");
+        Ok(())
+    }
+
+    /// Leaves the current role: clients are disconnected, what the log holds becomes the
+    /// node's history, and a new election round starts.
+    pub(super) fn look(&mut self, why: &str) {
+        let now = self.instant();
+        let Some(e) = self.ensemble.as_mut() else {
+            return;
+        };
+        let old = std::mem::replace(&mut e.role, Role::Looking);
+        match old {
+            Role::Leading(l) => {
+                for lr in l.learners.values() {
+                    lr.link.close();
+                }
+            }
+            Role::Following(f) => {
+                f.cancel.cancel();
+                if let Some(l) = &f.link {
+                    l.close();
+                }
+            }
+            Role::Looking => {}
+        }
+        e.elections += 1;
+        e.looking_since = now;
+        warn!("LOOKING: {why}");
+        let conns: Vec<ConnId> = self.conns.keys().copied().collect();
+        for c in conns {
+            self.close_conn(c);
+        }
+        self.queue.clear();
+        // Every proposal handed to the log is part of this node's history once durable:
+        // wait for the log, then apply them all (their clients are gone).
+        if !self.proposals.is_empty() && !block(|| self.log.barrier()) {
+            error!("the txn log writer failed; exiting");
+            std::process::exit(70);
+        }
+        for p in self.proposals.iter_mut() {
+            p.then = Then::Nothing;
+        }
+        if let Some(last) = self.proposals.back().map(|p| p.txn.hdr.zxid) {
+            self.commit_up_to(last);
+        }
+        self.overlay = Overlay::new(&self.tree);
+        self.next_zxid = self.last_zxid() + 1;
+        self.zab = Broadcast::standalone(self.last_zxid());
+        let (last, epoch) = (
+            self.last_zxid(),
+            self.ensemble.as_ref().map_or(0, |e| e.current_epoch),
+        );
+        if let Some(tx) = self.ensemble.as_ref().and_then(|e| e.election.clone()) {
+            let _ = tx.send(Cmd::Look {
+                last_zxid: last,
+                current_epoch: epoch,
+            });
+        }
+    }
+
+    pub(super) fn elected(&mut self, v: Vote) {
+        let now = self.instant();
+        let Some(e) = self.ensemble.as_mut() else {
+            return;
+        };
+        if !matches!(e.role, Role::Looking) {
+            return;
+        }
+        if v.leader == e.me {
+            info!(
+                "LEADING: waiting for followers (initLimit {} ticks)",
+                e.init_limit
+            );
+            let mut infos = BTreeMap::new();
+            infos.insert(e.me, e.accepted_epoch);
+            let mut acks = BTreeSet::new();
+            acks.insert(e.me);
+            e.role = Role::Leading(Box::new(Leading {
+                epoch: None,
+                infos,
+                learners: HashMap::new(),
+                newleader_acks: acks.clone(),
+                epoch_acks: acks,
+                epoch_waiting: Vec::new(),
+                established: false,
+                since: now,
+                syncs: VecDeque::new(),
+                owners: HashMap::new(),
+            }));
+            // A leader of one voter (the others are observers) has its quorum already.
+            self.maybe_new_epoch();
+            let parked = self
+                .ensemble
+                .as_mut()
+                .map(|e| std::mem::take(&mut e.parked));
+            for (link, packets) in parked.unwrap_or_default() {
+                let id = link.id;
+                self.link_event(LinkEvent::Up(link));
+                for p in packets {
+                    self.learner_packet(id, p);
+                }
+            }
+        } else {
+            let Some(s) = e.servers.get(&(v.leader as u64)) else {
+                self.look("the elected leader is not in the server list");
+                return;
+            };
+            info!(
+                "FOLLOWING: connecting to leader {} at {}:{}",
+                v.leader, s.host, s.quorum_port
+            );
+            for (l, _) in e.parked.drain(..) {
+                l.close();
+            }
+            let cancel = CancellationToken::new();
+            let attempts = (e.init_limit * e.tick_ms / 1000).clamp(1, 5) as u32;
+            // The simulation connects at once and in order: any link it brings will do (0).
+            let mut attempt = 0;
+            if let Some(sim) = &e.sim_connects {
+                sim.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((e.me, v.leader));
+            } else if let Some(tx) = self.senders.as_ref().map(|s| s.links.clone()) {
+                attempt = crate::quorum::connect_to_leader(
+                    (s.host.clone(), s.quorum_port),
+                    attempts,
+                    tx,
+                    self.cfg.max_buffer + 1024,
+                    cancel.clone(),
+                );
+            }
+            e.role = Role::Following(Box::new(Following {
+                leader: v.leader,
+                attempt,
+                link: None,
+                cancel,
+                phase: FPhase::Connecting,
+                since: now,
+                last_heard: now,
+                snap_zxid: None,
+                acking: false,
+                unacked: VecDeque::new(),
+                syncs: VecDeque::new(),
+                revalidating: HashMap::new(),
+                touched: HashMap::new(),
+            }));
+        }
+        // Sessions restart their timeouts under the new leader, as ZooKeeper's do; a
+        // follower tracks only its own clients' sessions.
+        let now_ms = self.now();
+        self.sessions =
+            SessionTracker::new(self.cfg.tick_time, self.cfg.server_id, wall_ms() as u64);
+        if !self.is_following() {
+            for (id, to) in &self.committed_sessions {
+                self.sessions.add(*id, (*to).max(0) as u32, now_ms);
+            }
+        }
+    }
+
+    pub(super) fn link_event(&mut self, ev: LinkEvent) {
+        let now = self.instant();
+        let Some(e) = self.ensemble.as_mut() else {
+            if let LinkEvent::Up(l) = ev {
+                l.close();
+            }
+            return;
+        };
+        match (&mut e.role, ev) {
+            (Role::Leading(l), LinkEvent::Up(link)) => {
+                l.learners.insert(
+                    link.id,
+                    Learner {
+                        link,
+                        sid: -1,
+                        observer: false,
+                        held: Vec::new(),
+                        phase: LPhase::Info,
+                        last_heard: now,
+                    },
+                );
+            }
+            (Role::Following(f), LinkEvent::Up(link))
+                if f.phase == FPhase::Connecting && (f.attempt == 0 || f.attempt == link.id) =>
+            {
+                let mut info = BytesMut::new();
+                LearnerInfo {
+                    server_id: e.me,
+                    protocol_version: jute::QUORUM_PROTOCOL_VERSION,
+                    config_version: 0,
+                }
+                .encode(&mut info);
+                let kind = if e.observer {
+                    PacketType::ObserverInfo
+                } else {
+                    PacketType::FollowerInfo
+                };
+                link.send(&Packet::new(
+                    kind,
+                    jute::make_zxid(e.accepted_epoch, 0),
+                    Some(info.freeze()),
+                ));
+                f.link = Some(link);
+                f.phase = FPhase::Discovery;
+                f.last_heard = now;
+            }
+            (Role::Looking, LinkEvent::Up(link)) => {
+                if e.parked.len() < 64 {
+                    e.parked.push((link, Vec::new()));
+                } else {
+                    link.close();
+                }
+            }
+            (Role::Looking, LinkEvent::Packet(id, p)) => {
+                // A learner says FOLLOWERINFO and waits; a link that sends more while this
+                // node is still looking is not a learner, and cannot fill memory either.
+                if let Some(i) = e.parked.iter().position(|(l, _)| l.id == id) {
+                    let (link, q) = &mut e.parked[i];
+                    let held: usize = q
+                        .iter()
+                        .map(|p| p.data.as_ref().map_or(0, |d| d.len()))
+                        .sum();
+                    if q.len() >= 4 || held + p.data.as_ref().map_or(0, |d| d.len()) > 64 * 1024 {
+                        warn!("a quorum connection from {} sent too much before this node led; closing it", link.peer);
+                        link.close();
+                        e.parked.remove(i);
+                    } else {
+                        q.push(p);
+                    }
+                }
+            }
+            (Role::Looking, LinkEvent::Down(id, _)) => e.parked.retain(|(l, _)| l.id != id),
+            (_, LinkEvent::Up(link)) => link.close(),
+            (Role::Leading(_), LinkEvent::Packet(id, p)) => self.learner_packet(id, p),
+            (Role::Following(f), LinkEvent::Packet(id, p))
+                if f.link.as_ref().is_some_and(|l| l.id == id) =>
+            {
+                f.last_heard = now;
+                self.leader_packet(p);
+            }
+            (Role::Following(f), LinkEvent::Snapshot(id, data))
+                if f.link.as_ref().is_some_and(|l| l.id == id) =>
+            {
+                self.install_snapshot(data);
+            }
+            (Role::Leading(l), LinkEvent::Down(id, why)) => {
+                if let Some(lr) = l.learners.remove(&id) {
+                    if lr.sid >= 0 {
+                        info!("learner {} left: {why}", lr.sid);
+                        let still = l.learners.values().any(|o| o.sid == lr.sid);
+                        if !still {
+                            self.zab.forget(lr.sid);
+                        }
+                    }
+                }
+            }
+            (Role::Following(f), LinkEvent::Down(id, why))
+                if (f.attempt == 0 && id == 0)
+                    || (f.phase == FPhase::Connecting && id == f.attempt)
+                    || f.link.as_ref().is_some_and(|l| l.id == id) =>
+            {
+                let leader = f.leader;
+                self.look(&format!("lost the leader {leader}: {why}"));
+            }
+            _ => {}
+        }
+    }
+
+    /// On a leader: is `owner` (0 for this server, else a learner's id) where `session` is
+    /// attached? The first server to send for a session after an election becomes its owner.
+    pub(super) fn owns_session(&mut self, session: i64, owner: i64) -> bool {
+        match self.leading() {
+            Some(l) => *l.owners.entry(session).or_insert(owner) == owner,
+            None => true,
+        }
+    }
+
+    /// On a leader: the session is now attached to `owner` (created or revalidated there).
+    pub(super) fn set_session_owner(&mut self, session: i64, owner: i64) {
+        if let Some(l) = self.leading() {
+            l.owners.insert(session, owner);
+        }
+    }
+
+    /// A closed session's owner is no longer tracked.
+    pub(super) fn forget_session_owner(&mut self, session: i64) {
+        if let Some(l) = self.leading() {
+            l.owners.remove(&session);
+        }
+    }
+
+    fn leading(&mut self) -> Option<&mut Leading> {
+        match self.ensemble.as_mut().map(|e| &mut e.role) {
+            Some(Role::Leading(l)) => Some(l),
+            _ => None,
+        }
+    }
+
+    fn following(&mut self) -> Option<&mut Following> {
+        match self.ensemble.as_mut().map(|e| &mut e.role) {
+            Some(Role::Following(f)) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// Every half tick: pings, and the liveness checks of initLimit and syncLimit.
+    pub(super) fn ensemble_tick(&mut self) {
+        let Some(e) = self.ensemble.as_ref() else {
+            return;
+        };
+        let tick = std::time::Duration::from_millis(e.tick_ms);
+        let init = tick * e.init_limit as u32;
+        let sync = tick * e.sync_limit as u32;
+        let (me, members) = (e.me, e.members.clone());
+        let last = self.last_zxid();
+        let now = self.instant();
+        let age = |t: Instant| now.saturating_duration_since(t);
+        match self.ensemble.as_mut().map(|e| &mut e.role) {
+            Some(Role::Leading(l)) => {
+                if !l.established {
+                    if age(l.since) > init {
+                        self.look("no quorum of followers synchronised within initLimit");
+                    }
+                    return;
+                }
+                let ping = Packet::new(PacketType::Ping, last, None).encode();
+                let mut stale = Vec::new();
+                let mut forget = Vec::new();
+                for (id, lr) in &l.learners {
+                    // A learner still being synchronised (a large SNAP) has initLimit, as in
+                    // ZooKeeper; one being served, syncLimit.
+                    let limit = if lr.phase == LPhase::Serving {
+                        sync
+                    } else {
+                        init
+                    };
+                    if age(lr.last_heard) > limit {
+                        stale.push(*id);
+                    } else if lr.phase == LPhase::Serving {
+                        lr.link.send_raw(ping.clone());
+                    }
+                }
+                for id in stale {
+                    if let Some(lr) = l.learners.remove(&id) {
+                        warn!(
+                            "learner {} silent for more than syncLimit; dropping it",
+                            lr.sid
+                        );
+                        lr.link.close();
+                        if lr.sid >= 0 && !l.learners.values().any(|o| o.sid == lr.sid) {
+                            forget.push(lr.sid);
+                        }
+                    }
+                }
+                let mut synced: BTreeSet<i64> = l
+                    .learners
+                    .values()
+                    .filter(|lr| lr.phase == LPhase::Serving)
+                    .map(|lr| lr.sid)
+                    .collect();
+                synced.insert(me);
+                for sid in forget {
+                    self.zab.forget(sid);
+                }
+                if !members.is_quorum(synced.iter()) {
+                    self.look(&format!(
+                        "only {synced:?} are synchronised with this leader: not a quorum"
+                    ));
+                }
+            }
+            Some(Role::Following(f)) => {
+                let limit = if f.phase == FPhase::Serving {
+                    sync
+                } else {
+                    init
+                };
+                if f.phase != FPhase::Serving && age(f.since) > init {
+                    let leader = f.leader;
+                    self.look(&format!(
+                        "not synchronised with leader {leader} within initLimit"
+                    ));
+                } else if f.phase != FPhase::Connecting && age(f.last_heard) > limit {
+                    let leader = f.leader;
+                    self.look(&format!(
+                        "nothing heard from leader {leader} within the limit"
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The handshake answer: a valid session, or zeros that tell the client it expired.
+pub(super) fn connect_answer(valid: bool, session: i64, timeout: u32, ro: bool) -> ConnectResponse {
+    ConnectResponse {
+        protocol_version: 0,
+        time_out: if valid { timeout as i32 } else { 0 },
+        session_id: if valid { session } else { 0 },
+        passwd: Some(Bytes::copy_from_slice(&if valid {
+            session_password(session)
+        } else {
+            [0u8; 16]
+        })),
+        read_only: false,
+        has_read_only: ro,
+    }
+}
