@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod process;
+mod prometheus;
 
 use crate::config::Config;
 use crate::stats::{stats, Value};
