@@ -18,14 +18,9 @@ pub struct AclPolicy {
 impl AclPolicy {
     pub fn from_config(cfg: &crate::config::Config) -> Self {
         AclPolicy {
-            skip: cfg.property("skipACL") == Some("yes"),
-            super_digest: cfg
-                .property("DigestAuthenticationProvider.superDigest")
-                .map(str::to_string),
-            // Java's Boolean.parseBoolean: "true" in any case, anything else is false.
-            enforce_quota: cfg
-                .property("enforceQuota")
-                .is_some_and(|v| v.eq_ignore_ascii_case("true")),
+            skip: cfg.settings.skip_acl,
+            super_digest: cfg.settings.super_digest.clone(),
+            enforce_quota: cfg.settings.enforce_quota,
         }
     }
 

@@ -38,6 +38,9 @@ pub async fn run(cfg: config::Config) -> std::io::Result<()> {
             );
         }
     }
+    for w in &cfg.ignored {
+        tracing::warn!("zoo.cfg: {w}");
+    }
     let addr: SocketAddr = cfg.client_address();
     let cfg = Arc::new(cfg);
     let net_cfg = net::NetConfig {
@@ -83,9 +86,9 @@ pub async fn run(cfg: config::Config) -> std::io::Result<()> {
         prometheus,
     ));
     let mut http_tasks = Vec::new();
-    if cfg.property("admin.enableServer") != Some("false") {
-        let host = cfg.property("admin.serverAddress").unwrap_or("0.0.0.0");
-        let port = cfg.property("admin.serverPort").unwrap_or("8080");
+    let admin = &cfg.settings.admin;
+    if admin.enabled {
+        let (host, port) = (admin.address.as_str(), admin.port);
         match bind_http(host, port).await {
             Ok(l) => {
                 tracing::info!(
@@ -100,10 +103,10 @@ pub async fn run(cfg: config::Config) -> std::io::Result<()> {
         }
     }
     if let Some(h) = http.prometheus.clone() {
-        let host = cfg
-            .property("metricsProvider.httpHost")
-            .unwrap_or("0.0.0.0");
-        let port = cfg.property("metricsProvider.httpPort").unwrap_or("7000");
+        let (host, port) = (
+            cfg.settings.metrics.host.as_str(),
+            cfg.settings.metrics.port,
+        );
         // As ZooKeeper: a metrics provider that cannot start stops the server.
         let l = bind_http(host, port).await.map_err(|e| {
             std::io::Error::other(format!(
@@ -161,11 +164,7 @@ pub async fn run(cfg: config::Config) -> std::io::Result<()> {
     res
 }
 
-async fn bind_http(host: &str, port: &str) -> std::io::Result<TcpListener> {
-    let port: u16 = port
-        .trim()
-        .parse()
-        .map_err(|_| std::io::Error::other(format!("invalid port {port:?}")))?;
+async fn bind_http(host: &str, port: u16) -> std::io::Result<TcpListener> {
     TcpListener::bind((host.trim(), port)).await
 }
 

@@ -75,31 +75,20 @@ pub struct ToNode {
 /// How long a new connection may take to send its handshake: ZooKeeper's sessionless
 /// connection timeout, `nio.sessionlessCnxnTimeout` (10000 ms).
 pub fn handshake_timeout(cfg: &Config) -> Duration {
-    Duration::from_millis(
-        cfg.property("nio.sessionlessCnxnTimeout")
-            .and_then(|v| v.trim().parse().ok())
-            .filter(|ms: &u64| *ms > 0)
-            .unwrap_or(10_000),
-    )
+    Duration::from_millis(cfg.settings.handshake_timeout_ms)
 }
 
 /// Unread reply bytes a connection may accumulate before it is dropped:
 /// `ferrozk.maxClientQueueBytes`, by default 64 MiB (and never less than two of the largest
 /// frames, 2 x jute.maxbuffer).
 pub fn max_queued_bytes(cfg: &Config) -> usize {
-    cfg.property("ferrozk.maxClientQueueBytes")
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(64 << 20)
-        .max(2 * cfg.max_buffer)
+    cfg.settings.max_client_queue_bytes
 }
 
 /// Requests one connection may have in the node before its reader pauses:
 /// `globalOutstandingLimit` (1000), as ZooKeeper throttles reading at that many.
 pub fn outstanding_limit(cfg: &Config) -> usize {
-    cfg.property("globalOutstandingLimit")
-        .and_then(|v| v.trim().parse().ok())
-        .filter(|n: &usize| *n > 0)
-        .unwrap_or(1000)
+    cfg.settings.outstanding_limit
 }
 
 #[derive(Clone)]

@@ -310,7 +310,7 @@ impl Node {
     pub fn new(cfg: Config) -> Result<Node, RecoveryError> {
         let start = Instant::now();
         let storage = StorageConfig::from_config(&cfg);
-        let truncate = cfg.property("ferrozk.truncateCorruptLog") == Some("yes");
+        let truncate = cfg.settings.truncate_corrupt_log;
         let rec = recovery::recover(&storage, truncate)?;
         stats().dbinittime.add(start.elapsed().as_micros() as u64);
         let recovered_snapshot = (rec.snapshots_read > 0).then_some(rec.tree.last_processed_zxid);

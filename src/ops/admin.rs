@@ -55,13 +55,7 @@ impl Http {
         cfg: Arc<Config>,
         prometheus: Option<PrometheusHandle>,
     ) -> Http {
-        let mut command_url = cfg
-            .property("admin.commandURL")
-            .unwrap_or("/commands")
-            .to_string();
-        if !command_url.starts_with('/') {
-            command_url.insert(0, '/');
-        }
+        let command_url = cfg.settings.admin.command_url.clone();
         Http {
             policy: AclPolicy::from_config(&cfg),
             node,
@@ -307,16 +301,12 @@ fn rate_limited(slot: &Mutex<Option<Instant>>, every: Duration) -> bool {
 }
 
 fn rate_interval(cfg: &Config) -> Duration {
-    Duration::from_millis(
-        cfg.property("admin.rateLimiterIntervalInMS")
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(300_000),
-    )
+    Duration::from_millis(cfg.settings.admin.rate_limit_ms)
 }
 
 async fn snapshot(http: &Http, params: &[(String, String)]) -> Resp {
     const CMD: &str = "snapshot";
-    if http.cfg.property("admin.snapshot.enabled") == Some("false") {
+    if !http.cfg.settings.admin.snapshot_enabled {
         warn!("AdminServer: the snapshot command is disabled");
         return json_resp(StatusCode::SERVICE_UNAVAILABLE, Map::new(), CMD);
     }
@@ -382,7 +372,7 @@ async fn snapshot(http: &Http, params: &[(String, String)]) -> Resp {
 /// POST restore: the body is a snapshot (as `snapshot` streams it, compressed or not).
 async fn restore(http: &Http, body: Incoming) -> Resp {
     const CMD: &str = "restore";
-    if http.cfg.property("admin.restore.enabled") == Some("false") {
+    if !http.cfg.settings.admin.restore_enabled {
         warn!("AdminServer: the restore command is disabled");
         return json_resp(StatusCode::SERVICE_UNAVAILABLE, Map::new(), CMD);
     }

@@ -116,7 +116,7 @@ pub struct Whitelist(Vec<String>);
 impl Whitelist {
     pub fn from_config(cfg: &Config) -> Whitelist {
         let mut on: Vec<String> = Vec::new();
-        if let Some(list) = cfg.property("4lw.commands.whitelist") {
+        if let Some(list) = &cfg.settings.four_letter_words {
             for w in list.split(',').map(str::trim) {
                 if w == "*" {
                     on.extend(FOUR_LETTER_WORDS.iter().map(|s| s.to_string()));
@@ -126,9 +126,6 @@ impl Whitelist {
                     on.push(w.to_string());
                 }
             }
-        }
-        if cfg.property("readonlymode.enabled") == Some("true") {
-            on.push("isro".into());
         }
         on.push("srvr".into());
         Whitelist(on)

@@ -54,9 +54,7 @@ pub(super) fn render(v: Option<&NodeView>, h: &PrometheusHandle) -> String {
 
 /// Installs the Prometheus recorder when zoo.cfg names ZooKeeper's Prometheus provider.
 pub fn prometheus_from_config(cfg: &Config) -> Option<PrometheusHandle> {
-    let class = cfg.property("metricsProvider.className")?;
-    if !class.ends_with("PrometheusMetricsProvider") {
-        warn!("metricsProvider.className={class} is not supported; only ZooKeeper's PrometheusMetricsProvider is");
+    if !cfg.settings.metrics.prometheus {
         return None;
     }
     let b = metrics_exporter_prometheus::PrometheusBuilder::new()

@@ -41,28 +41,19 @@ pub struct StorageConfig {
 
 impl StorageConfig {
     pub fn from_config(cfg: &crate::config::Config) -> Self {
-        let num = |k: &str, d: u64| {
-            cfg.property(k)
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(d)
-        };
+        let s = &cfg.settings;
         StorageConfig {
             snap_dir: cfg.data_dir.join(VERSION_DIR),
             log_dir: cfg.data_log_dir.join(VERSION_DIR),
-            force_sync: cfg.property("forceSync").map(|v| v != "no").unwrap_or(true),
-            prealloc_bytes: num("preAllocSize", 65536) * 1024,
-            snap_count: num("snapCount", 100_000).max(2),
-            max_batch: num("maxBatchSize", 1000).max(1) as usize,
-            flush_delay_ms: num("flushDelay", 0),
-            fsync_warn_ms: cfg
-                .property("fsync.warningthresholdms")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(1000),
-            purge_keep: num("autopurge.snapRetainCount", 3).max(3) as usize,
-            purge_interval_hours: num("autopurge.purgeInterval", 0),
-            compression: snap::Compression::from_config(
-                cfg.property("snapshot.compression.method"),
-            ),
+            force_sync: s.force_sync,
+            prealloc_bytes: s.pre_alloc_kib.saturating_mul(1024),
+            snap_count: s.snap_count,
+            max_batch: s.max_batch_size,
+            flush_delay_ms: s.flush_delay_ms,
+            fsync_warn_ms: s.fsync_warning_ms,
+            purge_keep: s.snap_retain_count,
+            purge_interval_hours: s.purge_interval_hours,
+            compression: snap::Compression::from_setting(s.snapshot_compression),
         }
     }
 }

@@ -333,11 +333,12 @@ pub enum Compression {
 }
 
 impl Compression {
-    pub fn from_config(v: Option<&str>) -> Compression {
-        match v.map(|s| s.trim().to_ascii_lowercase()).as_deref() {
-            Some("gz") => Compression::Gzip,
-            Some("snappy") => Compression::Snappy,
-            _ => Compression::None,
+    pub fn from_setting(c: crate::config::SnapshotCompression) -> Compression {
+        use crate::config::SnapshotCompression as S;
+        match c {
+            S::Gzip => Compression::Gzip,
+            S::Snappy => Compression::Snappy,
+            S::None => Compression::None,
         }
     }
 

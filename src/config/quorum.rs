@@ -1,0 +1,139 @@
+//! The ensemble part of zoo.cfg: `server.N` lines, hierarchical quorums, and the text of
+//! `/zookeeper/config` as ZooKeeper writes it.
+
+use std::collections::BTreeMap;
+
+/// One `server.N=host:quorumPort:electionPort[:participant|observer][;[clientAddr:]clientPort]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuorumServer {
+    pub id: u64,
+    pub host: String,
+    pub quorum_port: u16,
+    pub election_port: u16,
+    pub observer: bool,
+    pub client: Option<(Option<String>, u16)>,
+}
+
+/// The quorum settings of zoo.cfg (QuorumPeerConfig).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuorumConfig {
+    pub servers: BTreeMap<u64, QuorumServer>,
+    pub init_limit: u32,
+    pub sync_limit: u32,
+    pub standalone_enabled: bool,
+    pub quorum_listen_on_all_ips: bool,
+    pub peer_type_observer: bool,
+    /// Hierarchical quorums (`group.N=sid:sid...`, `weight.sid=w`): each participant's group
+    /// and weight. Empty for a majority of participants.
+    pub groups: BTreeMap<u64, u64>,
+    pub weights: BTreeMap<u64, u64>,
+    /// From dataDir/myid, when the file exists.
+    pub my_id: Option<u64>,
+}
+
+impl QuorumConfig {
+    pub fn participants(&self) -> usize {
+        self.servers.values().filter(|s| !s.observer).count()
+    }
+
+    /// The /zookeeper/config text, as QuorumMaj.toString writes it (version 0).
+    pub fn config_text(&self) -> String {
+        let mut out = String::new();
+        for s in self.servers.values() {
+            out.push_str(&format!(
+                "server.{}={}:{}:{}:{}",
+                s.id,
+                s.host,
+                s.quorum_port,
+                s.election_port,
+                if s.observer {
+                    "observer"
+                } else {
+                    "participant"
+                }
+            ));
+            if let Some((addr, port)) = &s.client {
+                out.push_str(&format!(";{}:{port}", addr.as_deref().unwrap_or("0.0.0.0")));
+            }
+            out.push('\n');
+        }
+        if !self.groups.is_empty() {
+            let mut by_group: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+            for (sid, gid) in &self.groups {
+                by_group.entry(*gid).or_default().push(*sid);
+            }
+            for (gid, sids) in by_group {
+                let list: Vec<String> = sids.iter().map(|s| s.to_string()).collect();
+                out.push_str(&format!("group.{gid}={}\n", list.join(":")));
+            }
+            for (sid, w) in &self.weights {
+                out.push_str(&format!("weight.{sid}={w}\n"));
+            }
+        }
+        out.push_str("version=0");
+        out
+    }
+}
+
+/// Parses the value of a `server.N` line.
+pub fn parse_server(id: u64, value: &str) -> Result<QuorumServer, String> {
+    let (addrs, client) = match value.split_once(';') {
+        Some((a, c)) => (a.trim(), Some(c.trim())),
+        None => (value.trim(), None),
+    };
+    // `[v6]:p:p` or `host:p:p`, optionally `:participant|observer`.
+    let (host, rest) = if let Some(r) = addrs.strip_prefix('[') {
+        let (h, rest) = r.split_once(']').ok_or("unclosed [ in the address")?;
+        (
+            h.to_string(),
+            rest.strip_prefix(':').ok_or("no port after the address")?,
+        )
+    } else {
+        let (h, rest) = addrs
+            .split_once(':')
+            .ok_or("expected host:quorumPort:electionPort")?;
+        (h.to_string(), rest)
+    };
+    if host.is_empty() {
+        return Err("empty host".into());
+    }
+    let parts: Vec<&str> = rest.split(':').collect();
+    let port = |p: &str| {
+        p.trim()
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| format!("{p:?} is not a port"))
+    };
+    let (quorum_port, election_port, observer) = match parts.as_slice() {
+        [q, e] => (port(q)?, port(e)?, false),
+        [q, e, t] => (
+            port(q)?,
+            port(e)?,
+            match t.trim().to_ascii_lowercase().as_str() {
+                "participant" => false,
+                "observer" => true,
+                other => return Err(format!("unknown server type {other:?}")),
+            },
+        ),
+        _ => return Err("expected host:quorumPort:electionPort[:type]".into()),
+    };
+    let client = match client {
+        None | Some("") => None,
+        Some(c) => match c.rsplit_once(':') {
+            Some((a, p)) => Some((
+                Some(a.trim_matches(|c| c == '[' || c == ']').to_string()),
+                port(p)?,
+            )),
+            None => Some((None, port(c)?)),
+        },
+    };
+    Ok(QuorumServer {
+        id,
+        host,
+        quorum_port,
+        election_port,
+        observer,
+        client,
+    })
+}

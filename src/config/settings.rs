@@ -1,0 +1,451 @@
+//! Every zoo.cfg key ferrozk reads besides the core ones (ports, directories, times, the
+//! ensemble), as typed and validated fields, and the policy for the rest:
+//!
+//! - a key ferrozk reads with a value it cannot use stops start-up, naming key and file;
+//! - a key that turns on a ZooKeeper feature touching security, durability or membership that
+//!   ferrozk does not have (TLS, SASL, x509, quorum authentication, reconfiguration, read-only
+//!   mode, local sessions, multiple addresses per member, ...) stops start-up too, all such keys
+//!   named in one message: serving plaintext, unauthenticated or with another membership than
+//!   the operator configured would be worse than not serving;
+//! - a key that only tunes a JVM server (thread pools, Netty, JMX, GC pauses) is accepted and
+//!   reported once at start-up as having no effect, and so is a key nobody knows (ZooKeeper
+//!   keeps it silently as a `zookeeper.<key>` system property).
+
+use super::ConfigError;
+use std::collections::BTreeMap;
+
+/// Where the settings come from: zoo.cfg's keys that are not core ones, as ZooKeeper stores
+/// them (`zookeeper.<key>`).
+struct Props<'a> {
+    map: &'a BTreeMap<String, String>,
+    file: &'a str,
+}
+
+impl Props<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.map.get(&format!("zookeeper.{key}")).map(|v| v.trim())
+    }
+
+    fn invalid(&self, key: &str, value: &str, why: &str) -> ConfigError {
+        ConfigError::Invalid {
+            file: self.file.to_string(),
+            key: key.to_string(),
+            value: value.to_string(),
+            why: why.to_string(),
+        }
+    }
+
+    /// A whole number of at least `min`.
+    fn num(&self, key: &str, default: u64, min: u64) -> Result<u64, ConfigError> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) => match v.parse::<u64>() {
+                Ok(n) if n >= min => Ok(n),
+                Ok(_) => Err(self.invalid(key, v, &format!("must be at least {min}"))),
+                Err(_) => Err(self.invalid(key, v, "not a whole number")),
+            },
+        }
+    }
+
+    /// `true`/`false` as Java's Boolean.parseBoolean reads them, refusing anything else
+    /// (Java would read a misspelt value as false).
+    fn boolean(&self, key: &str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
+            Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
+            Some(v) => Err(self.invalid(key, v, "must be true or false")),
+        }
+    }
+
+    /// `yes`/`no` keys (forceSync, skipACL).
+    fn yes_no(&self, key: &str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) if v.eq_ignore_ascii_case("yes") => Ok(true),
+            Some(v) if v.eq_ignore_ascii_case("no") => Ok(false),
+            Some(v) => Err(self.invalid(key, v, "must be yes or no")),
+        }
+    }
+
+    fn port(&self, key: &str, default: u16) -> Result<u16, ConfigError> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<u16>()
+                .map_err(|_| self.invalid(key, v, "not a port number")),
+        }
+    }
+
+    fn text(&self, key: &str) -> Option<String> {
+        self.get(key).map(str::to_string)
+    }
+}
+
+/// How snapshots are compressed (`snapshot.compression.method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SnapshotCompression {
+    #[default]
+    None,
+    Gzip,
+    Snappy,
+}
+
+/// The AdminServer's keys.
+#[derive(Debug, Clone)]
+pub struct AdminSettings {
+    /// `admin.enableServer` (true).
+    pub enabled: bool,
+    /// `admin.serverAddress` (0.0.0.0) and `admin.serverPort` (8080).
+    pub address: String,
+    pub port: u16,
+    /// `admin.commandURL` (/commands), always starting with '/'.
+    pub command_url: String,
+    /// `admin.rateLimiterIntervalInMS` (300000): the least time between two snapshot or
+    /// restore commands.
+    pub rate_limit_ms: u64,
+    /// `admin.snapshot.enabled` and `admin.restore.enabled` (true).
+    pub snapshot_enabled: bool,
+    pub restore_enabled: bool,
+}
+
+/// The metrics provider's keys.
+#[derive(Debug, Clone)]
+pub struct MetricsSettings {
+    /// `metricsProvider.className`: ZooKeeper's Prometheus provider, or none.
+    pub prometheus: bool,
+    /// `metricsProvider.httpHost` (0.0.0.0) and `metricsProvider.httpPort` (7000).
+    pub host: String,
+    pub port: u16,
+}
+
+/// The typed settings (see the module's header for what happens to other keys).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `forceSync` (yes): fsync the txn log before acknowledging.
+    pub force_sync: bool,
+    /// `preAllocSize` in KiB (65536): the txn log file grows by this much at a time.
+    pub pre_alloc_kib: u64,
+    /// `snapCount` (100000, at least 2): txns between snapshots (randomised by half).
+    pub snap_count: u64,
+    /// `maxBatchSize` (1000): the most txns written with one fsync.
+    pub max_batch_size: usize,
+    /// `flushDelay` in ms (0): how long the log writer waits to gather a batch.
+    pub flush_delay_ms: u64,
+    /// `fsync.warningthresholdms` (1000): an fsync slower than this is logged.
+    pub fsync_warning_ms: u64,
+    /// `autopurge.snapRetainCount` (3, at least 3) and `autopurge.purgeInterval` in hours
+    /// (0: off).
+    pub snap_retain_count: usize,
+    pub purge_interval_hours: u64,
+    pub snapshot_compression: SnapshotCompression,
+    /// `ferrozk.truncateCorruptLog` (no): start by cutting a txn log at its first corrupt
+    /// record instead of refusing to start.
+    pub truncate_corrupt_log: bool,
+    /// `globalOutstandingLimit` (1000): requests one connection may have in flight.
+    pub outstanding_limit: usize,
+    /// `ferrozk.maxClientQueueBytes` (64 MiB, at least 2 x jute.maxbuffer): unread reply
+    /// bytes a connection may hold before it is closed.
+    pub max_client_queue_bytes: usize,
+    /// `nio.sessionlessCnxnTimeout` in ms (10000): time allowed for a handshake.
+    pub handshake_timeout_ms: u64,
+    /// `skipACL` (no), `DigestAuthenticationProvider.superDigest`, `enforceQuota` (false).
+    pub skip_acl: bool,
+    pub super_digest: Option<String>,
+    pub enforce_quota: bool,
+    /// `4lw.commands.whitelist`: the words allowed besides srvr.
+    pub four_letter_words: Option<String>,
+    pub admin: AdminSettings,
+    pub metrics: MetricsSettings,
+}
+
+impl Settings {
+    pub(super) fn parse(
+        map: &BTreeMap<String, String>,
+        file: &str,
+        max_buffer: usize,
+    ) -> Result<Settings, ConfigError> {
+        let p = Props { map, file };
+        let compression = match p.get("snapshot.compression.method") {
+            None => SnapshotCompression::None,
+            Some(v) => match v.to_ascii_lowercase().as_str() {
+                "" => SnapshotCompression::None,
+                "gz" => SnapshotCompression::Gzip,
+                "snappy" => SnapshotCompression::Snappy,
+                _ => {
+                    return Err(p.invalid(
+                        "snapshot.compression.method",
+                        v,
+                        "must be gz, snappy or empty",
+                    ))
+                }
+            },
+        };
+        let mut command_url = p.text("admin.commandURL").unwrap_or("/commands".into());
+        if !command_url.starts_with('/') {
+            command_url.insert(0, '/');
+        }
+        let prometheus = match p.get("metricsProvider.className") {
+            None => false,
+            Some(c) if c.ends_with("PrometheusMetricsProvider") => true,
+            Some(c) => {
+                return Err(p.invalid(
+                    "metricsProvider.className",
+                    c,
+                    "only ZooKeeper's PrometheusMetricsProvider is supported",
+                ))
+            }
+        };
+        Ok(Settings {
+            force_sync: p.yes_no("forceSync", true)?,
+            pre_alloc_kib: p.num("preAllocSize", 65536, 1)?,
+            snap_count: p.num("snapCount", 100_000, 0)?.max(2),
+            max_batch_size: p.num("maxBatchSize", 1000, 1)? as usize,
+            flush_delay_ms: p.num("flushDelay", 0, 0)?,
+            fsync_warning_ms: p.num("fsync.warningthresholdms", 1000, 0)?,
+            // As ZooKeeper: fewer than 3 is raised to 3.
+            snap_retain_count: p.num("autopurge.snapRetainCount", 3, 0)?.max(3) as usize,
+            purge_interval_hours: p.num("autopurge.purgeInterval", 0, 0)?,
+            snapshot_compression: compression,
+            truncate_corrupt_log: p.yes_no("ferrozk.truncateCorruptLog", false)?,
+            outstanding_limit: p.num("globalOutstandingLimit", 1000, 1)? as usize,
+            max_client_queue_bytes: (p.num("ferrozk.maxClientQueueBytes", 64 << 20, 1)? as usize)
+                .max(2 * max_buffer),
+            handshake_timeout_ms: p.num("nio.sessionlessCnxnTimeout", 10_000, 1)?,
+            skip_acl: p.yes_no("skipACL", false)?,
+            super_digest: p.text("DigestAuthenticationProvider.superDigest"),
+            enforce_quota: p.boolean("enforceQuota", false)?,
+            four_letter_words: p.text("4lw.commands.whitelist"),
+            admin: AdminSettings {
+                enabled: p.boolean("admin.enableServer", true)?,
+                address: p.text("admin.serverAddress").unwrap_or("0.0.0.0".into()),
+                port: p.port("admin.serverPort", 8080)?,
+                command_url,
+                rate_limit_ms: p.num("admin.rateLimiterIntervalInMS", 300_000, 0)?,
+                snapshot_enabled: p.boolean("admin.snapshot.enabled", true)?,
+                restore_enabled: p.boolean("admin.restore.enabled", true)?,
+            },
+            metrics: MetricsSettings {
+                prometheus,
+                host: p
+                    .text("metricsProvider.httpHost")
+                    .unwrap_or("0.0.0.0".into()),
+                port: p.port("metricsProvider.httpPort", 7000)?,
+            },
+        })
+    }
+}
+
+/// Keys ferrozk reads itself (outside this module too: logging).
+const KNOWN: &[&str] = &[
+    "forceSync",
+    "preAllocSize",
+    "snapCount",
+    "maxBatchSize",
+    "flushDelay",
+    "fsync.warningthresholdms",
+    "autopurge.snapRetainCount",
+    "autopurge.purgeInterval",
+    "snapshot.compression.method",
+    "ferrozk.truncateCorruptLog",
+    "globalOutstandingLimit",
+    "ferrozk.maxClientQueueBytes",
+    "nio.sessionlessCnxnTimeout",
+    "skipACL",
+    "DigestAuthenticationProvider.superDigest",
+    "enforceQuota",
+    "4lw.commands.whitelist",
+    "admin.enableServer",
+    "admin.serverAddress",
+    "admin.serverPort",
+    "admin.commandURL",
+    "admin.rateLimiterIntervalInMS",
+    "admin.snapshot.enabled",
+    "admin.restore.enabled",
+    "metricsProvider.className",
+    "metricsProvider.httpHost",
+    "metricsProvider.httpPort",
+    "extendedTypesEnabled",
+    "znode.container.checkIntervalMs",
+    "ferrozk.log.level",
+    "ferrozk.log.format",
+];
+
+/// ZooKeeper keys that only tune a Java server: accepted, with no effect here.
+const TUNING: &[&str] = &[
+    "serverCnxnFactory",
+    "clientCnxnSocket",
+    "cnxTimeout",
+    "electionPortBindRetry",
+    "tcpKeepAlive",
+    "clientTcpKeepAlive",
+    "clientPortListenBacklog",
+    "maxCnxns",
+    "connectToLearnerMasterLimit",
+    "quorum.cnxn.threads.size",
+    "syncEnabled",
+    "leaderServes",
+    "jute.maxbuffer.extrasize",
+    "zookeeper.jmx.log4j.disable",
+    "jvm.pause.info-threshold.ms",
+    "jvm.pause.warn-threshold.ms",
+    "jvm.pause.sleep.time.ms",
+    "jvm.pause.monitor",
+    "netty.server.outstandingHandshake.limit",
+    "nio.numSelectorThreads",
+    "nio.numWorkerThreads",
+    "nio.directBufferBytes",
+    "nio.shutdownTimeout",
+    "commitProcessor.numWorkerThreads",
+    "commitProcessor.maxReadBatchSize",
+    "commitProcessor.maxCommitBatchSize",
+    "fastleader.minNotificationInterval",
+    "fastleader.maxNotificationInterval",
+    "learner.asyncSending",
+    "learner.closeSocketAsync",
+    "leader.closeSocketAsync",
+    "requestThrottleLimit",
+    "requestThrottleStallTime",
+    "requestThrottleDropStale",
+    "requestStaleLatencyCheck",
+    "requestStaleConnectionCheck",
+    "throttledOpWaitTime",
+    "largeRequestMaxBytes",
+    "largeRequestThreshold",
+    "digest.enabled",
+    "snapshotSizeFactor",
+    "txnLogSizeLimitInKb",
+    "maxConcurrentSnapSyncs",
+    "maxConcurrentDiffSyncs",
+    "metricsProvider.exportJvmInfo",
+    "metricsProvider.numWorkerThreads",
+    "metricsProvider.maxQueueSize",
+    "metricsProvider.workerShutdownTimeoutMs",
+    "admin.idleTimeout",
+    "audit.enable",
+    "audit.impl.class",
+    "watchManagerName",
+];
+
+/// Why a key, with this value, asks for something ferrozk does not have; `None` when the
+/// value leaves the feature off (or the key is not such a key).
+fn unsupported(key: &str, value: &str) -> Option<&'static str> {
+    let on = |v: &str| v.trim().eq_ignore_ascii_case("true");
+    let k = key;
+    let tls = "TLS is not supported yet";
+    let sasl = "SASL and x509 authentication are not supported yet";
+    let quorum_auth = "quorum authentication (SASL) is not supported yet";
+    Some(match k {
+        "secureClientPort" | "secureClientPortAddress" => tls,
+        "client.portUnification" | "portUnification" | "sslQuorum" if on(value) => tls,
+        "sslQuorumReloadCertFiles" | "client.certReload" if on(value) => tls,
+        "admin.forceHttps" | "admin.portUnification" | "admin.needClientAuth" if on(value) => tls,
+        _ if k.starts_with("ssl.") => tls,
+        _ if k.starts_with("authProvider.") => {
+            // The digest and ip providers are built in; naming them changes nothing.
+            let v = value.trim();
+            if v.ends_with(".DigestAuthenticationProvider")
+                || v.ends_with(".IPAuthenticationProvider")
+            {
+                return None;
+            }
+            sasl
+        }
+        "requireClientAuthScheme" | "enforce.auth.schemes" => sasl,
+        "enforce.auth.enabled" | "sessionRequireClientSASLAuth" | "allowSaslFailedClients"
+            if on(value) =>
+        {
+            sasl
+        }
+        "kerberos.removeHostFromPrincipal"
+        | "kerberos.removeRealmFromPrincipal"
+        | "kerberos.canonicalizeHostNames"
+        | "superUser"
+        | "X509AuthenticationProvider.superUser"
+        | "sasl.serverconfig" => sasl,
+        "DigestAuthenticationProvider.digestAlg" => {
+            let v = value.trim();
+            if v.eq_ignore_ascii_case("SHA1") || v.eq_ignore_ascii_case("SHA-1") {
+                return None;
+            }
+            "digest schemes other than SHA1 are not supported yet"
+        }
+        "quorum.auth.enableSasl"
+        | "quorum.auth.learnerRequireSasl"
+        | "quorum.auth.serverRequireSasl"
+            if on(value) =>
+        {
+            quorum_auth
+        }
+        "quorum.auth.learner.saslLoginContext"
+        | "quorum.auth.server.saslLoginContext"
+        | "quorum.auth.kerberos.servicePrincipal" => quorum_auth,
+        "reconfigEnabled" if on(value) => "dynamic reconfiguration is not supported yet",
+        "dynamicConfigFile" => "dynamic configuration files are not supported yet",
+        "readonlymode.enabled" if on(value) => "read-only mode is not supported yet",
+        "localSessionsEnabled" | "localSessionsUpgradingEnabled" if on(value) => {
+            "local sessions are not supported yet"
+        }
+        "multiAddress.enabled" if on(value) => {
+            "multiple addresses per member are not supported yet"
+        }
+        "observerMasterPort" => "observers syncing from followers are not supported yet",
+        "snapshot.trust.empty" if on(value) => {
+            "starting without a snapshot on a non-empty log is not supported"
+        }
+        _ => return None,
+    })
+}
+
+/// What start-up must say about the non-core keys: the keys that stop it (with why), and the
+/// keys that have no effect (tuning of a Java server, or unknown).
+pub(super) fn review(map: &BTreeMap<String, String>) -> (Vec<String>, Vec<String>) {
+    let mut refused = Vec::new();
+    let mut ignored = Vec::new();
+    for (full, value) in map {
+        let key = full.strip_prefix("zookeeper.").unwrap_or(full);
+        if let Some(why) = unsupported(key, value) {
+            refused.push(format!("{key}={value} ({why})"));
+        } else if KNOWN.contains(&key) {
+        } else if TUNING.contains(&key) {
+            ignored.push(format!(
+                "{key} tunes a Java server and has no effect in ferrozk"
+            ));
+        } else if !key.starts_with("authProvider.") && !is_off_switch(key) {
+            ignored.push(format!(
+                "{key} is not a setting ferrozk knows; it has no effect"
+            ));
+        }
+    }
+    (refused, ignored)
+}
+
+/// A feature key set to leave the feature off: nothing to say.
+fn is_off_switch(key: &str) -> bool {
+    matches!(
+        key,
+        "client.portUnification"
+            | "portUnification"
+            | "sslQuorum"
+            | "sslQuorumReloadCertFiles"
+            | "client.certReload"
+            | "admin.forceHttps"
+            | "admin.portUnification"
+            | "admin.needClientAuth"
+            | "enforce.auth.enabled"
+            | "sessionRequireClientSASLAuth"
+            | "allowSaslFailedClients"
+            | "quorum.auth.enableSasl"
+            | "quorum.auth.learnerRequireSasl"
+            | "quorum.auth.serverRequireSasl"
+            | "reconfigEnabled"
+            | "readonlymode.enabled"
+            | "localSessionsEnabled"
+            | "localSessionsUpgradingEnabled"
+            | "multiAddress.enabled"
+            | "multiAddress.reachabilityCheckEnabled"
+            | "multiAddress.reachabilityCheckTimeoutMs"
+            | "snapshot.trust.empty"
+            | "DigestAuthenticationProvider.digestAlg"
+    )
+}

@@ -1,0 +1,271 @@
+//! zoo.cfg files as secured and tuned deployments write them: a setting ferrozk does not
+//! implement and that touches security, durability or membership stops start-up with one
+//! message naming every such key; the same features switched off, and settings that only tune
+//! a Java server, start normally (the latter with a warning); an invalid value of a key
+//! ferrozk reads stops start-up naming key and file.
+
+mod common;
+use common::*;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn dir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("ferrozk-cfg-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(d.join("data")).unwrap();
+    d
+}
+
+/// Writes a standalone zoo.cfg with `extra` lines and runs ferrozk on it, expecting it to
+/// refuse to start; returns what it printed.
+fn refused(name: &str, extra: &str) -> String {
+    let d = dir(name);
+    let cfg = d.join("zoo.cfg");
+    std::fs::write(
+        &cfg,
+        format!(
+            "tickTime=2000\ndataDir={}\nclientPort={}\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n{extra}\n",
+            d.join("data").display(),
+            free_port()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ferrozk"))
+        .arg(&cfg)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("ferrozk started on a zoo.cfg with {extra:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    use std::io::Read;
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&cfg.display().to_string()),
+        "names the file: {err}"
+    );
+    err
+}
+
+fn assert_names(err: &str, keys: &[&str]) {
+    for k in keys {
+        assert!(err.contains(k), "the message names {k}: {err}");
+    }
+}
+
+#[test]
+fn client_tls_as_kafka_deployments_configure_it_is_refused() {
+    let err = refused(
+        "tls",
+        "secureClientPort=2182\n\
+         serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory\n\
+         authProvider.x509=org.apache.zookeeper.server.auth.X509AuthenticationProvider\n\
+         ssl.keyStore.location=/etc/zookeeper/secrets/zk.keystore.jks\n\
+         ssl.keyStore.password=changeit\n\
+         ssl.trustStore.location=/etc/zookeeper/secrets/zk.truststore.jks\n\
+         ssl.trustStore.password=changeit\n\
+         ssl.clientAuth=need",
+    );
+    assert_names(
+        &err,
+        &[
+            "secureClientPort",
+            "authProvider.x509",
+            "ssl.keyStore.location",
+            "ssl.trustStore.password",
+            "ssl.clientAuth",
+            "TLS is not supported yet",
+        ],
+    );
+    // Tuning keys are not reasons.
+    assert!(!err.contains("serverCnxnFactory"), "{err}");
+}
+
+#[test]
+fn client_sasl_and_enforced_authentication_are_refused() {
+    let err = refused(
+        "sasl",
+        "authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n\
+         requireClientAuthScheme=sasl\n\
+         jaasLoginRenew=3600000\n\
+         kerberos.removeHostFromPrincipal=true\n\
+         kerberos.removeRealmFromPrincipal=true",
+    );
+    assert_names(
+        &err,
+        &[
+            "authProvider.1",
+            "requireClientAuthScheme",
+            "kerberos.removeHostFromPrincipal",
+            "SASL",
+        ],
+    );
+    let err = refused(
+        "enforce",
+        "enforce.auth.enabled=true\nenforce.auth.schemes=sasl",
+    );
+    assert_names(&err, &["enforce.auth.enabled", "enforce.auth.schemes"]);
+}
+
+#[test]
+fn quorum_tls_and_quorum_sasl_are_refused() {
+    let err = refused(
+        "qtls",
+        "sslQuorum=true\n\
+         portUnification=true\n\
+         ssl.quorum.keyStore.location=/etc/zk/quorum.p12\n\
+         ssl.quorum.keyStore.password=secret\n\
+         ssl.quorum.trustStore.location=/etc/zk/trust.p12\n\
+         sslQuorumReloadCertFiles=true",
+    );
+    assert_names(
+        &err,
+        &[
+            "sslQuorum",
+            "portUnification",
+            "ssl.quorum.keyStore.location",
+            "sslQuorumReloadCertFiles",
+        ],
+    );
+    let err = refused(
+        "qsasl",
+        "quorum.auth.enableSasl=true\n\
+         quorum.auth.learnerRequireSasl=true\n\
+         quorum.auth.serverRequireSasl=true\n\
+         quorum.auth.learner.saslLoginContext=QuorumLearner\n\
+         quorum.auth.server.saslLoginContext=QuorumServer\n\
+         quorum.auth.kerberos.servicePrincipal=zkquorum/_HOST\n\
+         quorum.cnxn.threads.size=20",
+    );
+    assert_names(
+        &err,
+        &[
+            "quorum.auth.enableSasl",
+            "quorum.auth.learnerRequireSasl",
+            "quorum.auth.serverRequireSasl",
+            "quorum.auth.kerberos.servicePrincipal",
+            "quorum authentication",
+        ],
+    );
+}
+
+#[test]
+fn membership_features_ferrozk_lacks_are_refused() {
+    let err = refused(
+        "members",
+        "reconfigEnabled=true\n\
+         dynamicConfigFile=/etc/zookeeper/zoo.cfg.dynamic.100000000\n\
+         readonlymode.enabled=true\n\
+         localSessionsEnabled=true\n\
+         localSessionsUpgradingEnabled=true\n\
+         multiAddress.enabled=true\n\
+         observerMasterPort=2191",
+    );
+    assert_names(
+        &err,
+        &[
+            "reconfigEnabled",
+            "dynamicConfigFile",
+            "readonlymode.enabled",
+            "localSessionsEnabled",
+            "multiAddress.enabled",
+            "observerMasterPort",
+        ],
+    );
+}
+
+#[test]
+fn invalid_values_of_keys_ferrozk_reads_stop_start_up() {
+    for (name, line, key) in [
+        ("snapcount", "snapCount=lots", "snapCount"),
+        ("prealloc", "preAllocSize=-5", "preAllocSize"),
+        ("forcesync", "forceSync=maybe", "forceSync"),
+        (
+            "outstanding",
+            "globalOutstandingLimit=0",
+            "globalOutstandingLimit",
+        ),
+        (
+            "adminport",
+            "admin.enableServer=true\nadmin.serverPort=99999",
+            "admin.serverPort",
+        ),
+        (
+            "compression",
+            "snapshot.compression.method=zstd",
+            "snapshot.compression.method",
+        ),
+        ("quota", "enforceQuota=yes", "enforceQuota"),
+    ] {
+        let err = refused(name, line);
+        assert_names(&err, &[key, "invalid value"]);
+    }
+}
+
+#[test]
+fn features_switched_off_and_java_tuning_keys_start_normally() {
+    let port = free_port();
+    let d = dir("off");
+    std::fs::write(
+        d.join("zoo.cfg"),
+        format!(
+            "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n\
+             sslQuorum=false\nportUnification=false\nreconfigEnabled=false\nreadonlymode.enabled=false\n\
+             localSessionsEnabled=false\nquorum.auth.enableSasl=false\nenforce.auth.enabled=false\n\
+             authProvider.1=org.apache.zookeeper.server.auth.DigestAuthenticationProvider\n\
+             serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory\n\
+             commitProcessor.numWorkerThreads=8\nsomeTypoKey=1\n",
+            d.join("data").display()
+        ),
+    )
+    .unwrap();
+    let log = std::fs::File::create(d.join("server.log")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ferrozk"))
+        .arg(d.join("zoo.cfg"))
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > deadline || child.try_wait().unwrap().is_some() {
+            let _ = child.kill();
+            panic!(
+                "did not serve: {}",
+                std::fs::read_to_string(d.join("server.log")).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut c = Raw::connect(port, false);
+    assert!(c.exists("/zookeeper").is_some());
+    let _ = child.kill();
+    let _ = child.wait();
+    let log = std::fs::read_to_string(d.join("server.log")).unwrap();
+    for k in [
+        "serverCnxnFactory",
+        "commitProcessor.numWorkerThreads",
+        "someTypoKey",
+    ] {
+        assert!(
+            log.contains(k) && log.contains("no effect"),
+            "{k} reported as having no effect: {log}"
+        );
+    }
+}
