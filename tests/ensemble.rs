@@ -488,8 +488,11 @@ fn three_servers_elect_a_leader_and_replicate_through_any_member() {
     );
     // Every server's epoch files say the epoch the leader established.
     for m in &c.members {
-        let cur = std::fs::read_to_string(m.dir.join("data").join("currentEpoch")).unwrap();
-        let acc = std::fs::read_to_string(m.dir.join("data").join("acceptedEpoch")).unwrap();
+        // In dataDir/version-2, where ZooKeeper keeps them.
+        let v2 = m.dir.join("data").join("version-2");
+        let cur = std::fs::read_to_string(v2.join("currentEpoch")).unwrap();
+        let acc = std::fs::read_to_string(v2.join("acceptedEpoch")).unwrap();
+        assert!(!m.dir.join("data").join("currentEpoch").exists());
         assert_eq!((cur.trim(), acc.trim()), ("1", "1"));
     }
     eprintln!("elections: {:#?}", c.elections());

@@ -105,6 +105,25 @@ impl Ensemble {
         }
     }
 
+    /// Stops a member as an operator does (SIGTERM, as zkServer.sh stop), waiting up to 30 s
+    /// before it is killed.
+    pub fn stop(&mut self, i: usize) {
+        if let Some(mut c) = self.members[i].child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
     pub fn pid(&self, i: usize) -> u32 {
         self.members[i].child.as_ref().map(|c| c.id()).unwrap_or(0)
     }

@@ -70,6 +70,14 @@ impl Config {
         SocketAddr::new(ip, self.client_port)
     }
 
+    /// True when zoo.cfg makes this server a member of a replicated ensemble (more than one
+    /// participant, or `standaloneEnabled=false`).
+    pub fn is_ensemble(&self) -> bool {
+        self.quorum
+            .as_ref()
+            .is_some_and(|q| q.participants() > 1 || !q.standalone_enabled)
+    }
+
     /// A system property set through zoo.cfg (`key` without the `zookeeper.` prefix).
     pub fn property(&self, key: &str) -> Option<&str> {
         self.system_properties

@@ -314,11 +314,27 @@ impl Node {
         let rec = recovery::recover(&storage, truncate)?;
         stats().dbinittime.add(start.elapsed().as_micros() as u64);
         let recovered_snapshot = (rec.snapshots_read > 0).then_some(rec.tree.last_processed_zxid);
+        // A member of an ensemble reads its epochs where ZooKeeper keeps them.
+        let epochs = if cfg.is_ensemble() {
+            let e = crate::storage::epoch::load(&storage.snap_dir, rec.tree.last_processed_zxid)
+                .map_err(RecoveryError::Epoch)?;
+            Some(e)
+        } else {
+            None
+        };
         let (durable_tx, durable_rx) = mpsc::unbounded_channel();
         let log = LogWriter::start(storage.clone(), move |zxid| {
             let _ = durable_tx.send(zxid);
         })?;
-        let mut node = Node::build(cfg, storage, rec.tree, rec.sessions, log, Clock::Real);
+        let mut node = Node::build(
+            cfg,
+            storage,
+            rec.tree,
+            rec.sessions,
+            log,
+            Clock::Real,
+            epochs,
+        );
         node.durable_rx = Some(durable_rx);
         node.snapshot_on_start = rec.txns_replayed > 0;
         *node.last_snapshot.lock().unwrap_or_else(|e| e.into_inner()) =
@@ -341,15 +357,13 @@ impl Node {
             (t, s, (m.accepted_epoch, m.current_epoch))
         };
         let storage = StorageConfig::from_config(&cfg);
-        let mut node = Node::build(cfg, storage, tree, sessions, LogWriter::memory(mem), clock);
-        if let Some(e) = node.ensemble.as_mut() {
-            if let Some(a) = epochs.0 {
-                e.accepted_epoch = a;
-            }
-            if let Some(c) = epochs.1 {
-                e.current_epoch = c;
-            }
-        }
+        let of_zxid = jute::epoch_of(tree.last_processed_zxid);
+        let epochs = crate::storage::epoch::Epochs {
+            accepted: epochs.0.unwrap_or(of_zxid),
+            current: epochs.1.unwrap_or(of_zxid),
+        };
+        let log = LogWriter::memory(mem);
+        let mut node = Node::build(cfg, storage, tree, sessions, log, clock, Some(epochs));
         node.applied_log = Some(Vec::new());
         Ok(node)
     }
@@ -361,6 +375,7 @@ impl Node {
         recovered_sessions: Vec<(i64, i32)>,
         log: LogWriter,
         clock: Clock,
+        epochs: Option<crate::storage::epoch::Epochs>,
     ) -> Node {
         let mut sessions = SessionTracker::new(cfg.tick_time, cfg.server_id, wall_ms() as u64);
         for (id, timeout) in &recovered_sessions {
@@ -369,7 +384,8 @@ impl Node {
         }
         let overlay = Overlay::new(&tree);
         let snap_every = snapshots::snapshot_threshold(storage.snap_count);
-        let ensemble = ensemble::Ensemble::from_config(&cfg, &storage, tree.last_processed_zxid);
+        let ensemble =
+            epochs.and_then(|e| ensemble::Ensemble::from_config(&cfg, e, tree.last_processed_zxid));
         Node {
             ensemble,
             policy: AclPolicy::from_config(&cfg),

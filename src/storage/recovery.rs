@@ -21,6 +21,8 @@ pub enum RecoveryError {
         offset: u64,
         why: String,
     },
+    #[error("epoch files: {0}")]
+    Epoch(String),
     #[error("no snapshot in {dir} could be read: {why}")]
     NoValidSnapshot { dir: String, why: String },
     #[error("txn log {file}: record after zxid 0x{after:x} cannot be read: {why}")]

@@ -155,23 +155,11 @@ pub(super) struct Following {
 }
 
 impl Ensemble {
-    pub fn from_config(cfg: &Config, storage: &StorageConfig, last_zxid: i64) -> Option<Self> {
+    pub fn from_config(cfg: &Config, epochs: epoch::Epochs, last_zxid: i64) -> Option<Self> {
         let q = cfg.quorum.as_ref()?;
-        if q.participants() <= 1 && q.standalone_enabled {
+        if !cfg.is_ensemble() {
             return None;
         }
-        let dir = &storage
-            .snap_dir
-            .parent()
-            .unwrap_or(&storage.snap_dir)
-            .to_path_buf();
-        // A member without epoch files takes them from its last zxid, as QuorumPeer does.
-        let read = |name: &str| {
-            epoch::read(dir, name)
-                .ok()
-                .flatten()
-                .unwrap_or(jute::epoch_of(last_zxid))
-        };
         let me = cfg.server_id as i64;
         let observer =
             q.peer_type_observer || q.servers.get(&(me as u64)).is_some_and(|s| s.observer);
@@ -185,8 +173,8 @@ impl Ensemble {
             tick_ms: cfg.tick_time as u64,
             init_limit: q.init_limit as u64,
             sync_limit: q.sync_limit as u64,
-            accepted_epoch: read(epoch::ACCEPTED_EPOCH),
-            current_epoch: read(epoch::CURRENT_EPOCH),
+            accepted_epoch: epochs.accepted,
+            current_epoch: epochs.current,
             committed_log: VecDeque::new(),
             committed_floor: last_zxid,
             role: Role::Looking,
@@ -248,14 +236,6 @@ impl Node {
         }
     }
 
-    fn epoch_dir(&self) -> std::path::PathBuf {
-        self.storage
-            .snap_dir
-            .parent()
-            .unwrap_or(&self.storage.snap_dir)
-            .to_path_buf()
-    }
-
     fn write_epoch(&self, name: &str, value: i64) {
         if let Some(m) = self.log.memory_log() {
             let mut m = m.lock().unwrap_or_else(|e| e.into_inner());
@@ -266,7 +246,8 @@ impl Node {
             }
             return;
         }
-        let dir = self.epoch_dir();
+        // Where ZooKeeper keeps them: dataDir/version-2.
+        let dir = self.storage.snap_dir.clone();
         if let Err(e) = block(|| epoch::write(&dir, name, value)) {
             // Without its epoch on disk the member could vote inconsistently after a crash.
             error!("cannot write {name} in {}: {e}; exiting", dir.display());
