@@ -391,11 +391,15 @@ def t_ephemeral():
 
     zt = new_client()
     zt.create(p + "/other", ephemeral=True)
+    # zk and zt may be served by different members of an ensemble: sync before reading the
+    # other session's change, as ZooKeeper promises it only then.
+    zk.sync(p)
     st = zk.exists(p + "/other")
     check("other session's ephemeral has its owner",
           st is not None and st.ephemeralOwner == zt.client_id[0] != zk.client_id[0], st)
     zt.stop()
     zt.close()
+    zk.sync(p)
     check("ephemeral gone as soon as the owning client stop()s",
           zk.exists(p + "/other") is None)
 

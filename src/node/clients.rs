@@ -279,9 +279,11 @@ impl Node {
             self.close_conn(conn);
             return;
         }
-        // Pings and auth packets are answered at once, as ZooKeeper answers them outside
-        // its pipeline (clients match them by their reserved xids, not by order).
-        let unordered = op == OpCode::Ping.code() || op == OpCode::Auth.code();
+        // Auth packets are answered at once, as ZooKeeper answers them outside its pipeline
+        // (clients match them by their reserved xid). A ping waits behind the session's
+        // unanswered requests, as in ZooKeeper's pipeline: some clients use its reply as
+        // the sign that every earlier reply has arrived.
+        let unordered = op == OpCode::Auth.code();
         if self.is_following() {
             self.follower_touch(session);
             if !unordered && (is_write(op) || op == OpCode::Sync.code()) {

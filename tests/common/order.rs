@@ -40,6 +40,8 @@ pub enum Op {
     Children,
     /// An auth packet (xid -4): answered outside the order, as ZooKeeper does.
     Auth,
+    /// A ping (xid -2): answered in order, as ZooKeeper's pipeline answers it.
+    Ping,
 }
 
 pub fn ops() -> impl Strategy<Value = Vec<Op>> {
@@ -57,6 +59,7 @@ pub fn ops() -> impl Strategy<Value = Vec<Op>> {
         1 => Just(Op::SetWatches),
         1 => Just(Op::Children),
         1 => Just(Op::Auth),
+        1 => Just(Op::Ping),
     ];
     prop::collection::vec(op, 1..48)
 }
@@ -198,6 +201,16 @@ pub fn run_case(port: u16, case: u64, mix: &[Op], close: bool) -> Result<(), Str
                 };
                 c.send(OpCode::GetChildren, &r);
                 (Some(0), None)
+            }
+            Op::Ping => {
+                c.send_raw(Xid::PING, OpCode::Ping.code(), &());
+                expect.push(Expect {
+                    xid: Xid::PING,
+                    op: *op,
+                    err: Some(0),
+                    data: None,
+                });
+                continue;
             }
             Op::Auth => {
                 let r = AuthPacket {
