@@ -7,6 +7,8 @@
 
 pub mod cnx;
 pub mod election;
+pub mod leader;
+pub mod learner;
 
 /// What the runtime must do next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,6 +3,7 @@
 //! closeSession forwarded to the leader, sessions created and revalidated through it.
 
 use super::*;
+use crate::zab::learner;
 
 impl Node {
     pub(in crate::node) fn send_leader(&mut self, p: &Packet) {
@@ -17,98 +18,40 @@ impl Node {
             return;
         };
         let phase = match self.following() {
-            Some(f) => f.phase,
+            Some(f) => f.phase(),
             None => return,
         };
         match kind {
-            PacketType::LeaderInfo if phase == FPhase::Discovery => {
-                let new_epoch = jute::epoch_of(p.zxid);
-                let Some(e) = self.ensemble.as_ref() else {
-                    return;
-                };
-                let (accepted, current) = (e.accepted_epoch, e.current_epoch);
-                let reply_epoch = if new_epoch > accepted {
-                    self.write_epoch(epoch::ACCEPTED_EPOCH, new_epoch);
-                    if let Some(e) = self.ensemble.as_mut() {
-                        e.accepted_epoch = new_epoch;
-                    }
-                    current as i32
-                } else if new_epoch == accepted {
-                    -1
-                } else {
-                    self.look(&format!(
-                        "the leader proposes epoch {new_epoch}, older than accepted epoch {accepted}"
-                    ));
-                    return;
-                };
-                let mut b = BytesMut::with_capacity(4);
-                b.put_i32(reply_epoch);
+            PacketType::LeaderInfo => {
                 let last = self.last_zxid();
-                self.send_leader(&Packet::new(PacketType::AckEpoch, last, Some(b.freeze())));
-                if let Some(f) = self.following() {
-                    f.phase = FPhase::Sync;
-                }
+                let acts = self
+                    .following()
+                    .map(|f| f.zab.leader_info(jute::epoch_of(p.zxid), last));
+                self.run_learner(acts.unwrap_or_default());
             }
             PacketType::Diff if phase == FPhase::Sync => {
                 debug!("leader sends a DIFF up to 0x{:x}", p.zxid);
             }
-            PacketType::Snap if phase == FPhase::Sync => {
-                if let Some(f) = self.following() {
-                    f.snap_zxid = Some(p.zxid);
-                }
+            PacketType::Snap => {
+                let acts = self.following().map(|f| f.zab.snap(p.zxid));
+                self.run_learner(acts.unwrap_or_default());
             }
-            PacketType::Trunc if phase == FPhase::Sync => self.truncate_to(p.zxid),
+            PacketType::Trunc => {
+                let acts = self.following().map(|f| f.zab.trunc(p.zxid));
+                self.run_learner(acts.unwrap_or_default());
+            }
             PacketType::Proposal if phase != FPhase::Discovery => {
                 self.learn_txn(p.data.unwrap_or_default(), p.zxid, "proposal");
             }
             PacketType::Commit if phase != FPhase::Discovery => self.commit_up_to(p.zxid),
-            PacketType::NewLeader if phase == FPhase::Sync => {
-                // The synchronised txns reach the disk before the new epoch does: a member
-                // whose currentEpoch names the new epoch wins elections against members with
-                // the same history, so it must hold that history durably first.
-                if !block(|| self.log.barrier()) {
-                    error!("the txn log writer failed; exiting");
-                    std::process::exit(70);
-                }
-                let epoch = jute::epoch_of(p.zxid);
-                self.write_epoch(epoch::CURRENT_EPOCH, epoch);
-                if let Some(e) = self.ensemble.as_mut() {
-                    e.current_epoch = epoch;
-                }
-                self.send_leader(&Packet::new(PacketType::Ack, p.zxid, None));
-                // Everything logged is durable now: acknowledge what is not yet committed.
+            PacketType::NewLeader => {
                 let applied = self.last_zxid();
-                let observer = self.ens().is_some_and(|e| e.observer);
-                let pending: Vec<i64> = self
-                    .following()
-                    .map(|f| f.unacked.drain(..).filter(|z| *z > applied).collect())
-                    .unwrap_or_default();
-                if !observer {
-                    for z in pending {
-                        self.send_leader(&Packet::new(PacketType::Ack, z, None));
-                    }
-                }
-                if let Some(f) = self.following() {
-                    f.acking = !observer;
-                }
+                let acts = self.following().map(|f| f.zab.new_leader(p.zxid, applied));
+                self.run_learner(acts.unwrap_or_default());
             }
-            PacketType::UpToDate if phase == FPhase::Sync => {
-                let now = self.instant();
-                let since = self
-                    .ens()
-                    .map(|e| now.saturating_duration_since(e.looking_since));
-                let last = self.last_zxid();
-                if let Some(f) = self.following() {
-                    f.phase = FPhase::Serving;
-                    info!(
-                        "FOLLOWING leader {}: up to date at 0x{last:x} ({since:?} since LOOKING); serving clients",
-                        f.leader
-                    );
-                }
-                let epoch = self.ens().map_or(0, |e| e.current_epoch);
-                self.next_zxid = jute::make_zxid(epoch, 1).max(self.last_zxid() + 1);
-                self.set_config_node();
-                self.settle_vote(epoch);
+            PacketType::UpToDate => {
+                let acts = self.following().map(|f| f.zab.up_to_date());
+                self.run_learner(acts.unwrap_or_default());
             }
             PacketType::Ping => {
                 let touched = self
@@ -158,11 +101,70 @@ impl Node {
                 }
             }
             PacketType::CommitAndActivate | PacketType::InformAndActivate => {
-                debug!(
-                    "ignoring packet type {kind:?} (observers and reconfiguration are not built)"
-                );
+                debug!("ignoring packet type {kind:?} (reconfiguration is not built)");
             }
             _ => debug!("ignoring packet {kind:?} from the leader in {phase:?}"),
+        }
+    }
+
+    /// Carries out the learner's decisions, in order; a `Look` ends them.
+    pub(in crate::node) fn run_learner(&mut self, acts: Vec<learner::Action>) {
+        for a in acts {
+            match a {
+                learner::Action::WriteAcceptedEpoch(epoch) => {
+                    self.write_epoch(epoch::ACCEPTED_EPOCH, epoch);
+                    if let Some(e) = self.ensemble.as_mut() {
+                        e.accepted_epoch = epoch;
+                    }
+                }
+                learner::Action::WriteCurrentEpoch(epoch) => {
+                    self.write_epoch(epoch::CURRENT_EPOCH, epoch);
+                    if let Some(e) = self.ensemble.as_mut() {
+                        e.current_epoch = epoch;
+                    }
+                }
+                learner::Action::SendAckEpoch {
+                    current_epoch,
+                    last_zxid,
+                } => {
+                    let mut b = BytesMut::with_capacity(4);
+                    b.put_i32(current_epoch);
+                    let p = Packet::new(PacketType::AckEpoch, last_zxid, Some(b.freeze()));
+                    self.send_leader(&p);
+                }
+                learner::Action::SendAck(zxid) => {
+                    self.send_leader(&Packet::new(PacketType::Ack, zxid, None));
+                }
+                learner::Action::LogBarrier => {
+                    if !block(|| self.log.barrier()) {
+                        error!("the txn log writer failed; exiting");
+                        std::process::exit(70);
+                    }
+                }
+                learner::Action::Truncate(zxid) => self.truncate_to(zxid),
+                learner::Action::ExpectSnapshot(zxid) => {
+                    if let Some(f) = self.following() {
+                        f.snap_zxid = Some(zxid);
+                    }
+                }
+                learner::Action::Serve { epoch } => {
+                    let now = self.instant();
+                    let since = self
+                        .ens()
+                        .map(|e| now.saturating_duration_since(e.looking_since));
+                    let last = self.last_zxid();
+                    if let Some(f) = self.following() {
+                        info!(
+                            "FOLLOWING leader {}: up to date at 0x{last:x} ({since:?} since LOOKING); serving clients",
+                            f.leader
+                        );
+                    }
+                    self.next_zxid = jute::make_zxid(epoch, 1).max(self.last_zxid() + 1);
+                    self.set_config_node();
+                    self.settle_vote(epoch);
+                }
+                learner::Action::Look(why) => return self.look(&why),
+            }
         }
     }
 
@@ -207,9 +209,8 @@ impl Node {
         if !self.log.append(zxid, raw) {
             warn!("the txn log writer is gone; 0x{zxid:x} is not logged");
         }
-        let observer = self.ens().is_some_and(|e| e.observer);
-        if let (Some(f), false) = (self.following(), observer) {
-            f.unacked.push_back(zxid);
+        if let Some(f) = self.following() {
+            f.zab.logged(zxid);
         }
         Some(zxid)
     }
@@ -250,7 +251,7 @@ impl Node {
         self.abandon_snapshot("the leader's snapshot replaces the tree");
         self.proposals.clear();
         if let Some(f) = self.following() {
-            f.unacked.clear();
+            f.zab.forget_unacked();
         }
         self.tree = loaded.tree;
         self.note_reset();
@@ -292,7 +293,7 @@ impl Node {
         self.abandon_snapshot("the log is being truncated");
         self.proposals.clear();
         if let Some(f) = self.following() {
-            f.unacked.clear();
+            f.zab.forget_unacked();
         }
         let storage = self.storage.clone();
         let res = block(|| {
@@ -348,19 +349,8 @@ impl Node {
 
     /// The log made proposals up to `zxid` durable: acknowledge each to the leader.
     pub(in crate::node) fn follower_durable(&mut self, zxid: i64) {
-        let Some(f) = self.following() else { return };
-        if !f.acking {
-            return;
-        }
-        let mut zs = Vec::new();
-        while f.unacked.front().is_some_and(|z| *z <= zxid) {
-            if let Some(z) = f.unacked.pop_front() {
-                zs.push(z);
-            }
-        }
-        for z in zs {
-            self.send_leader(&Packet::new(PacketType::Ack, z, None));
-        }
+        let acts = self.following().map(|f| f.zab.durable(zxid));
+        self.run_learner(acts.unwrap_or_default());
     }
 
     /// A client of this follower: a new session is created by the leader; an existing

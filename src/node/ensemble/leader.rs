@@ -3,6 +3,7 @@
 //! broadcast (proposals out, ACKs in, COMMITs out, learners' forwarded requests).
 
 use super::*;
+use crate::zab::leader as zab_leader;
 
 impl Node {
     pub(in crate::node) fn learner_packet(&mut self, id: LinkId, p: Packet) {
@@ -47,10 +48,8 @@ impl Node {
                         o.link.close();
                     }
                 }
-                if !l.established {
-                    // Its NEWLEADER acknowledgement belonged to the old connection.
-                    l.newleader_acks.remove(&sid);
-                }
+                // Its NEWLEADER acknowledgement belonged to the old connection.
+                l.disc.replaced(sid);
                 if replaced {
                     // What the old connection acknowledged may since have been truncated.
                     self.zab.forget(sid);
@@ -60,11 +59,11 @@ impl Node {
                     lr.sid = sid;
                     lr.observer = p.kind == PacketType::ObserverInfo.code();
                 }
-                match l.epoch {
+                match l.disc.epoch() {
                     Some(epoch) => self.send_leader_info(id, epoch),
                     None => {
-                        l.infos.insert(sid, jute::epoch_of(p.zxid));
-                        self.maybe_new_epoch();
+                        let acts = l.disc.info(sid, jute::epoch_of(p.zxid));
+                        self.run_leader(acts);
                     }
                 }
             }
@@ -81,19 +80,10 @@ impl Node {
             }
             Some(PacketType::AckEpoch) if phase == LPhase::AckEpoch => {
                 let their_epoch = p.data.as_deref().and_then(|d| be_i32(d, 0)).unwrap_or(-1) as i64;
-                let (my_epoch, my_zxid) =
-                    (self.ens().map_or(0, |e| e.current_epoch), self.last_zxid());
-                if their_epoch > my_epoch || (their_epoch == my_epoch && p.zxid > my_zxid) {
-                    self.look(&format!(
-                        "follower {sid} is ahead (epoch {their_epoch}, zxid 0x{:x}) of this leader (epoch {my_epoch}, zxid 0x{my_zxid:x})",
-                        p.zxid
-                    ));
-                    return;
-                }
                 self.epoch_acked(id, sid, their_epoch, p.zxid);
             }
             Some(PacketType::Ack) => {
-                let epoch = self.leading().and_then(|l| l.epoch).unwrap_or(-1);
+                let epoch = self.leading().and_then(|l| l.disc.epoch()).unwrap_or(-1);
                 if phase == LPhase::NewLeaderAck && p.zxid == jute::make_zxid(epoch, 0) {
                     self.newleader_acked(id, sid);
                 } else if matches!(phase, LPhase::NewLeaderAck | LPhase::Serving) {
@@ -138,10 +128,7 @@ impl Node {
         }
     }
 
-    /// ACKEPOCH from learner `sid`: as ZooKeeper's leader, no learner is synchronised until
-    /// a quorum of voters has acknowledged the new epoch, so that a voter ahead of this leader
-    /// is found before any learner takes the epoch on. A learner that had accepted the epoch
-    /// already (it says -1) does not count, as in ZooKeeper.
+    /// ACKEPOCH from learner `sid` (see `zab::leader::Discovery::ack_epoch`).
     pub(in crate::node) fn epoch_acked(
         &mut self,
         id: LinkId,
@@ -149,45 +136,52 @@ impl Node {
         their_epoch: i64,
         zxid: i64,
     ) {
-        let Some(members) = self.ens().map(|e| e.members.clone()) else {
-            return;
-        };
+        let mine = (self.ens().map_or(0, |e| e.current_epoch), self.last_zxid());
         let Some(l) = self.leading() else { return };
         let observer = l.learners.get(&id).is_some_and(|lr| lr.observer);
-        if their_epoch != -1 && !observer {
-            l.epoch_acks.insert(sid);
-        }
         l.epoch_waiting.push((id, zxid));
-        if !members.is_quorum(l.epoch_acks.iter()) {
-            debug!(
-                "learner {sid} waits for a quorum to acknowledge the epoch ({:?} have)",
-                l.epoch_acks
-            );
-            return;
+        let acts = l.disc.ack_epoch(sid, their_epoch, zxid, observer, mine);
+        if acts.is_empty() {
+            debug!("learner {sid} waits for a quorum to acknowledge the epoch");
         }
-        // A learner that left while it waited is not synchronised (no snapshot built for it).
-        let waiting: Vec<(LinkId, i64)> = std::mem::take(&mut l.epoch_waiting)
-            .into_iter()
-            .filter(|(id, _)| l.learners.contains_key(id))
-            .collect();
-        for (id, zxid) in waiting {
-            self.sync_learner(id, zxid);
+        self.run_leader(acts);
+    }
+
+    /// Carries out the leader's discovery decisions, in order; a `Look` ends them.
+    pub(in crate::node) fn run_leader(&mut self, acts: Vec<zab_leader::Action>) {
+        for a in acts {
+            match a {
+                zab_leader::Action::NewEpoch(epoch) => self.new_epoch(epoch),
+                zab_leader::Action::SyncWaiting => {
+                    let Some(l) = self.leading() else { return };
+                    // A learner that left while it waited is not synchronised.
+                    let waiting: Vec<(LinkId, i64)> = std::mem::take(&mut l.epoch_waiting)
+                        .into_iter()
+                        .filter(|(id, _)| l.learners.contains_key(id))
+                        .collect();
+                    for (id, zxid) in waiting {
+                        self.sync_learner(id, zxid);
+                    }
+                }
+                zab_leader::Action::Establish(epoch) => self.establish(epoch),
+                zab_leader::Action::UpToDate(sid) => {
+                    let Some(l) = self.leading() else { return };
+                    for lr in l.learners.values_mut() {
+                        if lr.sid == sid && lr.phase == LPhase::NewLeaderAck {
+                            lr.up_to_date();
+                            lr.phase = LPhase::Serving;
+                            info!("learner {sid} is up to date");
+                        }
+                    }
+                }
+                zab_leader::Action::Look(why) => return self.look(&why),
+            }
         }
     }
 
-    /// Once a quorum of voters has sent FOLLOWERINFO: the new epoch is one past every
-    /// accepted epoch among them.
-    pub(in crate::node) fn maybe_new_epoch(&mut self) {
-        let Some(e) = self.ensemble.as_ref() else {
-            return;
-        };
-        let members = e.members.clone();
+    /// The epoch is chosen: one past every accepted epoch of a quorum of voters.
+    fn new_epoch(&mut self, epoch: i64) {
         let Some(l) = self.leading() else { return };
-        if l.epoch.is_some() || !members.is_quorum(l.infos.keys()) {
-            return;
-        }
-        let epoch = l.infos.values().copied().max().unwrap_or(0) + 1;
-        l.epoch = Some(epoch);
         let waiting: Vec<LinkId> = l
             .learners
             .iter()
@@ -202,7 +196,6 @@ impl Node {
         for id in waiting {
             self.send_leader_info(id, epoch);
         }
-        self.maybe_establish();
     }
 
     pub(in crate::node) fn send_leader_info(&mut self, id: LinkId, epoch: i64) {
@@ -228,28 +221,18 @@ impl Node {
             return;
         };
         let epoch = match &e.role {
-            Role::Leading(l) => l.epoch.unwrap_or(0),
+            Role::Leading(l) => l.disc.epoch().unwrap_or(0),
             _ => return,
         };
         let mut out: Vec<Bytes> = Vec::new();
-        let diff_from = if peer_zxid == last {
-            Some(e.committed_log.len())
-        } else if peer_zxid == e.committed_floor {
-            Some(0)
-        } else {
-            e.committed_log
-                .iter()
-                .position(|(z, _)| *z == peer_zxid)
-                .map(|i| i + 1)
-        };
-        let how = match diff_from {
-            // The learner logged txns past this leader's history (proposals of an earlier
-            // epoch that never committed): it drops them (TRUNC), as LearnerHandler does.
-            _ if peer_zxid > last => {
-                out.push(Packet::new(PacketType::Trunc, last, None).encode());
-                format!("TRUNC to 0x{last:x}")
+        let committed: Vec<i64> = e.committed_log.iter().map(|(z, _)| *z).collect();
+        let plan = zab_leader::plan_sync(peer_zxid, last, e.committed_floor, &committed);
+        let how = match plan {
+            zab_leader::SyncPlan::Trunc(to) => {
+                out.push(Packet::new(PacketType::Trunc, to, None).encode());
+                format!("TRUNC to 0x{to:x}")
             }
-            Some(from) => {
+            zab_leader::SyncPlan::Diff(from) => {
                 out.push(Packet::new(PacketType::Diff, last, None).encode());
                 for (z, txn) in e.committed_log.iter().skip(from) {
                     out.push(Packet::new(PacketType::Proposal, *z, Some(txn.clone())).encode());
@@ -257,7 +240,7 @@ impl Node {
                 }
                 format!("DIFF of {} txns", e.committed_log.len() - from)
             }
-            None => {
+            zab_leader::SyncPlan::Snap => {
                 out.push(Packet::new(PacketType::Snap, last, None).encode());
                 let sessions: Vec<(i64, i32)> = self
                     .committed_sessions
@@ -303,33 +286,22 @@ impl Node {
         lr.phase = LPhase::NewLeaderAck;
     }
 
-    pub(in crate::node) fn newleader_acked(&mut self, id: LinkId, sid: i64) {
+    pub(in crate::node) fn newleader_acked(&mut self, _id: LinkId, sid: i64) {
         let Some(l) = self.leading() else { return };
-        if l.established {
-            if let Some(lr) = l.learners.get_mut(&id) {
-                lr.up_to_date();
-                lr.phase = LPhase::Serving;
-                info!("learner {sid} is up to date");
-            }
-            return;
-        }
-        l.newleader_acks.insert(sid);
-        self.maybe_establish();
+        let acts = l.disc.newleader_ack(sid);
+        self.run_leader(acts);
     }
 
     /// A quorum acknowledged NEWLEADER: the epoch is this leader's; serve.
-    pub(in crate::node) fn maybe_establish(&mut self) {
-        let Some(e) = self.ensemble.as_ref() else {
+    fn establish(&mut self, epoch: i64) {
+        let Some(me) = self.ens().map(|e| e.me) else {
             return;
         };
-        let (me, members) = (e.me, e.members.clone());
-        let Some(l) = self.leading() else { return };
-        if l.established || l.epoch.is_none() || !members.is_quorum(l.newleader_acks.iter()) {
+        let Some(members) = self.ens().map(|e| e.members.clone()) else {
             return;
-        }
-        let epoch = l.epoch.unwrap_or(0);
-        l.established = true;
-        let acked = l.newleader_acks.clone();
+        };
+        let Some(l) = self.leading() else { return };
+        let acked = l.disc.newleader_acks().clone();
         let mut up = Vec::new();
         for lr in l.learners.values_mut() {
             if lr.phase == LPhase::NewLeaderAck && acked.contains(&lr.sid) {
@@ -461,7 +433,7 @@ impl Node {
             }
         }
         if let Role::Leading(l) = &mut e.role {
-            if !l.established {
+            if !l.disc.established() {
                 return;
             }
             let b = Packet::new(PacketType::Commit, zxid, None).encode();

@@ -105,16 +105,12 @@ impl Learner {
 }
 
 pub(super) struct Leading {
-    epoch: Option<i64>,
-    /// FOLLOWERINFO's accepted epochs, by server id (this one included).
-    infos: BTreeMap<i64, i64>,
+    /// The protocol's decisions: the epoch, its acknowledgements, establishment.
+    disc: crate::zab::leader::Discovery,
     learners: HashMap<LinkId, Learner>,
-    newleader_acks: BTreeSet<i64>,
-    /// Voters that acknowledged the new epoch (this one included), and the learners whose
-    /// synchronisation waits until they form a quorum (Leader.waitForEpochAck).
-    epoch_acks: BTreeSet<i64>,
+    /// Learners whose synchronisation waits until a quorum acknowledged the epoch
+    /// (Leader.waitForEpochAck), with their last zxids.
     epoch_waiting: Vec<(LinkId, i64)>,
-    established: bool,
     since: Instant,
     /// Learners' sync requests waiting for the proposals before them to commit.
     syncs: VecDeque<(i64, LinkId)>,
@@ -131,21 +127,31 @@ enum FPhase {
     Serving,
 }
 
+impl Following {
+    /// Connecting until the link to the leader is up, then the learner's phase.
+    fn phase(&self) -> FPhase {
+        use crate::zab::learner::Phase;
+        match (self.link.is_some(), self.zab.phase()) {
+            (false, _) => FPhase::Connecting,
+            (true, Phase::Discovery) => FPhase::Discovery,
+            (true, Phase::Sync) => FPhase::Sync,
+            (true, Phase::Serving) => FPhase::Serving,
+        }
+    }
+}
+
 pub(super) struct Following {
     leader: i64,
     /// The id of the link being dialled to the leader (0 in the simulation: any).
     attempt: LinkId,
     link: Option<Link>,
     cancel: CancellationToken,
-    phase: FPhase,
+    /// The protocol's decisions (discovery, synchronisation, acknowledgements); the node
+    /// carries out its actions.
+    zab: crate::zab::learner::Learner,
     since: Instant,
     last_heard: Instant,
     snap_zxid: Option<i64>,
-    /// Proposals are acknowledged once durable, after NEWLEADER.
-    acking: bool,
-    /// Proposals logged and not yet acknowledged, in order: each is ACKed once durable,
-    /// even if its COMMIT came first (a Java leader checks that ACKs come in order).
-    unacked: VecDeque<i64>,
     /// The sessions whose syncs were sent to the leader, in order (the leader answers them
     /// in that order); each sync waits in its session's commit queue.
     syncs: VecDeque<i64>,
@@ -221,8 +227,8 @@ impl Node {
         match self.ensemble.as_ref().map(|e| &e.role) {
             None => true,
             Some(Role::Looking) => false,
-            Some(Role::Leading(l)) => l.established,
-            Some(Role::Following(f)) => f.phase == FPhase::Serving,
+            Some(Role::Leading(l)) => l.disc.established(),
+            Some(Role::Following(f)) => f.phase() == FPhase::Serving,
         }
     }
 
@@ -369,24 +375,19 @@ impl Node {
                 "LEADING: waiting for followers (initLimit {} ticks)",
                 e.init_limit
             );
-            let mut infos = BTreeMap::new();
-            infos.insert(e.me, e.accepted_epoch);
-            let mut acks = BTreeSet::new();
-            acks.insert(e.me);
+            let disc =
+                crate::zab::leader::Discovery::new(e.me, e.members.clone(), e.accepted_epoch);
             e.role = Role::Leading(Box::new(Leading {
-                epoch: None,
-                infos,
+                disc,
                 learners: HashMap::new(),
-                newleader_acks: acks.clone(),
-                epoch_acks: acks,
                 epoch_waiting: Vec::new(),
-                established: false,
                 since: now,
                 syncs: VecDeque::new(),
                 owners: HashMap::new(),
             }));
             // A leader of one voter (the others are observers) has its quorum already.
-            self.maybe_new_epoch();
+            let acts = self.leading().map(|l| l.disc.start()).unwrap_or_default();
+            self.run_leader(acts);
             let parked = self
                 .ensemble
                 .as_mut()
@@ -432,12 +433,14 @@ impl Node {
                 attempt,
                 link: None,
                 cancel,
-                phase: FPhase::Connecting,
+                zab: crate::zab::learner::Learner::new(
+                    e.accepted_epoch,
+                    e.current_epoch,
+                    e.observer,
+                ),
                 since: now,
                 last_heard: now,
                 snap_zxid: None,
-                acking: false,
-                unacked: VecDeque::new(),
                 syncs: VecDeque::new(),
                 revalidating: HashMap::new(),
                 touched: HashMap::new(),
@@ -478,7 +481,7 @@ impl Node {
                 );
             }
             (Role::Following(f), LinkEvent::Up(link))
-                if f.phase == FPhase::Connecting && (f.attempt == 0 || f.attempt == link.id) =>
+                if f.phase() == FPhase::Connecting && (f.attempt == 0 || f.attempt == link.id) =>
             {
                 let mut info = BytesMut::new();
                 LearnerInfo {
@@ -498,7 +501,6 @@ impl Node {
                     Some(info.freeze()),
                 ));
                 f.link = Some(link);
-                f.phase = FPhase::Discovery;
                 f.last_heard = now;
             }
             (Role::Looking, LinkEvent::Up(link)) => {
@@ -553,7 +555,7 @@ impl Node {
             }
             (Role::Following(f), LinkEvent::Down(id, why))
                 if (f.attempt == 0 && id == 0)
-                    || (f.phase == FPhase::Connecting && id == f.attempt)
+                    || (f.phase() == FPhase::Connecting && id == f.attempt)
                     || f.link.as_ref().is_some_and(|l| l.id == id) =>
             {
                 let leader = f.leader;
@@ -614,7 +616,7 @@ impl Node {
         let age = |t: Instant| now.saturating_duration_since(t);
         match self.ensemble.as_mut().map(|e| &mut e.role) {
             Some(Role::Leading(l)) => {
-                if !l.established {
+                if !l.disc.established() {
                     if age(l.since) > init {
                         self.look("no quorum of followers synchronised within initLimit");
                     }
@@ -666,17 +668,17 @@ impl Node {
                 }
             }
             Some(Role::Following(f)) => {
-                let limit = if f.phase == FPhase::Serving {
+                let limit = if f.phase() == FPhase::Serving {
                     sync
                 } else {
                     init
                 };
-                if f.phase != FPhase::Serving && age(f.since) > init {
+                if f.phase() != FPhase::Serving && age(f.since) > init {
                     let leader = f.leader;
                     self.look(&format!(
                         "not synchronised with leader {leader} within initLimit"
                     ));
-                } else if f.phase != FPhase::Connecting && age(f.last_heard) > limit {
+                } else if f.phase() != FPhase::Connecting && age(f.last_heard) > limit {
                     let leader = f.leader;
                     self.look(&format!(
                         "nothing heard from leader {leader} within the limit"
