@@ -130,7 +130,7 @@ pub async fn run(cfg: config::Config) -> std::io::Result<()> {
         clients: senders.clients.clone(),
         ops: senders.ops.clone(),
     };
-    // The node keeps running while the client listener holds a sender of client events.
+    // The node holds senders of its own inputs, so it runs until shutdown (Control::Shutdown).
     drop(senders);
     let res = tokio::select! {
         _ = net::serve(listener, to_node, net_cfg) => Ok(()),

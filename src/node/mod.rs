@@ -448,8 +448,8 @@ impl Node {
         self.tree.last_processed_zxid
     }
 
-    /// Runs until every sender of `rx` is gone.
-    /// Gives the node a sender of its own input channel.
+    /// Gives the node the senders of its own inputs (a restore's completion, the election and
+    /// quorum tasks it starts).
     pub fn set_senders(&mut self, senders: Senders) {
         self.senders = Some(senders);
     }

@@ -18,7 +18,6 @@ pub fn full_version() -> String {
     format!("{ZK_VERSION}-ferrozk-{}", env!("CARGO_PKG_VERSION"))
 }
 
-/// What a command needs from the node beyond the summary counts.
 /// What operators ask the node: four-letter words, the AdminServer, metrics scrapes.
 pub enum OpsRequest {
     /// A view of the node for one question.

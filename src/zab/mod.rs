@@ -1,5 +1,6 @@
 //! The agreement core as a pure state machine: events in (a proposal, a durable zxid), actions
-//! out (persist this, commit up to that). It does no I/O; `node.rs` carries out the actions.
+//! out (persist this, commit up to that). It does no I/O; the node (`src/node/`) carries out the actions.
+//! `leader` and `learner` hold ZAB's discovery and synchronisation decisions the same way.
 //!
 //! Standalone is a one-node ensemble: the node's own durable write is a quorum, so a proposal
 //! commits as soon as the node reports it durable. The replicated ensemble (leader election and
