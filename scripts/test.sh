@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash compat-tests/scripts/install-deps.sh
 cargo fmt --all -- --check
+/usr/bin/python3 scripts/check-structure.py
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # Every test binary runs even when an earlier one fails, so one run reports every failure;
 # the script still exits non-zero if anything failed.
