@@ -4,6 +4,7 @@ pub mod acl;
 pub mod config;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod migrate;
 pub mod net;
 pub mod node;
 pub mod ops;

@@ -40,6 +40,10 @@ enum Cmd {
         /// dataLogDir, when it differs from dataDir.
         log_dir: Option<PathBuf>,
     },
+    /// Preflight before replacing a ZooKeeper member with ferrozk: reads the config and the
+    /// dataDir, says whether ferrozk can take over and how to switch and switch back.
+    /// Exits 0 when ready, 1 with the reasons when not.
+    MigrateCheck { config: PathBuf },
     /// Delete all but the newest snapshots and the logs they need (like zkCleanup.sh).
     Purge {
         data_dir: PathBuf,
@@ -55,6 +59,7 @@ fn tool(cmd: Cmd) -> ExitCode {
     let mut out = std::io::stdout().lock();
     let ok = match cmd {
         Cmd::TxnlogDump { file } => tools::dump_log(&file, &mut out),
+        Cmd::MigrateCheck { config } => ferrozk::migrate::check(&config, &mut out),
         Cmd::SnapshotDump { file } => tools::dump_snapshot(&file, &mut out),
         Cmd::Verify { data_dir, log_dir } => {
             let log_dir = log_dir.unwrap_or_else(|| data_dir.clone());

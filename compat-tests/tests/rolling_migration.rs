@@ -341,3 +341,80 @@ fn three_members_leader_first_with_a_member_sigkilled_mid_roll() {
     // The fourth switch (the first member back to Java) is a SIGKILL of a ferrozk member.
     roll_there_and_back("roll3kill", 3, false, Some(3));
 }
+
+fn migrate_check(cfg: &std::path::Path) -> (bool, String) {
+    let out = Command::new(compat_tests::ferrozk_bin())
+        .arg("migrate-check")
+        .arg(cfg)
+        .output()
+        .expect("run ferrozk migrate-check");
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    match out.status.code() {
+        Some(0) => (true, text),
+        Some(1) => (false, text),
+        other => panic!("migrate-check exited with {other:?}: {text}"),
+    }
+}
+
+#[test]
+fn migrate_check_on_java_and_ferrozk_data_dirs() {
+    let mut m = Ensemble::new("mcheck", 3, &[1, 2, 3], "tickTime=500");
+    m.start_all();
+    for i in m.all() {
+        m.wait_port(i, Duration::from_secs(90));
+    }
+    m.wait_stable(Duration::from_secs(90));
+    python(&[
+        "-c",
+        "import sys\nfrom kazoo.client import KazooClient\nzk = KazooClient(hosts=sys.argv[1])\nzk.start(timeout=30)\nfor i in range(50):\n    zk.create('/m/n', b'x', sequence=True, makepath=True)\nzk.stop()\n",
+        &m.hosts(&m.all()),
+    ]);
+    m.wait_same_zxid(Duration::from_secs(30));
+    for i in m.all() {
+        m.stop(i);
+    }
+    let cfg = m.members[0].dir.join("zoo.cfg");
+    // A Java member's dataDir: ready, and the report names what it found.
+    let (ok, text) = migrate_check(&cfg);
+    assert!(ok, "{text}");
+    for want in [
+        "ensemble member 1 of 3",
+        "txn logs: ",
+        "epochs: acceptedEpoch 1, currentEpoch 1",
+        "READY",
+        "ferrozk start",
+        "zkServer.sh start",
+    ] {
+        assert!(text.contains(want), "{want:?} in:\n{text}");
+    }
+    // The same member after ferrozk ran on it: still ready (for the way back too).
+    m.members[0].java = false;
+    m.members[1].java = false;
+    m.start(0);
+    m.start(1);
+    m.wait_stable(Duration::from_secs(60));
+    m.stop(0);
+    m.stop(1);
+    let (ok, text) = migrate_check(&cfg);
+    assert!(ok, "{text}");
+    // A setting ferrozk does not have: not ready, and the reason names the key.
+    let secured = m.members[0].dir.join("secured.cfg");
+    let mut text_cfg = std::fs::read_to_string(&cfg).unwrap();
+    text_cfg.push_str("sslQuorum=true\nssl.quorum.keyStore.location=/etc/zk/q.p12\n");
+    std::fs::write(&secured, text_cfg).unwrap();
+    let (ok, text) = migrate_check(&secured);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("NOT READY") && text.contains("sslQuorum"),
+        "{text}"
+    );
+    // Epochs that ZooKeeper itself would refuse: not ready.
+    let v2 = m.members[0].dir.join("data").join("version-2");
+    std::fs::write(v2.join("acceptedEpoch"), "0").unwrap();
+    let (ok, text) = migrate_check(&cfg);
+    assert!(
+        !ok && text.contains("acceptedEpoch 0 is less than currentEpoch"),
+        "{text}"
+    );
+}

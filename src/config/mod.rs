@@ -94,6 +94,29 @@ impl Config {
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        Self::parse_reviewed(path, text).and_then(|(cfg, refused)| {
+            if refused.is_empty() {
+                Ok(cfg)
+            } else {
+                Err(ConfigError::Unsupported {
+                    file: path.display().to_string(),
+                    keys: refused,
+                })
+            }
+        })
+    }
+
+    /// Like [`Config::load`], but the settings ferrozk does not support are returned beside
+    /// the configuration instead of refusing it (for `migrate-check`).
+    pub fn load_reviewed(path: &Path) -> Result<(Config, Vec<String>), ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|err| ConfigError::Io {
+            file: path.display().to_string(),
+            err,
+        })?;
+        Self::parse_reviewed(path, &text)
+    }
+
+    fn parse_reviewed(path: &Path, text: &str) -> Result<(Config, Vec<String>), ConfigError> {
         let file = path.display().to_string();
         let props = parse_properties(text);
         let invalid = |key: &str, value: &str, why: &str| ConfigError::Invalid {
@@ -327,12 +350,6 @@ impl Config {
         }
         let settings = Settings::parse(&system_properties, &file, max_buffer)?;
         let (refused, ignored) = settings::review(&system_properties);
-        if !refused.is_empty() {
-            return Err(ConfigError::Unsupported {
-                file: file.clone(),
-                keys: refused,
-            });
-        }
         let mut cfg = Config {
             file: path.to_path_buf(),
             tick_time,
@@ -371,7 +388,7 @@ impl Config {
                     )
                 })?;
         }
-        Ok(cfg)
+        Ok((cfg, refused))
     }
 }
 
