@@ -521,6 +521,9 @@ public final class CuratorSuite {
         try {
             pn.start();
             c.check("initial create", pn.waitForInitialCreate(WAIT, TimeUnit.MILLISECONDS));
+            // c2 may be served by another member of an ensemble, which applies the create a
+            // moment later (ZooKeeper promises another session's write only after a sync).
+            CompatCheck.waitUntil(() -> c2.checkExists().forPath(p + "/me") != null, WAIT);
             Stat st = c2.checkExists().forPath(p + "/me");
             c.check("node is an ephemeral of client 1", st != null && st.getEphemeralOwner() == sessionId(c1), st);
             c2.delete().forPath(p + "/me");
