@@ -23,8 +23,8 @@ use crate::pipeline::{is_valid_op, is_write, write_response, Body, EncodeBox};
 use crate::quorum::LinkEvent;
 use crate::session::{session_password, SessionTracker};
 use crate::stats::stats;
-use crate::storage::log::LogWriter;
 use crate::storage::recovery::{self, RecoveryError};
+use crate::storage::store::{FileStore, MemStore, Store};
 use crate::storage::{snap, StorageConfig};
 use crate::tree::{owner_kind, ttl_of, ApplyResult, Change, DataTree, OwnerKind};
 use crate::txn::{Txn, TxnBody};
@@ -244,7 +244,7 @@ struct Proposal {
 pub struct Node {
     cfg: Config,
     storage: StorageConfig,
-    log: LogWriter,
+    log: Box<dyn Store>,
     durable_rx: Option<mpsc::UnboundedReceiver<i64>>,
     /// Sessions as of the last applied zxid (what a snapshot records).
     committed_sessions: HashMap<i64, i32>,
@@ -323,9 +323,9 @@ impl Node {
             None
         };
         let (durable_tx, durable_rx) = mpsc::unbounded_channel();
-        let log = LogWriter::start(storage.clone(), move |zxid| {
+        let log = Box::new(FileStore::start(storage.clone(), move |zxid| {
             let _ = durable_tx.send(zxid);
-        })?;
+        })?);
         let mut node = Node::build(
             cfg,
             storage,
@@ -362,7 +362,7 @@ impl Node {
             accepted: epochs.0.unwrap_or(of_zxid),
             current: epochs.1.unwrap_or(of_zxid),
         };
-        let log = LogWriter::memory(mem);
+        let log = Box::new(MemStore::new(mem));
         let mut node = Node::build(cfg, storage, tree, sessions, log, clock, Some(epochs));
         node.applied_log = Some(Vec::new());
         Ok(node)
@@ -373,7 +373,7 @@ impl Node {
         storage: StorageConfig,
         tree: DataTree,
         recovered_sessions: Vec<(i64, i32)>,
-        log: LogWriter,
+        log: Box<dyn Store>,
         clock: Clock,
         epochs: Option<crate::storage::epoch::Epochs>,
     ) -> Node {

@@ -156,10 +156,8 @@ pub enum LogCmd {
 }
 
 /// The writer thread's handle; dropping it stops the thread after the queue is written.
-/// (Or, in the deterministic simulation, a log in memory.)
 pub struct LogWriter {
-    tx: Option<mpsc::Sender<LogCmd>>,
-    mem: Option<std::sync::Arc<std::sync::Mutex<super::mem::MemLog>>>,
+    tx: mpsc::Sender<LogCmd>,
 }
 
 impl LogWriter {
@@ -174,52 +172,23 @@ impl LogWriter {
         std::thread::Builder::new()
             .name("ferrozk-txnlog".into())
             .spawn(move || writer_loop(cfg, rx, durable))?;
-        Ok(LogWriter {
-            tx: Some(tx),
-            mem: None,
-        })
-    }
-
-    /// A log in memory, made durable when the simulation says so.
-    pub fn memory(mem: std::sync::Arc<std::sync::Mutex<super::mem::MemLog>>) -> LogWriter {
-        LogWriter {
-            tx: None,
-            mem: Some(mem),
-        }
-    }
-
-    pub fn memory_log(&self) -> Option<&std::sync::Arc<std::sync::Mutex<super::mem::MemLog>>> {
-        self.mem.as_ref()
-    }
-
-    fn with_mem<T>(&self, f: impl FnOnce(&mut super::mem::MemLog) -> T) -> Option<T> {
-        let m = self.mem.as_ref()?;
-        let mut g = m.lock().unwrap_or_else(|e| e.into_inner());
-        Some(f(&mut g))
+        Ok(LogWriter { tx })
     }
 
     fn send(&self, cmd: LogCmd) -> bool {
-        self.tx.as_ref().is_some_and(|t| t.send(cmd).is_ok())
+        self.tx.send(cmd).is_ok()
     }
 
     pub fn append(&self, zxid: i64, txn: Bytes) -> bool {
-        if let Some(()) = self.with_mem(|m| m.records.push((zxid, txn.clone()))) {
-            return true;
-        }
         self.send(LogCmd::Append { zxid, txn })
     }
 
     pub fn roll(&self) {
-        if self.mem.is_none() {
-            self.send(LogCmd::Roll);
-        }
+        self.send(LogCmd::Roll);
     }
 
     /// Blocks until every record after `zxid` is gone from the log directory.
     pub fn truncate_after(&self, zxid: i64) -> std::io::Result<()> {
-        if let Some(()) = self.with_mem(|m| m.truncate_after(zxid)) {
-            return Ok(());
-        }
         let (done, rx) = mpsc::channel();
         if !self.send(LogCmd::TruncateAfter { zxid, done }) {
             return Err(std::io::Error::other("the txn log writer is gone"));
@@ -230,9 +199,6 @@ impl LogWriter {
 
     /// Blocks until everything appended so far is durable; false if the writer failed.
     pub fn barrier(&self) -> bool {
-        if self.with_mem(|m| m.sync()).is_some() {
-            return true;
-        }
         let (done, rx) = mpsc::channel();
         self.send(LogCmd::Barrier { done }) && rx.recv().is_ok()
     }

@@ -3,7 +3,7 @@
 //! and what a crash loses. Production servers never use it.
 
 use crate::tree::{Change, DataTree};
-use crate::txn::{Txn, TxnBody};
+use crate::txn::Txn;
 use bytes::Bytes;
 use std::collections::BTreeMap;
 
@@ -57,17 +57,7 @@ impl MemLog {
                 continue;
             }
             let txn = Txn::decode(raw.clone()).map_err(|e| e.to_string())?;
-            match &txn.body {
-                TxnBody::CreateSession(c) => {
-                    live.insert(txn.hdr.client_id, c.time_out);
-                }
-                TxnBody::CloseSession(_) => {
-                    live.remove(&txn.hdr.client_id);
-                }
-                _ => {}
-            }
-            changes.clear();
-            tree.apply(&txn, &mut changes);
+            super::recovery::replay_txn(&mut tree, &mut live, &txn, &mut changes);
         }
         Ok((tree, live.into_iter().collect()))
     }

@@ -14,6 +14,7 @@ pub mod log;
 pub mod mem;
 pub mod recovery;
 pub mod snap;
+pub mod store;
 pub mod tools;
 
 use std::path::{Path, PathBuf};

@@ -42,6 +42,27 @@ pub struct Recovered {
     pub txns_replayed: u64,
 }
 
+/// Replays one logged txn on a recovering tree, and on the sessions alive: the one replay
+/// step of every store (the dataDir here, the simulation's memory log in `mem`).
+pub fn replay_txn(
+    tree: &mut DataTree,
+    live: &mut std::collections::BTreeMap<i64, i32>,
+    txn: &Txn,
+    changes: &mut Vec<Change>,
+) {
+    match &txn.body {
+        TxnBody::CreateSession(c) => {
+            live.insert(txn.hdr.client_id, c.time_out);
+        }
+        TxnBody::CloseSession(_) => {
+            live.remove(&txn.hdr.client_id);
+        }
+        _ => {}
+    }
+    changes.clear();
+    let _ = tree.apply(txn, changes);
+}
+
 pub fn recover(cfg: &StorageConfig, truncate_corrupt: bool) -> Result<Recovered, RecoveryError> {
     let started = Instant::now();
     let (mut tree, mut sessions, snapshots_read) = load_newest_snapshot(cfg)?;
@@ -71,17 +92,7 @@ pub fn recover(cfg: &StorageConfig, truncate_corrupt: bool) -> Result<Recovered,
             if txn.hdr.zxid <= tree.last_processed_zxid {
                 continue;
             }
-            match &txn.body {
-                TxnBody::CreateSession(c) => {
-                    live.insert(txn.hdr.client_id, c.time_out);
-                }
-                TxnBody::CloseSession(_) => {
-                    live.remove(&txn.hdr.client_id);
-                }
-                _ => {}
-            }
-            changes.clear();
-            let _ = tree.apply(&txn, &mut changes);
+            replay_txn(&mut tree, &mut live, &txn, &mut changes);
             if let Some(d) = &txn.digest {
                 if d.tree_digest as u64 != tree.digest() {
                     mismatches += 1;

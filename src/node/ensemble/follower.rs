@@ -263,23 +263,9 @@ impl Node {
             e.committed_floor = zxid;
         }
         let parts = snap::serialize_parts(&self.tree, &loaded.sessions);
-        let (dir, compression) = (self.storage.snap_dir.clone(), self.storage.compression);
-        let res = block(|| {
-            self.log.truncate_after(zxid)?;
-            if let Some(m) = self.log.memory_log() {
-                let bytes = Bytes::from(parts.concat());
-                m.lock().unwrap_or_else(|e| e.into_inner()).snapshot = Some((zxid, bytes));
-                return Ok(dir.clone());
-            }
-            // This node's own snapshots past that point hold a history the leader replaced.
-            for (z, path) in crate::storage::list(&dir, "snapshot")? {
-                if z > zxid {
-                    std::fs::remove_file(&path)?;
-                    info!("the leader's snapshot replaces {}", path.display());
-                }
-            }
-            snap::write_file(&dir, zxid, &parts, compression)
-        });
+        // What this node logged past that point, and its own snapshots past it, hold a
+        // history the leader replaced.
+        let res = block(|| self.log.install_snapshot(zxid, &parts));
         if let Err(e) = res {
             error!("cannot store the leader's snapshot: {e}; exiting");
             std::process::exit(70);
@@ -295,23 +281,10 @@ impl Node {
         if let Some(f) = self.following() {
             f.zab.forget_unacked();
         }
-        let storage = self.storage.clone();
+        // A snapshot taken past the truncation point holds what is being dropped: it goes too.
         let res = block(|| {
             self.log.truncate_after(zxid)?;
-            if let Some(m) = self.log.memory_log() {
-                let m = m.lock().unwrap_or_else(|e| e.into_inner());
-                return m.recover().map_err(std::io::Error::other);
-            }
-            // A snapshot taken past the truncation point holds what is being dropped.
-            for (z, path) in crate::storage::list(&storage.snap_dir, "snapshot")? {
-                if z > zxid {
-                    std::fs::remove_file(&path)?;
-                    info!("truncation removed {}", path.display());
-                }
-            }
-            recovery::recover(&storage, false)
-                .map(|r| (r.tree, r.sessions))
-                .map_err(|e| std::io::Error::other(e.to_string()))
+            self.log.recover().map_err(std::io::Error::other)
         });
         match res {
             Ok((tree, sessions)) => {

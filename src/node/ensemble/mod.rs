@@ -243,20 +243,10 @@ impl Node {
     }
 
     fn write_epoch(&self, name: &str, value: i64) {
-        if let Some(m) = self.log.memory_log() {
-            let mut m = m.lock().unwrap_or_else(|e| e.into_inner());
-            if name == epoch::ACCEPTED_EPOCH {
-                m.accepted_epoch = Some(value);
-            } else {
-                m.current_epoch = Some(value);
-            }
-            return;
-        }
-        // Where ZooKeeper keeps them: dataDir/version-2.
-        let dir = self.storage.snap_dir.clone();
-        if let Err(e) = block(|| epoch::write(&dir, name, value)) {
+        // In dataDir/version-2, where ZooKeeper keeps them.
+        if let Err(e) = block(|| self.log.write_epoch(name, value)) {
             // Without its epoch on disk the member could vote inconsistently after a crash.
-            error!("cannot write {name} in {}: {e}; exiting", dir.display());
+            error!("cannot write {name}: {e}; exiting");
             std::process::exit(70);
         }
     }
