@@ -36,7 +36,7 @@ use jute::*;
 use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot};
@@ -86,6 +86,8 @@ pub enum Control {
     Shutdown { done: oneshot::Sender<usize> },
     /// The snapshot written after a restore is durable (serve again), or failed.
     RestoreDone { ok: bool },
+    /// The snapshot thread finished writing its file.
+    SnapshotWritten,
 }
 
 /// The senders of the node's inputs, handed to their producers.
@@ -252,11 +254,12 @@ pub struct Node {
     snap_every: u64,
     /// A snapshot being walked, when it started, and when its last slice was taken.
     snap_job: Option<(snap::Fuzzy, Instant, Instant)>,
-    snapshotting: Arc<AtomicBool>,
+    /// The thread writing the last snapshot file, until the node has reaped its result.
+    snap_writer: Option<std::thread::JoinHandle<SnapshotReply>>,
     /// Callers waiting for the snapshot being taken (the AdminServer's snapshot command).
-    snap_waiters: Arc<std::sync::Mutex<Vec<oneshot::Sender<SnapshotReply>>>>,
+    snap_waiters: Vec<oneshot::Sender<SnapshotReply>>,
     /// The zxid and time (s) of the last snapshot written.
-    last_snapshot: Arc<std::sync::Mutex<Option<(i64, i64)>>>,
+    last_snapshot: Option<(i64, i64)>,
     /// Tree digests every 128 zxids, the latest 1024 (ZooKeeper's digest log, `hash`).
     digest_log: VecDeque<(i64, u64)>,
     /// Set once shutdown began: who to tell when the writes in flight are done.
@@ -337,8 +340,7 @@ impl Node {
         );
         node.durable_rx = Some(durable_rx);
         node.snapshot_on_start = rec.txns_replayed > 0;
-        *node.last_snapshot.lock().unwrap_or_else(|e| e.into_inner()) =
-            recovered_snapshot.map(|z| (z, wall_ms() / 1000));
+        node.last_snapshot = recovered_snapshot.map(|z| (z, wall_ms() / 1000));
         node.start = start;
         Ok(node)
     }
@@ -396,9 +398,9 @@ impl Node {
             since_snapshot: 0,
             snap_every,
             snap_job: None,
-            snapshotting: Arc::new(AtomicBool::new(false)),
-            snap_waiters: Arc::default(),
-            last_snapshot: Arc::new(std::sync::Mutex::new(None)),
+            snap_writer: None,
+            snap_waiters: Vec::new(),
+            last_snapshot: None,
             digest_log: VecDeque::new(),
             shutdown: None,
             shutdown_done: false,
@@ -515,6 +517,7 @@ impl Node {
 
     /// Every tick (half a tick in an ensemble): liveness checks, pings, session expiry.
     pub fn tick(&mut self) {
+        self.reap_snapshot();
         self.ensemble_tick();
         if self.serving() && !self.is_following() {
             self.expire_sessions();
@@ -566,6 +569,7 @@ impl Node {
                 info!("restore complete: serving again");
                 self.restoring = false;
             }
+            Input::Control(Control::SnapshotWritten) => self.reap_snapshot(),
             Input::Control(Control::RestoreDone { ok: false }) => {
                 // The restored state is only in memory, and the txn log cannot describe it:
                 // stop, so that recovery serves the state from before the restore.

@@ -12,7 +12,7 @@ impl Node {
         if self.since_snapshot < self.snap_every {
             return;
         }
-        if self.snap_job.is_some() || self.snapshotting.load(Ordering::Acquire) {
+        if self.snap_job.is_some() || self.snap_writer.is_some() {
             // As ZooKeeper's SyncRequestProcessor: the log rolls and the count starts over,
             // but no second snapshot is queued behind the one still being taken (which
             // would otherwise follow it at once, back to back, under a heavy write load).
@@ -78,10 +78,7 @@ impl Node {
         );
         self.restoring = true;
         let (tx, rx) = oneshot::channel();
-        self.snap_waiters
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(tx);
+        self.snap_waiters.push(tx);
         self.start_snapshot();
         let node = self.senders.as_ref().map(|s| s.control.clone());
         tokio::spawn(async move {
@@ -97,10 +94,7 @@ impl Node {
 
     /// The AdminServer's snapshot command: the caller hears when the file is written.
     pub(super) fn snapshot_now(&mut self, reply: oneshot::Sender<SnapshotReply>) {
-        self.snap_waiters
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(reply);
+        self.snap_waiters.push(reply);
         if self.snap_job.is_none() {
             // Joins the snapshot being written, if there is one.
             self.start_snapshot();
@@ -108,8 +102,8 @@ impl Node {
     }
 
     pub(super) fn start_snapshot(&mut self) {
-        if self.snapshotting.swap(true, Ordering::AcqRel) {
-            return; // the previous one is still being written
+        if self.snap_writer.is_some() {
+            return; // the previous one is still being written; its waiters hear of it
         }
         self.since_snapshot = 0;
         self.snap_every = snapshot_threshold(self.storage.snap_count);
@@ -132,31 +126,41 @@ impl Node {
     pub(super) fn abandon_snapshot(&mut self, why: &str) {
         if self.snap_job.take().is_some() {
             info!("abandoning the snapshot being taken: {why}");
-            self.snapshotting.store(false, Ordering::Release);
-            for w in self
-                .snap_waiters
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .drain(..)
-            {
+            for w in self.snap_waiters.drain(..) {
                 let _ = w.send(Err(format!("snapshot abandoned: {why}")));
             }
             return;
         }
-        let busy = self.snapshotting.clone();
-        let wait = || {
-            while busy.load(Ordering::Acquire) {
-                std::thread::sleep(std::time::Duration::from_millis(5));
-            }
-        };
-        if busy.load(Ordering::Acquire) {
+        if self.snap_writer.is_some() {
             info!("waiting for the snapshot being written before: {why}");
-            match tokio::runtime::Handle::try_current() {
-                Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-                    tokio::task::block_in_place(wait)
-                }
-                _ => wait(),
+            self.reap_snapshot_blocking();
+        }
+    }
+
+    /// The snapshot thread's result, once it has finished: the snapshot's figures, and the
+    /// callers waiting for it.
+    pub(super) fn reap_snapshot(&mut self) {
+        if self.snap_writer.as_ref().is_some_and(|h| h.is_finished()) {
+            self.reap_snapshot_blocking();
+        }
+    }
+
+    fn reap_snapshot_blocking(&mut self) {
+        let Some(h) = self.snap_writer.take() else {
+            return;
+        };
+        let res = match tokio::runtime::Handle::try_current() {
+            Ok(rt) if rt.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(|| h.join())
             }
+            _ => h.join(),
+        }
+        .unwrap_or_else(|_| Err("the snapshot thread panicked".into()));
+        if let Ok((_, zxid)) = &res {
+            self.last_snapshot = Some((*zxid, wall_ms() / 1000));
+        }
+        for w in self.snap_waiters.drain(..) {
+            let _ = w.send(res.clone());
         }
     }
 
@@ -175,9 +179,9 @@ impl Node {
         let (digest_zxid, digest) = (self.tree.last_processed_zxid, self.tree.digest());
         let dir = self.storage.snap_dir.clone();
         let compression = self.storage.compression;
-        let busy = self.snapshotting.clone();
-        let waiters = self.snap_waiters.clone();
-        let last_snapshot = self.last_snapshot.clone();
+        // The node hears of the end through its control channel (the simulation, which has
+        // none, through its ticks).
+        let wake = self.senders.as_ref().map(|s| s.control.clone());
         let (zxid, nodes) = (job.zxid, job.visited);
         let walked = started.elapsed();
         let spawned = std::thread::Builder::new()
@@ -197,8 +201,6 @@ impl Node {
                             started.elapsed()
                         );
                         stats().snapshottime.add(started.elapsed().as_micros() as u64);
-                        *last_snapshot.lock().unwrap_or_else(|e| e.into_inner()) =
-                            Some((zxid, wall_ms() / 1000));
                         Ok((p, zxid))
                     }
                     Err(e) => {
@@ -206,18 +208,19 @@ impl Node {
                         Err(e.to_string())
                     }
                 };
-                busy.store(false, Ordering::Release);
-                for w in waiters.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
-                    let _ = w.send(res.clone());
+                if let Some(w) = wake {
+                    let _ = w.blocking_send(Control::SnapshotWritten);
                 }
+                res
             });
-        if let Err(e) = spawned {
-            error!("cannot start the snapshot thread: {e}");
-            self.snapshotting.store(false, Ordering::Release);
-            self.snap_waiters
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clear();
+        match spawned {
+            Ok(h) => self.snap_writer = Some(h),
+            Err(e) => {
+                error!("cannot start the snapshot thread: {e}");
+                for w in self.snap_waiters.drain(..) {
+                    let _ = w.send(Err(format!("cannot start the snapshot thread: {e}")));
+                }
+            }
         }
     }
 

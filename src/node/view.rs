@@ -20,7 +20,7 @@ impl Node {
             global_sessions: self.sessions.len() as u64,
             outstanding_requests: (self.proposals.len() + self.queue.held()) as u64,
             uptime_ms: now,
-            last_snapshot: *self.last_snapshot.lock().unwrap_or_else(|e| e.into_inner()),
+            last_snapshot: self.last_snapshot,
             ..Default::default()
         };
         let mut conns: Vec<(&ConnId, &Conn)> = self.conns.iter().collect();
