@@ -267,7 +267,7 @@ impl Node {
                 start,
             };
             let body = TxnBody::Error(ErrorTxn { err });
-            self.propose(session, xid, OpCode::Error, body, then, wall_ms());
+            self.propose(session, xid, OpCode::Error, body, then, self.wall_ms());
             return;
         }
         let then = Then::Reply {
@@ -291,7 +291,7 @@ impl Node {
         auth: &[Id],
         mut then: Then,
     ) {
-        let time = wall_ms();
+        let time = self.wall_ms();
         let ctx = Ctx {
             session,
             zxid: self.next_zxid,
@@ -322,7 +322,14 @@ impl Node {
         let body = TxnBody::CloseSession(CloseSessionTxn {
             paths2_delete: paths,
         });
-        self.propose(session, cxid, OpCode::CloseSession, body, then, wall_ms());
+        self.propose(
+            session,
+            cxid,
+            OpCode::CloseSession,
+            body,
+            then,
+            self.wall_ms(),
+        );
     }
 
     pub(super) fn expire_sessions(&mut self) {
@@ -335,7 +342,7 @@ impl Node {
     }
 
     pub(super) fn collect_containers(&mut self) {
-        let now = wall_ms();
+        let now = self.wall_ms();
         let mut doomed = Vec::new();
         for p in self.tree.containers.iter() {
             if let Some(n) = self.tree.get(p) {
@@ -367,7 +374,7 @@ impl Node {
                     OpCode::DeleteContainer,
                     body,
                     Then::Nothing,
-                    wall_ms(),
+                    self.wall_ms(),
                 );
             }
         }

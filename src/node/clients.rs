@@ -141,7 +141,7 @@ impl Node {
         stats().connection_request_count.inc();
         let cs = ConnStats {
             received: 1,
-            established_ms: wall_ms(),
+            established_ms: self.wall_ms(),
             timeout,
             ..Default::default()
         };
@@ -196,7 +196,7 @@ impl Node {
                 OpCode::CreateSession,
                 body,
                 Then::Connected { conn, resp },
-                wall_ms(),
+                self.wall_ms(),
             );
             return;
         }
@@ -335,7 +335,7 @@ impl Node {
                         OpCode::Error,
                         TxnBody::Error(ErrorTxn { err }),
                         then,
-                        wall_ms(),
+                        self.wall_ms(),
                     );
                 } else {
                     self.reply(conn, xid, self.last_zxid(), err, None);

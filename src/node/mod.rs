@@ -33,6 +33,7 @@ use crate::zab::election::Vote;
 use crate::zab::{Action, Broadcast};
 use bytes::{Bytes, BytesMut};
 use jute::*;
+use rand::SeedableRng;
 use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -294,6 +295,8 @@ pub struct Node {
     queue: Queue,
     start: Instant,
     clock: Clock,
+    /// Every random choice the node makes (see `build`).
+    rng: rand::rngs::StdRng,
     /// What happened to the tree, in order, when a simulation asks.
     pub applied_log: Option<Vec<Applied>>,
     events: Vec<Event>,
@@ -301,11 +304,18 @@ pub struct Node {
     actions: Vec<Action>,
 }
 
-fn wall_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+impl Clock {
+    /// Wall-clock milliseconds since the Unix epoch (what txns stamp on the nodes they
+    /// change): the machine's, or the simulated clock's from a fixed start.
+    pub fn wall_ms(&self) -> i64 {
+        match self {
+            Clock::Real => SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0),
+            Clock::Manual(ms) => 1_700_000_000_000 + ms.load(Ordering::Acquire) as i64,
+        }
+    }
 }
 
 impl Node {
@@ -340,7 +350,7 @@ impl Node {
         );
         node.durable_rx = Some(durable_rx);
         node.snapshot_on_start = rec.txns_replayed > 0;
-        node.last_snapshot = recovered_snapshot.map(|z| (z, wall_ms() / 1000));
+        node.last_snapshot = recovered_snapshot.map(|z| (z, node.wall_ms() / 1000));
         node.start = start;
         Ok(node)
     }
@@ -379,13 +389,20 @@ impl Node {
         clock: Clock,
         epochs: Option<crate::storage::epoch::Epochs>,
     ) -> Node {
-        let mut sessions = SessionTracker::new(cfg.tick_time, cfg.server_id, wall_ms() as u64);
+        let mut sessions =
+            SessionTracker::new(cfg.tick_time, cfg.server_id, clock.wall_ms() as u64);
+        // Randomness (the snapshot interval's spread) from the OS in production, from the
+        // server id in the simulation, so that a seed replays the same run.
+        let mut rng = match &clock {
+            Clock::Real => rand::rngs::StdRng::from_os_rng(),
+            Clock::Manual(_) => rand::rngs::StdRng::seed_from_u64(cfg.server_id),
+        };
         for (id, timeout) in &recovered_sessions {
             // Restored sessions get a full timeout from now to reconnect.
             sessions.add(*id, (*timeout).max(0) as u32, 0);
         }
         let overlay = Overlay::new(&tree);
-        let snap_every = snapshots::snapshot_threshold(storage.snap_count);
+        let snap_every = snapshots::snapshot_threshold(&mut rng, storage.snap_count);
         let ensemble =
             epochs.and_then(|e| ensemble::Ensemble::from_config(&cfg, e, tree.last_processed_zxid));
         Node {
@@ -423,11 +440,17 @@ impl Node {
             queue: Queue::default(),
             start: Instant::now(),
             clock,
+            rng,
             applied_log: None,
             events: Vec::new(),
             changes: Vec::new(),
             actions: Vec::new(),
         }
+    }
+
+    /// Wall-clock milliseconds, from the node's clock.
+    fn wall_ms(&self) -> i64 {
+        self.clock.wall_ms()
     }
 
     /// The time now, from the node's clock.

@@ -18,7 +18,7 @@ impl Node {
             // would otherwise follow it at once, back to back, under a heavy write load).
             warn!("too busy to snapshot, skipping");
             self.since_snapshot = 0;
-            self.snap_every = snapshot_threshold(self.storage.snap_count);
+            self.snap_every = snapshot_threshold(&mut self.rng, self.storage.snap_count);
             self.log.roll();
             return;
         }
@@ -61,8 +61,11 @@ impl Node {
         }
         self.watches = WatchManager::default();
         self.queue.clear();
-        self.sessions =
-            SessionTracker::new(self.cfg.tick_time, self.cfg.server_id, wall_ms() as u64);
+        self.sessions = SessionTracker::new(
+            self.cfg.tick_time,
+            self.cfg.server_id,
+            self.wall_ms() as u64,
+        );
         let now = self.now();
         for (id, timeout) in &loaded.sessions {
             self.sessions.add(*id, (*timeout).max(0) as u32, now);
@@ -106,7 +109,7 @@ impl Node {
             return; // the previous one is still being written; its waiters hear of it
         }
         self.since_snapshot = 0;
-        self.snap_every = snapshot_threshold(self.storage.snap_count);
+        self.snap_every = snapshot_threshold(&mut self.rng, self.storage.snap_count);
         // As ZooKeeper purges its ACL cache when it snapshots.
         self.tree.purge_unused_acls();
         self.log.roll();
@@ -157,7 +160,7 @@ impl Node {
         }
         .unwrap_or_else(|_| Err("the snapshot thread panicked".into()));
         if let Ok((_, zxid)) = &res {
-            self.last_snapshot = Some((*zxid, wall_ms() / 1000));
+            self.last_snapshot = Some((*zxid, self.wall_ms() / 1000));
         }
         for w in self.snap_waiters.drain(..) {
             let _ = w.send(res.clone());
@@ -244,9 +247,9 @@ impl Node {
 
 /// Txns between snapshots: snapCount/2 plus a random part up to snapCount/2, as ZooKeeper
 /// does, so that members of an ensemble do not all snapshot at once.
-pub(super) fn snapshot_threshold(snap_count: u64) -> u64 {
+pub(super) fn snapshot_threshold(rng: &mut impl rand::Rng, snap_count: u64) -> u64 {
     let half = (snap_count / 2).max(1);
-    half + rand::random_range(0..half)
+    half + rng.random_range(0..half)
 }
 
 /// Hands memory freed inside the allocator's arenas back to the system. A snapshot's slices

@@ -6,7 +6,7 @@ impl Node {
     /// What operators see of the node.
     pub(super) fn view(&self, q: Query) -> NodeView {
         let now = self.now();
-        let wall = wall_ms();
+        let wall = self.wall_ms();
         let mut v = NodeView {
             serving: self.serving(),
             mode: self.mode(),

@@ -176,7 +176,7 @@ impl Node {
 
     pub(in crate::node) fn set_config_node(&mut self) {
         if let Some(text) = self.ens().map(|e| e.config_text.clone()) {
-            self.tree.set_config(text.as_bytes(), 0, wall_ms());
+            self.tree.set_config(text.as_bytes(), 0, self.wall_ms());
         }
     }
 

@@ -362,7 +362,7 @@ impl Node {
                     OpCode::CreateSession,
                     body,
                     Then::Nothing,
-                    wall_ms(),
+                    self.wall_ms(),
                 );
             }
             Some(OpCode::CloseSession) => {
@@ -382,13 +382,27 @@ impl Node {
                 if !self.owns_session(session, sid) {
                     let err = ErrorCode::SessionMoved.code();
                     let body = TxnBody::Error(ErrorTxn { err });
-                    self.propose(session, cxid, OpCode::Error, body, Then::Nothing, wall_ms());
+                    self.propose(
+                        session,
+                        cxid,
+                        OpCode::Error,
+                        body,
+                        Then::Nothing,
+                        self.wall_ms(),
+                    );
                     return;
                 }
                 if !self.sessions.touch(session, now_ms) {
                     let err = ErrorCode::SessionExpired.code();
                     let body = TxnBody::Error(ErrorTxn { err });
-                    self.propose(session, cxid, OpCode::Error, body, Then::Nothing, wall_ms());
+                    self.propose(
+                        session,
+                        cxid,
+                        OpCode::Error,
+                        body,
+                        Then::Nothing,
+                        self.wall_ms(),
+                    );
                     return;
                 }
                 match Request::decode(op, &mut Reader::new(payload)) {
@@ -399,7 +413,14 @@ impl Node {
                         warn!("cannot decode forwarded request type {op} from session 0x{session:x}: {e}");
                         let err = ErrorCode::MarshallingError.code();
                         let body = TxnBody::Error(ErrorTxn { err });
-                        self.propose(session, cxid, OpCode::Error, body, Then::Nothing, wall_ms());
+                        self.propose(
+                            session,
+                            cxid,
+                            OpCode::Error,
+                            body,
+                            Then::Nothing,
+                            self.wall_ms(),
+                        );
                     }
                 }
             }

@@ -439,8 +439,11 @@ impl Node {
         // Sessions restart their timeouts under the new leader, as ZooKeeper's do; a
         // follower tracks only its own clients' sessions.
         let now_ms = self.now();
-        self.sessions =
-            SessionTracker::new(self.cfg.tick_time, self.cfg.server_id, wall_ms() as u64);
+        self.sessions = SessionTracker::new(
+            self.cfg.tick_time,
+            self.cfg.server_id,
+            self.wall_ms() as u64,
+        );
         if !self.is_following() {
             for (id, to) in &self.committed_sessions {
                 self.sessions.add(*id, (*to).max(0) as u32, now_ms);
