@@ -250,11 +250,7 @@ impl Node {
         req: Request,
         start: Instant,
     ) {
-        let auth = self
-            .conns
-            .get(&conn)
-            .map(|c| c.auth.clone())
-            .unwrap_or_default();
+        let auth = self.conn_auth(conn);
         let code = OpCode::from_i32(op).unwrap_or(OpCode::Error);
         if !self.owns_session(session, 0) {
             // The session was revalidated through another server since.
@@ -266,8 +262,7 @@ impl Node {
                 prep_err: err,
                 start,
             };
-            let body = TxnBody::Error(ErrorTxn { err });
-            self.propose(session, xid, OpCode::Error, body, then, self.wall_ms());
+            self.propose_error(session, xid, ErrorCode::SessionMoved, then);
             return;
         }
         let then = Then::Reply {
@@ -278,6 +273,14 @@ impl Node {
             start,
         };
         self.prep_and_propose(session, xid, op, req, &auth, then);
+    }
+
+    /// Proposes an error txn for a write refused before prep: it keeps its place in zxid
+    /// order, and its continuation answers with the error.
+    pub(super) fn propose_error(&mut self, session: i64, cxid: i32, err: ErrorCode, then: Then) {
+        let body = TxnBody::Error(ErrorTxn { err: err.code() });
+        let time = self.wall_ms();
+        self.propose(session, cxid, OpCode::Error, body, then, time);
     }
 
     /// Checks a write against the tree and the changes in flight and proposes its txn (an

@@ -304,6 +304,14 @@ impl Node {
         self.dispatch(conn, session, xid, op, payload, start);
     }
 
+    /// The identities a connection has authenticated as.
+    pub(super) fn conn_auth(&self, conn: ConnId) -> Vec<Id> {
+        self.conns
+            .get(&conn)
+            .map(|c| c.auth.clone())
+            .unwrap_or_default()
+    }
+
     pub(super) fn dispatch(
         &mut self,
         conn: ConnId,
@@ -329,14 +337,7 @@ impl Node {
                         prep_err: err,
                         start,
                     };
-                    self.propose(
-                        session,
-                        xid,
-                        OpCode::Error,
-                        TxnBody::Error(ErrorTxn { err }),
-                        then,
-                        self.wall_ms(),
-                    );
+                    self.propose_error(session, xid, ErrorCode::MarshallingError, then);
                 } else {
                     self.reply(conn, xid, self.last_zxid(), err, None);
                     self.done(conn, op, xid, start);

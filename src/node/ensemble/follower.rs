@@ -433,11 +433,7 @@ impl Node {
         payload: Bytes,
         start: Instant,
     ) {
-        let auth = self
-            .conns
-            .get(&conn)
-            .map(|c| c.auth.clone())
-            .unwrap_or_default();
+        let auth = self.conn_auth(conn);
         let Some(f) = self.following() else {
             return;
         };

@@ -380,29 +380,11 @@ impl Node {
             }
             _ if is_write(op) => {
                 if !self.owns_session(session, sid) {
-                    let err = ErrorCode::SessionMoved.code();
-                    let body = TxnBody::Error(ErrorTxn { err });
-                    self.propose(
-                        session,
-                        cxid,
-                        OpCode::Error,
-                        body,
-                        Then::Nothing,
-                        self.wall_ms(),
-                    );
+                    self.propose_error(session, cxid, ErrorCode::SessionMoved, Then::Nothing);
                     return;
                 }
                 if !self.sessions.touch(session, now_ms) {
-                    let err = ErrorCode::SessionExpired.code();
-                    let body = TxnBody::Error(ErrorTxn { err });
-                    self.propose(
-                        session,
-                        cxid,
-                        OpCode::Error,
-                        body,
-                        Then::Nothing,
-                        self.wall_ms(),
-                    );
+                    self.propose_error(session, cxid, ErrorCode::SessionExpired, Then::Nothing);
                     return;
                 }
                 match Request::decode(op, &mut Reader::new(payload)) {
@@ -411,15 +393,11 @@ impl Node {
                     }
                     Err(e) => {
                         warn!("cannot decode forwarded request type {op} from session 0x{session:x}: {e}");
-                        let err = ErrorCode::MarshallingError.code();
-                        let body = TxnBody::Error(ErrorTxn { err });
-                        self.propose(
+                        self.propose_error(
                             session,
                             cxid,
-                            OpCode::Error,
-                            body,
+                            ErrorCode::MarshallingError,
                             Then::Nothing,
-                            self.wall_ms(),
                         );
                     }
                 }
