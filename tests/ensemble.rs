@@ -1055,3 +1055,50 @@ fn pipelined_sessions_on_leader_and_follower_are_answered_in_request_order() {
     common::order::check_pipelined_order(c.members[follower].client_port, 24);
     common::order::check_pipelined_order(c.members[leader].client_port, 24);
 }
+
+/// A client that reconnects to a follower and pipelines a request right behind its
+/// ConnectRequest (the follower asks the leader to revalidate the session first): the request
+/// is answered after the handshake, not dropped.
+#[test]
+fn a_request_pipelined_behind_a_reconnect_to_a_follower_is_answered() {
+    use bytes::Bytes;
+    use jute::*;
+    use std::io::Write as _;
+    let mut c = Cluster::new("early", 3);
+    c.start_all();
+    let leader = c.wait_stable(Duration::from_secs(30));
+    let port = c.members[(leader + 1) % 3].client_port;
+    let mut first = Raw::connect(port, false);
+    let (err, _) = first.create("/early", b"here", 0);
+    assert_eq!(err, 0);
+    let (session, passwd) = (first.session_id, first.passwd.clone());
+    drop(first); // the TCP connection goes, the session stays
+    let mut s = Raw::tcp(port);
+    let req = ConnectRequest {
+        protocol_version: 0,
+        last_zxid_seen: 0,
+        time_out: 30000,
+        session_id: session,
+        passwd: Some(passwd),
+        read_only: false,
+        has_read_only: false,
+    };
+    let get = GetDataRequest {
+        path: "/early".into(),
+        watch: false,
+    };
+    let h = RequestHeader {
+        xid: 1,
+        op: OpCode::GetData.code(),
+    };
+    let mut burst = frame_of(&[&|b| req.encode(b)]);
+    burst.extend(frame_of(&[&|b| h.encode(b), &|b| get.encode(b)]));
+    s.write_all(&burst).unwrap();
+    let resp = ConnectResponse::from_bytes(read_frame(&mut s).expect("handshake")).unwrap();
+    assert_eq!(resp.session_id, session, "the session was renewed");
+    let mut r = Reader::new(read_frame(&mut s).expect("the pipelined request's reply"));
+    let rh = ReplyHeader::decode(&mut r).unwrap();
+    assert_eq!((rh.xid, rh.err), (1, 0));
+    let data = GetDataResponse::decode(&mut r).unwrap().data;
+    assert_eq!(data, Some(Bytes::from_static(b"here")));
+}

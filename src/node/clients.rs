@@ -155,6 +155,7 @@ impl Node {
                 peer,
                 stats: cs,
                 shared,
+                early: Vec::new(),
             },
         );
         let now = self.now();
@@ -252,8 +253,16 @@ impl Node {
     }
 
     pub(super) fn request(&mut self, conn: ConnId, xid: i32, op: i32, payload: Bytes) {
-        let start = Instant::now();
         stats().packets_received.inc();
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.stats.received += 1;
+        }
+        self.handle_request(conn, xid, op, payload);
+    }
+
+    /// A request, counted; also the way in for requests held until the handshake ended.
+    pub(super) fn handle_request(&mut self, conn: ConnId, xid: i32, op: i32, payload: Bytes) {
+        let start = Instant::now();
         if self.shutdown.is_some() || self.shutdown_done || self.restoring {
             // Shutting down or restoring: the client reconnects (elsewhere or later).
             self.close_conn(conn);
@@ -262,9 +271,15 @@ impl Node {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
-        c.stats.received += 1;
         let session = c.session;
         if session == 0 {
+            // The handshake is still being answered (a reconnect the leader revalidates).
+            if c.early.len() >= self.outstanding_limit {
+                warn!("closing a connection that sent too many requests before its handshake was answered");
+                self.close_conn(conn);
+            } else {
+                c.early.push((xid, op, payload));
+            }
             return;
         }
         let now = self.now();

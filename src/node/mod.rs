@@ -143,6 +143,9 @@ struct Conn {
     peer: SocketAddr,
     stats: ConnStats,
     shared: Arc<ConnShared>,
+    /// Requests sent before the handshake was answered (a follower asks the leader first):
+    /// handled once the session is bound, in order; dropped if it is not valid.
+    early: Vec<(i32, i32, Bytes)>,
 }
 
 /// Per-connection figures `cons` shows. Cells: replies are sent through `&self`.

@@ -391,6 +391,16 @@ impl Node {
         self.send_connect(conn, &resp);
         if !valid {
             self.close_conn(conn);
+            return;
+        }
+        // Requests the client pipelined behind its handshake, in order.
+        let early = self
+            .conns
+            .get_mut(&conn)
+            .map(|c| std::mem::take(&mut c.early))
+            .unwrap_or_default();
+        for (xid, op, body) in early {
+            self.handle_request(conn, xid, op, body);
         }
     }
 
