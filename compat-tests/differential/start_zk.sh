@@ -16,7 +16,11 @@
 #    nodes during a run (or zxids diverge).
 # ZK_EXTRA_CFG: more zoo.cfg lines (e.g. DigestAuthenticationProvider.superDigest=...,
 # enforceQuota=true); the candidate must get the same ones.
+# ZK_VERSION: run that Apache ZooKeeper release from Maven Central instead of Debian's 3.8.0
+# (fetched once by compat-tests/scripts/fetch-zookeeper.sh into its cache, logging through
+# logback at $ZK_LOGLEVEL), e.g. ZK_VERSION=3.9.5. ZK_CLASSPATH: any other server classpath.
 set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
 port=${1:?port}; dir=${2:?workdir}
 tick=${ZK_TICKTIME:-2000}
 rm -rf "$dir"; mkdir -p "$dir/data"
@@ -33,11 +37,18 @@ forceSync=no
 ${ZK_EXTRA_CFG:-}
 CFG
 J=/usr/share/java
-CP="$J/zookeeper.jar:$J/zookeeper-jute.jar:$J/slf4j-api.jar:$J/slf4j-simple.jar:$J/netty-handler.jar:$J/netty-common.jar:$J/netty-buffer.jar:$J/netty-transport.jar:$J/netty-codec.jar:$J/netty-resolver.jar:$J/netty-transport-native-epoll.jar:$J/netty-transport-native-unix-common.jar:$J/commons-cli.jar:$J/jackson-databind.jar:$J/jackson-core.jar:$J/jackson-annotations.jar:$J/metrics-core.jar:$J/snappy-java.jar"
+if [ -n "${ZK_CLASSPATH:-}" ]; then
+  CP=$ZK_CLASSPATH
+elif [ -n "${ZK_VERSION:-}" ]; then
+  CP=$(bash "$here/../scripts/fetch-zookeeper.sh" "$ZK_VERSION")
+else
+  CP="$J/zookeeper.jar:$J/zookeeper-jute.jar:$J/slf4j-api.jar:$J/slf4j-simple.jar:$J/netty-handler.jar:$J/netty-common.jar:$J/netty-buffer.jar:$J/netty-transport.jar:$J/netty-codec.jar:$J/netty-resolver.jar:$J/netty-transport-native-epoll.jar:$J/netty-transport-native-unix-common.jar:$J/commons-cli.jar:$J/jackson-databind.jar:$J/jackson-core.jar:$J/jackson-annotations.jar:$J/metrics-core.jar:$J/snappy-java.jar"
+fi
 setsid java -Xmx256m -cp "$CP" \
   -Dznode.container.checkIntervalMs=2147483647 \
   -Dorg.slf4j.simpleLogger.defaultLogLevel=${ZK_LOGLEVEL:-info} \
   -Dorg.slf4j.simpleLogger.showDateTime=true \
+  -Dzookeeper.log.level=${ZK_LOGLEVEL:-info} \
   org.apache.zookeeper.server.quorum.QuorumPeerMain "$dir/zoo.cfg" \
   >"$dir/server.log" 2>&1 </dev/null &
 pid=$!

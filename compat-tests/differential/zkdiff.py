@@ -21,6 +21,8 @@ Usage:
   zkdiff.py ... --trace              # print every step's reference transcript
 
   zkdiff.py ... --profile full       # also the corners where 3.8 and 3.9 differ
+  zkdiff.py ... --profile common     # portable, and also none of the requests that 3.8.0
+                                     # and newer releases (3.8.6, 3.9.5) answer differently
   zkdiff.py ... --toplevel-check     # also check (op 13) outside multi
 
 Exit status: 0 = no difference ("N passed, 0 failed" as last line),
@@ -1096,7 +1098,30 @@ def gen_create_args(rng, model, op=None):
 def gen_sub_write(rng, model):
     k = wchoice(rng, [(40, 'create'), (20, 'delete'), (20, 'setData'), (20, 'check')])
     if k == 'create':
-        return gen_create_args(rng, model)
+        a = gen_create_args(rng, model)
+        if GEN['common']:
+            # Creates inside a multi that Debian's 3.8.0 and newer releases (3.8.6, 3.9.5)
+            # answer differently, none of which the common profile sends (it draws nothing
+            # more from rng):
+            # - a create mode that is not valid for the op (op 1/15 with flags 5, 6, 7 or
+            #   -1; op 19 with flags 7): 3.8.0 fails that op when the multi reaches it
+            #   (per-op BADARGUMENTS, or MARSHALLINGERROR for TTL flags), newer releases
+            #   reject the whole multi with MARSHALLINGERROR up front (FINDINGS 79);
+            # - a null ACL vector: 3.8.0 per-op INVALIDACL with a zxid, newer releases
+            #   MARSHALLINGERROR without one (FINDINGS 80);
+            # - create2 (op 15), and createContainer (op 19) with flags 0/1: 3.8.0 answers
+            #   with a CreateResponse (result type 1, no Stat), newer releases with a
+            #   Create2Response (type 15, path and Stat) (FINDINGS 81). Op 1 answers type 1
+            #   (type 15 for flags 4) in all of them.
+            if a['op'] == 15:
+                a['op'] = 1
+            if a['op'] == 1 and a['flags'] in (5, 6, 7, -1):
+                a['flags'] = 0
+            if a['op'] == 19:
+                a['flags'] = 4
+            if a['acl'] is None:
+                a['acl'] = ACL_OPEN
+        return a
     path = gen_path(rng, model)
     if k == 'delete':
         return {'op': 2, 'path': path, 'version': gen_version(rng, model, path, 0)}
@@ -1122,8 +1147,8 @@ OPS_WEIGHTS = [
 ]
 
 # Generation settings, filled in by main() from the command line.
-GEN = {'portable': True, 'toplevel_check': False, 'persist_slot': 's0', 'acl': False,
-       'quota': False}
+GEN = {'portable': True, 'common': False, 'toplevel_check': False, 'persist_slot': 's0',
+       'acl': False, 'quota': False}
 
 # --acl shifts the mix towards access control; --quota adds quota management steps.
 ACL_EXTRA_WEIGHTS = [(8, 'setACL'), (4, 'getACL'), (5, 'auth'), (2, 'whoAmI'),
@@ -1237,10 +1262,21 @@ def gen_quota_step(rng, model, st, name):
             rng.randrange(0, 5), rng.randrange(0, 50))).encode(), 'version': -1})
 
 
+def world_readable(acl):
+    """An ACL that lets everyone READ, or one that no server accepts (empty)."""
+    return not acl or any(p & PR and s == 'world' and i == 'anyone' for p, s, i in acl)
+
+
 def acl_choices():
     if GEN['acl']:
-        return [(w, a) for w, a, ok in ACL_CHOICES_ACL_ALL if ok or not GEN['portable']]
-    return ACL_CHOICES_PORTABLE if GEN['portable'] else ACL_CHOICES
+        choices = [(w, a) for w, a, ok in ACL_CHOICES_ACL_ALL if ok or not GEN['portable']]
+    else:
+        choices = ACL_CHOICES_PORTABLE if GEN['portable'] else ACL_CHOICES
+    if GEN['common']:
+        # exists() on a node the caller may not READ: a Stat in 3.8.0, NOAUTH in newer
+        # releases (FINDINGS 82). The common profile only makes nodes everyone may read.
+        choices = [(w, a) for w, a in choices if world_readable(a)]
+    return choices
 
 
 def watch_mode_for(path):
@@ -1378,6 +1414,10 @@ def gen_step(rng, model, slots, states, i, nsteps):
     elif name == 'malformed':
         # a request whose body is truncated
         op = rng.choice((1, 4, 5))
+        if GEN['common'] and op != 4:
+            # a truncated write consumes a zxid in 3.8 (FINDINGS 27), none in 3.9.5
+            # (FINDINGS 78): only reads in the common profile
+            op = 4
         full = enc_request(op, {'path': path, 'data': b'xy', 'acl': ACL_OPEN, 'flags': 0,
                                 'watch': True, 'version': -1})
         st.update(op=op, args={}, raw_body=full[:rng.randrange(0, len(full) - 1)])
@@ -1546,11 +1586,17 @@ def main():
                          'must then FAIL (exit 0 here means the tamper was detected)')
     ap.add_argument('--self-test-step', type=int, default=5)
     ap.add_argument('--trace', action='store_true', help='print every step and its transcript')
-    ap.add_argument('--profile', choices=('portable', 'full'), default='portable',
+    ap.add_argument('--profile', choices=('portable', 'common', 'full'), default='portable',
                     help='portable (default): avoid the corners where ZooKeeper 3.8 and '
                          '3.9 are known to answer differently (one session mixing watch '
                          'modes on a path, removeWatches/checkWatches types 4/5, addWatch '
-                         'mode 2); full: exercise everything the reference does')
+                         'mode 2); common: portable, and none of the requests that Debian\'s '
+                         '3.8.0 and newer releases (3.8.6, 3.9.5) answer differently '
+                         '(truncated write bodies; in a multi, a create with an invalid mode '
+                         'or a null ACL vector, create2, createContainer without the '
+                         'container flag; nodes some session may not read: FINDINGS 78-82), '
+                         'for runs with a newer release as the reference; full: exercise '
+                         'everything the reference does')
     ap.add_argument('--toplevel-check', action='store_true',
                     help='also send check (op 13) outside multi (only with versions that '
                          'cannot match; see gen_step)')
@@ -1565,7 +1611,8 @@ def main():
                          '/zookeeper/quota as zkCli writes them) and more writes in quota '
                          'subtrees; run it against servers with and without enforceQuota')
     args = ap.parse_args()
-    GEN['portable'] = args.profile == 'portable'
+    GEN['portable'] = args.profile in ('portable', 'common')
+    GEN['common'] = args.profile == 'common'
     GEN['toplevel_check'] = args.toplevel_check
     GEN['acl'] = args.acl
     GEN['quota'] = args.quota

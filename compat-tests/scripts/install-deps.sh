@@ -12,11 +12,18 @@
 #   prometheus              promtool, to check /metrics
 #   zktop                   the ZooKeeper top tool, run against ferrozk
 #   bsdutils                script(1), a pty for zktop's curses UI
+#   maven                   mvn, to fetch newer ZooKeeper releases (below)
+#
+# Then the newest ZooKeeper 3.8.x and 3.9.x releases (compat-tests/scripts/
+# zookeeper-versions.sh) from Maven Central, with their runtime dependencies, into
+# ${FERROZK_ZK_CACHE:-/var/cache/ferrozk-zk}/<version>/lib (outside git) with
+# fetch-zookeeper.sh, which skips a version already there.
 #
 # Idempotent. Skips apt entirely when everything is already present, except
 # in CI (CI=true), where it always runs `apt-get update` + `apt-get install`.
 # Must run as root (or with sudo available).
 set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
 
 PACKAGES=(
     zookeeper
@@ -32,6 +39,7 @@ PACKAGES=(
     prometheus
     zktop
     bsdutils
+    maven
 )
 
 J=/usr/share/java
@@ -47,7 +55,7 @@ missing() {
         [ -e "$f" ] || m+=("$f")
     done
     local cmd
-    for cmd in java javac stdbuf timeout; do
+    for cmd in java javac stdbuf timeout mvn flock; do
         command -v "$cmd" >/dev/null 2>&1 || m+=("command:$cmd")
     done
     if [ -x /usr/bin/python3 ] && ! /usr/bin/python3 -c 'import kazoo.client' >/dev/null 2>&1; then
@@ -56,8 +64,20 @@ missing() {
     printf '%s\n' "${m[@]}"
 }
 
+# The ZooKeeper releases from Maven Central, after the Debian packages (mvn, java).
+fetch_zookeeper() {
+    # shellcheck source=zookeeper-versions.sh
+    source "$here/zookeeper-versions.sh"
+    local v
+    for v in "$ZK38_VERSION" "$ZK39_VERSION"; do
+        bash "$here/fetch-zookeeper.sh" "$v" >/dev/null
+        echo "install-deps: ZooKeeper $v in ${FERROZK_ZK_CACHE:-/var/cache/ferrozk-zk}/$v"
+    done
+}
+
 if [ "${CI:-}" != "true" ] && [ -z "$(missing)" ]; then
     echo "install-deps: all dependencies present; skipping apt (set CI=true to force)"
+    fetch_zookeeper
     exit 0
 fi
 
@@ -81,4 +101,5 @@ if [ -n "$still" ]; then
     echo "$still" >&2
     exit 1
 fi
+fetch_zookeeper
 echo "install-deps: ok ($(java -version 2>&1 | head -1); $(/usr/bin/python3 -c 'import kazoo; print("kazoo", kazoo.__version__ if hasattr(kazoo, "__version__") else "present")' 2>/dev/null))"

@@ -1,8 +1,9 @@
 //! Ensembles of real processes on loopback for the compatibility tests: ferrozk members, and
-//! Apache ZooKeeper 3.8 members (Debian's package) where asked, from zoo.cfg files with
-//! `server.N` lines and myid files; each process is stopped by PID when dropped.
+//! Apache ZooKeeper members where asked (Debian's 3.8.0 package, or a release from Maven
+//! Central per member), from zoo.cfg files with `server.N` lines and myid files; each process
+//! is stopped by PID when dropped.
 
-use crate::{ferrozk_bin, free_port};
+use crate::{ferrozk_bin, free_port, zookeeper_classpath};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -10,7 +11,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub struct Member {
+    /// Whether the member runs (on its next start) Apache ZooKeeper rather than ferrozk.
     pub java: bool,
+    /// The Apache ZooKeeper release the member runs when `java`: None is Debian's 3.8.0 from
+    /// /usr/share/java, `Some(v)` is org.apache.zookeeper:zookeeper:v from Maven Central
+    /// (set it with [`Ensemble::set_java_version`], which fetches it).
+    pub java_version: Option<String>,
     pub dir: PathBuf,
     pub port: u16,
     child: Option<Child>,
@@ -50,12 +56,22 @@ impl Ensemble {
             .unwrap();
             members.push(Member {
                 java: java.contains(&id),
+                java_version: None,
                 dir,
                 port,
                 child: None,
             });
         }
         Ensemble { base, members }
+    }
+
+    /// Member `id` (1-based) runs Apache ZooKeeper `version` from Maven Central whenever it
+    /// runs Java (None: Debian's 3.8.0). The release is fetched here, not at its start.
+    pub fn set_java_version(&mut self, id: u64, version: Option<&str>) {
+        if let Some(v) = version {
+            zookeeper_classpath(v);
+        }
+        self.members[(id - 1) as usize].java_version = version.map(str::to_string);
     }
 
     pub fn start(&mut self, i: usize) {
@@ -68,15 +84,25 @@ impl Ensemble {
         let cfg = m.dir.join("zoo.cfg");
         let mut cmd = if m.java {
             let mut c = Command::new(std::env::var("JAVA").unwrap_or_else(|_| "java".into()));
-            c.args([
-                "-Xmx256m",
-                "-Dorg.slf4j.simpleLogger.defaultLogLevel=info",
-                "-Dzookeeper.jmx.log4j.disable=true",
-                "-cp",
-                "/usr/share/java/zookeeper.jar:/usr/share/java/zookeeper-jute.jar:/usr/share/java/slf4j-simple.jar",
-                "org.apache.zookeeper.server.quorum.QuorumPeerMain",
-            ])
-            .arg(&cfg);
+            match &m.java_version {
+                None => c.args([
+                    "-Xmx256m",
+                    "-Dorg.slf4j.simpleLogger.defaultLogLevel=info",
+                    "-Dzookeeper.jmx.log4j.disable=true",
+                    "-cp",
+                    "/usr/share/java/zookeeper.jar:/usr/share/java/zookeeper-jute.jar:/usr/share/java/slf4j-simple.jar",
+                ]),
+                // The classpath starts with a logback.xml that logs at INFO to stdout.
+                Some(v) => c.args([
+                    "-Xmx256m",
+                    "-Dzookeeper.log.level=INFO",
+                    "-Dzookeeper.jmx.log4j.disable=true",
+                    "-cp",
+                    &zookeeper_classpath(v),
+                ]),
+            };
+            c.arg("org.apache.zookeeper.server.quorum.QuorumPeerMain")
+                .arg(&cfg);
             c
         } else {
             let mut c = Command::new(ferrozk_bin());
@@ -121,6 +147,16 @@ impl Ensemble {
             }
             let _ = c.kill();
             let _ = c.wait();
+        }
+    }
+
+    /// What member `i` runs now: "ferrozk", "Java 3.8.0 (Debian)" or "Java <version>".
+    pub fn kind(&self, i: usize) -> String {
+        let m = &self.members[i];
+        match (m.java, &m.java_version) {
+            (false, _) => "ferrozk".to_string(),
+            (true, None) => "Java 3.8.0 (Debian)".to_string(),
+            (true, Some(v)) => format!("Java {v}"),
         }
     }
 
@@ -229,11 +265,10 @@ impl Ensemble {
 
     pub fn logs(&self) -> String {
         let mut out = String::new();
-        for (i, m) in self.members.iter().enumerate() {
+        for i in 0..self.members.len() {
             let l = self.log(i);
             let tail: Vec<&str> = l.lines().rev().take(25).collect();
-            let kind = if m.java { "java" } else { "ferrozk" };
-            out.push_str(&format!("--- server {} ({kind}) ---\n", i + 1));
+            out.push_str(&format!("--- server {} ({}) ---\n", i + 1, self.kind(i)));
             for line in tail.into_iter().rev() {
                 out.push_str(line);
                 out.push('\n');

@@ -1,6 +1,6 @@
 //! Harness for the compatibility tests: start ferrozk (or the reference Apache ZooKeeper from
-//! Debian's package) on a free loopback port, run a stock-client suite against it with a time
-//! bound, and stop what was started by PID.
+//! Debian's package, or a release fetched from Maven Central) on a free loopback port, run a
+//! stock-client suite against it with a time bound, and stop what was started by PID.
 
 pub mod ensemble;
 
@@ -62,6 +62,59 @@ pub fn ferrozk_bin() -> PathBuf {
             target.join("debug").join("ferrozk")
         })
         .clone()
+}
+
+/// A ZooKeeper release chosen in compat-tests/scripts/zookeeper-versions.sh: `"ZK38_VERSION"`
+/// (the newest 3.8.x) or `"ZK39_VERSION"` (the newest 3.9.x). An environment variable of the
+/// same name overrides it, as in the script.
+pub fn zookeeper_version(var: &str) -> String {
+    let script = workspace().join("compat-tests/scripts/zookeeper-versions.sh");
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!("source \"$1\" && printf %s \"${{{var}:?}}\""))
+        .arg("bash")
+        .arg(&script)
+        .output()
+        .expect("run bash");
+    let v = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(
+        out.status.success() && !v.is_empty(),
+        "{var} is not set by {}: {}",
+        script.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    v
+}
+
+/// The Java classpath of the Apache ZooKeeper server `version` from Maven Central: its jars,
+/// and a logback.xml that logs at INFO to stdout. compat-tests/scripts/fetch-zookeeper.sh
+/// fetches them into its cache on first use (install-deps.sh fetches the versions of
+/// zookeeper-versions.sh ahead of the tests).
+pub fn zookeeper_classpath(version: &str) -> String {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    static CACHE: Mutex<Option<HashMap<String, String>>> = Mutex::new(None);
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(cp) = cache.get_or_insert_with(HashMap::new).get(version) {
+        return cp.clone();
+    }
+    let script = workspace().join("compat-tests/scripts/fetch-zookeeper.sh");
+    let out = Command::new("bash")
+        .arg(&script)
+        .arg(version)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run fetch-zookeeper.sh");
+    let cp = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(
+        out.status.success() && !cp.is_empty(),
+        "cannot fetch ZooKeeper {version} (compat-tests/scripts/fetch-zookeeper.sh): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    cache
+        .get_or_insert_with(HashMap::new)
+        .insert(version.to_string(), cp.clone());
+    cp
 }
 
 fn wait_for_port(port: u16, what: &str, log: &Path) {
@@ -136,11 +189,23 @@ impl Server {
     /// As [`Server::reference_with`], with `extra` zoo.cfg lines (the script appends
     /// `$ZK_EXTRA_CFG` to the zoo.cfg it writes).
     pub fn reference_with_cfg(script: &str, pid_file: &str, extra: &str) -> Server {
+        Self::reference_with_env(script, pid_file, extra, &[])
+    }
+
+    /// As [`Server::reference_with_cfg`], with more environment for the script (e.g.
+    /// `ZK_VERSION` for compat-tests/differential/start_zk.sh).
+    pub fn reference_with_env(
+        script: &str,
+        pid_file: &str,
+        extra: &str,
+        env: &[(&str, &str)],
+    ) -> Server {
         let port = free_port();
         let dir = scratch("reference", port);
         let script = workspace().join(script);
         let out = Command::new("bash")
             .env("ZK_EXTRA_CFG", extra)
+            .envs(env.iter().copied())
             .arg(&script)
             .arg(port.to_string())
             .arg(&dir)

@@ -1,13 +1,14 @@
-//! The migration an operator makes: a running Apache ZooKeeper 3.8 ensemble (Debian's
-//! package) is moved to ferrozk one member at a time, each member stopped and started again
-//! as ferrozk on its own zoo.cfg, myid and dataDir, under a write load from sessions spread
-//! over all members, each holding an ephemeral node; then moved back to Java the same way.
+//! The migration an operator makes: a running Apache ZooKeeper ensemble (Debian's 3.8.0
+//! package, the newest 3.9 release from Maven Central, or a mix) is moved to ferrozk one member
+//! at a time, each member stopped and started again as ferrozk on its own zoo.cfg, myid and
+//! dataDir, under a write load from sessions spread over all members, each holding an
+//! ephemeral node; then moved back to Java (each member to its own release) the same way.
 //! Checks: no session expires, every acknowledged write is on every member at the end, all
 //! trees are equal (data, Stat and ACLs), every ephemeral is still there. The longest gap
 //! between two acknowledged writes is printed for each run.
 
 use compat_tests::ensemble::Ensemble;
-use compat_tests::workspace;
+use compat_tests::{workspace, zookeeper_version};
 use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -127,9 +128,10 @@ impl Load {
 
 /// Reads what the Java members logged since the last look, for failures while following a
 /// leader. A follower whose leader stops sees its connection end (EOF, reset): that is
-/// expected. Any other failure is a bug, unless the leader it followed was a Java 3.8.0 server
-/// too and the failure is ZOOKEEPER-4394 (a COMMIT during a DIFF synchronisation makes the
-/// learner fail with a NullPointerException; fixed in 3.8.1): that is reported, not failed.
+/// expected. Any other failure is a bug, unless the learner and the leader it followed are
+/// both Debian's ZooKeeper 3.8.0 and the failure is ZOOKEEPER-4394 (a COMMIT during a DIFF
+/// synchronisation makes the learner fail with a NullPointerException; fixed in later
+/// releases): that is reported, not failed. A 3.9 leader or learner gets no such excuse.
 struct Follow {
     seen: Vec<usize>,
     /// Quorum port -> member index.
@@ -174,20 +176,22 @@ impl Follow {
                 if why.contains("EOFException") || why.contains("SocketException") {
                     continue;
                 }
-                let java_leader = leader.is_some_and(|j| m.members[j].java);
-                if java_leader && why.contains("\"pif\" is null") {
+                // Debian's 3.8.0 on both ends (the log is that of a Java member).
+                let debian = |j: usize| m.members[j].java && m.members[j].java_version.is_none();
+                if debian(i) && leader.is_some_and(debian) && why.contains("\"pif\" is null") {
                     println!(
-                        "note: Java member {} hit ZOOKEEPER-4394 while syncing from Java member {} (a ZooKeeper 3.8.0 bug between two Java servers)",
+                        "note: Java member {} hit ZOOKEEPER-4394 while syncing from Java member {} (a ZooKeeper 3.8.0 bug between two Java 3.8.0 servers)",
                         i + 1,
                         leader.map_or(0, |j| j + 1)
                     );
                     continue;
                 }
                 panic!(
-                    "member {} failed to follow member {:?} ({}): {l}\n{why}",
+                    "member {} ({}) failed to follow member {:?} ({}): {l}\n{why}",
                     i + 1,
+                    m.kind(i),
                     leader.map(|j| j + 1),
-                    if java_leader { "Java" } else { "ferrozk" }
+                    leader.map_or("?".to_string(), |j| m.kind(j))
                 );
             }
         }
@@ -196,7 +200,7 @@ impl Follow {
 
 /// Replaces member `i` by the other implementation on the same zoo.cfg, myid and dataDir.
 fn switch(m: &mut Ensemble, i: usize, sigkill: bool, load: &Load, follow: &mut Follow) {
-    let from = if m.members[i].java { "Java" } else { "ferrozk" };
+    let from = m.kind(i);
     let t = Instant::now();
     if sigkill {
         m.kill(i);
@@ -211,7 +215,7 @@ fn switch(m: &mut Ensemble, i: usize, sigkill: bool, load: &Load, follow: &mut F
         "at {:.1}s: member {} {from} -> {} in {:.1}s ({}); leader now member {}",
         load.at(),
         i + 1,
-        if m.members[i].java { "Java" } else { "ferrozk" },
+        m.kind(i),
         t.elapsed().as_secs_f64(),
         if sigkill { "SIGKILL" } else { "SIGTERM" },
         leader + 1
@@ -292,14 +296,58 @@ fn check(m: &Ensemble, out: &str, prefix: &str, sessions: usize) {
     }
 }
 
-fn roll_there_and_back(name: &str, n: u64, leader_last: bool, sigkill_at: Option<usize>) {
+/// Rolls an ensemble of Java members to ferrozk and back; `versions[i]` is member i+1's
+/// ZooKeeper release (None: Debian's 3.8.0, Some: a release from Maven Central). With
+/// `first_leader`, that member (1-based; give it the highest id) starts alone and leads the
+/// first epoch; otherwise all start at once.
+fn roll_there_and_back(
+    name: &str,
+    versions: &[Option<&str>],
+    first_leader: Option<u64>,
+    leader_last: bool,
+    sigkill_at: Option<usize>,
+) {
+    // Built (and the Java releases fetched) before anything is timed.
+    compat_tests::ferrozk_bin();
+    let n = versions.len() as u64;
     let java: Vec<u64> = (1..=n).collect();
     let mut m = Ensemble::new(name, n, &java, "tickTime=500");
-    m.start_all();
+    for (id, v) in (1..=n).zip(versions) {
+        m.set_java_version(id, *v);
+    }
+    if let Some(id) = first_leader {
+        let first = (id - 1) as usize;
+        m.start(first);
+        // Once its client port is open, the JVM is up and its election under way.
+        m.wait_port(first, Duration::from_secs(90));
+        std::thread::sleep(Duration::from_millis(1500));
+        for i in m.all().into_iter().filter(|i| *i != first) {
+            m.start(i);
+        }
+    } else {
+        m.start_all();
+    }
     for i in m.all() {
         m.wait_port(i, Duration::from_secs(90));
     }
-    m.wait_stable(Duration::from_secs(90));
+    let leader = m.wait_stable(Duration::from_secs(90));
+    if let Some(id) = first_leader {
+        assert_eq!(
+            leader + 1,
+            id as usize,
+            "member {id} should lead: {}",
+            m.logs()
+        );
+    }
+    println!(
+        "start: {}; leader member {}",
+        m.all()
+            .into_iter()
+            .map(|i| format!("member {} {}", i + 1, m.kind(i)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        leader + 1
+    );
     let prefix = format!("/{name}");
     let sessions = 6;
     let mut load = Load::start(&m.hosts(&m.all()), sessions, &prefix);
@@ -333,13 +381,44 @@ fn roll_there_and_back(name: &str, n: u64, leader_last: bool, sigkill_at: Option
 
 #[test]
 fn three_java_members_to_ferrozk_and_back_leader_last() {
-    roll_there_and_back("roll3last", 3, true, None);
+    roll_there_and_back("roll3last", &[None, None, None], None, true, None);
 }
 
 #[test]
 fn three_members_leader_first_with_a_member_sigkilled_mid_roll() {
     // The fourth switch (the first member back to Java) is a SIGKILL of a ferrozk member.
-    roll_there_and_back("roll3kill", 3, false, Some(3));
+    roll_there_and_back("roll3kill", &[None, None, None], None, false, Some(3));
+}
+
+#[test]
+fn three_java_3_9_members_to_ferrozk_and_back_leader_last() {
+    let v = zookeeper_version("ZK39_VERSION");
+    let v = Some(v.as_str());
+    roll_there_and_back("roll39last", &[v, v, v], None, true, None);
+}
+
+#[test]
+fn three_3_9_members_leader_first_with_a_member_sigkilled_mid_roll() {
+    // As with 3.8.0: the fourth switch is a SIGKILL of a ferrozk member, which comes back
+    // as Java 3.9.
+    let v = zookeeper_version("ZK39_VERSION");
+    let v = Some(v.as_str());
+    roll_there_and_back("roll39kill", &[v, v, v], None, false, Some(3));
+}
+
+#[test]
+fn two_debian_3_8_members_and_one_3_9_member_to_ferrozk_and_back() {
+    // Member 3 runs 3.9 and leads the first epoch: Debian's 3.8.0 followers, then ferrozk
+    // followers, under a 3.9 leader; the leader last; then every member back to its own
+    // release (the 3.9 member last, syncing from a Debian 3.8.0 leader).
+    let v = zookeeper_version("ZK39_VERSION");
+    roll_there_and_back(
+        "roll38and39",
+        &[None, None, Some(v.as_str())],
+        Some(3),
+        true,
+        None,
+    );
 }
 
 fn migrate_check(cfg: &std::path::Path) -> (bool, String) {
