@@ -237,3 +237,63 @@ fn pipelined_sessions_are_answered_in_request_order() {
     let s = Server::start("flushDelay=20");
     common::order::check_pipelined_order(s.port, 48);
 }
+
+/// Requests every ZooKeeper release answers one way and a stock client never sends, found
+/// comparing releases by hand (compat-tests/differential/FINDINGS.md, 85-86): a multiRead of
+/// writes only is MARSHALLINGERROR with an empty result list (with a read among them, the
+/// error header alone), and a reconfig with an empty body is MARSHALLINGERROR without a zxid.
+#[test]
+fn multiread_of_writes_and_an_empty_reconfig_answer_as_zookeeper() {
+    use bytes::Bytes;
+    let s = Server::start("");
+    let mut c = Raw::connect(s.port, false);
+    let (err, _) = c.create("/mr", b"x", 0);
+    assert_eq!(err, 0);
+    let set = MultiOp::SetData(SetDataRequest {
+        path: "/mr".into(),
+        data: Some(Bytes::from_static(b"y")),
+        version: -1,
+    });
+    let get = MultiOp::GetData(GetDataRequest {
+        path: "/mr".into(),
+        watch: false,
+    });
+    let (h, r) = c.call(
+        OpCode::MultiRead,
+        &MultiRequest {
+            ops: vec![set.clone()],
+        },
+    );
+    assert_eq!(h.err, ErrorCode::MarshallingError.code());
+    assert_eq!(
+        r.rest().as_ref(),
+        [0xff, 0xff, 0xff, 0xff, 1, 0xff, 0xff, 0xff, 0xff],
+        "an empty result list"
+    );
+    let (h, r) = c.call(
+        OpCode::MultiRead,
+        &MultiRequest {
+            ops: vec![get, set],
+        },
+    );
+    assert_eq!(h.err, ErrorCode::MarshallingError.code());
+    assert!(r.rest().is_empty(), "the error header alone");
+    let before = h.zxid;
+    let xid = c.send(OpCode::Reconfig, &());
+    let (h, _, _) = c.reply(xid);
+    assert_eq!(
+        (h.err, h.zxid),
+        (ErrorCode::MarshallingError.code(), before),
+        "no zxid consumed"
+    );
+    let (h, _) = c.call(
+        OpCode::Create,
+        &CreateRequest {
+            path: "/after".into(),
+            data: None,
+            acl: Acl::open_unsafe(),
+            flags: 0,
+        },
+    );
+    assert_eq!((h.err, h.zxid), (0, before + 1));
+}

@@ -63,10 +63,9 @@ impl Node {
         let mut out = BytesMut::with_capacity(64);
         let at = begin_frame(&mut out);
         ReplyHeader { xid, zxid, err }.encode(&mut out);
-        if err == 0 {
-            if let Some(b) = b {
-                b.enc(&mut out);
-            }
+        // A body follows an error header only where ZooKeeper sends one (`Body::Failed`).
+        if let Some(b) = b {
+            b.enc(&mut out);
         }
         end_frame(&mut out, at);
         self.send(conn, out.freeze());
@@ -77,6 +76,7 @@ impl Node {
         match res {
             Ok(Body::None) => self.reply(conn, xid, zxid, 0, None),
             Ok(Body::Rec(b)) => self.reply(conn, xid, zxid, 0, Some(b.as_ref())),
+            Ok(Body::Failed(e, b)) => self.reply(conn, xid, zxid, e.code(), Some(b.as_ref())),
             Err(e) => self.reply(conn, xid, zxid, e.code(), None),
         }
     }
@@ -342,8 +342,9 @@ impl Node {
             Err(e) => {
                 warn!("cannot decode request type {op} from session 0x{session:x}: {e}");
                 let err = ErrorCode::MarshallingError.code();
-                if is_write(op) {
-                    // A write that cannot be read still takes its place in zxid order.
+                // A write that cannot be read still takes its place in zxid order; a reconfig
+                // does not (ZooKeeper reads its body before it assigns a zxid).
+                if is_write(op) && op != OpCode::Reconfig.code() {
                     let code = OpCode::from_i32(op).unwrap_or(OpCode::Error);
                     let then = Then::Reply {
                         conn,

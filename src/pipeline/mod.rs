@@ -15,6 +15,8 @@ use jute::*;
 pub enum Body {
     None,
     Rec(Box<dyn EncodeBox>),
+    /// An error header with a body after it (ZooKeeper's answer to a multiRead of writes).
+    Failed(jute::ErrorCode, Box<dyn EncodeBox>),
 }
 
 /// Object-safe encoding, so replies of any record type can be passed around.

@@ -144,6 +144,14 @@ impl ReadCtx<'_> {
             }
             Request::Sync(r) => body(SyncResponse { path: r.path }),
             Request::Ping => Ok(Body::None),
+            Request::MultiRead(m) if !m.ops.is_empty() && m.ops.iter().all(|o| !o.is_read()) => {
+                // Writes only: ZooKeeper answers MARSHALLINGERROR with an empty result list
+                // (with a read among them, the error header alone, below).
+                Ok(Body::Failed(
+                    ErrorCode::MarshallingError,
+                    Box::new(MultiResponse { results: vec![] }),
+                ))
+            }
             Request::MultiRead(m) => {
                 // ZooKeeper rebuilds each read as an Op without its watch flag, so multiRead
                 // never leaves watches.
