@@ -1,5 +1,5 @@
-//! The migration an operator makes: a running Apache ZooKeeper ensemble (Debian's 3.8.0
-//! package, the newest 3.9 release from Maven Central, or a mix) is moved to ferrozk one member
+//! The migration an operator makes: a running Apache ZooKeeper ensemble of three or five
+//! members (Debian's 3.8.0 package, the newest 3.9 release from Maven Central, or a mix) is moved to ferrozk one member
 //! at a time, each member stopped and started again as ferrozk on its own zoo.cfg, myid and
 //! dataDir, under a write load from sessions spread over all members, each holding an
 //! ephemeral node; then moved back to Java (each member to its own release) the same way.
@@ -382,6 +382,11 @@ fn roll_there_and_back(
 #[test]
 fn three_java_members_to_ferrozk_and_back_leader_last() {
     roll_there_and_back("roll3last", &[None, None, None], None, true, None);
+}
+
+#[test]
+fn five_java_members_to_ferrozk_and_back_leader_last() {
+    roll_there_and_back("roll5last", &[None, None, None, None, None], None, true, None);
 }
 
 #[test]

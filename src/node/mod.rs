@@ -451,6 +451,9 @@ impl Node {
         }
     }
 
+    /// The most queued inputs of one kind handled per wake-up of the run loop.
+    const BATCH: usize = 64;
+
     /// Wall-clock milliseconds, from the node's clock.
     fn wall_ms(&self) -> i64 {
         self.clock.wall_ms()
@@ -508,14 +511,26 @@ impl Node {
             tokio::time::interval_at(tokio::time::Instant::now() + purge_every, purge_every);
         loop {
             tokio::select! {
-                // The node runs until the client listener (the last sender of client
-                // events) is gone.
+                // Each wake-up drains what is already queued (up to a batch), so that the
+                // cost of polling every input is paid once per batch, not per request.
                 m = rx.clients.recv() => match m {
-                    Some(m) => self.handle(Input::Client(m)),
+                    Some(m) => {
+                        self.handle(Input::Client(m));
+                        for _ in 0..Self::BATCH {
+                            let Ok(m) = rx.clients.try_recv() else { break };
+                            self.handle(Input::Client(m));
+                        }
+                    }
                     None => return,
                 },
                 Some(m) = rx.control.recv() => self.handle(Input::Control(m)),
-                Some(m) = rx.links.recv() => self.handle(Input::Link(m)),
+                Some(m) = rx.links.recv() => {
+                    self.handle(Input::Link(m));
+                    for _ in 0..Self::BATCH {
+                        let Ok(m) = rx.links.try_recv() else { break };
+                        self.handle(Input::Link(m));
+                    }
+                }
                 Some(v) = rx.votes.recv() => self.handle(Input::Elected(v)),
                 Some(m) = rx.ops.recv() => self.handle(Input::Ops(m)),
                 Some(zxid) = durable.recv() => self.log_durable(zxid),
