@@ -386,7 +386,13 @@ fn three_java_members_to_ferrozk_and_back_leader_last() {
 
 #[test]
 fn five_java_members_to_ferrozk_and_back_leader_last() {
-    roll_there_and_back("roll5last", &[None, None, None, None, None], None, true, None);
+    roll_there_and_back(
+        "roll5last",
+        &[None, None, None, None, None],
+        None,
+        true,
+        None,
+    );
 }
 
 #[test]
