@@ -610,7 +610,8 @@ impl Node {
                 info!("restore complete: serving again");
                 self.restoring = false;
             }
-            Input::Control(Control::SnapshotWritten) => self.reap_snapshot(),
+            // The thread is returning: join it now, so that the next snapshot is not held up.
+            Input::Control(Control::SnapshotWritten) => self.reap_snapshot_blocking(),
             Input::Control(Control::RestoreDone { ok: false }) => {
                 // The restored state is only in memory, and the txn log cannot describe it:
                 // stop, so that recovery serves the state from before the restore.

@@ -148,7 +148,7 @@ impl Node {
         }
     }
 
-    fn reap_snapshot_blocking(&mut self) {
+    pub(super) fn reap_snapshot_blocking(&mut self) {
         let Some(h) = self.snap_writer.take() else {
             return;
         };

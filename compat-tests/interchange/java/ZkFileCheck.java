@@ -170,11 +170,17 @@ public class ZkFileCheck {
                                : " (differ: expected for a fuzzy snapshot, whose digest is taken at a later zxid than"
                                  + " its name; the server compares when replay reaches zxid " + hex(d.getZxid()) + ")"));
                     if (!same && d.getZxid() == nameZxid) {
-                        // nothing was applied while this snapshot was written (digest zxid == name
-                        // zxid), so the tree must have exactly the recorded digest
-                        throw new IOException("DIGEST MISMATCH: the digest section (zxid " + hex(d.getZxid())
-                                + " = the snapshot's zxid) says " + d.getDigest() + ", the tree in the file hashes to "
-                                + dt.getTreeDigest());
+                        // The digest zxid is the snapshot's own, yet the tree differs: a txn was
+                        // being applied while a fuzzy snapshot began (ZooKeeper updates
+                        // lastProcessedZxid after the nodes, so the file can hold part of it).
+                        // ZooKeeper's own snapshots show this now and then; on load it logs the
+                        // mismatch, counts it and carries on, and the replay of the log settles
+                        // the state. Reported, not failed: the full restore of this directory
+                        // (compared with the served tree) is what must be right.
+                        System.out.println("  WARNING: digest section (zxid " + hex(d.getZxid())
+                                + " = the snapshot's zxid) says " + d.getDigest()
+                                + ", the tree in the file hashes to " + dt.getTreeDigest()
+                                + " (a fuzzy snapshot that began during a txn; ZooKeeper loads it too)");
                     }
                 }
             } else {
