@@ -251,33 +251,19 @@ impl Node {
         start: Instant,
     ) {
         let auth = self.conn_auth(conn);
-        let code = OpCode::from_i32(op).unwrap_or(OpCode::Error);
+        let then = Then::reply(conn, xid, op, start);
         if !self.owns_session(session, 0) {
             // The session was revalidated through another server since.
-            let err = ErrorCode::SessionMoved.code();
-            let then = Then::Reply {
-                conn,
-                xid,
-                op: code,
-                prep_err: err,
-                start,
-            };
             self.propose_error(session, xid, ErrorCode::SessionMoved, then);
             return;
         }
-        let then = Then::Reply {
-            conn,
-            xid,
-            op: code,
-            prep_err: 0,
-            start,
-        };
         self.prep_and_propose(session, xid, op, req, &auth, then);
     }
 
     /// Proposes an error txn for a write refused before prep: it keeps its place in zxid
     /// order, and its continuation answers with the error.
     pub(super) fn propose_error(&mut self, session: i64, cxid: i32, err: ErrorCode, then: Then) {
+        let then = then.failed(err);
         let body = TxnBody::Error(ErrorTxn { err: err.code() });
         let time = self.wall_ms();
         self.propose(session, cxid, OpCode::Error, body, then, time);
@@ -308,9 +294,7 @@ impl Node {
         let (hdr_op, body) = match prepared {
             Ok(b) => (code, b),
             Err(e) => {
-                if let Then::Reply { prep_err, .. } = &mut then {
-                    *prep_err = e.code();
-                }
+                then = then.failed(e);
                 (OpCode::Error, TxnBody::Error(ErrorTxn { err: e.code() }))
             }
         };

@@ -345,14 +345,7 @@ impl Node {
                 // A write that cannot be read still takes its place in zxid order; a reconfig
                 // does not (ZooKeeper reads its body before it assigns a zxid).
                 if is_write(op) && op != OpCode::Reconfig.code() {
-                    let code = OpCode::from_i32(op).unwrap_or(OpCode::Error);
-                    let then = Then::Reply {
-                        conn,
-                        xid,
-                        op: code,
-                        prep_err: err,
-                        start,
-                    };
+                    let then = Then::reply(conn, xid, op, start);
                     self.propose_error(session, xid, ErrorCode::MarshallingError, then);
                 } else {
                     self.reply(conn, xid, self.last_zxid(), err, None);

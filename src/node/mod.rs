@@ -212,6 +212,25 @@ enum Then {
 }
 
 impl Then {
+    /// A client write's continuation; an error found before apply is filled in later.
+    fn reply(conn: ConnId, xid: i32, op: i32, start: Instant) -> Then {
+        Then::Reply {
+            conn,
+            xid,
+            op: OpCode::from_i32(op).unwrap_or(OpCode::Error),
+            prep_err: 0,
+            start,
+        }
+    }
+
+    /// The answer is this error, whatever the apply gives.
+    fn failed(mut self, err: ErrorCode) -> Then {
+        if let Then::Reply { prep_err, .. } = &mut self {
+            *prep_err = err.code();
+        }
+        self
+    }
+
     /// A continuation that answers a client's request: it goes into the session's commit
     /// queue, so that the answer leaves in the session's request order.
     fn answers_client(&self) -> bool {

@@ -470,16 +470,7 @@ impl Node {
                 };
                 (Awaits::Cxid(xid), then)
             }
-            _ => {
-                let then = Then::Reply {
-                    conn,
-                    xid,
-                    op: code,
-                    prep_err: 0,
-                    start,
-                };
-                (Awaits::Cxid(xid), then)
-            }
+            _ => (Awaits::Cxid(xid), Then::reply(conn, xid, op, start)),
         };
         self.queue.push_awaited(session, awaits, then);
         self.forward(session, xid, op, payload, auth);
