@@ -21,6 +21,22 @@ pub fn workspace() -> PathBuf {
 /// kernel picked for `bind(0)` could be taken, before the server binds it, by the local end
 /// of some test's outgoing connection (proxies and clients open many). Ports are handed out
 /// once per test process, from a start that differs between processes.
+/// Runs /usr/bin/python3 (Debian's, with kazoo) with `args`; its stdout, or a panic with both
+/// outputs when it fails.
+pub fn python(args: &[&str]) -> String {
+    let out = Command::new("/usr/bin/python3")
+        .args(args)
+        .output()
+        .expect("python3 with kazoo");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{args:?} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 pub fn free_port() -> u16 {
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(0);

@@ -6,7 +6,7 @@
 //! members hold the same tree.
 
 use compat_tests::ensemble::Ensemble;
-use compat_tests::workspace;
+use compat_tests::{python, workspace};
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -17,20 +17,6 @@ fn script(name: &str) -> String {
         .join(name)
         .display()
         .to_string()
-}
-
-fn python(args: &[&str]) -> String {
-    let out = Command::new("/usr/bin/python3")
-        .args(args)
-        .output()
-        .expect("python3 with kazoo");
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "{args:?} failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
 }
 
 #[test]

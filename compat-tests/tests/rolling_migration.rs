@@ -8,7 +8,7 @@
 //! between two acknowledged writes is printed for each run.
 
 use compat_tests::ensemble::Ensemble;
-use compat_tests::{workspace, zookeeper_version};
+use compat_tests::{python, workspace, zookeeper_version};
 use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -19,20 +19,6 @@ fn script(name: &str) -> String {
         .join(name)
         .display()
         .to_string()
-}
-
-fn python(args: &[&str]) -> String {
-    let out = Command::new("/usr/bin/python3")
-        .args(args)
-        .output()
-        .expect("python3 with kazoo");
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "{args:?} failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
 }
 
 struct Load {
