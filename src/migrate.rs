@@ -160,13 +160,13 @@ pub fn check(cfg_path: &Path, out: &mut dyn Write) -> std::io::Result<bool> {
             }
         }
     }
-    // Dynamic configuration (ZooKeeper 3.5+ with reconfigEnabled writes these).
+    // Dynamic configuration (ZooKeeper 3.5+ writes these when reconfigEnabled=true).
     let dir = cfg_path.parent().unwrap_or(Path::new("."));
     let stem = cfg_path
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default();
-    let dynamic: Vec<String> = std::fs::read_dir(dir)
+    let mut beside: Vec<String> = std::fs::read_dir(dir)
         .map(|rd| {
             rd.flatten()
                 .map(|e| e.file_name().to_string_lossy().to_string())
@@ -174,16 +174,42 @@ pub fn check(cfg_path: &Path, out: &mut dyn Write) -> std::io::Result<bool> {
                 .collect()
         })
         .unwrap_or_default();
-    if dynamic.is_empty() {
-        writeln!(out, "dynamic config: none")?;
-    } else {
-        reasons.push(format!(
-            "dynamic configuration files beside zoo.cfg ({}): dynamic reconfiguration is not supported yet",
-            dynamic.join(", ")
-        ));
+    beside.sort();
+    let in_use = cfg
+        .quorum
+        .as_ref()
+        .and_then(|q| q.dynamic_file.as_ref().map(|f| (f.clone(), q.version)));
+    match &in_use {
+        Some((file, version)) => writeln!(
+            out,
+            "dynamic config: {} (version {version:#x}), read as ZooKeeper reads it; ferrozk never rewrites it",
+            file.display()
+        )?,
+        None => writeln!(out, "dynamic config: none (membership from zoo.cfg)")?,
+    }
+    for name in &beside {
+        if name.ends_with(".dynamic.next") {
+            writeln!(
+                out,
+                "note: {name} holds a reconfiguration that was proposed but never committed; with reconfigEnabled=false ZooKeeper and ferrozk both ignore it"
+            )?;
+        } else if in_use
+            .as_ref()
+            .is_none_or(|(f, _)| f.file_name().is_none_or(|n| n.to_string_lossy() != *name))
+        {
+            writeln!(
+                out,
+                "note: {name} is an older dynamic config file that zoo.cfg does not name; it is not read"
+            )?;
+        }
     }
     for r in &refused {
         reasons.push(format!("setting {r}"));
+        if r.starts_with("reconfigEnabled=") {
+            reasons.push(
+                "  a member that ran with reconfigEnabled=true can run with reconfigEnabled=false on the same dynamic config file, under ZooKeeper as under ferrozk (the membership stays the file's until reconfiguration is supported)".into(),
+            );
+        }
     }
     for w in &cfg.ignored {
         writeln!(out, "note: {w}")?;

@@ -171,7 +171,6 @@ fn membership_features_ferrozk_lacks_are_refused() {
     let err = refused(
         "members",
         "reconfigEnabled=true\n\
-         dynamicConfigFile=/etc/zookeeper/zoo.cfg.dynamic.100000000\n\
          readonlymode.enabled=true\n\
          localSessionsEnabled=true\n\
          localSessionsUpgradingEnabled=true\n\
@@ -182,7 +181,6 @@ fn membership_features_ferrozk_lacks_are_refused() {
         &err,
         &[
             "reconfigEnabled",
-            "dynamicConfigFile",
             "readonlymode.enabled",
             "localSessionsEnabled",
             "multiAddress.enabled",

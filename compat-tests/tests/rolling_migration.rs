@@ -126,7 +126,10 @@ struct Follow {
 
 impl Follow {
     fn new(m: &Ensemble) -> Follow {
-        let cfg = std::fs::read_to_string(m.members[0].dir.join("zoo.cfg")).unwrap();
+        let mut cfg = std::fs::read_to_string(m.members[0].dir.join("zoo.cfg")).unwrap();
+        if let Some(l) = cfg.lines().find(|l| l.starts_with("dynamicConfigFile=")) {
+            cfg = std::fs::read_to_string(&l["dynamicConfigFile=".len()..]).unwrap();
+        }
         let mut ports = std::collections::HashMap::new();
         for l in cfg.lines().filter(|l| l.starts_with("server.")) {
             let (k, v) = l.split_once('=').unwrap();
@@ -182,6 +185,90 @@ impl Follow {
             }
         }
     }
+}
+
+/// /zookeeper/config as member `i` serves it (data, Stat and ACL).
+fn config_node(m: &Ensemble, i: usize) -> String {
+    python(&[
+        &script("dump.py"),
+        &m.members[i].port.to_string(),
+        "/zookeeper/config",
+    ])
+}
+
+/// Has the Java members (ZooKeeper 3.5+ with reconfigEnabled=true) move their membership into
+/// dynamic config files, as they do when they first establish an epoch: zoo.cfg loses its
+/// server lines and names `zoo.cfg.dynamic.<version>`. Then every member is stopped and set to
+/// reconfigEnabled=false (the way an operator prepares the switch; ferrozk does not reconfigure
+/// yet), and the ensemble is started again on those files. Returns /zookeeper/config as a Java
+/// follower serves it. (A Java leader with reconfiguration off serves the node as its last
+/// snapshot had it, here the version 0 of the first start: FINDINGS.md.)
+fn move_membership_to_dynamic_files(m: &mut Ensemble) -> String {
+    m.start_all();
+    for i in m.all() {
+        m.wait_port(i, Duration::from_secs(90));
+    }
+    m.wait_stable(Duration::from_secs(90));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for i in m.all() {
+        let cfg = m.members[i].dir.join("zoo.cfg");
+        while !std::fs::read_to_string(&cfg)
+            .unwrap()
+            .contains("dynamicConfigFile=")
+        {
+            assert!(
+                Instant::now() < deadline,
+                "member {} never wrote a dynamic config file: {}",
+                i + 1,
+                m.logs()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    for i in m.all() {
+        m.stop(i);
+    }
+    // migrate-check: not ready while reconfigEnabled=true, and says what to do.
+    let (ok, report) = migrate_check(&m.members[0].dir.join("zoo.cfg"));
+    assert!(
+        !ok && report.contains("reconfigEnabled=true") && report.contains("reconfigEnabled=false"),
+        "{report}"
+    );
+    for i in m.all() {
+        let cfg = m.members[i].dir.join("zoo.cfg");
+        let text = std::fs::read_to_string(&cfg).unwrap();
+        assert!(!text.contains("\nserver."), "{text}");
+        std::fs::write(
+            &cfg,
+            text.replace("reconfigEnabled=true", "reconfigEnabled=false"),
+        )
+        .unwrap();
+        if i == 0 {
+            println!("member 1's zoo.cfg as Java left it:\n{text}");
+        }
+    }
+    let (ok, report) = migrate_check(&m.members[0].dir.join("zoo.cfg"));
+    assert!(
+        ok && report.contains("zoo.cfg.dynamic.100000000 (version 0x100000000)"),
+        "{report}"
+    );
+    m.start_all();
+    for i in m.all() {
+        m.wait_port(i, Duration::from_secs(90));
+    }
+    let leader = m.wait_stable(Duration::from_secs(90));
+    let follower = (leader + 1) % m.members.len();
+    let view = config_node(m, follower);
+    println!(
+        "/zookeeper/config on Java follower {}: {}",
+        follower + 1,
+        view.trim()
+    );
+    assert!(
+        view.contains("version=100000000"),
+        "the first epoch's config version: {view}"
+    );
+    view
 }
 
 /// Replaces member `i` by the other implementation on the same zoo.cfg, myid and dataDir.
@@ -292,16 +379,25 @@ fn roll_there_and_back(
     first_leader: Option<u64>,
     leader_last: bool,
     sigkill_at: Option<usize>,
+    dynamic: bool,
 ) {
     // Built (and the Java releases fetched) before anything is timed.
     compat_tests::ferrozk_bin();
     let n = versions.len() as u64;
     let java: Vec<u64> = (1..=n).collect();
-    let mut m = Ensemble::new(name, n, &java, "tickTime=500");
+    let extra = if dynamic {
+        "tickTime=500\nreconfigEnabled=true"
+    } else {
+        "tickTime=500"
+    };
+    let mut m = Ensemble::new(name, n, &java, extra);
     for (id, v) in (1..=n).zip(versions) {
         m.set_java_version(id, *v);
     }
-    if let Some(id) = first_leader {
+    let config_view = dynamic.then(|| move_membership_to_dynamic_files(&mut m));
+    if config_view.is_some() {
+        // Running already.
+    } else if let Some(id) = first_leader {
         let first = (id - 1) as usize;
         m.start(first);
         // Once its client port is open, the JVM is up and its election under way.
@@ -343,6 +439,22 @@ fn roll_there_and_back(
     for _round in 0..2 {
         for i in order(&m, leader_last) {
             switch(&mut m, i, sigkill_at == Some(step), &load, &mut follow);
+            if let Some(view) = &config_view {
+                // The same membership and version from every ferrozk member and every Java
+                // follower.
+                for j in m.all() {
+                    if m.members[j].java && m.field(j, "Mode:").as_deref() != Some("follower") {
+                        continue;
+                    }
+                    assert_eq!(
+                        &config_node(&m, j),
+                        view,
+                        "/zookeeper/config of member {} as {}",
+                        j + 1,
+                        m.kind(j)
+                    );
+                }
+            }
             step += 1;
         }
     }
@@ -367,7 +479,7 @@ fn roll_there_and_back(
 
 #[test]
 fn three_java_members_to_ferrozk_and_back_leader_last() {
-    roll_there_and_back("roll3last", &[None, None, None], None, true, None);
+    roll_there_and_back("roll3last", &[None, None, None], None, true, None, false);
 }
 
 #[test]
@@ -378,20 +490,30 @@ fn five_java_members_to_ferrozk_and_back_leader_last() {
         None,
         true,
         None,
+        false,
     );
 }
 
 #[test]
 fn three_members_leader_first_with_a_member_sigkilled_mid_roll() {
     // The fourth switch (the first member back to Java) is a SIGKILL of a ferrozk member.
-    roll_there_and_back("roll3kill", &[None, None, None], None, false, Some(3));
+    roll_there_and_back(
+        "roll3kill",
+        &[None, None, None],
+        None,
+        false,
+        Some(3),
+        false,
+    );
 }
 
 #[test]
-fn three_java_3_9_members_to_ferrozk_and_back_leader_last() {
+fn three_java_3_9_members_on_dynamic_config_files_to_ferrozk_and_back_leader_last() {
+    // The members first run with reconfigEnabled=true, so that Java moves their membership
+    // into zoo.cfg.dynamic.100000000 files; the roll runs on those files.
     let v = zookeeper_version("ZK39_VERSION");
     let v = Some(v.as_str());
-    roll_there_and_back("roll39last", &[v, v, v], None, true, None);
+    roll_there_and_back("roll39last", &[v, v, v], None, true, None, true);
 }
 
 #[test]
@@ -400,7 +522,7 @@ fn three_3_9_members_leader_first_with_a_member_sigkilled_mid_roll() {
     // as Java 3.9.
     let v = zookeeper_version("ZK39_VERSION");
     let v = Some(v.as_str());
-    roll_there_and_back("roll39kill", &[v, v, v], None, false, Some(3));
+    roll_there_and_back("roll39kill", &[v, v, v], None, false, Some(3), false);
 }
 
 #[test]
@@ -415,6 +537,7 @@ fn two_debian_3_8_members_and_one_3_9_member_to_ferrozk_and_back() {
         Some(3),
         true,
         None,
+        false,
     );
 }
 

@@ -12,7 +12,8 @@ mod settings;
 
 pub use properties::parse_properties;
 use properties::parse_size;
-pub use quorum::{parse_server, QuorumConfig, QuorumServer};
+use quorum::{is_membership_key, Membership};
+pub use quorum::{parse_server, version_from_file_name, QuorumConfig, QuorumServer};
 pub use settings::{AdminSettings, MetricsSettings, Settings, SnapshotCompression};
 
 /// ZooKeeper's `ZooKeeperServer.DEFAULT_TICK_TIME`.
@@ -135,14 +136,13 @@ impl Config {
         let mut max_session_timeout: i64 = -1;
         let mut max_buffer = DEFAULT_MAX_BUFFER;
         let mut system_properties = BTreeMap::new();
-        let mut servers = BTreeMap::new();
         let mut init_limit = None;
         let mut sync_limit = None;
         let mut standalone_enabled = true;
         let mut listen_all = false;
         let mut peer_type_observer = false;
-        let mut groups: BTreeMap<u64, u64> = BTreeMap::new();
-        let mut weights: BTreeMap<u64, u64> = BTreeMap::new();
+        let mut dynamic_file: Option<PathBuf> = None;
+        let mut static_membership: Vec<(String, String)> = Vec::new();
         for (key, value) in props {
             let int = |v: &str| -> Result<i64, ConfigError> {
                 v.parse::<i64>()
@@ -202,41 +202,9 @@ impl Config {
                 "electionAlg" if value.trim() != "3" => {
                     return Err(invalid(&key, &value, "only electionAlg=3 exists"));
                 }
-                k if k.starts_with("server.") => {
-                    let id: u64 = k["server.".len()..]
-                        .parse()
-                        .map_err(|_| invalid(&key, &value, "server.N needs a numeric id"))?;
-                    let srv =
-                        parse_server(id, &value).map_err(|why| invalid(&key, &value, &why))?;
-                    servers.insert(id, srv);
-                }
-                k if k.starts_with("group.") => {
-                    let gid: u64 = k["group.".len()..]
-                        .parse()
-                        .map_err(|_| invalid(&key, &value, "group.N needs a numeric id"))?;
-                    for sid in value.split(':') {
-                        let sid: u64 = sid
-                            .trim()
-                            .parse()
-                            .map_err(|_| invalid(&key, &value, "not a list of server ids"))?;
-                        if groups.insert(sid, gid).is_some() {
-                            return Err(invalid(
-                                &key,
-                                &value,
-                                &format!("server {sid} is in more than one group"),
-                            ));
-                        }
-                    }
-                }
-                k if k.starts_with("weight.") => {
-                    let sid: u64 = k["weight.".len()..]
-                        .parse()
-                        .map_err(|_| invalid(&key, &value, "weight.N needs a numeric id"))?;
-                    let w: u64 = value
-                        .trim()
-                        .parse()
-                        .map_err(|_| invalid(&key, &value, "not a weight"))?;
-                    weights.insert(sid, w);
+                "dynamicConfigFile" => dynamic_file = Some(PathBuf::from(&value)),
+                k if is_membership_key(k) || k == "version" => {
+                    static_membership.push((key.clone(), value.clone()))
                 }
                 _ => {
                     system_properties.insert(format!("zookeeper.{key}"), value.clone());
@@ -247,6 +215,13 @@ impl Config {
             file: file.clone(),
             key: "dataDir".into(),
         })?;
+        let (membership, version) =
+            read_membership(&file, dynamic_file.as_deref(), &static_membership)?;
+        let Membership {
+            servers,
+            groups,
+            mut weights,
+        } = membership;
         let quorum = if servers.is_empty() {
             None
         } else {
@@ -281,6 +256,8 @@ impl Config {
                 quorum_listen_on_all_ips: listen_all,
                 peer_type_observer,
                 my_id,
+                version,
+                dynamic_file: dynamic_file.clone(),
             };
             if q.participants() > 1 || !standalone_enabled {
                 match q.my_id {
@@ -309,17 +286,48 @@ impl Config {
                     }
                 }
             }
-            // As ZooKeeper: the client port may come from this server's own line.
-            if client_port.is_none() {
-                if let Some((addr, port)) = q
-                    .my_id
-                    .and_then(|id| q.servers.get(&id))
-                    .and_then(|s| s.client.clone())
-                {
-                    client_port = Some(port);
-                    if client_port_address.is_none() {
-                        client_port_address = addr.and_then(|a| a.parse().ok());
+            // As ZooKeeper (QuorumPeerConfig.setupClientPort): a client address on this server's
+            // own line must agree with clientPort/clientPortAddress, and then it is the one used.
+            if let Some((addr, port)) = q
+                .my_id
+                .and_then(|id| q.servers.get(&id))
+                .and_then(|s| s.client.clone())
+            {
+                let line_ip = match &addr {
+                    Some(host) => Some(resolve(host, port).ok_or_else(|| {
+                        invalid(
+                            &format!("server.{}", q.my_id.unwrap_or(0)),
+                            host,
+                            "the client address does not resolve",
+                        )
+                    })?),
+                    None => None,
+                };
+                if let Some(static_port) = client_port {
+                    let static_ip = client_port_address.filter(|ip: &IpAddr| !ip.is_unspecified());
+                    let differs = match static_ip {
+                        Some(ip) => {
+                            static_port != port
+                                || line_ip.is_some_and(|l| l != ip)
+                                || line_ip.is_none()
+                        }
+                        None => static_port != port,
+                    };
+                    if differs {
+                        return Err(invalid(
+                            "clientPort",
+                            &format!("{}:{static_port}", static_ip.map(|i| i.to_string()).unwrap_or_else(|| "0.0.0.0".into())),
+                            &format!(
+                                "this server's line (server.{}) gives the client address {}:{port}; they must agree",
+                                q.my_id.unwrap_or(0),
+                                addr.as_deref().unwrap_or("0.0.0.0")
+                            ),
+                        ));
                     }
+                }
+                client_port = Some(port);
+                if line_ip.is_some() {
+                    client_port_address = line_ip;
                 }
             }
             Some(q)
@@ -390,6 +398,75 @@ impl Config {
         }
         Ok((cfg, refused))
     }
+}
+
+/// Resolves a host named in a server line's client part, as ZooKeeper's InetSocketAddress does.
+fn resolve(host: &str, port: u16) -> Option<IpAddr> {
+    use std::net::ToSocketAddrs;
+    (host, port).to_socket_addrs().ok()?.next().map(|a| a.ip())
+}
+
+/// The membership and its version, as QuorumPeerConfig reads them: from the file that
+/// `dynamicConfigFile` names (only membership keys; no `version` line, the version is the hex
+/// suffix of its name) or else from zoo.cfg itself (the 3.4 form, where a `version=` line counts).
+fn read_membership(
+    file: &str,
+    dynamic: Option<&Path>,
+    static_keys: &[(String, String)],
+) -> Result<(Membership, u64), ConfigError> {
+    let mut m = Membership::default();
+    let invalid = |file: &str, key: &str, value: &str, why: &str| ConfigError::Invalid {
+        file: file.to_string(),
+        key: key.to_string(),
+        value: value.to_string(),
+        why: why.to_string(),
+    };
+    let Some(path) = dynamic else {
+        let mut version = 0;
+        for (k, v) in static_keys {
+            if k == "version" {
+                version = u64::from_str_radix(v.trim(), 16)
+                    .map_err(|_| invalid(file, k, v, "not a hex config version"))?;
+            } else {
+                m.add(k, v).map_err(|why| invalid(file, k, v, &why))?;
+            }
+        }
+        return Ok((m, version));
+    };
+    if let Some((k, v)) = static_keys.iter().find(|(k, _)| is_membership_key(k)) {
+        return Err(invalid(
+            file,
+            k,
+            v,
+            "must be in the separate dynamic config file, as dynamicConfigFile is set",
+        ));
+    }
+    let dyn_file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|err| ConfigError::Io {
+        file: dyn_file.clone(),
+        err,
+    })?;
+    for (k, v) in parse_properties(&text) {
+        if k == "version" {
+            return Err(invalid(
+                &dyn_file,
+                &k,
+                &v,
+                "a dynamic config file has no version line; its version is the hex suffix of its name",
+            ));
+        }
+        if !is_membership_key(&k) {
+            return Err(invalid(
+                &dyn_file,
+                &k,
+                &v,
+                "a dynamic config file holds only server.N, group.N and weight.N lines",
+            ));
+        }
+        m.add(&k, &v)
+            .map_err(|why| invalid(&dyn_file, &k, &v, &why))?;
+    }
+    Ok((m, version_from_file_name(path).unwrap_or(0)))
 }
 
 #[cfg(test)]

@@ -29,6 +29,11 @@ pub struct QuorumConfig {
     pub weights: BTreeMap<u64, u64>,
     /// From dataDir/myid, when the file exists.
     pub my_id: Option<u64>,
+    /// The configuration's version: the hex suffix of the dynamic config file's name
+    /// (`zoo.cfg.dynamic.100000000`), or a `version=` line of a static zoo.cfg; 0 otherwise.
+    pub version: u64,
+    /// The dynamic config file the membership was read from, when zoo.cfg names one.
+    pub dynamic_file: Option<std::path::PathBuf>,
 }
 
 impl QuorumConfig {
@@ -36,7 +41,7 @@ impl QuorumConfig {
         self.servers.values().filter(|s| !s.observer).count()
     }
 
-    /// The /zookeeper/config text, as QuorumMaj.toString writes it (version 0).
+    /// The /zookeeper/config text, as QuorumMaj.toString writes it.
     pub fn config_text(&self) -> String {
         let mut out = String::new();
         for s in self.servers.values() {
@@ -70,9 +75,56 @@ impl QuorumConfig {
                 out.push_str(&format!("weight.{sid}={w}\n"));
             }
         }
-        out.push_str("version=0");
+        out.push_str(&format!("version={:x}", self.version));
         out
     }
+}
+
+/// The membership keys of a configuration: `server.N`, `group.N`, `weight.N`.
+#[derive(Debug, Default)]
+pub(super) struct Membership {
+    pub servers: BTreeMap<u64, QuorumServer>,
+    pub groups: BTreeMap<u64, u64>,
+    pub weights: BTreeMap<u64, u64>,
+}
+
+/// True for the keys that describe membership rather than the server (ZooKeeper moves exactly
+/// these to the dynamic file).
+pub(super) fn is_membership_key(key: &str) -> bool {
+    key.starts_with("server.") || key.starts_with("group") || key.starts_with("weight")
+}
+
+impl Membership {
+    /// Adds one membership key; an error is (why) for the key and value given.
+    pub fn add(&mut self, key: &str, value: &str) -> Result<(), String> {
+        if let Some(id) = key.strip_prefix("server.") {
+            let id: u64 = id.parse().map_err(|_| "server.N needs a numeric id")?;
+            self.servers.insert(id, parse_server(id, value)?);
+        } else if let Some(gid) = key.strip_prefix("group.") {
+            let gid: u64 = gid.parse().map_err(|_| "group.N needs a numeric id")?;
+            for sid in value.split(':') {
+                let sid: u64 = sid.trim().parse().map_err(|_| "not a list of server ids")?;
+                if self.groups.insert(sid, gid).is_some() {
+                    return Err(format!("server {sid} is in more than one group"));
+                }
+            }
+        } else if let Some(sid) = key.strip_prefix("weight.") {
+            let sid: u64 = sid.parse().map_err(|_| "weight.N needs a numeric id")?;
+            let w: u64 = value.trim().parse().map_err(|_| "not a weight")?;
+            self.weights.insert(sid, w);
+        } else {
+            return Err("not a membership key (server.N, group.N or weight.N)".into());
+        }
+        Ok(())
+    }
+}
+
+/// The version ZooKeeper gives a dynamic config file from its name: the part after the last
+/// `.`, read as hex (`zoo.cfg.dynamic.100000000` is 0x100000000); None when that part is not hex.
+pub fn version_from_file_name(path: &std::path::Path) -> Option<u64> {
+    let name = path.to_string_lossy();
+    let (_, suffix) = name.rsplit_once('.')?;
+    u64::from_str_radix(suffix, 16).ok()
 }
 
 /// Parses the value of a `server.N` line.

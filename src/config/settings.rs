@@ -381,7 +381,6 @@ fn unsupported(key: &str, value: &str) -> Option<&'static str> {
         | "quorum.auth.server.saslLoginContext"
         | "quorum.auth.kerberos.servicePrincipal" => quorum_auth,
         "reconfigEnabled" if on(value) => "dynamic reconfiguration is not supported yet",
-        "dynamicConfigFile" => "dynamic configuration files are not supported yet",
         "readonlymode.enabled" if on(value) => "read-only mode is not supported yet",
         "localSessionsEnabled" | "localSessionsUpgradingEnabled" if on(value) => {
             "local sessions are not supported yet"

@@ -198,3 +198,97 @@ fn features_ferrozk_lacks_are_refused_together_and_tuning_keys_reported() {
         c.ignored
     );
 }
+
+#[test]
+fn dynamic_config_files_as_zookeeper_reads_them() {
+    let dir = std::env::temp_dir().join(format!("ferrozk-dyncfg-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("myid"), "2\n").unwrap();
+    let dynamic = dir.join("zoo.cfg.dynamic.100000000");
+    std::fs::write(
+        &dynamic,
+        "server.1=127.0.0.1:2888:3888:participant;0.0.0.0:2181\n\
+         server.2=127.0.0.1:2889:3889:participant;127.0.0.1:2182\n\
+         server.3=127.0.0.1:2890:3890:participant;0.0.0.0:2183",
+    )
+    .unwrap();
+    let base = format!(
+        "tickTime=2000\ninitLimit=10\nsyncLimit=5\ndataDir={}\ndynamicConfigFile={}\n",
+        dir.display(),
+        dynamic.display()
+    );
+    let cfg = Config::parse(Path::new("zoo.cfg"), &base).unwrap();
+    let q = cfg.quorum.as_ref().unwrap();
+    assert_eq!((q.participants(), q.version), (3, 0x100000000));
+    // ZooKeeper's editStaticConfig removes clientPort: this server's line gives it.
+    assert_eq!(cfg.client_address().to_string(), "127.0.0.1:2182");
+    assert!(q
+        .config_text()
+        .ends_with("server.3=127.0.0.1:2890:3890:participant;0.0.0.0:2183\nversion=100000000"));
+    // A clientPort that agrees is fine; one that differs stops start-up, as in ZooKeeper.
+    assert!(Config::parse(
+        Path::new("zoo.cfg"),
+        &format!("{base}clientPort=2182\nclientPortAddress=127.0.0.1\n")
+    )
+    .is_ok());
+    let e = Config::parse(Path::new("zoo.cfg"), &format!("{base}clientPort=2190\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("must agree"), "{e}");
+    // Membership lines in zoo.cfg beside a dynamic file are refused.
+    let e = Config::parse(
+        Path::new("zoo.cfg"),
+        &format!("{base}server.4=127.0.0.1:2891:3891\n"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("server.4") && e.contains("separate dynamic config file"),
+        "{e}"
+    );
+    // The dynamic file holds membership only, and no version line.
+    for (bad, key) in [
+        ("version=100000000", "version"),
+        ("tickTime=2000", "tickTime"),
+    ] {
+        std::fs::write(
+            &dynamic,
+            format!("server.2=127.0.0.1:2889:3889;2182\n{bad}\n"),
+        )
+        .unwrap();
+        let e = Config::parse(Path::new("zoo.cfg"), &base)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(key) && e.contains("zoo.cfg.dynamic.100000000"),
+            "{e}"
+        );
+    }
+    // A missing dynamic file names itself.
+    std::fs::remove_file(&dynamic).unwrap();
+    let e = Config::parse(Path::new("zoo.cfg"), &base)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("zoo.cfg.dynamic.100000000"), "{e}");
+    // A name without a hex suffix is version 0; the 3.4 form may carry a version line.
+    assert_eq!(
+        version_from_file_name(Path::new("/etc/zk/zoo.cfg.dynamic")),
+        None
+    );
+    assert_eq!(
+        version_from_file_name(Path::new("zoo.cfg.dynamic.2a")),
+        Some(0x2a)
+    );
+    let cfg = Config::parse(
+        Path::new("zoo.cfg"),
+        &format!(
+            "tickTime=2000\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPort=2182\n\
+             server.1=a:2888:3888\nserver.2=b:2888:3888\nversion=200000003\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    assert_eq!(cfg.quorum.unwrap().version, 0x200000003);
+    let _ = std::fs::remove_dir_all(&dir);
+}

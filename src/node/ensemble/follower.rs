@@ -175,8 +175,12 @@ impl Node {
     }
 
     pub(in crate::node) fn set_config_node(&mut self) {
-        if let Some(text) = self.ens().map(|e| e.config_text.clone()) {
-            self.tree.set_config(text.as_bytes(), 0, self.wall_ms());
+        if let Some((text, version)) = self
+            .ens()
+            .map(|e| (e.config_text.clone(), e.config_version))
+        {
+            self.tree
+                .set_config(text.as_bytes(), version, self.wall_ms());
         }
     }
 

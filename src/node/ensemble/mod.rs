@@ -37,6 +37,8 @@ pub(super) struct Ensemble {
     pub servers: BTreeMap<u64, QuorumServer>,
     pub members: Members,
     pub config_text: String,
+    /// The configuration's version (the dynamic config file's suffix; 0 for a static zoo.cfg).
+    pub config_version: i64,
     pub election: Option<mpsc::UnboundedSender<Cmd>>,
     pub tick_ms: u64,
     pub init_limit: u64,
@@ -175,6 +177,7 @@ impl Ensemble {
             servers: q.servers.clone(),
             members: Members::from_config(q),
             config_text: q.config_text(),
+            config_version: q.version as i64,
             election: None,
             tick_ms: cfg.tick_time as u64,
             init_limit: q.init_limit as u64,
