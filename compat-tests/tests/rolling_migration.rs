@@ -526,6 +526,15 @@ fn three_3_9_members_leader_first_with_a_member_sigkilled_mid_roll() {
 }
 
 #[test]
+fn five_3_9_members_leader_first_with_a_member_sigkilled_mid_roll() {
+    // The third switch (a Java follower, midway to ferrozk) is a SIGKILL: the member comes
+    // back as ferrozk on a dataDir Java did not close.
+    let v = zookeeper_version("ZK39_VERSION");
+    let v = Some(v.as_str());
+    roll_there_and_back("roll5kill39", &[v, v, v, v, v], None, false, Some(2), false);
+}
+
+#[test]
 fn two_debian_3_8_members_and_one_3_9_member_to_ferrozk_and_back() {
     // Member 3 runs 3.9 and leads the first epoch: Debian's 3.8.0 followers, then ferrozk
     // followers, under a 3.9 leader; the leader last; then every member back to its own
