@@ -13,6 +13,10 @@ pub struct AclPolicy {
     pub skip: bool,
     pub super_digest: Option<String>,
     pub enforce_quota: bool,
+    /// The x509 provider is registered (a TLS client port, or `authProvider.N` names it), and
+    /// the subject its `superUser` key names, which matches every x509 ACL.
+    pub x509: bool,
+    pub x509_super: Option<String>,
 }
 
 impl AclPolicy {
@@ -21,6 +25,8 @@ impl AclPolicy {
             skip: cfg.settings.skip_acl,
             super_digest: cfg.settings.super_digest.clone(),
             enforce_quota: cfg.settings.enforce_quota,
+            x509: cfg.settings.x509.enabled,
+            x509_super: cfg.settings.x509.super_user.clone(),
         }
     }
 
@@ -46,9 +52,9 @@ impl AclPolicy {
         acl.iter().any(|a| {
             a.perms & perm != 0
                 && ((a.id.scheme == "world" && a.id.id == "anyone")
-                    || ids
-                        .iter()
-                        .any(|i| i.scheme == a.id.scheme && matches(&a.id.scheme, &i.id, &a.id.id)))
+                    || ids.iter().any(|i| {
+                        i.scheme == a.id.scheme && self.matches(&a.id.scheme, &i.id, &a.id.id)
+                    }))
         })
     }
 }
@@ -82,11 +88,71 @@ pub fn generate_digest(user_password: &str) -> String {
     )
 }
 
-fn matches(scheme: &str, id: &str, expr: &str) -> bool {
-    match scheme {
-        "digest" => id == expr,
-        "ip" => ip_matches(id, expr),
-        _ => false,
+impl AclPolicy {
+    fn matches(&self, scheme: &str, id: &str, expr: &str) -> bool {
+        match scheme {
+            "digest" => id == expr,
+            "ip" => ip_matches(id, expr),
+            // X509AuthenticationProvider.matches: the subject exactly, or the super user's
+            // subject for any x509 ACL.
+            "x509" => self.x509 && (id == expr || self.x509_super.as_deref() == Some(id)),
+            _ => false,
+        }
+    }
+}
+
+/// Whether an x509 ACL id parses as an X.500 name (`X500Principal`): comma-separated
+/// `type=value` pairs, values possibly quoted or escaped, or `#hex`.
+pub fn is_valid_x500_name(id: &str) -> bool {
+    // The empty name is a valid X.500 name.
+    if id.trim().is_empty() {
+        return true;
+    }
+    let mut chars = id.chars().peekable();
+    let mut pairs = 0;
+    loop {
+        // The attribute type: a keyword or a dotted OID, before '='.
+        let mut ty = String::new();
+        for c in chars.by_ref() {
+            if c == '=' {
+                break;
+            }
+            ty.push(c);
+        }
+        let ty = ty.trim();
+        if ty.is_empty()
+            || !ty
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+        {
+            return false;
+        }
+        // The value, up to an unescaped ',' ';' or '+'.
+        let mut quoted = false;
+        let mut end = false;
+        loop {
+            match chars.next() {
+                None => {
+                    end = true;
+                    break;
+                }
+                Some('\\') => {
+                    if chars.next().is_none() {
+                        return false;
+                    }
+                }
+                Some('"') => quoted = !quoted,
+                Some(',' | ';' | '+') if !quoted => break,
+                Some(_) => {}
+            }
+        }
+        if quoted {
+            return false;
+        }
+        pairs += 1;
+        if end {
+            return pairs > 0;
+        }
     }
 }
 

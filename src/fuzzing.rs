@@ -100,6 +100,8 @@ pub fn request_path(data: &[u8]) {
         skip: false,
         super_digest: Some("super:D/InIHSb7yEEbrWz8b9l71RjZJU=".into()),
         enforce_quota: true,
+        x509: true,
+        x509_super: None,
     };
     // Four identities: anonymous, two digest users, and the super user.
     let identities: [Vec<Id>; 4] = [

@@ -13,6 +13,7 @@ pub mod quorum;
 pub mod session;
 pub mod stats;
 pub mod storage;
+pub mod tls;
 pub mod tree;
 pub mod txn;
 pub mod watch;
@@ -74,6 +75,47 @@ pub async fn run(cfg: config::Config) -> std::io::Result<()> {
         env!("CARGO_PKG_VERSION"),
         listener.local_addr()?,
     );
+    // TLS: the stores are read before serving (a store that does not load stops start-up,
+    // naming it), then watched for changes.
+    let tls = match cfg.settings.client_tls.clone() {
+        None => None,
+        Some(t) => {
+            let x509 = cfg.settings.x509.clone();
+            let tls = tokio::task::spawn_blocking(move || tls::ServerTls::new(t, x509))
+                .await
+                .map_err(std::io::Error::other)?
+                .map_err(|e| std::io::Error::other(format!("client TLS: {e}")))?;
+            Some(tls)
+        }
+    };
+    let mut secure_listener = None;
+    if let Some(t) = &tls {
+        if let Some(port) = t.settings().secure_port {
+            let ip = t
+                .settings()
+                .secure_address
+                .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+            let l = TcpListener::bind((ip, port)).await?;
+            tracing::info!("serving TLS clients on {}", l.local_addr()?);
+            secure_listener = Some(l);
+        }
+        if t.settings().port_unification {
+            tracing::info!("client.portUnification: the client port also takes TLS connections");
+        }
+        let t = t.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(2));
+            loop {
+                every.tick().await;
+                let t = t.clone();
+                let _ = tokio::task::spawn_blocking(move || t.reload_if_changed()).await;
+            }
+        });
+    }
+    let plain_transport = match &tls {
+        Some(t) if t.settings().port_unification => net::Transport::Unified(t.clone()),
+        _ => net::Transport::Plain,
+    };
     tracing::info!(
         "four-letter words enabled: {}",
         net_cfg.whitelist.list().join(",")
@@ -134,7 +176,17 @@ pub async fn run(cfg: config::Config) -> std::io::Result<()> {
     // The node holds senders of its own inputs, so it runs until shutdown (Control::Shutdown).
     drop(senders);
     let res = tokio::select! {
-        _ = net::serve(listener, to_node, net_cfg) => Ok(()),
+        _ = async {
+            let secure = async {
+                if let (Some(l), Some(t)) = (secure_listener, tls) {
+                    net::serve(l, to_node.clone(), net_cfg.clone(), net::Transport::Tls(t)).await
+                }
+            };
+            tokio::join!(
+                net::serve(listener, to_node.clone(), net_cfg.clone(), plain_transport),
+                secure
+            )
+        } => Ok(()),
         // While `serve` runs it holds a sender, so the node ends only by panicking: stop
         // the process rather than keep accepting clients nobody serves.
         end = core => return Err(std::io::Error::other(format!("the node task ended: {end:?}"))),

@@ -139,6 +139,17 @@ fn load(path: &Path) -> Result<Config, ExitCode> {
 
 fn serve(cfg: Config) -> ExitCode {
     init_logging(Some(&cfg));
+    // Stores that do not load are a configuration error, named with the file, before
+    // anything starts (the server loads them again when it starts serving).
+    if let Some(t) = cfg.settings.client_tls.clone() {
+        if let Err(e) = ferrozk::tls::ServerTls::new(t, cfg.settings.x509.clone()) {
+            eprintln!(
+                "ferrozk: invalid configuration: {}: client TLS: {e}",
+                cfg.file.display()
+            );
+            return ExitCode::from(2);
+        }
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -71,7 +71,7 @@ fn assert_names(err: &str, keys: &[&str]) {
 }
 
 #[test]
-fn client_tls_as_kafka_deployments_configure_it_is_refused() {
+fn client_tls_settings_ferrozk_lacks_are_refused() {
     let err = refused(
         "tls",
         "secureClientPort=2182\n\
@@ -81,21 +81,50 @@ fn client_tls_as_kafka_deployments_configure_it_is_refused() {
          ssl.keyStore.password=changeit\n\
          ssl.trustStore.location=/etc/zookeeper/secrets/zk.truststore.jks\n\
          ssl.trustStore.password=changeit\n\
-         ssl.clientAuth=need",
+         ssl.clientAuth=need\n\
+         ssl.crl=true\n\
+         ssl.ocsp=true\n\
+         ssl.context.supplier.class=com.example.MySslContext\n\
+         admin.forceHttps=true",
     );
     assert_names(
         &err,
         &[
-            "secureClientPort",
-            "authProvider.x509",
-            "ssl.keyStore.location",
-            "ssl.trustStore.password",
-            "ssl.clientAuth",
-            "TLS is not supported yet",
+            "ssl.crl",
+            "ssl.ocsp",
+            "ssl.context.supplier.class",
+            "admin.forceHttps",
+            "revocation",
         ],
     );
-    // Tuning keys are not reasons.
-    assert!(!err.contains("serverCnxnFactory"), "{err}");
+    // Keys ferrozk implements, and tuning keys, are not reasons.
+    for k in [
+        "serverCnxnFactory",
+        "secureClientPort",
+        "authProvider.x509",
+        "ssl.keyStore",
+    ] {
+        assert!(!err.contains(k), "{k} in {err}");
+    }
+}
+
+#[test]
+fn client_tls_with_a_store_that_does_not_load_stops_start_up_naming_it() {
+    let err = refused(
+        "tlsfile",
+        "secureClientPort=0\n\
+         ssl.keyStore.location=/nonexistent/zk.keystore.jks\n\
+         ssl.keyStore.password=changeit\n\
+         ssl.clientAuth=none",
+    );
+    assert_names(&err, &["/nonexistent/zk.keystore.jks"]);
+    // Client authentication without a trust store to check certificates against.
+    let err = refused(
+        "tlstrust",
+        "secureClientPort=0\n\
+         ssl.keyStore.location=/nonexistent/zk.keystore.jks",
+    );
+    assert_names(&err, &["ssl.trustStore.location", "ssl.clientAuth"]);
 }
 
 #[test]

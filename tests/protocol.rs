@@ -297,3 +297,53 @@ fn multiread_of_writes_and_an_empty_reconfig_answer_as_zookeeper() {
     );
     assert_eq!((h.err, h.zxid), (0, before + 1));
 }
+
+#[test]
+fn requests_pipelined_behind_the_handshake_are_answered_after_it() {
+    // The Java client's Netty socket (and Curator's `authorization`) writes its auth packet
+    // right behind the ConnectRequest. ZooKeeper stops reading a connection until its
+    // ConnectResponse is out, so the ConnectResponse comes first; a reply before it breaks
+    // the client.
+    use std::io::{Read, Write};
+    let srv = Server::start("flushDelay=20");
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", srv.port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let mut connect = Vec::new();
+    connect.extend_from_slice(&0i32.to_be_bytes()); // protocolVersion
+    connect.extend_from_slice(&0i64.to_be_bytes()); // lastZxidSeen
+    connect.extend_from_slice(&30000i32.to_be_bytes()); // timeOut
+    connect.extend_from_slice(&0i64.to_be_bytes()); // sessionId
+    connect.extend_from_slice(&16i32.to_be_bytes());
+    connect.extend_from_slice(&[0u8; 16]); // passwd
+    connect.push(0); // readOnly
+    let mut auth = Vec::new();
+    auth.extend_from_slice(&(-4i32).to_be_bytes()); // xid
+    auth.extend_from_slice(&100i32.to_be_bytes()); // auth
+    auth.extend_from_slice(&0i32.to_be_bytes()); // type
+    auth.extend_from_slice(&6i32.to_be_bytes());
+    auth.extend_from_slice(b"digest");
+    auth.extend_from_slice(&3i32.to_be_bytes());
+    auth.extend_from_slice(b"u:p");
+    let mut out = Vec::new();
+    for frame in [&connect, &auth] {
+        out.extend_from_slice(&(frame.len() as i32).to_be_bytes());
+        out.extend_from_slice(frame);
+    }
+    s.write_all(&out).unwrap();
+    let mut frames = Vec::new();
+    for _ in 0..2 {
+        let mut len = [0u8; 4];
+        s.read_exact(&mut len).unwrap();
+        let mut body = vec![0u8; i32::from_be_bytes(len) as usize];
+        s.read_exact(&mut body).unwrap();
+        frames.push(body);
+    }
+    assert_eq!(frames[0].len(), 37, "the ConnectResponse comes first");
+    assert_eq!(
+        &frames[1][..4],
+        &(-4i32).to_be_bytes(),
+        "then the auth reply"
+    );
+    assert_eq!(&frames[1][12..16], &0i32.to_be_bytes(), "auth succeeded");
+}

@@ -53,6 +53,9 @@ CONNECT = sys.argv[1]
 TARGET_HOST, TARGET_PORT = CONNECT.split(",")[0].rsplit(":", 1)
 TARGET_PORT = int(TARGET_PORT)
 SUITE_TIMEOUT = float(os.environ.get("SUITE_TIMEOUT", "150"))
+# FERROZK_KAZOO_TLS=<ca.pem>,<client.crt>,<client.key>: every client connects over TLS with
+# that client certificate (the server's secure port); `<ca.pem>,,` for TLS without one.
+TLS = os.environ.get("FERROZK_KAZOO_TLS")
 WAIT = 10.0  # default bound for any single wait
 
 logging.basicConfig(
@@ -128,6 +131,14 @@ def raises(exc_type, fn, *args, **kwargs):
 
 
 def new_client(hosts=CONNECT, **kw):
+    if TLS:
+        ca, cert, key = TLS.split(",")
+        kw.setdefault("use_ssl", True)
+        kw.setdefault("verify_certs", True)
+        kw.setdefault("ca", ca)
+        if cert:
+            kw.setdefault("certfile", cert)
+            kw.setdefault("keyfile", key)
     kw.setdefault("timeout", 10.0)
     kw.setdefault(
         "connection_retry",

@@ -16,17 +16,24 @@ use std::collections::BTreeMap;
 
 /// Where the settings come from: zoo.cfg's keys that are not core ones, as ZooKeeper stores
 /// them (`zookeeper.<key>`).
-struct Props<'a> {
+pub(super) struct Props<'a> {
     map: &'a BTreeMap<String, String>,
     file: &'a str,
 }
 
 impl Props<'_> {
-    fn get(&self, key: &str) -> Option<&str> {
+    /// Every key (without the `zookeeper.` prefix) and its value.
+    pub(super) fn map_keys(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.map
+            .iter()
+            .map(|(k, v)| (k.strip_prefix("zookeeper.").unwrap_or(k.as_str()), v.trim()))
+    }
+
+    pub(super) fn get(&self, key: &str) -> Option<&str> {
         self.map.get(&format!("zookeeper.{key}")).map(|v| v.trim())
     }
 
-    fn invalid(&self, key: &str, value: &str, why: &str) -> ConfigError {
+    pub(super) fn invalid(&self, key: &str, value: &str, why: &str) -> ConfigError {
         ConfigError::Invalid {
             file: self.file.to_string(),
             key: key.to_string(),
@@ -49,7 +56,7 @@ impl Props<'_> {
 
     /// `true`/`false` as Java's Boolean.parseBoolean reads them, refusing anything else
     /// (Java would read a misspelt value as false).
-    fn boolean(&self, key: &str, default: bool) -> Result<bool, ConfigError> {
+    pub(super) fn boolean(&self, key: &str, default: bool) -> Result<bool, ConfigError> {
         match self.get(key) {
             None => Ok(default),
             Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
@@ -77,7 +84,7 @@ impl Props<'_> {
         }
     }
 
-    fn text(&self, key: &str) -> Option<String> {
+    pub(super) fn text(&self, key: &str) -> Option<String> {
         self.get(key).map(str::to_string)
     }
 }
@@ -157,6 +164,9 @@ pub struct Settings {
     pub four_letter_words: Option<String>,
     pub admin: AdminSettings,
     pub metrics: MetricsSettings,
+    /// The client port's TLS (`secureClientPort`, `client.portUnification`, `ssl.*`).
+    pub client_tls: Option<super::tls::ClientTls>,
+    pub x509: super::tls::X509Settings,
 }
 
 impl Settings {
@@ -196,7 +206,10 @@ impl Settings {
                 ))
             }
         };
+        let (client_tls, x509) = super::tls::parse(&p)?;
         Ok(Settings {
+            client_tls,
+            x509,
             force_sync: p.yes_no("forceSync", true)?,
             pre_alloc_kib: p.num("preAllocSize", 65536, 1)?,
             snap_count: p.num("snapCount", 100_000, 0)?.max(2),
@@ -265,6 +278,26 @@ const KNOWN: &[&str] = &[
     "metricsProvider.className",
     "metricsProvider.httpHost",
     "metricsProvider.httpPort",
+    "secureClientPort",
+    "secureClientPortAddress",
+    "client.portUnification",
+    "client.certReload",
+    "ssl.keyStore.location",
+    "ssl.keyStore.password",
+    "ssl.keyStore.passwordPath",
+    "ssl.keyStore.type",
+    "ssl.trustStore.location",
+    "ssl.trustStore.password",
+    "ssl.trustStore.passwordPath",
+    "ssl.trustStore.type",
+    "ssl.protocol",
+    "ssl.enabledProtocols",
+    "ssl.ciphersuites",
+    "ssl.clientAuth",
+    "ssl.hostnameVerification",
+    "ssl.clientHostnameVerification",
+    "ssl.authProvider",
+    "X509AuthenticationProvider.superUser",
     "extendedTypesEnabled",
     "znode.container.checkIntervalMs",
     "ferrozk.log.level",
@@ -273,6 +306,12 @@ const KNOWN: &[&str] = &[
 
 /// ZooKeeper keys that only tune a Java server: accepted, with no effect here.
 const TUNING: &[&str] = &[
+    "ssl.sslProvider",
+    "ssl.allowReverseDnsLookup",
+    "ssl.handshakeDetectionTimeoutMillis",
+    "fips-mode",
+    "netty.server.outstandingHandshake.limit",
+    "netty.server.earlyDropSecureConnectionHandshakes",
     "serverCnxnFactory",
     "clientCnxnSocket",
     "cnxTimeout",
@@ -332,20 +371,29 @@ const TUNING: &[&str] = &[
 fn unsupported(key: &str, value: &str) -> Option<&'static str> {
     let on = |v: &str| v.trim().eq_ignore_ascii_case("true");
     let k = key;
-    let tls = "TLS is not supported yet";
-    let sasl = "SASL and x509 authentication are not supported yet";
+    let quorum_tls = "TLS between ensemble members is not supported yet";
+    let sasl = "SASL authentication is not supported yet";
     let quorum_auth = "quorum authentication (SASL) is not supported yet";
     Some(match k {
-        "secureClientPort" | "secureClientPortAddress" => tls,
-        "client.portUnification" | "portUnification" | "sslQuorum" if on(value) => tls,
-        "sslQuorumReloadCertFiles" | "client.certReload" if on(value) => tls,
-        "admin.forceHttps" | "admin.portUnification" | "admin.needClientAuth" if on(value) => tls,
-        _ if k.starts_with("ssl.") => tls,
+        "portUnification" | "sslQuorum" if on(value) => quorum_tls,
+        "sslQuorumReloadCertFiles" if on(value) => quorum_tls,
+        "admin.forceHttps" | "admin.portUnification" | "admin.needClientAuth" if on(value) => {
+            "HTTPS for the AdminServer is not supported yet"
+        }
+        _ if k.starts_with("ssl.quorum.") => quorum_tls,
+        "ssl.crl" | "ssl.ocsp" if on(value) => {
+            "certificate revocation checking (CRL, OCSP) is not supported yet"
+        }
+        "ssl.context.supplier.class" => "a Java SSLContext supplier class cannot run in ferrozk",
+        "ssl.authProvider" if !value.trim().eq_ignore_ascii_case("x509") => {
+            "TLS authentication providers other than x509 are not supported"
+        }
         _ if k.starts_with("authProvider.") => {
-            // The digest and ip providers are built in; naming them changes nothing.
+            // The digest, ip and x509 providers are built in; naming them changes nothing.
             let v = value.trim();
             if v.ends_with(".DigestAuthenticationProvider")
                 || v.ends_with(".IPAuthenticationProvider")
+                || v.ends_with(".X509AuthenticationProvider")
             {
                 return None;
             }
@@ -361,7 +409,6 @@ fn unsupported(key: &str, value: &str) -> Option<&'static str> {
         | "kerberos.removeRealmFromPrincipal"
         | "kerberos.canonicalizeHostNames"
         | "superUser"
-        | "X509AuthenticationProvider.superUser"
         | "sasl.serverconfig" => sasl,
         "DigestAuthenticationProvider.digestAlg" => {
             let v = value.trim();

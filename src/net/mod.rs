@@ -6,14 +6,16 @@
 use crate::config::Config;
 use crate::ops::{self, FourLetterCtx, OpsRequest, Whitelist};
 use crate::stats::stats;
+use crate::tls::ServerTls;
 use bytes::{Bytes, BytesMut};
+use jute::Id;
 use jute::{ConnectRequest, Decode, Reader, RequestHeader};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -53,6 +55,8 @@ pub enum ClientEvent {
         req: ConnectRequest,
         tx: ConnTx,
         shared: Arc<ConnShared>,
+        /// Identities the transport established (x509 from a client certificate).
+        ids: Vec<Id>,
     },
     Request {
         conn: ConnId,
@@ -126,8 +130,78 @@ impl PerIp {
     }
 }
 
+/// How a listener's connections begin: plaintext, TLS, or either (`client.portUnification`:
+/// a first byte 0x16, a TLS handshake record, means TLS).
+#[derive(Clone)]
+pub enum Transport {
+    Plain,
+    Tls(Arc<ServerTls>),
+    Unified(Arc<ServerTls>),
+}
+
+/// A connected byte stream and how it splits into a reader's and a writer's half.
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
+    type R: AsyncRead + Unpin + Send + 'static;
+    type W: AsyncWrite + Unpin + Send + 'static;
+    fn halves(self) -> (Self::R, Self::W);
+}
+
+impl Stream for TcpStream {
+    type R = OwnedReadHalf;
+    type W = OwnedWriteHalf;
+    fn halves(self) -> (OwnedReadHalf, OwnedWriteHalf) {
+        self.into_split()
+    }
+}
+
+type TlsStream = tokio_rustls::server::TlsStream<TcpStream>;
+
+impl Stream for TlsStream {
+    type R = tokio::io::ReadHalf<TlsStream>;
+    type W = tokio::io::WriteHalf<TlsStream>;
+    fn halves(self) -> (Self::R, Self::W) {
+        tokio::io::split(self)
+    }
+}
+
+/// The TLS handshake of a connection, then the connection itself. A failed handshake, or a
+/// client certificate the x509 provider refuses, closes only this connection, logged.
+async fn secure(
+    id: ConnId,
+    stream: TcpStream,
+    peer: SocketAddr,
+    node: ToNode,
+    cfg: NetConfig,
+    tls: Arc<ServerTls>,
+) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls.config());
+    let limit = handshake_timeout(&cfg.cfg);
+    let stream = match tokio::time::timeout(limit, acceptor.accept(stream)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            stats().unsuccessful_handshake.inc();
+            warn!("unsuccessful TLS handshake with {peer} (connection {id}): {e}");
+            return;
+        }
+        Err(_) => {
+            stats().unsuccessful_handshake.inc();
+            info!("closing connection {id} from {peer}: no TLS handshake within {limit:?}");
+            return;
+        }
+    };
+    let ids = match tls.identities(stream.get_ref().1.peer_certificates(), peer.ip()) {
+        Ok(ids) => ids,
+        Err(e) => {
+            stats().auth_failed_count.inc();
+            warn!("closing TLS connection {id} from {peer}: authentication failed: {e}");
+            return;
+        }
+    };
+    connection(id, stream, peer, node, cfg, ids).await
+}
+
 /// Accepts client connections until the listener fails.
-pub async fn serve(listener: TcpListener, node: ToNode, cfg: NetConfig) {
+pub async fn serve(listener: TcpListener, node: ToNode, cfg: NetConfig, transport: Transport) {
     let next = Arc::new(AtomicU64::new(1));
     let per_ip = Arc::new(PerIp::default());
     loop {
@@ -154,8 +228,21 @@ pub async fn serve(listener: TcpListener, node: ToNode, cfg: NetConfig) {
         let node = node.clone();
         let cfg = cfg.clone();
         let per_ip = per_ip.clone();
+        let transport = transport.clone();
         tokio::spawn(async move {
-            connection(id, stream, peer, node, cfg).await;
+            match transport {
+                Transport::Plain => connection(id, stream, peer, node, cfg, Vec::new()).await,
+                Transport::Tls(tls) => secure(id, stream, peer, node, cfg, tls).await,
+                Transport::Unified(tls) => {
+                    let mut b = [0u8; 1];
+                    let limit = handshake_timeout(&cfg.cfg);
+                    match tokio::time::timeout(limit, stream.peek(&mut b)).await {
+                        Ok(Ok(1)) if b[0] == 0x16 => secure(id, stream, peer, node, cfg, tls).await,
+                        Ok(Ok(1)) => connection(id, stream, peer, node, cfg, Vec::new()).await,
+                        _ => debug!("connection {id} from {peer} closed before its first byte"),
+                    }
+                }
+            }
             per_ip.remove(peer.ip());
         });
     }
@@ -181,8 +268,8 @@ enum ConnError {
     Overflow,
 }
 
-async fn read_frame(
-    r: &mut BufReader<OwnedReadHalf>,
+async fn read_frame<R: AsyncRead + Unpin>(
+    r: &mut BufReader<R>,
     max: usize,
     buf: &mut BytesMut,
 ) -> Result<Bytes, ConnError> {
@@ -208,9 +295,9 @@ fn four_letter(b: [u8; 4]) -> Option<&'static str> {
 }
 
 /// Answers a four-letter word and closes the connection, as ZooKeeper does.
-async fn four_letter_word(
+async fn four_letter_word<S: AsyncRead + AsyncWrite + Unpin>(
     word: &'static str,
-    mut stream: TcpStream,
+    mut stream: S,
     peer: SocketAddr,
     node: &ToNode,
     cfg: &NetConfig,
@@ -276,12 +363,13 @@ async fn four_letter_word(
     .await;
 }
 
-async fn connection(
+async fn connection<S: Stream>(
     id: ConnId,
-    mut stream: TcpStream,
+    mut stream: S,
     peer: SocketAddr,
     node: ToNode,
     cfg: NetConfig,
+    ids: Vec<Id>,
 ) {
     // The first four bytes: a four-letter word or the length of the ConnectRequest.
     let mut first = [0u8; 4];
@@ -301,14 +389,14 @@ async fn connection(
     if let Some(word) = four_letter(first) {
         return four_letter_word(word, stream, peer, &node, &cfg).await;
     }
-    let (rd, wr) = stream.into_split();
+    let (rd, wr) = stream.halves();
     // Buffered: a client pipelining requests has many frames read per system call.
     let mut rd = BufReader::with_capacity(16 * 1024, rd);
     let (tx, rx) = mpsc::unbounded_channel();
     let shared = Arc::new(ConnShared::default());
     let writer = tokio::spawn(write_loop(wr, rx, shared.clone()));
     let res = tokio::select! {
-        r = read_loop(id, first, &mut rd, peer, &node, &cfg, tx, &shared) => r,
+        r = read_loop(id, first, &mut rd, peer, &node, &cfg, tx, &shared, ids) => r,
         _ = shared.kill.cancelled() => Err(ConnError::Overflow),
     };
     match &res {
@@ -331,15 +419,16 @@ async fn connection(
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn read_loop(
+async fn read_loop<R: AsyncRead + Unpin>(
     id: ConnId,
     len: [u8; 4],
-    rd: &mut BufReader<OwnedReadHalf>,
+    rd: &mut BufReader<R>,
     peer: SocketAddr,
     node: &ToNode,
     cfg: &NetConfig,
     tx: mpsc::UnboundedSender<Out>,
     shared: &Arc<ConnShared>,
+    ids: Vec<Id>,
 ) -> Result<(), ConnError> {
     let limit = outstanding_limit(&cfg.cfg);
     let mut buf = BytesMut::with_capacity(1024);
@@ -369,6 +458,7 @@ async fn read_loop(
             req,
             tx,
             shared: shared.clone(),
+            ids,
         })
         .await
         .map_err(|_| ConnError::NodeGone)?;
@@ -406,8 +496,8 @@ async fn read_loop(
     }
 }
 
-async fn write_loop(
-    mut wr: OwnedWriteHalf,
+async fn write_loop<W: AsyncWrite + Unpin>(
+    mut wr: W,
     mut rx: mpsc::UnboundedReceiver<Out>,
     shared: Arc<ConnShared>,
 ) {

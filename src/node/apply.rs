@@ -182,7 +182,10 @@ impl Node {
         let Outcome { zxid, rc } = outcome;
         match then {
             Then::Nothing => {}
-            Then::Connected { conn, resp } => self.send_connect(conn, &resp),
+            Then::Connected { conn, resp } => {
+                self.send_connect(conn, &resp);
+                self.release_early(conn);
+            }
             Then::Closed { conn, xid } => {
                 self.sessions.remove(session);
                 if let Some(conn) = conn {

@@ -122,6 +122,7 @@ impl Node {
         req: ConnectRequest,
         tx: ConnTx,
         shared: Arc<ConnShared>,
+        ids: Vec<Id>,
     ) {
         if self.shutdown.is_some() || self.shutdown_done || self.restoring || !self.serving() {
             let _ = tx.send(Out::Close);
@@ -151,11 +152,14 @@ impl Node {
             Conn {
                 tx,
                 session: 0,
-                auth: vec![Id::new("ip", &crate::acl::host_address(peer.ip()))],
+                auth: std::iter::once(Id::new("ip", &crate::acl::host_address(peer.ip())))
+                    .chain(ids)
+                    .collect(),
                 peer,
                 stats: cs,
                 shared,
                 early: Vec::new(),
+                answered: false,
             },
         );
         let now = self.now();
@@ -219,8 +223,25 @@ impl Node {
             warn!("incorrect password from {peer} for session 0x{id:x}");
         }
         self.send_connect(conn, &answer(valid, id));
-        if !valid {
+        if valid {
+            self.release_early(conn);
+        } else {
             self.close_conn(conn);
+        }
+    }
+
+    /// The handshake is answered: the requests the client sent behind it are handled now,
+    /// in order.
+    pub(super) fn release_early(&mut self, conn: ConnId) {
+        let early = match self.conns.get_mut(&conn) {
+            Some(c) => {
+                c.answered = true;
+                std::mem::take(&mut c.early)
+            }
+            None => return,
+        };
+        for (xid, op, body) in early {
+            self.handle_request(conn, xid, op, body);
         }
     }
 
@@ -272,8 +293,9 @@ impl Node {
             return;
         };
         let session = c.session;
-        if session == 0 {
-            // The handshake is still being answered (a reconnect the leader revalidates).
+        if session == 0 || !c.answered {
+            // The handshake is still being answered (a new session being committed, a
+            // reconnect the leader revalidates).
             if c.early.len() >= self.outstanding_limit {
                 warn!("closing a connection that sent too many requests before its handshake was answered");
                 self.close_conn(conn);
@@ -444,6 +466,15 @@ impl Node {
         let ids = match (a.scheme.as_str(), self.conns.get(&conn)) {
             ("digest", _) => self.policy.digest_auth(&data),
             ("ip", Some(c)) => vec![Id::new("ip", &crate::acl::host_address(c.peer.ip()))],
+            // As ZooKeeper's x509 provider: the data is ignored; the connection's client
+            // certificate (checked at the handshake) is the identity, and a connection
+            // without one fails.
+            ("x509", Some(c)) if self.policy.x509 => c
+                .auth
+                .iter()
+                .filter(|i| i.scheme == "x509" || i.scheme == "super")
+                .cloned()
+                .collect(),
             _ => Vec::new(),
         };
         if ids.is_empty() {

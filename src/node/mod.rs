@@ -85,8 +85,13 @@ pub enum Control {
     /// Stop taking requests, finish the writes in flight, close every connection, and
     /// answer with how many writes were in flight.
     Shutdown { done: oneshot::Sender<usize> },
-    /// The snapshot written after a restore is durable (serve again), or failed.
-    RestoreDone { ok: bool },
+    /// The snapshot written after a restore is durable (serve again, then answer the
+    /// AdminServer, so that a client that connects on hearing the answer is served), or failed.
+    RestoreDone {
+        result: Result<(), String>,
+        zxid: i64,
+        reply: oneshot::Sender<Result<i64, String>>,
+    },
     /// The snapshot thread finished writing its file.
     SnapshotWritten,
 }
@@ -143,9 +148,13 @@ struct Conn {
     peer: SocketAddr,
     stats: ConnStats,
     shared: Arc<ConnShared>,
-    /// Requests sent before the handshake was answered (a follower asks the leader first):
-    /// handled once the session is bound, in order; dropped if it is not valid.
+    /// Requests sent before the handshake was answered (a new session's createSession is
+    /// being committed; a follower asks the leader first): handled once the ConnectResponse
+    /// is sent, in order, as ZooKeeper stops reading a connection until then; dropped if
+    /// the session is not valid.
     early: Vec<(i32, i32, Bytes)>,
+    /// The ConnectResponse has been sent.
+    answered: bool,
 }
 
 /// Per-connection figures `cons` shows. Cells: replies are sent through `&self`.
@@ -604,7 +613,8 @@ impl Node {
                 req,
                 tx,
                 shared,
-            }) => self.connect(conn, peer, req, tx, shared),
+                ids,
+            }) => self.connect(conn, peer, req, tx, shared, ids),
             Input::Client(ClientEvent::Request {
                 conn,
                 xid,
@@ -625,13 +635,19 @@ impl Node {
             }
             Input::Ops(OpsRequest::Snapshot { reply }) => self.snapshot_now(reply),
             Input::Ops(OpsRequest::Restore { loaded, reply }) => self.restore(*loaded, reply),
-            Input::Control(Control::RestoreDone { ok: true }) => {
+            Input::Control(Control::RestoreDone {
+                result: Ok(()),
+                zxid,
+                reply,
+            }) => {
                 info!("restore complete: serving again");
                 self.restoring = false;
+                let _ = reply.send(Ok(zxid));
             }
             // The thread is returning: join it now, so that the next snapshot is not held up.
             Input::Control(Control::SnapshotWritten) => self.reap_snapshot_blocking(),
-            Input::Control(Control::RestoreDone { ok: false }) => {
+            Input::Control(Control::RestoreDone { result: Err(e), .. }) => {
+                error!("the snapshot of a restored database failed: {e}");
                 // The restored state is only in memory, and the txn log cannot describe it:
                 // stop, so that recovery serves the state from before the restore.
                 error!("the snapshot of a restored database could not be written; exiting");

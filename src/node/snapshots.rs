@@ -88,10 +88,21 @@ impl Node {
             let res = rx
                 .await
                 .unwrap_or_else(|_| Err("the snapshot was abandoned".into()));
-            if let Some(node) = node {
-                let _ = node.send(Control::RestoreDone { ok: res.is_ok() }).await;
+            let res = res.map(|_| ());
+            match node {
+                Some(node) => {
+                    let _ = node
+                        .send(Control::RestoreDone {
+                            result: res,
+                            zxid,
+                            reply,
+                        })
+                        .await;
+                }
+                None => {
+                    let _ = reply.send(res.map(|_| zxid));
+                }
             }
-            let _ = reply.send(res.map(|_| zxid));
         });
     }
 

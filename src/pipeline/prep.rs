@@ -202,7 +202,8 @@ fn check_and_inc_version(current: i32, expected: i32) -> PResult<i32> {
 
 /// `PrepRequestProcessor.fixupACL`: dedupe, refuse empty or malformed lists, and expand `auth`
 /// into the caller's authenticated identities.
-pub fn fixup_acl(auth: &[Id], acls: &[Acl]) -> PResult<Vec<Acl>> {
+/// `x509` says whether the x509 provider is registered (its ids and ACLs are then valid).
+pub fn fixup_acl(auth: &[Id], acls: &[Acl], x509: bool) -> PResult<Vec<Acl>> {
     let mut uniq: Vec<Acl> = Vec::with_capacity(acls.len());
     for a in acls {
         if !uniq.contains(a) {
@@ -218,12 +219,12 @@ pub fn fixup_acl(auth: &[Id], acls: &[Acl]) -> PResult<Vec<Acl>> {
         if id.scheme == "world" && id.id == "anyone" {
             out.push(a);
         } else if id.scheme == "auth" {
-            // Only ids whose provider reports them authenticated count: digest (ip does not,
-            // and `super` has no provider at all).
+            // Only ids whose provider reports them authenticated count: digest and x509 (ip
+            // does not, and `super` has no provider at all).
             let mut any = false;
             for cid in crate::acl::in_java_order(auth)
                 .into_iter()
-                .filter(|i| i.scheme == "digest")
+                .filter(|i| i.scheme == "digest" || (x509 && i.scheme == "x509"))
             {
                 any = true;
                 out.push(Acl {
@@ -235,10 +236,12 @@ pub fn fixup_acl(auth: &[Id], acls: &[Acl]) -> PResult<Vec<Acl>> {
                 return Err(ErrorCode::InvalidAcl);
             }
         } else {
-            // Only schemes with a provider (ip, digest) are valid; `super` has none.
+            // Only schemes with a provider (ip, digest, x509 when registered) are valid;
+            // `super` has none.
             let valid = match id.scheme.as_str() {
                 "digest" => crate::acl::is_valid_digest(&id.id),
                 "ip" => crate::acl::is_valid_ip(&id.id),
+                "x509" => x509 && crate::acl::is_valid_x500_name(&id.id),
                 _ => false,
             };
             if !valid {
@@ -351,7 +354,7 @@ pub fn prep_set_acl(
 ) -> PResult<TxnBody> {
     ov.zxid = ctx.zxid;
     validate_path(&r.path)?;
-    let acl = fixup_acl(ctx.auth, &r.acl)?;
+    let acl = fixup_acl(ctx.auth, &r.acl, ctx.policy.x509)?;
     let mut node = ov.get(tree, &r.path)?;
     ctx.check(&node, Perms::ADMIN)?;
     let version = check_and_inc_version(node.stat.aversion, r.version)?;
@@ -391,7 +394,7 @@ fn prep_create(
         return Err(ErrorCode::BadArguments);
     }
     let parent_path = parent_for(path)?;
-    let acl = fixup_acl(ctx.auth, acl)?;
+    let acl = fixup_acl(ctx.auth, acl, ctx.policy.x509)?;
     let mut parent = ov.get(tree, parent_path)?;
     ctx.check(&parent, Perms::CREATE)?;
     let mut path = path.to_string();
@@ -630,6 +633,7 @@ mod tests {
                 perms: 17,
                 id: Id::new("auth", ""),
             }],
+            false,
         )
         .unwrap();
         let ids: Vec<Id> = acl.into_iter().map(|a| a.id).collect();
@@ -640,7 +644,8 @@ mod tests {
                 &[Acl {
                     perms: 31,
                     id: Id::new("auth", "")
-                }]
+                }],
+                false
             ),
             Err(ErrorCode::InvalidAcl)
         );

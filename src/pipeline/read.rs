@@ -226,7 +226,7 @@ impl ReadCtx<'_> {
                     .map(|id| {
                         let user = match id.scheme.as_str() {
                             "digest" => id.id.split(':').next().unwrap_or("").to_string(),
-                            "ip" => id.id.clone(),
+                            "ip" | "x509" => id.id.clone(),
                             _ => String::new(),
                         };
                         ClientInfo {

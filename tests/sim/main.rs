@@ -586,6 +586,7 @@ impl Sim {
                         req,
                         tx,
                         shared: Arc::new(ConnShared::default()),
+                        ids: Vec::new(),
                     }),
                 );
                 self.clients.push(Client {

@@ -20,5 +20,8 @@ if ! . "$here/classpath.sh" || ! "$here/build.sh" "$out" >&2; then
     echo "0 passed, 1 failed"
     exit 1
 fi
-exec java -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
-    -cp "$out:$FERROZK_JAVA_CP" "$cls" "$@"
+# FERROZK_JAVA_OPTS: more JVM flags (e.g. the client's TLS system properties);
+# FERROZK_JAVA_EXTRA_CP: more jars (e.g. Netty, for the TLS socket).
+# shellcheck disable=SC2086
+exec java -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 ${FERROZK_JAVA_OPTS:-} \
+    -cp "$out:$FERROZK_JAVA_CP${FERROZK_JAVA_EXTRA_CP:+:$FERROZK_JAVA_EXTRA_CP}" "$cls" "$@"

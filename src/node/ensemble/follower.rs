@@ -398,14 +398,7 @@ impl Node {
             return;
         }
         // Requests the client pipelined behind its handshake, in order.
-        let early = self
-            .conns
-            .get_mut(&conn)
-            .map(|c| std::mem::take(&mut c.early))
-            .unwrap_or_default();
-        for (xid, op, body) in early {
-            self.handle_request(conn, xid, op, body);
-        }
+        self.release_early(conn);
     }
 
     /// A client's request, sent to the leader as a REQUEST packet.

@@ -1,0 +1,188 @@
+//! The client port's TLS keys, as ZooKeeper reads them from zoo.cfg (each `ssl.*` key becomes
+//! the system property `zookeeper.ssl.*`): `secureClientPort`, `secureClientPortAddress`,
+//! `client.portUnification`, the key and trust stores, protocols, cipher suites, client
+//! authentication and the x509 provider's super user.
+
+use super::settings::Props;
+use super::ConfigError;
+use std::net::IpAddr;
+
+/// `ssl.clientAuth`: none, want or need (ZooKeeper's default when unset or empty).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    None,
+    Want,
+    Need,
+}
+
+/// A key or trust store: `<prefix>.location`, its password (`.password`, or the file
+/// `.passwordPath` names) and `.type` (inferred from the file name when unset).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreSettings {
+    pub location: String,
+    pub password: String,
+    pub store_type: Option<String>,
+}
+
+/// The TLS side of the client port.
+#[derive(Debug, Clone)]
+pub struct ClientTls {
+    /// `secureClientPort` and `secureClientPortAddress` (all addresses when unset). None when
+    /// only `client.portUnification` asks for TLS (on the plaintext port).
+    pub secure_port: Option<u16>,
+    pub secure_address: Option<IpAddr>,
+    /// `client.portUnification`: the plaintext port also takes TLS connections.
+    pub port_unification: bool,
+    pub key_store: StoreSettings,
+    pub trust_store: Option<StoreSettings>,
+    /// `ssl.enabledProtocols` (or `ssl.protocol`): empty for TLSv1.3 and TLSv1.2.
+    pub protocols: Vec<String>,
+    /// `ssl.ciphersuites`: empty for the TLS stack's defaults.
+    pub ciphersuites: Vec<String>,
+    pub client_auth: ClientAuth,
+    /// `ssl.clientHostnameVerification` (ZooKeeper 3.9, off by default; only with
+    /// `ssl.hostnameVerification` on): the client's certificate must name its address.
+    pub client_hostname_verification: bool,
+}
+
+/// The x509 authentication provider: on with a TLS client port (ZooKeeper registers it then)
+/// or when `authProvider.N` names it; `X509AuthenticationProvider.superUser` is the subject
+/// that is super.
+#[derive(Debug, Clone, Default)]
+pub struct X509Settings {
+    pub enabled: bool,
+    pub super_user: Option<String>,
+}
+
+fn store(p: &Props, prefix: &str) -> Result<Option<StoreSettings>, ConfigError> {
+    let Some(location) = p
+        .text(&format!("{prefix}.location"))
+        .filter(|l| !l.is_empty())
+    else {
+        return Ok(None);
+    };
+    let path_key = format!("{prefix}.passwordPath");
+    let password = match p.text(&path_key).filter(|v| !v.is_empty()) {
+        Some(path) => {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| p.invalid(&path_key, &path, &format!("cannot read it: {e}")))?;
+            // As ZooKeeper: one trailing line separator is not part of the password.
+            text.strip_suffix("\r\n")
+                .or_else(|| text.strip_suffix('\n'))
+                .unwrap_or(&text)
+                .to_string()
+        }
+        None => p.text(&format!("{prefix}.password")).unwrap_or_default(),
+    };
+    Ok(Some(StoreSettings {
+        location,
+        password,
+        store_type: p.text(&format!("{prefix}.type")).filter(|t| !t.is_empty()),
+    }))
+}
+
+fn list(v: Option<String>) -> Vec<String> {
+    v.map(|v| {
+        v.split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+pub(super) fn parse(p: &Props) -> Result<(Option<ClientTls>, X509Settings), ConfigError> {
+    let secure_port = match p.get("secureClientPort") {
+        None | Some("") => None,
+        Some(v) => Some(
+            v.parse::<u16>()
+                .map_err(|_| p.invalid("secureClientPort", v, "not a port number"))?,
+        ),
+    };
+    let secure_address = match p.get("secureClientPortAddress") {
+        None | Some("") => None,
+        Some(v) => Some(
+            v.parse::<IpAddr>()
+                .map_err(|_| p.invalid("secureClientPortAddress", v, "not an IP address"))?,
+        ),
+    };
+    if secure_address.is_some() && secure_port.is_none() {
+        return Err(p.invalid(
+            "secureClientPortAddress",
+            p.get("secureClientPortAddress").unwrap_or(""),
+            "is set but secureClientPort is not",
+        ));
+    }
+    let port_unification = p.boolean("client.portUnification", false)?;
+    let provider_named = p
+        .map_keys()
+        .any(|(k, v)| k.starts_with("authProvider.") && v.ends_with(".X509AuthenticationProvider"));
+    let tls_on = secure_port.is_some() || port_unification;
+    let x509 = X509Settings {
+        enabled: tls_on || provider_named,
+        super_user: p
+            .text("X509AuthenticationProvider.superUser")
+            .filter(|s| !s.is_empty()),
+    };
+    if !tls_on {
+        return Ok((None, x509));
+    }
+    let key_store = store(p, "ssl.keyStore")?.ok_or_else(|| {
+        p.invalid(
+            "ssl.keyStore.location",
+            "",
+            "a TLS client port needs the server's key store",
+        )
+    })?;
+    let client_auth = match p
+        .get("ssl.clientAuth")
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None | Some("") | Some("need") => ClientAuth::Need,
+        Some("want") => ClientAuth::Want,
+        Some("none") => ClientAuth::None,
+        Some(v) => return Err(p.invalid("ssl.clientAuth", v, "must be none, want or need")),
+    };
+    let trust_store = store(p, "ssl.trustStore")?;
+    if trust_store.is_none() && client_auth != ClientAuth::None {
+        return Err(p.invalid(
+            "ssl.trustStore.location",
+            "",
+            "ssl.clientAuth is want or need (need unless set), so client certificates must be checked against a trust store; set one, or ssl.clientAuth=none",
+        ));
+    }
+    let mut protocols = list(p.text("ssl.enabledProtocols"));
+    if protocols.is_empty() {
+        if let Some(one) = p.text("ssl.protocol").filter(|s| !s.is_empty()) {
+            // ZooKeeper enables just the configured protocol; "TLS" means any version.
+            if !one.eq_ignore_ascii_case("TLS") {
+                protocols.push(one);
+            }
+        }
+    }
+    for proto in &protocols {
+        if !matches!(proto.as_str(), "TLSv1.2" | "TLSv1.3") {
+            return Err(p.invalid(
+                "ssl.enabledProtocols",
+                proto,
+                "only TLSv1.2 and TLSv1.3 are available",
+            ));
+        }
+    }
+    Ok((
+        Some(ClientTls {
+            secure_port,
+            secure_address,
+            port_unification,
+            key_store,
+            trust_store,
+            protocols,
+            ciphersuites: list(p.text("ssl.ciphersuites")),
+            client_auth,
+            client_hostname_verification: p.boolean("ssl.hostnameVerification", true)?
+                && p.boolean("ssl.clientHostnameVerification", false)?,
+        }),
+        x509,
+    ))
+}

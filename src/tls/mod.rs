@@ -1,0 +1,258 @@
+//! TLS on the client port, as ZooKeeper's Netty server has it: the server's certificate from
+//! the configured key store, client certificates checked against the trust store (need, want
+//! or none), the protocols and cipher suites zoo.cfg allows, and the x509 identity a client
+//! certificate gives its connection. The stores are re-read when their files change: new
+//! connections get the new certificate; a file that does not load is logged and the last
+//! good configuration keeps serving.
+
+pub mod dn;
+pub mod keystore;
+
+use crate::config::{ClientAuth, ClientTls, X509Settings};
+use jute::Id;
+use rustls::crypto::CryptoProvider;
+use rustls::server::WebPkiClientVerifier;
+use rustls::{RootCertStore, ServerConfig};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::SystemTime;
+use tracing::{info, warn};
+
+/// The client port's TLS configuration, replaced as a whole when the stores change.
+pub struct ServerTls {
+    settings: ClientTls,
+    x509: X509Settings,
+    current: RwLock<Arc<ServerConfig>>,
+    /// The stores' files as last loaded: (path, modification time, length).
+    stamps: Mutex<Vec<(String, Option<SystemTime>, u64)>>,
+}
+
+fn stamp(path: &str) -> (String, Option<SystemTime>, u64) {
+    let md = std::fs::metadata(path).ok();
+    (
+        path.to_string(),
+        md.as_ref().and_then(|m| m.modified().ok()),
+        md.map(|m| m.len()).unwrap_or(0),
+    )
+}
+
+/// The crypto provider with the cipher suites `ssl.ciphersuites` names (IANA names, as Java
+/// uses them), or all of ring's.
+fn provider(s: &ClientTls) -> Result<CryptoProvider, String> {
+    // ring rather than rustls's default aws-lc-rs: no C++/cmake build, a fraction of the build
+    // time; what it lacks (post-quantum key exchange) ZooKeeper's Java clients do not offer.
+    #[allow(deprecated)]
+    let mut p = rustls::crypto::ring::default_provider();
+    if !s.ciphersuites.is_empty() {
+        let name = |cs: &rustls::SupportedCipherSuite| {
+            format!("{:?}", cs.suite()).replacen("TLS13_", "TLS_", 1)
+        };
+        let unknown: Vec<&String> = s
+            .ciphersuites
+            .iter()
+            .filter(|n| !p.cipher_suites.iter().any(|cs| &name(cs) == *n))
+            .collect();
+        if !unknown.is_empty() {
+            info!("ssl.ciphersuites: not available here, skipped: {unknown:?}");
+        }
+        p.cipher_suites
+            .retain(|cs| s.ciphersuites.iter().any(|n| *n == name(cs)));
+        if p.cipher_suites.is_empty() {
+            return Err(format!(
+                "ssl.ciphersuites names no cipher suite available here ({})",
+                s.ciphersuites.join(",")
+            ));
+        }
+    }
+    Ok(p)
+}
+
+fn build(s: &ClientTls) -> Result<ServerConfig, String> {
+    let ks = &s.key_store;
+    let key = keystore::load_key(
+        &ks.location,
+        &ks.password,
+        keystore::store_type(&ks.location, ks.store_type.as_deref())?,
+    )?;
+    let provider = Arc::new(provider(s)?);
+    let has13 = provider
+        .cipher_suites
+        .iter()
+        .any(|cs| cs.version() == &rustls::version::TLS13);
+    let has12 = provider
+        .cipher_suites
+        .iter()
+        .any(|cs| cs.version() == &rustls::version::TLS12);
+    let wanted = |v: &str| s.protocols.is_empty() || s.protocols.iter().any(|p| p == v);
+    let mut versions = Vec::new();
+    if wanted("TLSv1.3") && has13 {
+        versions.push(&rustls::version::TLS13);
+    }
+    if wanted("TLSv1.2") && has12 {
+        versions.push(&rustls::version::TLS12);
+    }
+    if versions.is_empty() {
+        return Err("no TLS protocol version is left with the configured cipher suites".into());
+    }
+    let builder = ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&versions)
+        .map_err(|e| e.to_string())?;
+    let verifier = match (s.client_auth, &s.trust_store) {
+        (ClientAuth::None, _) | (_, None) => WebPkiClientVerifier::no_client_auth(),
+        (auth, Some(ts)) => {
+            let certs = keystore::load_trust(
+                &ts.location,
+                &ts.password,
+                keystore::store_type(&ts.location, ts.store_type.as_deref())?,
+            )?;
+            let mut roots = RootCertStore::empty();
+            let (added, ignored) = roots.add_parsable_certificates(certs);
+            if added == 0 {
+                return Err(format!("{}: no usable certificate", ts.location));
+            }
+            if ignored > 0 {
+                warn!("{}: {ignored} certificates could not be used", ts.location);
+            }
+            let b = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+            let b = if auth == ClientAuth::Want {
+                b.allow_unauthenticated()
+            } else {
+                b
+            };
+            b.build().map_err(|e| e.to_string())?
+        }
+    };
+    let mut cfg = builder
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(key.chain, key.key)
+        .map_err(|e| format!("{}: {e}", ks.location))?;
+    cfg.alpn_protocols.clear();
+    Ok(cfg)
+}
+
+impl ServerTls {
+    /// Loads the stores (blocking file reads: at start-up, or off the async workers).
+    pub fn new(settings: ClientTls, x509: X509Settings) -> Result<Arc<ServerTls>, String> {
+        let cfg = build(&settings)?;
+        let tls = ServerTls {
+            stamps: Mutex::new(Vec::new()),
+            current: RwLock::new(Arc::new(cfg)),
+            settings,
+            x509,
+        };
+        *tls.stamps.lock().unwrap_or_else(|e| e.into_inner()) = tls.files();
+        Ok(Arc::new(tls))
+    }
+
+    fn files(&self) -> Vec<(String, Option<SystemTime>, u64)> {
+        let mut v = vec![stamp(&self.settings.key_store.location)];
+        if let Some(t) = &self.settings.trust_store {
+            v.push(stamp(&t.location));
+        }
+        v
+    }
+
+    pub fn settings(&self) -> &ClientTls {
+        &self.settings
+    }
+
+    /// The configuration new connections get.
+    pub fn config(&self) -> Arc<ServerConfig> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Re-reads the stores if a file changed (blocking: run it off the async workers).
+    pub fn reload_if_changed(&self) {
+        let now = self.files();
+        {
+            let mut seen = self.stamps.lock().unwrap_or_else(|e| e.into_inner());
+            if *seen == now {
+                return;
+            }
+            *seen = now;
+        }
+        match build(&self.settings) {
+            Ok(cfg) => {
+                *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(cfg);
+                info!("TLS key or trust store changed: new client connections use it");
+            }
+            Err(e) => warn!(
+                "TLS key or trust store changed but cannot be used ({e}); the previous one keeps serving"
+            ),
+        }
+    }
+
+    /// The identities a TLS connection carries: `x509` with the client certificate's subject
+    /// (and `super` when that subject is `X509AuthenticationProvider.superUser`). Fails when
+    /// `ssl.clientHostnameVerification` is on and the certificate does not name `peer`.
+    pub fn identities(
+        &self,
+        certs: Option<&[rustls::pki_types::CertificateDer<'_>]>,
+        peer: IpAddr,
+    ) -> Result<Vec<Id>, String> {
+        let Some(leaf) = certs.and_then(|c| c.first()) else {
+            return Ok(Vec::new());
+        };
+        if self.settings.client_hostname_verification && !names_address(leaf, peer) {
+            return Err(format!(
+                "the client certificate does not name the client's address {peer}"
+            ));
+        }
+        if !self.x509.enabled {
+            return Ok(Vec::new());
+        }
+        let subject =
+            dn::subject_of(leaf).ok_or("the client certificate cannot be parsed".to_string())?;
+        let mut ids = vec![Id::new("x509", &subject)];
+        if self.x509.super_user.as_deref() == Some(subject.as_str()) {
+            ids.push(Id::new("super", &subject));
+        }
+        Ok(ids)
+    }
+}
+
+/// ZooKeeper's hostname check of a certificate against an address: an IP subject alternative
+/// name equal to it; without any IP or DNS alternative names, a common name equal to it.
+fn names_address(der: &[u8], peer: IpAddr) -> bool {
+    use x509_parser::prelude::*;
+    let Ok((_, cert)) = X509Certificate::from_der(der) else {
+        return false;
+    };
+    let peer = match peer {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(peer),
+        v4 => v4,
+    };
+    let mut any_san = false;
+    if let Ok(Some(san)) = cert.subject_alternative_name() {
+        for name in &san.value.general_names {
+            match name {
+                GeneralName::IPAddress(b) => {
+                    any_san = true;
+                    let ip = match b.len() {
+                        4 => IpAddr::from(<[u8; 4]>::try_from(*b).unwrap_or_default()),
+                        16 => IpAddr::from(<[u8; 16]>::try_from(*b).unwrap_or_default()),
+                        _ => continue,
+                    };
+                    if ip == peer {
+                        return true;
+                    }
+                }
+                GeneralName::DNSName(_) => any_san = true,
+                _ => {}
+            }
+        }
+    }
+    if any_san {
+        return false;
+    }
+    let cn = cert
+        .subject()
+        .iter_common_name()
+        .next()
+        .and_then(|cn| cn.as_str().ok())
+        .map(str::to_string);
+    cn.is_some_and(|cn| cn == peer.to_string())
+}
