@@ -40,6 +40,8 @@ PACKAGES=(
     zktop
     bsdutils
     maven
+    openssl
+    libnetty-java
 )
 
 J=/usr/share/java
@@ -51,11 +53,12 @@ missing() {
         "$J/curator-client.jar" "$J/curator-framework.jar" "$J/curator-recipes.jar" \
         "$J/guava.jar" "$J/slf4j-api.jar" "$J/slf4j-nop.jar" "$J/slf4j-simple.jar" \
         /usr/lib/zookeeper/bin/cli_mt /usr/share/zookeeper/bin/zkCli.sh /usr/bin/python3 \
-        /usr/bin/promtool /usr/bin/zktop /usr/bin/script; do
+        /usr/bin/promtool /usr/bin/zktop /usr/bin/script \
+        "$J/netty-resolver.jar" "$J/netty-codec.jar" "$J/netty-handler.jar"; do
         [ -e "$f" ] || m+=("$f")
     done
     local cmd
-    for cmd in java javac stdbuf timeout mvn flock; do
+    for cmd in java javac keytool openssl stdbuf timeout mvn flock; do
         command -v "$cmd" >/dev/null 2>&1 || m+=("command:$cmd")
     done
     if [ -x /usr/bin/python3 ] && ! /usr/bin/python3 -c 'import kazoo.client' >/dev/null 2>&1; then
