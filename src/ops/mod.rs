@@ -492,7 +492,13 @@ fn conf_text(ctx: &FourLetterCtx) -> String {
     let c = ctx.cfg;
     let mut out = String::new();
     let _ = writeln!(out, "clientPort={}", c.client_port);
-    let _ = writeln!(out, "secureClientPort=-1");
+    let secure = c
+        .settings
+        .client_tls
+        .as_ref()
+        .and_then(|t| t.secure_port)
+        .map_or(-1, i32::from);
+    let _ = writeln!(out, "secureClientPort={secure}");
     let _ = writeln!(out, "dataDir={}", c.data_dir.join("version-2").display());
     let _ = writeln!(out, "dataDirSize={}", ctx.data_dir_size);
     let _ = writeln!(
