@@ -247,3 +247,135 @@ fn unification_refused_handshakes_and_certificate_reload() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// zoo.cfg lines for TLS between members with the test certificates (the server certificate
+/// names 127.0.0.1, so hostname verification holds).
+fn quorum_tls_cfg(ssl_quorum: bool, unification: bool) -> String {
+    format!(
+        "sslQuorum={ssl_quorum}\nportUnification={unification}\n\
+         ssl.quorum.keyStore.location={}\nssl.quorum.keyStore.password=secret\n\
+         ssl.quorum.trustStore.location={}\nssl.quorum.trustStore.password=secret\n",
+        cert("server.p12"),
+        cert("trust.p12")
+    )
+}
+
+/// Sets the quorum TLS lines of member `i`'s zoo.cfg.
+fn set_quorum_tls(
+    m: &compat_tests::ensemble::Ensemble,
+    i: usize,
+    ssl_quorum: bool,
+    unification: bool,
+) {
+    let cfg = m.members[i].dir.join("zoo.cfg");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with("sslQuorum=") && !l.starts_with("portUnification="))
+        .collect();
+    let mut out = kept.join("\n");
+    out.push_str(&format!(
+        "\nsslQuorum={ssl_quorum}\nportUnification={unification}\n"
+    ));
+    std::fs::write(&cfg, out).unwrap();
+}
+
+/// A write through member `via`, then read back from every member after a sync.
+fn write_and_read_everywhere(m: &compat_tests::ensemble::Ensemble, via: usize, path: &str) {
+    compat_tests::python(&[
+        "-c",
+        "import sys\nfrom kazoo.client import KazooClient\nzk = KazooClient(hosts=sys.argv[1])\nzk.start(timeout=30)\nzk.create(sys.argv[2], b'x', makepath=True)\nzk.stop()\n",
+        &format!("127.0.0.1:{}", m.members[via].port),
+        path,
+    ]);
+    for i in m.running() {
+        let out = compat_tests::python(&[
+            "-c",
+            "import sys\nfrom kazoo.client import KazooClient\nzk = KazooClient(hosts=sys.argv[1])\nzk.start(timeout=30)\nzk.sync('/')\nprint(zk.exists(sys.argv[2]) is not None)\nzk.stop()\n",
+            &format!("127.0.0.1:{}", m.members[i].port),
+            path,
+        ]);
+        assert_eq!(out.trim(), "True", "{path} on member {}", i + 1);
+    }
+}
+
+#[test]
+fn quorum_tls_with_a_java_3_9_member_and_the_rolling_switch_from_plaintext() {
+    use compat_tests::ensemble::Ensemble;
+    certs();
+    compat_tests::ferrozk_bin();
+    // Members 1 and 2 run ferrozk, member 3 ZooKeeper 3.9.5. First the documented rolling
+    // switch of a live plaintext ensemble: every member to portUnification (accepts both),
+    // then each to sslQuorum (dials TLS), then each without portUnification (TLS only).
+    let version = zookeeper_version("ZK39_VERSION");
+    let mut m = Ensemble::new(
+        "qtls",
+        3,
+        &[3],
+        &format!("tickTime=500\n{}", quorum_tls_cfg(false, false)),
+    );
+    m.set_java_version(3, Some(version.as_str()));
+    m.start_all();
+    for i in m.all() {
+        m.wait_port(i, Duration::from_secs(90));
+    }
+    m.wait_stable(Duration::from_secs(90));
+    write_and_read_everywhere(&m, 0, "/qtls/plain");
+    for (step, (ssl_quorum, unification)) in [(false, true), (true, true), (true, false)]
+        .into_iter()
+        .enumerate()
+    {
+        for i in m.all() {
+            m.stop(i);
+            set_quorum_tls(&m, i, ssl_quorum, unification);
+            m.start(i);
+            m.wait_port(i, Duration::from_secs(90));
+            let leader = m.wait_stable(Duration::from_secs(90));
+            println!(
+                "step {step}: member {} ({}) now sslQuorum={ssl_quorum} portUnification={unification}; leader member {}",
+                i + 1,
+                m.kind(i),
+                leader + 1
+            );
+            write_and_read_everywhere(&m, i, &format!("/qtls/step{step}-member{}", i + 1));
+        }
+    }
+    // TLS only now: a plaintext stranger on a ferrozk member's election port is refused.
+    let cfg = std::fs::read_to_string(m.members[0].dir.join("zoo.cfg")).unwrap();
+    let election: u16 = cfg
+        .lines()
+        .find(|l| l.starts_with("server.1="))
+        .and_then(|l| l.rsplit(':').next())
+        .and_then(|p| p.trim().parse().ok())
+        .expect("server.1 line");
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", election)).unwrap();
+    use std::io::{Read, Write};
+    s.write_all(&[0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0])
+        .unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut b = [0u8; 64];
+    let closed =
+        matches!(s.read(&mut b), Ok(0) | Err(_)) || matches!(s.read(&mut b), Ok(0) | Err(_));
+    assert!(closed, "a plaintext election connection stays open");
+    // Leadership moves to the Java member and back over TLS.
+    let leader = m.wait_stable(Duration::from_secs(30));
+    m.stop(leader);
+    m.start(leader);
+    m.wait_port(leader, Duration::from_secs(90));
+    let now = m.wait_stable(Duration::from_secs(90));
+    println!(
+        "after restarting member {}: leader member {}",
+        leader + 1,
+        now + 1
+    );
+    write_and_read_everywhere(&m, leader, "/qtls/after-leader-restart");
+    for i in m.all().into_iter().filter(|i| !m.members[*i].java) {
+        assert!(
+            m.log(i)
+                .contains("quorum TLS: sslQuorum=true, portUnification=false"),
+            "member {}: {}",
+            i + 1,
+            m.log(i)
+        );
+    }
+}

@@ -43,7 +43,7 @@ impl Props<'_> {
     }
 
     /// A whole number of at least `min`.
-    fn num(&self, key: &str, default: u64, min: u64) -> Result<u64, ConfigError> {
+    pub(super) fn num(&self, key: &str, default: u64, min: u64) -> Result<u64, ConfigError> {
         match self.get(key) {
             None => Ok(default),
             Some(v) => match v.parse::<u64>() {
@@ -166,6 +166,8 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     /// The client port's TLS (`secureClientPort`, `client.portUnification`, `ssl.*`).
     pub client_tls: Option<super::tls::ClientTls>,
+    /// TLS between members (`sslQuorum`, `portUnification`, `ssl.quorum.*`).
+    pub quorum_tls: Option<super::tls::QuorumTls>,
     pub x509: super::tls::X509Settings,
 }
 
@@ -207,8 +209,10 @@ impl Settings {
             }
         };
         let (client_tls, x509) = super::tls::parse(&p)?;
+        let quorum_tls = super::tls::parse_quorum(&p)?;
         Ok(Settings {
             client_tls,
+            quorum_tls,
             x509,
             force_sync: p.yes_no("forceSync", true)?,
             pre_alloc_kib: p.num("preAllocSize", 65536, 1)?,
@@ -298,6 +302,22 @@ const KNOWN: &[&str] = &[
     "ssl.clientHostnameVerification",
     "ssl.authProvider",
     "X509AuthenticationProvider.superUser",
+    "sslQuorum",
+    "portUnification",
+    "ssl.quorum.keyStore.location",
+    "ssl.quorum.keyStore.password",
+    "ssl.quorum.keyStore.passwordPath",
+    "ssl.quorum.keyStore.type",
+    "ssl.quorum.trustStore.location",
+    "ssl.quorum.trustStore.password",
+    "ssl.quorum.trustStore.passwordPath",
+    "ssl.quorum.trustStore.type",
+    "ssl.quorum.protocol",
+    "ssl.quorum.enabledProtocols",
+    "ssl.quorum.ciphersuites",
+    "ssl.quorum.clientAuth",
+    "ssl.quorum.hostnameVerification",
+    "ssl.quorum.handshakeDetectionTimeoutMillis",
     "extendedTypesEnabled",
     "znode.container.checkIntervalMs",
     "ferrozk.log.level",
@@ -309,6 +329,8 @@ const TUNING: &[&str] = &[
     "ssl.sslProvider",
     "ssl.allowReverseDnsLookup",
     "ssl.handshakeDetectionTimeoutMillis",
+    "ssl.quorum.clientHostnameVerification",
+    "ssl.quorum.allowReverseDnsLookup",
     "fips-mode",
     "netty.server.outstandingHandshake.limit",
     "netty.server.earlyDropSecureConnectionHandshakes",
@@ -371,20 +393,21 @@ const TUNING: &[&str] = &[
 fn unsupported(key: &str, value: &str) -> Option<&'static str> {
     let on = |v: &str| v.trim().eq_ignore_ascii_case("true");
     let k = key;
-    let quorum_tls = "TLS between ensemble members is not supported yet";
     let sasl = "SASL authentication is not supported yet";
     let quorum_auth = "quorum authentication (SASL) is not supported yet";
     Some(match k {
-        "portUnification" | "sslQuorum" if on(value) => quorum_tls,
-        "sslQuorumReloadCertFiles" if on(value) => quorum_tls,
+        "sslQuorumReloadCertFiles" if on(value) => {
+            "reloading the quorum's certificates is not supported yet"
+        }
         "admin.forceHttps" | "admin.portUnification" | "admin.needClientAuth" if on(value) => {
             "HTTPS for the AdminServer is not supported yet"
         }
-        _ if k.starts_with("ssl.quorum.") => quorum_tls,
-        "ssl.crl" | "ssl.ocsp" if on(value) => {
+        "ssl.crl" | "ssl.ocsp" | "ssl.quorum.crl" | "ssl.quorum.ocsp" if on(value) => {
             "certificate revocation checking (CRL, OCSP) is not supported yet"
         }
-        "ssl.context.supplier.class" => "a Java SSLContext supplier class cannot run in ferrozk",
+        "ssl.context.supplier.class" | "ssl.quorum.context.supplier.class" => {
+            "a Java SSLContext supplier class cannot run in ferrozk"
+        }
         "ssl.authProvider" if !value.trim().eq_ignore_ascii_case("x509") => {
             "TLS authentication providers other than x509 are not supported"
         }

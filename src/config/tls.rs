@@ -24,6 +24,31 @@ pub struct StoreSettings {
     pub store_type: Option<String>,
 }
 
+/// What the client port and the quorum ports share: stores, protocols, suites, client
+/// authentication (`<prefix>.*` keys: `ssl.` or `ssl.quorum.`).
+#[derive(Debug, Clone)]
+pub struct TlsCommon {
+    pub key_store: StoreSettings,
+    pub trust_store: Option<StoreSettings>,
+    pub protocols: Vec<String>,
+    pub ciphersuites: Vec<String>,
+    pub client_auth: ClientAuth,
+    /// `<prefix>hostnameVerification` (true): a peer's certificate must name its address.
+    pub hostname_verification: bool,
+}
+
+/// TLS between ensemble members: `sslQuorum` (dial and accept TLS), `portUnification`
+/// (accept both, for the rolling switch), the `ssl.quorum.*` stores.
+#[derive(Debug, Clone)]
+pub struct QuorumTls {
+    pub ssl_quorum: bool,
+    pub port_unification: bool,
+    /// `ssl.quorum.handshakeDetectionTimeoutMillis` (5000): how long a unified port waits
+    /// for the first bytes before taking a connection as plaintext.
+    pub detection_timeout_ms: u64,
+    pub common: TlsCommon,
+}
+
 /// The TLS side of the client port.
 #[derive(Debug, Clone)]
 pub struct ClientTls {
@@ -89,6 +114,76 @@ fn list(v: Option<String>) -> Vec<String> {
             .collect()
     })
     .unwrap_or_default()
+}
+
+/// The stores and protocol keys under `prefix` (`ssl.` or `ssl.quorum.`).
+fn common(p: &Props, prefix: &str, needed_by: &str) -> Result<TlsCommon, ConfigError> {
+    let key_store = store(p, &format!("{prefix}keyStore"))?.ok_or_else(|| {
+        p.invalid(
+            &format!("{prefix}keyStore.location"),
+            "",
+            &format!("{needed_by} needs a key store"),
+        )
+    })?;
+    let auth_key = format!("{prefix}clientAuth");
+    let client_auth = match p.get(&auth_key).map(str::to_ascii_lowercase).as_deref() {
+        None | Some("") | Some("need") => ClientAuth::Need,
+        Some("want") => ClientAuth::Want,
+        Some("none") => ClientAuth::None,
+        Some(v) => return Err(p.invalid(&auth_key, v, "must be none, want or need")),
+    };
+    let trust_store = store(p, &format!("{prefix}trustStore"))?;
+    if trust_store.is_none() {
+        return Err(p.invalid(
+            &format!("{prefix}trustStore.location"),
+            "",
+            &format!("{needed_by} checks certificates against a trust store; set one"),
+        ));
+    }
+    let mut protocols = list(p.text(&format!("{prefix}enabledProtocols")));
+    if protocols.is_empty() {
+        if let Some(one) = p
+            .text(&format!("{prefix}protocol"))
+            .filter(|s| !s.is_empty())
+        {
+            if !one.eq_ignore_ascii_case("TLS") {
+                protocols.push(one);
+            }
+        }
+    }
+    for proto in &protocols {
+        if !matches!(proto.as_str(), "TLSv1.2" | "TLSv1.3") {
+            return Err(p.invalid(
+                &format!("{prefix}enabledProtocols"),
+                proto,
+                "only TLSv1.2 and TLSv1.3 are available",
+            ));
+        }
+    }
+    Ok(TlsCommon {
+        key_store,
+        trust_store,
+        protocols,
+        ciphersuites: list(p.text(&format!("{prefix}ciphersuites"))),
+        client_auth,
+        hostname_verification: p.boolean(&format!("{prefix}hostnameVerification"), true)?,
+    })
+}
+
+/// `sslQuorum`, `portUnification` and the `ssl.quorum.*` keys.
+pub(super) fn parse_quorum(p: &Props) -> Result<Option<QuorumTls>, ConfigError> {
+    let ssl_quorum = p.boolean("sslQuorum", false)?;
+    let port_unification = p.boolean("portUnification", false)?;
+    if !ssl_quorum && !port_unification {
+        return Ok(None);
+    }
+    let detection = p.num("ssl.quorum.handshakeDetectionTimeoutMillis", 5000, 0)?;
+    Ok(Some(QuorumTls {
+        ssl_quorum,
+        port_unification,
+        detection_timeout_ms: if detection < 1 { 5000 } else { detection },
+        common: common(p, "ssl.quorum.", "TLS between ensemble members")?,
+    }))
 }
 
 pub(super) fn parse(p: &Props) -> Result<(Option<ClientTls>, X509Settings), ConfigError> {

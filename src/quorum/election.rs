@@ -5,6 +5,7 @@
 //! for it (ZooKeeper's send queue holds one), so a slow or absent peer costs nothing.
 
 use crate::config::QuorumServer;
+use crate::tls::quorum::{QStream, Transport};
 use crate::zab::cnx::{self, InitialMessage};
 use crate::zab::election::{Election, Members, Notification, Out, Vote};
 use bytes::Bytes;
@@ -33,6 +34,8 @@ const FINALIZE_WAIT: Duration = Duration::from_millis(200);
 const RESEND_MAX: Duration = Duration::from_secs(2);
 
 struct Shared {
+    /// Plaintext, or TLS as `sslQuorum`/`portUnification` say.
+    tls: Transport,
     me: i64,
     my_addr: (String, u16),
     outbox: HashMap<i64, watch::Sender<Option<Bytes>>>,
@@ -51,6 +54,7 @@ pub async fn start(
     config_text: String,
     members: Members,
     node: mpsc::Sender<Vote>,
+    tls: Transport,
 ) -> std::io::Result<mpsc::UnboundedSender<Cmd>> {
     let mine = servers
         .get(&me)
@@ -75,6 +79,7 @@ pub async fn start(
         .map(|sid| (*sid as i64, Arc::new(tokio::sync::Notify::new())))
         .collect();
     let shared = Arc::new(Shared {
+        tls,
         me: me as i64,
         redial,
         my_addr: (mine.host.clone(), mine.election_port),
@@ -102,13 +107,20 @@ pub async fn start(
 
 async fn accept(listener: TcpListener, shared: Arc<Shared>) {
     loop {
-        let Ok((mut stream, peer)) = listener.accept().await else {
+        let Ok((tcp, peer)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         };
         let shared = shared.clone();
         tokio::spawn(async move {
-            let _ = stream.set_nodelay(true);
+            let _ = tcp.set_nodelay(true);
+            let mut stream = match crate::tls::quorum::accept(&shared.tls, tcp).await {
+                Ok(s) => s,
+                Err(e) => {
+                    warn!("election connection from {peer}: {e}; closing it");
+                    return;
+                }
+            };
             let first =
                 tokio::time::timeout(Duration::from_secs(5), read_initial(&mut stream)).await;
             let sid = match first {
@@ -138,7 +150,7 @@ async fn accept(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
-async fn read_initial(stream: &mut TcpStream) -> Result<InitialMessage, String> {
+async fn read_initial(stream: &mut QStream) -> Result<InitialMessage, String> {
     let mut buf = Vec::with_capacity(64);
     loop {
         match InitialMessage::decode(&buf)? {
@@ -164,8 +176,18 @@ async fn dial(sid: i64, addr: (String, u16), shared: Arc<Shared>) {
         )
         .await;
         match attempt {
-            Ok(Ok(mut stream)) => {
-                let _ = stream.set_nodelay(true);
+            Ok(Ok(tcp)) => {
+                let _ = tcp.set_nodelay(true);
+                let mut stream = match crate::tls::quorum::connect(&shared.tls, tcp, &addr.0).await
+                {
+                    Ok(s) => s,
+                    Err(e) => {
+                        debug!("election connection to {sid}: {e}");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(1));
+                        continue;
+                    }
+                };
                 let hello = InitialMessage {
                     sid: shared.me,
                     addresses: vec![shared.my_addr.clone()],
@@ -219,7 +241,13 @@ async fn knock(sid: i64, addr: (String, u16), shared: Arc<Shared>) {
             TcpStream::connect((addr.0.as_str(), addr.1)),
         )
         .await;
-        if let Ok(Ok(mut stream)) = attempt {
+        let stream = match attempt {
+            Ok(Ok(tcp)) => crate::tls::quorum::connect(&shared.tls, tcp, &addr.0)
+                .await
+                .ok(),
+            _ => None,
+        };
+        if let Some(mut stream) = stream {
             let hello = InitialMessage {
                 sid: shared.me,
                 addresses: vec![shared.my_addr.clone()],
@@ -236,7 +264,7 @@ async fn knock(sid: i64, addr: (String, u16), shared: Arc<Shared>) {
 
 /// Carries notifications both ways until either side fails or a newer connection to the
 /// same peer replaces this one.
-async fn run_connection(sid: i64, stream: TcpStream, shared: &Shared) {
+async fn run_connection(sid: i64, stream: QStream, shared: &Shared) {
     let kill = CancellationToken::new();
     if let Some(old) = shared
         .live
@@ -251,7 +279,7 @@ async fn run_connection(sid: i64, stream: TcpStream, shared: &Shared) {
     };
     debug!("election connection with server {sid} up");
     let mut rx = out.subscribe();
-    let (mut rd, mut wr) = stream.into_split();
+    let (mut rd, mut wr) = tokio::io::split(stream);
     let writer = async {
         // The newest notification for this peer goes out first, then each newer one.
         rx.mark_changed();

@@ -6,6 +6,7 @@
 pub mod election;
 pub mod packet;
 
+use crate::tls::quorum::{QStream, Transport};
 use bytes::{Bytes, BytesMut};
 use packet::Packet;
 use std::net::SocketAddr;
@@ -80,13 +81,12 @@ static NEXT_LINK: AtomicU64 = AtomicU64::new(1);
 /// an ordinary packet, which a leader ignores.
 fn start_link(
     id: LinkId,
-    stream: TcpStream,
+    stream: QStream,
     peer: SocketAddr,
     node: mpsc::Sender<LinkEvent>,
     max: usize,
     to_leader: bool,
 ) -> Link {
-    let _ = stream.set_nodelay(true);
     let (tx, mut rx) = mpsc::unbounded_channel::<Bytes>();
     let kill = CancellationToken::new();
     let link = Link {
@@ -95,7 +95,7 @@ fn start_link(
         tx,
         kill: kill.clone(),
     };
-    let (rd, mut wr) = stream.into_split();
+    let (rd, mut wr) = tokio::io::split(stream);
     let k = kill.clone();
     tokio::spawn(async move {
         // Everything queued goes out in one write where it can.
@@ -175,16 +175,32 @@ fn start_link(
 }
 
 /// Accepts learners on the quorum port; the node decides whether it is leading.
-pub async fn serve_quorum(listener: TcpListener, node: mpsc::Sender<LinkEvent>, max: usize) {
+pub async fn serve_quorum(
+    listener: TcpListener,
+    node: mpsc::Sender<LinkEvent>,
+    max: usize,
+    tls: Transport,
+) {
     loop {
         match listener.accept().await {
-            Ok((stream, peer)) => {
+            Ok((tcp, peer)) => {
                 debug!("quorum connection from {peer}");
-                let id = NEXT_LINK.fetch_add(1, Ordering::Relaxed);
-                let link = start_link(id, stream, peer, node.clone(), max, false);
-                if node.send(LinkEvent::Up(link)).await.is_err() {
-                    return;
-                }
+                let _ = tcp.set_nodelay(true);
+                let (node, tls) = (node.clone(), tls.clone());
+                // The TLS handshake (or the wait to tell TLS from plaintext) runs apart, so
+                // that one slow peer holds up no other.
+                tokio::spawn(async move {
+                    let stream = match crate::tls::quorum::accept(&tls, tcp).await {
+                        Ok(s) => s,
+                        Err(e) => {
+                            warn!("quorum connection from {peer}: {e}; closing it");
+                            return;
+                        }
+                    };
+                    let id = NEXT_LINK.fetch_add(1, Ordering::Relaxed);
+                    let link = start_link(id, stream, peer, node.clone(), max, false);
+                    let _ = node.send(LinkEvent::Up(link)).await;
+                });
             }
             Err(e) => {
                 warn!("accepting on the quorum port: {e}");
@@ -204,6 +220,7 @@ pub fn connect_to_leader(
     node: mpsc::Sender<LinkEvent>,
     max: usize,
     cancel: CancellationToken,
+    tls: Transport,
 ) -> LinkId {
     let id = NEXT_LINK.fetch_add(1, Ordering::Relaxed);
     tokio::spawn(async move {
@@ -221,13 +238,21 @@ pub fn connect_to_leader(
             )
             .await;
             match conn {
-                Ok(Ok(stream)) => {
+                Ok(Ok(tcp)) => {
                     if cancel.is_cancelled() {
                         return;
                     }
-                    let peer = stream
+                    let _ = tcp.set_nodelay(true);
+                    let peer = tcp
                         .peer_addr()
                         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+                    let stream = match crate::tls::quorum::connect(&tls, tcp, &addr.0).await {
+                        Ok(s) => s,
+                        Err(e) => {
+                            last = e.to_string();
+                            continue;
+                        }
+                    };
                     info!("connected to the leader at {peer}");
                     let link = start_link(id, stream, peer, node.clone(), max, true);
                     let _ = node.send(LinkEvent::Up(link)).await;

@@ -7,8 +7,9 @@
 
 pub mod dn;
 pub mod keystore;
+pub mod quorum;
 
-use crate::config::{ClientAuth, ClientTls, X509Settings};
+use crate::config::{ClientAuth, ClientTls, TlsCommon, X509Settings};
 use jute::Id;
 use rustls::crypto::CryptoProvider;
 use rustls::server::WebPkiClientVerifier;
@@ -38,7 +39,7 @@ fn stamp(path: &str) -> (String, Option<SystemTime>, u64) {
 
 /// The crypto provider with the cipher suites `ssl.ciphersuites` names (IANA names, as Java
 /// uses them), or all of ring's.
-fn provider(s: &ClientTls) -> Result<CryptoProvider, String> {
+fn provider(s: &TlsCommon) -> Result<CryptoProvider, String> {
     // ring rather than rustls's default aws-lc-rs: no C++/cmake build, a fraction of the build
     // time; what it lacks (post-quantum key exchange) ZooKeeper's Java clients do not offer.
     #[allow(deprecated)]
@@ -67,14 +68,26 @@ fn provider(s: &ClientTls) -> Result<CryptoProvider, String> {
     Ok(p)
 }
 
+fn common(s: &ClientTls) -> TlsCommon {
+    TlsCommon {
+        key_store: s.key_store.clone(),
+        trust_store: s.trust_store.clone(),
+        protocols: s.protocols.clone(),
+        ciphersuites: s.ciphersuites.clone(),
+        client_auth: s.client_auth,
+        hostname_verification: s.client_hostname_verification,
+    }
+}
+
 fn build(s: &ClientTls) -> Result<ServerConfig, String> {
-    let ks = &s.key_store;
-    let key = keystore::load_key(
-        &ks.location,
-        &ks.password,
-        keystore::store_type(&ks.location, ks.store_type.as_deref())?,
-    )?;
-    let provider = Arc::new(provider(s)?);
+    server_config(&common(s))
+}
+
+/// The protocol versions `s` allows that its cipher suites can serve.
+fn versions(
+    s: &TlsCommon,
+    provider: &CryptoProvider,
+) -> Result<Vec<&'static rustls::SupportedProtocolVersion>, String> {
     let has13 = provider
         .cipher_suites
         .iter()
@@ -94,25 +107,51 @@ fn build(s: &ClientTls) -> Result<ServerConfig, String> {
     if versions.is_empty() {
         return Err("no TLS protocol version is left with the configured cipher suites".into());
     }
+    Ok(versions)
+}
+
+/// The trust store's certificates as roots.
+fn roots(s: &TlsCommon) -> Result<Option<RootCertStore>, String> {
+    let Some(ts) = &s.trust_store else {
+        return Ok(None);
+    };
+    let certs = keystore::load_trust(
+        &ts.location,
+        &ts.password,
+        keystore::store_type(&ts.location, ts.store_type.as_deref())?,
+    )?;
+    let mut roots = RootCertStore::empty();
+    let (added, ignored) = roots.add_parsable_certificates(certs);
+    if added == 0 {
+        return Err(format!("{}: no usable certificate", ts.location));
+    }
+    if ignored > 0 {
+        warn!("{}: {ignored} certificates could not be used", ts.location);
+    }
+    Ok(Some(roots))
+}
+
+fn key_material(s: &TlsCommon) -> Result<keystore::KeyMaterial, String> {
+    let ks = &s.key_store;
+    keystore::load_key(
+        &ks.location,
+        &ks.password,
+        keystore::store_type(&ks.location, ks.store_type.as_deref())?,
+    )
+}
+
+/// A server configuration: our certificate, and client certificates checked as
+/// `client_auth` says against the trust store.
+fn server_config(s: &TlsCommon) -> Result<ServerConfig, String> {
+    let ks = &s.key_store;
+    let key = key_material(s)?;
+    let provider = Arc::new(provider(s)?);
     let builder = ServerConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(&versions)
+        .with_protocol_versions(&versions(s, &provider)?)
         .map_err(|e| e.to_string())?;
-    let verifier = match (s.client_auth, &s.trust_store) {
+    let verifier = match (s.client_auth, roots(s)?) {
         (ClientAuth::None, _) | (_, None) => WebPkiClientVerifier::no_client_auth(),
-        (auth, Some(ts)) => {
-            let certs = keystore::load_trust(
-                &ts.location,
-                &ts.password,
-                keystore::store_type(&ts.location, ts.store_type.as_deref())?,
-            )?;
-            let mut roots = RootCertStore::empty();
-            let (added, ignored) = roots.add_parsable_certificates(certs);
-            if added == 0 {
-                return Err(format!("{}: no usable certificate", ts.location));
-            }
-            if ignored > 0 {
-                warn!("{}: {ignored} certificates could not be used", ts.location);
-            }
+        (auth, Some(roots)) => {
             let b = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
             let b = if auth == ClientAuth::Want {
                 b.allow_unauthenticated()

@@ -37,6 +37,8 @@ pub(super) struct Ensemble {
     pub servers: BTreeMap<u64, QuorumServer>,
     pub members: Members,
     pub config_text: String,
+    /// How the election and quorum ports speak (plaintext, or TLS: `sslQuorum`).
+    pub tls: crate::tls::quorum::Transport,
     /// The configuration's version (the dynamic config file's suffix; 0 for a static zoo.cfg).
     pub config_version: i64,
     pub election: Option<mpsc::UnboundedSender<Cmd>>,
@@ -178,6 +180,7 @@ impl Ensemble {
             members: Members::from_config(q),
             config_text: q.config_text(),
             config_version: q.version as i64,
+            tls: None,
             election: None,
             tick_ms: cfg.tick_time as u64,
             init_limit: q.init_limit as u64,
@@ -262,6 +265,26 @@ impl Node {
         let Some(q) = self.cfg.quorum.clone() else {
             return Ok(());
         };
+        // The quorum's stores (file reads, off the async workers).
+        let tls = match self.cfg.settings.quorum_tls.clone() {
+            None => None,
+            Some(t) => Some(
+                tokio::task::spawn_blocking(move || crate::tls::quorum::QuorumTls::new(t))
+                    .await
+                    .map_err(std::io::Error::other)?
+                    .map_err(|e| std::io::Error::other(format!("quorum TLS: {e}")))?,
+            ),
+        };
+        if let Some(t) = &tls {
+            info!(
+                "quorum TLS: sslQuorum={}, portUnification={}",
+                t.settings().ssl_quorum,
+                t.settings().port_unification
+            );
+        }
+        if let Some(e) = self.ensemble.as_mut() {
+            e.tls = tls.clone();
+        }
         let Some(e) = self.ensemble.as_ref() else {
             return Ok(());
         };
@@ -273,6 +296,7 @@ impl Node {
             e.config_text.clone(),
             e.members.clone(),
             tx.votes.clone(),
+            tls.clone(),
         )
         .await?;
         let mine = q
@@ -290,6 +314,7 @@ impl Node {
             l,
             tx.links,
             self.cfg.max_buffer + 1024,
+            tls,
         ));
         if let Some(e) = self.ensemble.as_mut() {
             e.election = Some(cmd);
@@ -419,6 +444,7 @@ impl Node {
                     tx,
                     self.cfg.max_buffer + 1024,
                     cancel.clone(),
+                    e.tls.clone(),
                 );
             }
             e.role = Role::Following(Box::new(Following {

@@ -1,0 +1,237 @@
+//! TLS between ensemble members, as ZooKeeper's `sslQuorum` and `portUnification` have it: the
+//! election and quorum ports accept TLS (or, with `portUnification`, TLS and plaintext, told
+//! apart by the first bytes, for the documented rolling switch of a live ensemble), and a
+//! member dials its peers with TLS when `sslQuorum` is on, presenting its own certificate and
+//! checking the peer's against the `ssl.quorum` trust store (and its address, unless
+//! `ssl.quorum.hostnameVerification=false`).
+
+use super::{key_material, provider, roots, server_config, versions};
+use crate::config::QuorumTls as Settings;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, ServerConfig, SignatureScheme,
+};
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+
+/// A connection between members: plaintext, or TLS from either end.
+pub enum QStream {
+    Plain(TcpStream),
+    Accepted(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+    Dialled(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for QStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            QStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            QStream::Accepted(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            QStream::Dialled(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for QStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            QStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            QStream::Accepted(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            QStream::Dialled(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            QStream::Plain(s) => Pin::new(s).poll_flush(cx),
+            QStream::Accepted(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            QStream::Dialled(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            QStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            QStream::Accepted(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            QStream::Dialled(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// The peer's certificate must chain to the trust store; its name is checked only with
+/// hostname verification on.
+#[derive(Debug)]
+struct PeerVerifier {
+    inner: Arc<WebPkiServerVerifier>,
+    check_name: bool,
+}
+
+impl ServerCertVerifier for PeerVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        match self.inner.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        ) {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) if !self.check_name => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// The quorum's TLS: how its ports accept and how it dials.
+pub struct QuorumTls {
+    settings: Settings,
+    server: Arc<ServerConfig>,
+    client: Arc<ClientConfig>,
+}
+
+impl QuorumTls {
+    /// Loads the `ssl.quorum` stores (blocking file reads: at start-up).
+    pub fn new(settings: Settings) -> Result<Arc<QuorumTls>, String> {
+        let c = &settings.common;
+        let server = server_config(c)?;
+        let provider = Arc::new(provider(c)?);
+        let roots = Arc::new(roots(c)?.ok_or("ssl.quorum needs a trust store")?);
+        let inner = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
+            .build()
+            .map_err(|e| e.to_string())?;
+        let key = key_material(c)?;
+        let client = ClientConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(&versions(c, &provider)?)
+            .map_err(|e| e.to_string())?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(PeerVerifier {
+                inner,
+                check_name: c.hostname_verification,
+            }))
+            .with_client_auth_cert(key.chain, key.key)
+            .map_err(|e| format!("{}: {e}", c.key_store.location))?;
+        Ok(Arc::new(QuorumTls {
+            settings,
+            server: Arc::new(server),
+            client: Arc::new(client),
+        }))
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+}
+
+/// How a member's quorum and election ports speak: plaintext, or as `QuorumTls` says.
+pub type Transport = Option<Arc<QuorumTls>>;
+
+/// A TLS record's first bytes: a content type (20..=24) and major version 3.
+fn looks_like_tls(b: &[u8]) -> bool {
+    b.len() >= 2 && (20..=24).contains(&b[0]) && b[1] == 3
+}
+
+/// An accepted connection: TLS with `sslQuorum`; with `portUnification`, TLS when its first
+/// bytes are a TLS record (waiting at most the detection timeout for them) and plaintext
+/// otherwise; plaintext without either.
+pub async fn accept(t: &Transport, tcp: TcpStream) -> io::Result<QStream> {
+    let Some(t) = t else {
+        return Ok(QStream::Plain(tcp));
+    };
+    let tls = if t.settings.port_unification {
+        let mut b = [0u8; 5];
+        let wait = Duration::from_millis(t.settings.detection_timeout_ms);
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut seen = 0;
+        loop {
+            match tokio::time::timeout_at(deadline, tcp.peek(&mut b)).await {
+                Ok(Ok(0)) => return Err(io::Error::other("closed before its first bytes")),
+                Ok(Ok(n)) => seen = n,
+                Ok(Err(e)) => return Err(e),
+                Err(_) => break,
+            }
+            // Decided once five bytes are in, or the ones in cannot start a TLS record.
+            let head = &b[..seen];
+            let could_be_tls = (20..=24).contains(&head[0]) && (head.len() < 2 || head[1] == 3);
+            if seen >= 5 || !could_be_tls {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        looks_like_tls(&b[..seen])
+    } else {
+        true
+    };
+    if !tls {
+        return Ok(QStream::Plain(tcp));
+    }
+    let acceptor = tokio_rustls::TlsAcceptor::from(t.server.clone());
+    let wait = Duration::from_millis(t.settings.detection_timeout_ms.max(10_000));
+    match tokio::time::timeout(wait, acceptor.accept(tcp)).await {
+        Ok(Ok(s)) => Ok(QStream::Accepted(Box::new(s))),
+        Ok(Err(e)) => Err(io::Error::other(format!("TLS handshake failed: {e}"))),
+        Err(_) => Err(io::Error::other("no TLS handshake in time")),
+    }
+}
+
+/// A connection this member dialled to `host`: TLS when `sslQuorum` is on.
+pub async fn connect(t: &Transport, tcp: TcpStream, host: &str) -> io::Result<QStream> {
+    let Some(t) = t.as_ref().filter(|t| t.settings.ssl_quorum) else {
+        return Ok(QStream::Plain(tcp));
+    };
+    let name = ServerName::try_from(host.to_string())
+        .map_err(|e| io::Error::other(format!("{host}: {e}")))?;
+    let connector = tokio_rustls::TlsConnector::from(t.client.clone());
+    match tokio::time::timeout(Duration::from_secs(10), connector.connect(name, tcp)).await {
+        Ok(Ok(s)) => Ok(QStream::Dialled(Box::new(s))),
+        Ok(Err(e)) => Err(io::Error::other(format!(
+            "TLS handshake with {host} failed: {e}"
+        ))),
+        Err(_) => Err(io::Error::other(format!(
+            "no TLS handshake with {host} in time"
+        ))),
+    }
+}
