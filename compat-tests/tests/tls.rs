@@ -379,3 +379,71 @@ fn quorum_tls_with_a_java_3_9_member_and_the_rolling_switch_from_plaintext() {
         );
     }
 }
+
+#[test]
+fn quorum_certificates_reload_with_ssl_quorum_reload_cert_files() {
+    use compat_tests::ensemble::Ensemble;
+    certs();
+    let dir = std::env::temp_dir().join(format!("ferrozk-qtls-reload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = dir.join("quorum.pem");
+    std::fs::copy(cert("server.pem"), &store).unwrap();
+    let mut m = Ensemble::new(
+        "qtlsreload",
+        3,
+        &[],
+        &format!(
+            "tickTime=500\nsslQuorum=true\nsslQuorumReloadCertFiles=true\n\
+             ssl.quorum.keyStore.location={}\nssl.quorum.trustStore.location={}\n\
+             ssl.quorum.trustStore.password=secret\n",
+            store.display(),
+            cert("trust.p12")
+        ),
+    );
+    m.start_all();
+    for i in m.all() {
+        m.wait_port(i, Duration::from_secs(60));
+    }
+    m.wait_stable(Duration::from_secs(60));
+    write_and_read_everywhere(&m, 0, "/qreload/before");
+    let cfg = std::fs::read_to_string(m.members[0].dir.join("zoo.cfg")).unwrap();
+    let election: u16 = cfg
+        .lines()
+        .find(|l| l.starts_with("server.1="))
+        .and_then(|l| l.rsplit(':').next())
+        .and_then(|p| p.trim().parse().ok())
+        .expect("server.1 line");
+    // The certificate member 1's election port presents, to a client the CA signed.
+    let peer_cn = || {
+        compat_tests::python(&[
+            "-c",
+            "import socket, ssl, sys\nctx = ssl.create_default_context(cafile=sys.argv[2])\nctx.check_hostname = False\nctx.load_cert_chain(sys.argv[3], sys.argv[4])\ns = ctx.wrap_socket(socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=5))\nprint(dict(x[0] for x in s.getpeercert()['subject'])['commonName'])\ns.close()\n",
+            &election.to_string(),
+            &cert("ca.pem"),
+            &cert("client.crt"),
+            &cert("client.key"),
+        ])
+        .trim()
+        .to_string()
+    };
+    assert_eq!(peer_cn(), "localhost");
+    std::fs::copy(cert("server2.pem"), dir.join("next.pem")).unwrap();
+    std::fs::rename(dir.join("next.pem"), &store).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while peer_cn() != "reloaded" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new quorum certificate was not picked up: {}",
+            m.log(0)
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // New member connections use it: a restarted member rejoins and serves.
+    m.stop(1);
+    m.start(1);
+    m.wait_port(1, Duration::from_secs(60));
+    m.wait_stable(Duration::from_secs(60));
+    write_and_read_everywhere(&m, 1, "/qreload/after");
+    assert!(m.log(0).contains("new member connections use it"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -304,6 +304,7 @@ const KNOWN: &[&str] = &[
     "X509AuthenticationProvider.superUser",
     "sslQuorum",
     "portUnification",
+    "sslQuorumReloadCertFiles",
     "ssl.quorum.keyStore.location",
     "ssl.quorum.keyStore.password",
     "ssl.quorum.keyStore.passwordPath",
@@ -396,9 +397,6 @@ fn unsupported(key: &str, value: &str) -> Option<&'static str> {
     let sasl = "SASL authentication is not supported yet";
     let quorum_auth = "quorum authentication (SASL) is not supported yet";
     Some(match k {
-        "sslQuorumReloadCertFiles" if on(value) => {
-            "reloading the quorum's certificates is not supported yet"
-        }
         "admin.forceHttps" | "admin.portUnification" | "admin.needClientAuth" if on(value) => {
             "HTTPS for the AdminServer is not supported yet"
         }

@@ -46,6 +46,8 @@ pub struct QuorumTls {
     /// `ssl.quorum.handshakeDetectionTimeoutMillis` (5000): how long a unified port waits
     /// for the first bytes before taking a connection as plaintext.
     pub detection_timeout_ms: u64,
+    /// `sslQuorumReloadCertFiles`: re-read the `ssl.quorum` stores when their files change.
+    pub reload: bool,
     pub common: TlsCommon,
 }
 
@@ -182,6 +184,7 @@ pub(super) fn parse_quorum(p: &Props) -> Result<Option<QuorumTls>, ConfigError> 
         ssl_quorum,
         port_unification,
         detection_timeout_ms: if detection < 1 { 5000 } else { detection },
+        reload: p.boolean("sslQuorumReloadCertFiles", false)?,
         common: common(p, "ssl.quorum.", "TLS between ensemble members")?,
     }))
 }

@@ -28,7 +28,7 @@ pub struct ServerTls {
     stamps: Mutex<Vec<(String, Option<SystemTime>, u64)>>,
 }
 
-fn stamp(path: &str) -> (String, Option<SystemTime>, u64) {
+pub(crate) fn stamp(path: &str) -> (String, Option<SystemTime>, u64) {
     let md = std::fs::metadata(path).ok();
     (
         path.to_string(),

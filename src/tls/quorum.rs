@@ -15,11 +15,12 @@ use rustls::{
 };
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, RwLock};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+use tracing::{info, warn};
 
 /// A connection between members: plaintext, or TLS from either end.
 pub enum QStream {
@@ -129,40 +130,86 @@ impl ServerCertVerifier for PeerVerifier {
 /// The quorum's TLS: how its ports accept and how it dials.
 pub struct QuorumTls {
     settings: Settings,
-    server: Arc<ServerConfig>,
-    client: Arc<ClientConfig>,
+    configs: RwLock<(Arc<ServerConfig>, Arc<ClientConfig>)>,
+    stamps: Mutex<Vec<(String, Option<SystemTime>, u64)>>,
+}
+
+fn configs(settings: &Settings) -> Result<(Arc<ServerConfig>, Arc<ClientConfig>), String> {
+    let c = &settings.common;
+    let server = server_config(c)?;
+    let provider = Arc::new(provider(c)?);
+    let roots = Arc::new(roots(c)?.ok_or("ssl.quorum needs a trust store")?);
+    let inner = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
+        .build()
+        .map_err(|e| e.to_string())?;
+    let key = key_material(c)?;
+    let client = ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&versions(c, &provider)?)
+        .map_err(|e| e.to_string())?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(PeerVerifier {
+            inner,
+            check_name: c.hostname_verification,
+        }))
+        .with_client_auth_cert(key.chain, key.key)
+        .map_err(|e| format!("{}: {e}", c.key_store.location))?;
+    Ok((Arc::new(server), Arc::new(client)))
 }
 
 impl QuorumTls {
     /// Loads the `ssl.quorum` stores (blocking file reads: at start-up).
     pub fn new(settings: Settings) -> Result<Arc<QuorumTls>, String> {
-        let c = &settings.common;
-        let server = server_config(c)?;
-        let provider = Arc::new(provider(c)?);
-        let roots = Arc::new(roots(c)?.ok_or("ssl.quorum needs a trust store")?);
-        let inner = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
-            .build()
-            .map_err(|e| e.to_string())?;
-        let key = key_material(c)?;
-        let client = ClientConfig::builder_with_provider(provider.clone())
-            .with_protocol_versions(&versions(c, &provider)?)
-            .map_err(|e| e.to_string())?
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(PeerVerifier {
-                inner,
-                check_name: c.hostname_verification,
-            }))
-            .with_client_auth_cert(key.chain, key.key)
-            .map_err(|e| format!("{}: {e}", c.key_store.location))?;
-        Ok(Arc::new(QuorumTls {
+        let pair = configs(&settings)?;
+        let t = QuorumTls {
+            configs: RwLock::new(pair),
+            stamps: Mutex::new(Vec::new()),
             settings,
-            server: Arc::new(server),
-            client: Arc::new(client),
-        }))
+        };
+        *t.stamps.lock().unwrap_or_else(|e| e.into_inner()) = t.files();
+        Ok(Arc::new(t))
     }
 
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    fn files(&self) -> Vec<(String, Option<SystemTime>, u64)> {
+        let c = &self.settings.common;
+        let mut v = vec![super::stamp(&c.key_store.location)];
+        if let Some(t) = &c.trust_store {
+            v.push(super::stamp(&t.location));
+        }
+        v
+    }
+
+    fn current(&self) -> (Arc<ServerConfig>, Arc<ClientConfig>) {
+        self.configs
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// With `sslQuorumReloadCertFiles`: re-reads the stores if a file changed (blocking: run
+    /// it off the async workers). New connections use them; a file that does not load is
+    /// logged and the last good stores stay.
+    pub fn reload_if_changed(&self) {
+        let now = self.files();
+        {
+            let mut seen = self.stamps.lock().unwrap_or_else(|e| e.into_inner());
+            if *seen == now {
+                return;
+            }
+            *seen = now;
+        }
+        match configs(&self.settings) {
+            Ok(pair) => {
+                *self.configs.write().unwrap_or_else(|e| e.into_inner()) = pair;
+                info!("quorum TLS key or trust store changed: new member connections use it");
+            }
+            Err(e) => warn!(
+                "quorum TLS key or trust store changed but cannot be used ({e}); the previous one keeps serving"
+            ),
+        }
     }
 }
 
@@ -208,7 +255,7 @@ pub async fn accept(t: &Transport, tcp: TcpStream) -> io::Result<QStream> {
     if !tls {
         return Ok(QStream::Plain(tcp));
     }
-    let acceptor = tokio_rustls::TlsAcceptor::from(t.server.clone());
+    let acceptor = tokio_rustls::TlsAcceptor::from(t.current().0);
     let wait = Duration::from_millis(t.settings.detection_timeout_ms.max(10_000));
     match tokio::time::timeout(wait, acceptor.accept(tcp)).await {
         Ok(Ok(s)) => Ok(QStream::Accepted(Box::new(s))),
@@ -224,7 +271,7 @@ pub async fn connect(t: &Transport, tcp: TcpStream, host: &str) -> io::Result<QS
     };
     let name = ServerName::try_from(host.to_string())
         .map_err(|e| io::Error::other(format!("{host}: {e}")))?;
-    let connector = tokio_rustls::TlsConnector::from(t.client.clone());
+    let connector = tokio_rustls::TlsConnector::from(t.current().1);
     match tokio::time::timeout(Duration::from_secs(10), connector.connect(name, tcp)).await {
         Ok(Ok(s)) => Ok(QStream::Dialled(Box::new(s))),
         Ok(Err(e)) => Err(io::Error::other(format!(

@@ -281,6 +281,17 @@ impl Node {
                 t.settings().ssl_quorum,
                 t.settings().port_unification
             );
+            if t.settings().reload {
+                let t = t.clone();
+                tokio::spawn(async move {
+                    let mut every = tokio::time::interval(std::time::Duration::from_secs(2));
+                    loop {
+                        every.tick().await;
+                        let t = t.clone();
+                        let _ = tokio::task::spawn_blocking(move || t.reload_if_changed()).await;
+                    }
+                });
+            }
         }
         if let Some(e) = self.ensemble.as_mut() {
             e.tls = tls.clone();
