@@ -103,14 +103,7 @@ pub async fn run(cfg: config::Config) -> std::io::Result<()> {
             tracing::info!("client.portUnification: the client port also takes TLS connections");
         }
         let t = t.clone();
-        tokio::spawn(async move {
-            let mut every = tokio::time::interval(std::time::Duration::from_secs(2));
-            loop {
-                every.tick().await;
-                let t = t.clone();
-                let _ = tokio::task::spawn_blocking(move || t.reload_if_changed()).await;
-            }
-        });
+        tls::reload::poll(move || t.reload_if_changed());
     }
     let plain_transport = match &tls {
         Some(t) if t.settings().port_unification => net::Transport::Unified(t.clone()),

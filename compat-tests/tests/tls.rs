@@ -83,13 +83,15 @@ fn probe(secure: u16, client: &str, role: &str) -> String {
     run_suite("bash", &["-c", &cmd], Duration::from_secs(120))
 }
 
-/// The x509 sequence: the owner's ACLs, another identity, the super user, and two
-/// certificates the server must refuse.
+/// The x509 sequence: the owner's ACLs, the owner and another identity (a certificate naming
+/// another address, which the default settings accept), the super user, and two certificates
+/// the server must refuse.
 fn x509_sequence(secure: u16) -> Vec<String> {
     [
         ("client", "owner"),
         ("super", "other"),
         ("client", "other"),
+        ("other-ip", "other"),
         ("stranger", "other"),
         ("expired", "other"),
         ("super", "super"),
@@ -124,7 +126,9 @@ fn x509_identities_and_acl_decisions_are_those_of_zookeeper_3_9() {
         "WHOAMI ip=127.0.0.1 ; x509=1.2.840.113549.1.9.1=#160f6f6e65406578616d706c652e636f6d,CN=client \\#1 \\<one\\>,OU=ops+UID=42,O=Acme\\, Inc.,C=US",
         "WHOAMI ip=127.0.0.1 ; super= ; x509=CN=zk admin,O=ferrozk",
         "create with x509 id 'not a name' INVALIDACL",
+        "WHOAMI ip=127.0.0.1 ; x509=CN=elsewhere",
         "setData /x509 NOAUTH",
+        "create /x509/o NOAUTH",
     ] {
         assert!(all.contains(line), "{line:?} missing:\n{all}");
     }
@@ -132,79 +136,66 @@ fn x509_identities_and_acl_decisions_are_those_of_zookeeper_3_9() {
     assert!(ferrozk.is_alive(), "{}", ferrozk.log());
 }
 
-#[test]
-fn kazoo_suite_over_tls_with_a_pkcs12_store() {
+/// A client suite over TLS against ferrozk serving `key_store`: `env` (VAR=value) and the
+/// suite's command line, to which the secure connect string is added. The suites check ACLs
+/// as an anonymous client sees them, so they connect without a client certificate, which
+/// `ssl.clientAuth=want` allows.
+fn suite_over_tls(key_store: &str, env: &[String], command: &[&str], minutes: u64) {
     let secure = free_port();
-    // The suite checks ACLs as an anonymous client sees them: TLS without a client
-    // certificate, which ssl.clientAuth=want allows.
     let mut srv = Server::ferrozk_with(&format!(
         "znode.container.checkIntervalMs=1000\n{}ssl.clientAuth=want\n",
-        tls_cfg(secure, &cert("server.p12"))
+        tls_cfg(secure, &cert(key_store))
     ));
-    let tls = format!("{},,", cert("ca.pem"));
-    let out = run_suite(
-        "env",
-        &[
-            &format!("FERROZK_KAZOO_TLS={tls}"),
-            "/usr/bin/python3",
-            "compat-tests/clients/kazoo_suite.py",
-            &format!("127.0.0.1:{secure}"),
-        ],
-        Duration::from_secs(300),
+    let connect = format!("127.0.0.1:{secure}");
+    let mut args: Vec<&str> = env.iter().map(String::as_str).collect();
+    args.extend_from_slice(command);
+    args.push(&connect);
+    let out = run_suite("env", &args, Duration::from_secs(minutes * 60));
+    assert!(
+        out.contains(" passed, 0 failed"),
+        "{command:?} over TLS failed"
     );
-    assert!(out.contains(" passed, 0 failed"), "kazoo over TLS failed");
     assert!(srv.is_alive(), "{}", srv.log());
+}
+
+#[test]
+fn kazoo_suite_over_tls_with_a_pkcs12_store() {
+    suite_over_tls(
+        "server.p12",
+        &[format!("FERROZK_KAZOO_TLS={},,", cert("ca.pem"))],
+        &["/usr/bin/python3", "compat-tests/clients/kazoo_suite.py"],
+        5,
+    );
 }
 
 #[test]
 fn curator_suite_over_tls_with_a_jks_store() {
-    let secure = free_port();
-    let mut srv = Server::ferrozk_with(&format!(
-        "znode.container.checkIntervalMs=1000\n{}ssl.clientAuth=want\n",
-        tls_cfg(secure, &cert("server.jks"))
-    ));
-    let out = run_suite(
-        "env",
+    suite_over_tls(
+        "server.jks",
         &[
-            &format!("FERROZK_JAVA_OPTS={}", java_tls_opts()),
-            &format!("FERROZK_JAVA_EXTRA_CP={}", netty_cp()),
-            "bash",
-            "compat-tests/clients/java/run.sh",
-            "CuratorSuite",
-            &format!("127.0.0.1:{secure}"),
+            format!("FERROZK_JAVA_OPTS={}", java_tls_opts()),
+            format!("FERROZK_JAVA_EXTRA_CP={}", netty_cp()),
         ],
-        Duration::from_secs(400),
+        &["bash", "compat-tests/clients/java/run.sh", "CuratorSuite"],
+        7,
     );
-    assert!(out.contains(" passed, 0 failed"), "Curator over TLS failed");
-    assert!(srv.is_alive(), "{}", srv.log());
 }
 
 #[test]
 fn zkcli_over_tls_with_a_pem_store() {
-    let secure = free_port();
-    let mut srv = Server::ferrozk_with(&format!(
-        "znode.container.checkIntervalMs=1000\n{}ssl.clientAuth=want\n",
-        tls_cfg(secure, &cert("server.pem"))
-    ));
-    let out = run_suite(
-        "env",
-        &[
-            // Debian's zookeeper.jar lists only part of Netty in its manifest (not
-            // netty-resolver or netty-codec, which the TLS socket needs) and zkEnv.sh fixes
-            // the classpath: a later -cp in CLIENT_JVMFLAGS completes it.
-            &format!(
-                "CLIENT_JVMFLAGS={} -cp /etc/zookeeper/conf:/usr/share/java/zookeeper.jar:{}",
-                java_tls_opts(),
-                netty_cp()
-            ),
-            "bash",
-            "compat-tests/clients/zkcli_suite.sh",
-            &format!("127.0.0.1:{secure}"),
-        ],
-        Duration::from_secs(400),
+    // Debian's zookeeper.jar lists only part of Netty in its manifest (not netty-resolver or
+    // netty-codec, which the TLS socket needs) and zkEnv.sh fixes the classpath: a later -cp
+    // in CLIENT_JVMFLAGS completes it.
+    suite_over_tls(
+        "server.pem",
+        &[format!(
+            "CLIENT_JVMFLAGS={} -cp /etc/zookeeper/conf:/usr/share/java/zookeeper.jar:{}",
+            java_tls_opts(),
+            netty_cp()
+        )],
+        &["bash", "compat-tests/clients/zkcli_suite.sh"],
+        7,
     );
-    assert!(out.contains(" passed, 0 failed"), "zkCli over TLS failed");
-    assert!(srv.is_alive(), "{}", srv.log());
 }
 
 #[test]
@@ -280,6 +271,16 @@ fn set_quorum_tls(
     std::fs::write(&cfg, out).unwrap();
 }
 
+/// The election port of member `id`, from its server line.
+fn election_port(m: &compat_tests::ensemble::Ensemble, id: u64) -> u16 {
+    let cfg = std::fs::read_to_string(m.members[0].dir.join("zoo.cfg")).unwrap();
+    cfg.lines()
+        .find(|l| l.starts_with(&format!("server.{id}=")))
+        .and_then(|l| l.rsplit(':').next())
+        .and_then(|p| p.trim().parse().ok())
+        .expect("a server line")
+}
+
 /// A write through member `via`, then read back from every member after a sync.
 fn write_and_read_everywhere(m: &compat_tests::ensemble::Ensemble, via: usize, path: &str) {
     compat_tests::python(&[
@@ -341,13 +342,7 @@ fn quorum_tls_with_a_java_3_9_member_and_the_rolling_switch_from_plaintext() {
         }
     }
     // TLS only now: a plaintext stranger on a ferrozk member's election port is refused.
-    let cfg = std::fs::read_to_string(m.members[0].dir.join("zoo.cfg")).unwrap();
-    let election: u16 = cfg
-        .lines()
-        .find(|l| l.starts_with("server.1="))
-        .and_then(|l| l.rsplit(':').next())
-        .and_then(|p| p.trim().parse().ok())
-        .expect("server.1 line");
+    let election = election_port(&m, 1);
     let mut s = std::net::TcpStream::connect(("127.0.0.1", election)).unwrap();
     use std::io::{Read, Write};
     s.write_all(&[0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0])
@@ -406,13 +401,7 @@ fn quorum_certificates_reload_with_ssl_quorum_reload_cert_files() {
     }
     m.wait_stable(Duration::from_secs(60));
     write_and_read_everywhere(&m, 0, "/qreload/before");
-    let cfg = std::fs::read_to_string(m.members[0].dir.join("zoo.cfg")).unwrap();
-    let election: u16 = cfg
-        .lines()
-        .find(|l| l.starts_with("server.1="))
-        .and_then(|l| l.rsplit(':').next())
-        .and_then(|p| p.trim().parse().ok())
-        .expect("server.1 line");
+    let election = election_port(&m, 1);
     // The certificate member 1's election port presents, to a client the CA signed.
     let peer_cn = || {
         compat_tests::python(&[

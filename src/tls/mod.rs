@@ -8,6 +8,7 @@
 pub mod dn;
 pub mod keystore;
 pub mod quorum;
+pub mod reload;
 
 use crate::config::{ClientAuth, ClientTls, TlsCommon, X509Settings};
 use jute::Id;
@@ -15,26 +16,23 @@ use rustls::crypto::CryptoProvider;
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig};
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::SystemTime;
+use std::sync::Arc;
 use tracing::{info, warn};
 
 /// The client port's TLS configuration, replaced as a whole when the stores change.
 pub struct ServerTls {
     settings: ClientTls,
     x509: X509Settings,
-    current: RwLock<Arc<ServerConfig>>,
-    /// The stores' files as last loaded: (path, modification time, length).
-    stamps: Mutex<Vec<(String, Option<SystemTime>, u64)>>,
+    current: reload::Reloadable<Arc<ServerConfig>>,
 }
 
-pub(crate) fn stamp(path: &str) -> (String, Option<SystemTime>, u64) {
-    let md = std::fs::metadata(path).ok();
-    (
-        path.to_string(),
-        md.as_ref().and_then(|m| m.modified().ok()),
-        md.map(|m| m.len()).unwrap_or(0),
-    )
+/// The files of a key store and a trust store, watched for changes.
+fn store_files(c: &TlsCommon) -> Vec<String> {
+    let mut v = vec![c.key_store.location.clone()];
+    if let Some(t) = &c.trust_store {
+        v.push(t.location.clone());
+    }
+    v
 }
 
 /// The crypto provider with the cipher suites `ssl.ciphersuites` names (IANA names, as Java
@@ -172,23 +170,13 @@ fn server_config(s: &TlsCommon) -> Result<ServerConfig, String> {
 impl ServerTls {
     /// Loads the stores (blocking file reads: at start-up, or off the async workers).
     pub fn new(settings: ClientTls, x509: X509Settings) -> Result<Arc<ServerTls>, String> {
-        let cfg = build(&settings)?;
-        let tls = ServerTls {
-            stamps: Mutex::new(Vec::new()),
-            current: RwLock::new(Arc::new(cfg)),
+        let cfg = Arc::new(build(&settings)?);
+        let files = store_files(&common(&settings));
+        Ok(Arc::new(ServerTls {
+            current: reload::Reloadable::new(cfg, files, "TLS", "client"),
             settings,
             x509,
-        };
-        *tls.stamps.lock().unwrap_or_else(|e| e.into_inner()) = tls.files();
-        Ok(Arc::new(tls))
-    }
-
-    fn files(&self) -> Vec<(String, Option<SystemTime>, u64)> {
-        let mut v = vec![stamp(&self.settings.key_store.location)];
-        if let Some(t) = &self.settings.trust_store {
-            v.push(stamp(&t.location));
-        }
-        v
+        }))
     }
 
     pub fn settings(&self) -> &ClientTls {
@@ -197,31 +185,13 @@ impl ServerTls {
 
     /// The configuration new connections get.
     pub fn config(&self) -> Arc<ServerConfig> {
-        self.current
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.current.get()
     }
 
     /// Re-reads the stores if a file changed (blocking: run it off the async workers).
     pub fn reload_if_changed(&self) {
-        let now = self.files();
-        {
-            let mut seen = self.stamps.lock().unwrap_or_else(|e| e.into_inner());
-            if *seen == now {
-                return;
-            }
-            *seen = now;
-        }
-        match build(&self.settings) {
-            Ok(cfg) => {
-                *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(cfg);
-                info!("TLS key or trust store changed: new client connections use it");
-            }
-            Err(e) => warn!(
-                "TLS key or trust store changed but cannot be used ({e}); the previous one keeps serving"
-            ),
-        }
+        self.current
+            .reload_if_changed(|| build(&self.settings).map(Arc::new));
     }
 
     /// The identities a TLS connection carries: `x509` with the client certificate's subject

@@ -15,12 +15,11 @@ use rustls::{
 };
 use std::io;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tracing::{info, warn};
 
 /// A connection between members: plaintext, or TLS from either end.
 pub enum QStream {
@@ -130,8 +129,7 @@ impl ServerCertVerifier for PeerVerifier {
 /// The quorum's TLS: how its ports accept and how it dials.
 pub struct QuorumTls {
     settings: Settings,
-    configs: RwLock<(Arc<ServerConfig>, Arc<ClientConfig>)>,
-    stamps: Mutex<Vec<(String, Option<SystemTime>, u64)>>,
+    configs: super::reload::Reloadable<(Arc<ServerConfig>, Arc<ClientConfig>)>,
 }
 
 fn configs(settings: &Settings) -> Result<(Arc<ServerConfig>, Arc<ClientConfig>), String> {
@@ -160,56 +158,25 @@ impl QuorumTls {
     /// Loads the `ssl.quorum` stores (blocking file reads: at start-up).
     pub fn new(settings: Settings) -> Result<Arc<QuorumTls>, String> {
         let pair = configs(&settings)?;
-        let t = QuorumTls {
-            configs: RwLock::new(pair),
-            stamps: Mutex::new(Vec::new()),
+        let files = super::store_files(&settings.common);
+        Ok(Arc::new(QuorumTls {
+            configs: super::reload::Reloadable::new(pair, files, "quorum TLS", "member"),
             settings,
-        };
-        *t.stamps.lock().unwrap_or_else(|e| e.into_inner()) = t.files();
-        Ok(Arc::new(t))
+        }))
     }
 
     pub fn settings(&self) -> &Settings {
         &self.settings
     }
 
-    fn files(&self) -> Vec<(String, Option<SystemTime>, u64)> {
-        let c = &self.settings.common;
-        let mut v = vec![super::stamp(&c.key_store.location)];
-        if let Some(t) = &c.trust_store {
-            v.push(super::stamp(&t.location));
-        }
-        v
-    }
-
     fn current(&self) -> (Arc<ServerConfig>, Arc<ClientConfig>) {
-        self.configs
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.configs.get()
     }
 
     /// With `sslQuorumReloadCertFiles`: re-reads the stores if a file changed (blocking: run
-    /// it off the async workers). New connections use them; a file that does not load is
-    /// logged and the last good stores stay.
+    /// it off the async workers).
     pub fn reload_if_changed(&self) {
-        let now = self.files();
-        {
-            let mut seen = self.stamps.lock().unwrap_or_else(|e| e.into_inner());
-            if *seen == now {
-                return;
-            }
-            *seen = now;
-        }
-        match configs(&self.settings) {
-            Ok(pair) => {
-                *self.configs.write().unwrap_or_else(|e| e.into_inner()) = pair;
-                info!("quorum TLS key or trust store changed: new member connections use it");
-            }
-            Err(e) => warn!(
-                "quorum TLS key or trust store changed but cannot be used ({e}); the previous one keeps serving"
-            ),
-        }
+        self.configs.reload_if_changed(|| configs(&self.settings));
     }
 }
 

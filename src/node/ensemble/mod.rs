@@ -283,14 +283,7 @@ impl Node {
             );
             if t.settings().reload {
                 let t = t.clone();
-                tokio::spawn(async move {
-                    let mut every = tokio::time::interval(std::time::Duration::from_secs(2));
-                    loop {
-                        every.tick().await;
-                        let t = t.clone();
-                        let _ = tokio::task::spawn_blocking(move || t.reload_if_changed()).await;
-                    }
-                });
+                crate::tls::reload::poll(move || t.reload_if_changed());
             }
         }
         if let Some(e) = self.ensemble.as_mut() {
