@@ -123,7 +123,40 @@ pub async fn run(cfg: config::Config) -> std::io::Result<()> {
     ));
     let mut http_tasks = Vec::new();
     let admin = &cfg.settings.admin;
-    if admin.enabled {
+    // HTTPS: the ssl.quorum key store, as ZooKeeper's AdminServer uses it. As in ZooKeeper, a
+    // store that does not load leaves the server without its AdminServer (never plain HTTP).
+    let mut admin_enabled = admin.enabled;
+    let admin_https = match cfg.settings.admin_tls.clone().filter(|_| admin.enabled) {
+        None => None,
+        Some(a) => {
+            let c = a.common.clone();
+            match tokio::task::spawn_blocking(move || tls::admin_config(&c))
+                .await
+                .map_err(std::io::Error::other)?
+            {
+                Ok(config) => {
+                    tracing::info!(
+                        "AdminServer HTTPS: {}",
+                        if a.force_https {
+                            "forceHttps (TLS only)"
+                        } else {
+                            "portUnification (TLS and plain HTTP)"
+                        }
+                    );
+                    Some(ops::admin::Https {
+                        config,
+                        force: a.force_https,
+                    })
+                }
+                Err(e) => {
+                    tracing::error!("AdminServer HTTPS: {e}; the AdminServer is not started");
+                    admin_enabled = false;
+                    None
+                }
+            }
+        }
+    };
+    if admin_enabled {
         let (host, port) = (admin.address.as_str(), admin.port);
         match bind_http(host, port).await {
             Ok(l) => {
@@ -132,7 +165,11 @@ pub async fn run(cfg: config::Config) -> std::io::Result<()> {
                     l.local_addr()?,
                     http.command_url
                 );
-                http_tasks.push(tokio::spawn(ops::admin::serve(l, http.clone())));
+                http_tasks.push(tokio::spawn(ops::admin::serve(
+                    l,
+                    http.clone(),
+                    admin_https.clone(),
+                )));
             }
             // As ZooKeeper: a server without its AdminServer still serves clients.
             Err(e) => tracing::error!("problem starting the AdminServer on {host}:{port}: {e}"),
@@ -150,7 +187,7 @@ pub async fn run(cfg: config::Config) -> std::io::Result<()> {
             ))
         })?;
         tracing::info!("Prometheus metrics on http://{}/metrics", l.local_addr()?);
-        http_tasks.push(tokio::spawn(ops::admin::serve(l, http.clone())));
+        http_tasks.push(tokio::spawn(ops::admin::serve(l, http.clone(), None)));
         // The exporter drains its histograms on upkeep; without a scrape they would grow.
         http_tasks.push(tokio::spawn(async move {
             let mut every = tokio::time::interval(std::time::Duration::from_secs(5));

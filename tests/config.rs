@@ -84,8 +84,7 @@ fn client_tls_settings_ferrozk_lacks_are_refused() {
          ssl.clientAuth=need\n\
          ssl.crl=true\n\
          ssl.ocsp=true\n\
-         ssl.context.supplier.class=com.example.MySslContext\n\
-         admin.forceHttps=true",
+         ssl.context.supplier.class=com.example.MySslContext",
     );
     assert_names(
         &err,
@@ -93,7 +92,6 @@ fn client_tls_settings_ferrozk_lacks_are_refused() {
             "ssl.crl",
             "ssl.ocsp",
             "ssl.context.supplier.class",
-            "admin.forceHttps",
             "revocation",
         ],
     );

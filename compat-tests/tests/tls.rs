@@ -436,3 +436,66 @@ fn quorum_certificates_reload_with_ssl_quorum_reload_cert_files() {
     assert!(m.log(0).contains("new member connections use it"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Waits (20 s at most) until something listens on `port`.
+fn wait_for_tcp(port: u16) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing on port {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn admin_server_over_https_forced_and_unified() {
+    let admin_cfg = |mode: &str, port: u16| {
+        format!(
+            "admin.enableServer=true\nadmin.serverAddress=127.0.0.1\nadmin.serverPort={port}\n{mode}=true\n\
+             ssl.quorum.keyStore.location={}\nssl.quorum.keyStore.password=secret\n",
+            cert("server.p12")
+        )
+    };
+    // GET /commands/ruok over https (checked against the test CA) or plain http: the status,
+    // or the error's class.
+    let get = |scheme: &str, port: u16| {
+        compat_tests::python(&[
+            "-c",
+            "import ssl, sys, urllib.request\nctx = ssl.create_default_context(cafile=sys.argv[3])\ntry:\n    r = urllib.request.urlopen('%s://127.0.0.1:%s/commands/ruok' % (sys.argv[1], sys.argv[2]), context=ctx, timeout=10)\n    print(r.status, r.read().decode())\nexcept Exception as e:\n    print('ERROR', type(e).__name__)\n",
+            scheme,
+            &port.to_string(),
+            &cert("ca.pem"),
+        ])
+    };
+    let unified = free_port();
+    let srv = Server::ferrozk_with(&admin_cfg("admin.portUnification", unified));
+    wait_for_tcp(unified);
+    let https = get("https", unified);
+    assert!(
+        https.starts_with("200") && https.contains("\"command\""),
+        "{https}"
+    );
+    let http = get("http", unified);
+    assert!(
+        http.starts_with("200"),
+        "plain HTTP on the unified port: {http}"
+    );
+    drop(srv);
+    let forced = free_port();
+    let srv = Server::ferrozk_with(&admin_cfg("admin.forceHttps", forced));
+    wait_for_tcp(forced);
+    let https = get("https", forced);
+    assert!(https.starts_with("200"), "{https}");
+    let http = get("http", forced);
+    assert!(
+        http.starts_with("ERROR"),
+        "plain HTTP must fail with forceHttps: {http}"
+    );
+    assert!(
+        srv.log().contains("AdminServer HTTPS: forceHttps"),
+        "{}",
+        srv.log()
+    );
+}

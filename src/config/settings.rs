@@ -168,6 +168,8 @@ pub struct Settings {
     pub client_tls: Option<super::tls::ClientTls>,
     /// TLS between members (`sslQuorum`, `portUnification`, `ssl.quorum.*`).
     pub quorum_tls: Option<super::tls::QuorumTls>,
+    /// HTTPS for the AdminServer (`admin.forceHttps`, `admin.portUnification`).
+    pub admin_tls: Option<super::tls::AdminTls>,
     pub x509: super::tls::X509Settings,
 }
 
@@ -210,7 +212,9 @@ impl Settings {
         };
         let (client_tls, x509) = super::tls::parse(&p)?;
         let quorum_tls = super::tls::parse_quorum(&p)?;
+        let admin_tls = super::tls::parse_admin(&p)?;
         Ok(Settings {
+            admin_tls,
             client_tls,
             quorum_tls,
             x509,
@@ -305,6 +309,9 @@ const KNOWN: &[&str] = &[
     "sslQuorum",
     "portUnification",
     "sslQuorumReloadCertFiles",
+    "admin.forceHttps",
+    "admin.portUnification",
+    "admin.needClientAuth",
     "ssl.quorum.keyStore.location",
     "ssl.quorum.keyStore.password",
     "ssl.quorum.keyStore.passwordPath",
@@ -397,11 +404,11 @@ fn unsupported(key: &str, value: &str) -> Option<&'static str> {
     let sasl = "SASL authentication is not supported yet";
     let quorum_auth = "quorum authentication (SASL) is not supported yet";
     Some(match k {
-        "admin.forceHttps" | "admin.portUnification" | "admin.needClientAuth" if on(value) => {
-            "HTTPS for the AdminServer is not supported yet"
-        }
         "ssl.crl" | "ssl.ocsp" | "ssl.quorum.crl" | "ssl.quorum.ocsp" if on(value) => {
             "certificate revocation checking (CRL, OCSP) is not supported yet"
+        }
+        "metricsProvider.httpsPort" => {
+            "the Prometheus endpoint over HTTPS (ZooKeeper 3.10) is not supported yet"
         }
         "ssl.context.supplier.class" | "ssl.quorum.context.supplier.class" => {
             "a Java SSLContext supplier class cannot run in ferrozk"

@@ -51,6 +51,17 @@ pub struct QuorumTls {
     pub common: TlsCommon,
 }
 
+/// HTTPS for the AdminServer: `admin.forceHttps` (TLS only) or `admin.portUnification` (TLS
+/// and plain HTTP on one port), with the `ssl.quorum` key store, as ZooKeeper's Jetty server
+/// has it; `admin.needClientAuth` (3.9) asks for a client certificate the `ssl.quorum` trust
+/// store accepts.
+#[derive(Debug, Clone)]
+pub struct AdminTls {
+    pub force_https: bool,
+    pub port_unification: bool,
+    pub common: TlsCommon,
+}
+
 /// The TLS side of the client port.
 #[derive(Debug, Clone)]
 pub struct ClientTls {
@@ -119,7 +130,12 @@ fn list(v: Option<String>) -> Vec<String> {
 }
 
 /// The stores and protocol keys under `prefix` (`ssl.` or `ssl.quorum.`).
-fn common(p: &Props, prefix: &str, needed_by: &str) -> Result<TlsCommon, ConfigError> {
+fn common(
+    p: &Props,
+    prefix: &str,
+    needed_by: &str,
+    trust_needed: bool,
+) -> Result<TlsCommon, ConfigError> {
     let key_store = store(p, &format!("{prefix}keyStore"))?.ok_or_else(|| {
         p.invalid(
             &format!("{prefix}keyStore.location"),
@@ -135,7 +151,7 @@ fn common(p: &Props, prefix: &str, needed_by: &str) -> Result<TlsCommon, ConfigE
         Some(v) => return Err(p.invalid(&auth_key, v, "must be none, want or need")),
     };
     let trust_store = store(p, &format!("{prefix}trustStore"))?;
-    if trust_store.is_none() {
+    if trust_store.is_none() && trust_needed {
         return Err(p.invalid(
             &format!("{prefix}trustStore.location"),
             "",
@@ -172,6 +188,30 @@ fn common(p: &Props, prefix: &str, needed_by: &str) -> Result<TlsCommon, ConfigE
     })
 }
 
+/// `admin.forceHttps`, `admin.portUnification`, `admin.needClientAuth`.
+pub(super) fn parse_admin(p: &Props) -> Result<Option<AdminTls>, ConfigError> {
+    let force_https = p.boolean("admin.forceHttps", false)?;
+    let port_unification = p.boolean("admin.portUnification", false)?;
+    if !force_https && !port_unification {
+        return Ok(None);
+    }
+    let need = p.boolean("admin.needClientAuth", false)?;
+    let mut common = common(p, "ssl.quorum.", "HTTPS for the AdminServer", need)?;
+    // Jetty's defaults, as ZooKeeper applies none of the quorum's protocol settings there.
+    common.protocols.clear();
+    common.ciphersuites.clear();
+    common.client_auth = if need {
+        ClientAuth::Need
+    } else {
+        ClientAuth::None
+    };
+    Ok(Some(AdminTls {
+        force_https,
+        port_unification,
+        common,
+    }))
+}
+
 /// `sslQuorum`, `portUnification` and the `ssl.quorum.*` keys.
 pub(super) fn parse_quorum(p: &Props) -> Result<Option<QuorumTls>, ConfigError> {
     let ssl_quorum = p.boolean("sslQuorum", false)?;
@@ -185,7 +225,7 @@ pub(super) fn parse_quorum(p: &Props) -> Result<Option<QuorumTls>, ConfigError> 
         port_unification,
         detection_timeout_ms: if detection < 1 { 5000 } else { detection },
         reload: p.boolean("sslQuorumReloadCertFiles", false)?,
-        common: common(p, "ssl.quorum.", "TLS between ensemble members")?,
+        common: common(p, "ssl.quorum.", "TLS between ensemble members", true)?,
     }))
 }
 

@@ -87,7 +87,15 @@ fn json_resp(status: StatusCode, mut body: Map<String, Json>, command: &str) -> 
 }
 
 /// Serves one listener (the AdminServer's or the metrics provider's) until the process ends.
-pub async fn serve(listener: TcpListener, http: Arc<Http>) {
+/// HTTPS on an AdminServer port: TLS only (`admin.forceHttps`), or TLS and plain HTTP told
+/// apart by the first byte (`admin.portUnification`: 0x16 begins a TLS handshake).
+#[derive(Clone)]
+pub struct Https {
+    pub config: Arc<rustls::ServerConfig>,
+    pub force: bool,
+}
+
+pub async fn serve(listener: TcpListener, http: Arc<Http>, https: Option<Https>) {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(x) => x,
@@ -98,19 +106,45 @@ pub async fn serve(listener: TcpListener, http: Arc<Http>) {
             }
         };
         let http = http.clone();
+        let https = https.clone();
         tokio::spawn(async move {
-            let svc = service_fn(move |req| {
-                let http = http.clone();
-                async move { Ok::<_, std::convert::Infallible>(handle(&http, req, peer).await) }
-            });
-            let conn = http1::Builder::new()
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(30))
-                .serve_connection(TokioIo::new(stream), svc);
-            if let Err(e) = conn.await {
-                tracing::debug!("http connection from {peer}: {e}");
+            let Some(https) = https else {
+                return serve_connection(stream, http, peer).await;
+            };
+            let tls = https.force || {
+                let mut b = [0u8; 1];
+                matches!(
+                    tokio::time::timeout(Duration::from_secs(30), stream.peek(&mut b)).await,
+                    Ok(Ok(1)) if b[0] == 0x16
+                )
+            };
+            if !tls {
+                return serve_connection(stream, http, peer).await;
+            }
+            let acceptor = tokio_rustls::TlsAcceptor::from(https.config);
+            match tokio::time::timeout(Duration::from_secs(30), acceptor.accept(stream)).await {
+                Ok(Ok(s)) => serve_connection(s, http, peer).await,
+                Ok(Err(e)) => info!("HTTPS handshake with {peer} failed: {e}"),
+                Err(_) => info!("HTTPS handshake with {peer} timed out"),
             }
         });
+    }
+}
+
+async fn serve_connection<S>(stream: S, http: Arc<Http>, peer: SocketAddr)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let svc = service_fn(move |req| {
+        let http = http.clone();
+        async move { Ok::<_, std::convert::Infallible>(handle(&http, req, peer).await) }
+    });
+    let conn = http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(30))
+        .serve_connection(TokioIo::new(stream), svc);
+    if let Err(e) = conn.await {
+        tracing::debug!("http connection from {peer}: {e}");
     }
 }
 

@@ -138,6 +138,11 @@ fn key_material(s: &TlsCommon) -> Result<keystore::KeyMaterial, String> {
     )
 }
 
+/// The AdminServer's HTTPS configuration (blocking file reads: at start-up).
+pub fn admin_config(c: &TlsCommon) -> Result<Arc<ServerConfig>, String> {
+    server_config(c).map(Arc::new)
+}
+
 /// A server configuration: our certificate, and client certificates checked as
 /// `client_auth` says against the trust store.
 fn server_config(s: &TlsCommon) -> Result<ServerConfig, String> {
