@@ -182,6 +182,19 @@ fn curator_suite_over_tls_with_a_jks_store() {
 }
 
 #[test]
+fn java_client_recipes_over_tls_with_a_pkcs12_store() {
+    suite_over_tls(
+        "server.p12",
+        &[
+            format!("FERROZK_JAVA_OPTS={}", java_tls_opts()),
+            format!("FERROZK_JAVA_EXTRA_CP={}", netty_cp()),
+        ],
+        &["bash", "compat-tests/clients/java/run.sh", "RawRecipes"],
+        7,
+    );
+}
+
+#[test]
 fn zkcli_over_tls_with_a_pem_store() {
     // Debian's zookeeper.jar lists only part of Netty in its manifest (not netty-resolver or
     // netty-codec, which the TLS socket needs) and zkEnv.sh fixes the classpath: a later -cp
@@ -207,7 +220,8 @@ fn unification_refused_handshakes_and_certificate_reload() {
     let key_store = dir.join("server.pem");
     std::fs::copy(cert("server.pem"), &key_store).unwrap();
     let mut srv = Server::ferrozk_with(&format!(
-        "{}client.portUnification=true\nnio.sessionlessCnxnTimeout=1500\n",
+        "{}client.portUnification=true\nnio.sessionlessCnxnTimeout=1500\n\
+         ssl.clientHostnameVerification=true\n",
         tls_cfg(secure, &key_store.display().to_string())
     ));
     let plain_only = Server::ferrozk();
@@ -231,6 +245,7 @@ fn unification_refused_handshakes_and_certificate_reload() {
     let log = srv.log();
     for line in [
         "unsuccessful TLS handshake",
+        "does not name the client's address",
         "new client connections use it",
         "the previous one keeps serving",
     ] {

@@ -5,7 +5,8 @@ kazoo: each check prints `PASS <what>` or `FAIL <what>: <why>`, then a summary l
 usage: tls_checks.py <certs dir> <unified plain port> <secure port> <plain-only port>
          <server keystore file to rewrite (PEM)>
   The server on <unified plain port> has client.portUnification=true and <secure port> as
-  secureClientPort, with ssl.clientAuth=need and nio.sessionlessCnxnTimeout=1500; its key store
+  secureClientPort, with ssl.clientAuth=need, ssl.clientHostnameVerification=true and
+  nio.sessionlessCnxnTimeout=1500; its key store
   is the PEM file given, which this script rewrites (reload checks). <plain-only port> is a
   server without TLS.
 """
@@ -117,6 +118,10 @@ for cert, what in [(None, "no client certificate"), ("stranger", "an untrusted c
                    ("expired", "an expired certificate")]:
     r = handshake(secure, cert)
     check("%s is refused" % what, r[0] == "error", r)
+# ssl.clientHostnameVerification=true: a certificate that names another address than the
+# client's is refused (after the handshake, as ZooKeeper's trust manager refuses it).
+r = handshake(secure, "other-ip")
+check("a certificate naming another address is refused", not (r[0] == "ok" and r[2] == b"imok"), r)
 # A stalled handshake is closed (nio.sessionlessCnxnTimeout=1500).
 s = socket.create_connection(("127.0.0.1", secure), timeout=5)
 t0 = time.time()
