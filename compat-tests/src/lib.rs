@@ -3,6 +3,7 @@
 //! stock-client suite against it with a time bound, and stop what was started by PID.
 
 pub mod ensemble;
+pub mod load;
 
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};

@@ -8,109 +8,10 @@
 //! between two acknowledged writes is printed for each run.
 
 use compat_tests::ensemble::Ensemble;
-use compat_tests::{python, workspace, zookeeper_version};
-use std::io::Read;
-use std::process::{Child, Command, Stdio};
+use compat_tests::load::{check, script, Load};
+use compat_tests::{python, zookeeper_version};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn script(name: &str) -> String {
-    workspace()
-        .join("compat-tests/rolling")
-        .join(name)
-        .display()
-        .to_string()
-}
-
-struct Load {
-    child: Child,
-    stop: std::path::PathBuf,
-    started: Instant,
-    /// What the load printed so far, read by a thread of its own so that the load never
-    /// blocks on a full pipe.
-    out: std::sync::Arc<std::sync::Mutex<String>>,
-}
-
-impl Load {
-    fn start(hosts: &str, sessions: usize, prefix: &str) -> Load {
-        let stop = std::env::temp_dir().join(format!(
-            "ferrozk-roll-stop-{}-{}",
-            std::process::id(),
-            prefix.trim_start_matches('/')
-        ));
-        let _ = std::fs::remove_file(&stop);
-        let mut child = Command::new("/usr/bin/python3")
-            .args([
-                &script("load.py"),
-                hosts,
-                &sessions.to_string(),
-                prefix,
-                &stop.display().to_string(),
-                "600",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("python3 with kazoo");
-        let out = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-        let mut stdout = child.stdout.take().unwrap();
-        let sink = out.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 8192];
-            while let Ok(n) = stdout.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-        let load = Load {
-            child,
-            stop,
-            started: Instant::now(),
-            out,
-        };
-        // Every session holds its ephemeral before the roll begins.
-        load.wait_for("STARTED", Duration::from_secs(90));
-        Load {
-            started: Instant::now(),
-            ..load
-        }
-    }
-
-    fn wait_for(&self, line: &str, within: Duration) {
-        let deadline = Instant::now() + within;
-        while !self.out.lock().unwrap().contains(line) {
-            assert!(Instant::now() < deadline, "the load never printed {line}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Seconds since the load started.
-    fn at(&self) -> f64 {
-        self.started.elapsed().as_secs_f64()
-    }
-
-    /// Stops the writes and returns what the load printed; its sessions (and their
-    /// ephemerals) stay until `close`.
-    fn stop_writes(&mut self) -> String {
-        std::fs::write(&self.stop, b"stop").unwrap();
-        self.wait_for("HOLDING", Duration::from_secs(120));
-        self.out.lock().unwrap().clone()
-    }
-
-    fn close(mut self) {
-        let close = std::path::PathBuf::from(format!("{}.close", self.stop.display()));
-        std::fs::write(&close, b"close").unwrap();
-        let mut err = String::new();
-        let _ = self.child.stderr.take().unwrap().read_to_string(&mut err);
-        let st = self.child.wait().unwrap();
-        let _ = std::fs::remove_file(&self.stop);
-        let _ = std::fs::remove_file(&close);
-        assert!(st.success(), "the load failed: {err}");
-    }
-}
 
 /// Reads what the Java members logged since the last look, for failures while following a
 /// leader. A follower whose leader stops sees its connection end (EOF, reset): that is
@@ -309,64 +210,6 @@ fn order(m: &Ensemble, leader_last: bool) -> Vec<usize> {
         o.insert(0, leader);
     }
     o
-}
-
-fn check(m: &Ensemble, out: &str, prefix: &str, sessions: usize) {
-    let acked: std::collections::BTreeSet<&str> = out
-        .lines()
-        .filter_map(|l| l.strip_prefix("ACK ").and_then(|r| r.split(' ').next()))
-        .collect();
-    let gap: Vec<&str> = out
-        .lines()
-        .find(|l| l.starts_with("GAP"))
-        .unwrap_or("GAP ? ?")
-        .split(' ')
-        .collect();
-    println!(
-        "{} acknowledged writes; longest gap between two: {}s, ending at {}s",
-        out.lines().filter(|l| l.starts_with("ACK ")).count(),
-        gap.get(1).unwrap_or(&"?"),
-        gap.get(2).unwrap_or(&"?"),
-    );
-    let mut per_second = std::collections::BTreeMap::new();
-    for l in out.lines().filter(|l| l.starts_with("ACK ")) {
-        if let Some(t) = l.rsplit(' ').next().and_then(|t| t.parse::<f64>().ok()) {
-            *per_second.entry(t as u64).or_insert(0) += 1;
-        }
-    }
-    println!("acknowledged writes per second of the load: {per_second:?}");
-    for k in 0..sessions {
-        assert!(
-            out.contains(&format!("SESSION {k} ok")),
-            "session {k} did not survive: {}",
-            out.lines()
-                .filter(|l| l.starts_with("SESSION"))
-                .collect::<Vec<_>>()
-                .join("; ")
-        );
-    }
-    assert!(acked.len() > 100, "too few writes acknowledged");
-    m.wait_same_zxid(Duration::from_secs(60));
-    let views: Vec<String> = m
-        .all()
-        .into_iter()
-        .map(|i| python(&[&script("dump.py"), &m.members[i].port.to_string(), prefix]))
-        .collect();
-    for (i, v) in views.iter().enumerate() {
-        let paths: std::collections::HashSet<&str> =
-            v.lines().filter_map(|l| l.split(' ').next()).collect();
-        for a in &acked {
-            assert!(paths.contains(a), "member {} lost acknowledged {a}", i + 1);
-        }
-        for k in 0..sessions {
-            assert!(
-                paths.contains(format!("{prefix}/eph-{k}").as_str()),
-                "member {} lost the ephemeral of session {k}",
-                i + 1
-            );
-        }
-        assert_eq!(v, &views[0], "member {} differs from member 1", i + 1);
-    }
 }
 
 /// Rolls an ensemble of Java members to ferrozk and back; `versions[i]` is member i+1's

@@ -337,6 +337,8 @@ fn quorum_tls_with_a_java_3_9_member_and_the_rolling_switch_from_plaintext() {
     }
     m.wait_stable(Duration::from_secs(90));
     write_and_read_everywhere(&m, 0, "/qtls/plain");
+    // Under a write load from sessions spread over the three members, each with an ephemeral.
+    let mut load = compat_tests::load::Load::start(&m.hosts(&m.all()), 4, "/qtls-load");
     for (step, (ssl_quorum, unification)) in [(false, true), (true, true), (true, false)]
         .into_iter()
         .enumerate()
@@ -356,6 +358,9 @@ fn quorum_tls_with_a_java_3_9_member_and_the_rolling_switch_from_plaintext() {
             write_and_read_everywhere(&m, i, &format!("/qtls/step{step}-member{}", i + 1));
         }
     }
+    let out = load.stop_writes();
+    compat_tests::load::check(&m, &out, "/qtls-load", 4);
+    load.close();
     // TLS only now: a plaintext stranger on a ferrozk member's election port is refused.
     let election = election_port(&m, 1);
     let mut s = std::net::TcpStream::connect(("127.0.0.1", election)).unwrap();
