@@ -1104,6 +1104,10 @@ def t_session_expiry():
         ze.add_listener(lambda s: states.append(s))
         sid = ze.client_id[0]
         ze.create(p + "/e", ephemeral=True)
+        # zk may be on another member of an ensemble: sync, so that it sees the ephemeral
+        # before it waits for it to go (without, it may never have seen it).
+        zk.sync(p)
+        check("the other session sees the ephemeral", zk.exists(p + "/e") is not None)
         t0 = time.monotonic()
         proxy.frozen.set()            # server hears nothing from this session
         gone = wait_until(lambda: zk.exists(p + "/e") is None, 30, 0.1)
