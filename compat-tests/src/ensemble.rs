@@ -90,7 +90,9 @@ impl Ensemble {
                     "-Dorg.slf4j.simpleLogger.defaultLogLevel=info",
                     "-Dzookeeper.jmx.log4j.disable=true",
                     "-cp",
-                    "/usr/share/java/zookeeper.jar:/usr/share/java/zookeeper-jute.jar:/usr/share/java/slf4j-simple.jar",
+                    // Netty's codec and resolver too: Debian's zookeeper.jar does not list
+                    // them, and port unification (SslHandler) needs them.
+                    "/usr/share/java/zookeeper.jar:/usr/share/java/zookeeper-jute.jar:/usr/share/java/slf4j-simple.jar:/usr/share/java/netty-codec.jar:/usr/share/java/netty-resolver.jar:/usr/share/java/netty-transport-native-unix-common.jar",
                 ]),
                 // The classpath starts with a logback.xml that logs at INFO to stdout.
                 Some(v) => c.args([

@@ -317,20 +317,32 @@ fn write_and_read_everywhere(m: &compat_tests::ensemble::Ensemble, via: usize, p
 
 #[test]
 fn quorum_tls_with_a_java_3_9_member_and_the_rolling_switch_from_plaintext() {
+    let version = zookeeper_version("ZK39_VERSION");
+    rolling_quorum_tls_switch("qtls39", Some(version.as_str()));
+}
+
+#[test]
+fn quorum_tls_with_a_debian_3_8_member_and_the_rolling_switch_from_plaintext() {
+    // ZooKeeper 3.8 checks the names in both directions on the quorum (it is not in FIPS
+    // mode by default): every certificate here names 127.0.0.1.
+    rolling_quorum_tls_switch("qtls38", None);
+}
+
+/// Members 1 and 2 run ferrozk, member 3 Apache ZooKeeper (`java`: a Maven Central release,
+/// or Debian's 3.8.0). First the documented rolling switch of a live plaintext ensemble under
+/// a write load: every member to portUnification (accepts both), then each to sslQuorum (dials
+/// TLS), then each without portUnification (TLS only).
+fn rolling_quorum_tls_switch(name: &str, java: Option<&str>) {
     use compat_tests::ensemble::Ensemble;
     certs();
     compat_tests::ferrozk_bin();
-    // Members 1 and 2 run ferrozk, member 3 ZooKeeper 3.9.5. First the documented rolling
-    // switch of a live plaintext ensemble: every member to portUnification (accepts both),
-    // then each to sslQuorum (dials TLS), then each without portUnification (TLS only).
-    let version = zookeeper_version("ZK39_VERSION");
     let mut m = Ensemble::new(
-        "qtls",
+        name,
         3,
         &[3],
         &format!("tickTime=500\n{}", quorum_tls_cfg(false, false)),
     );
-    m.set_java_version(3, Some(version.as_str()));
+    m.set_java_version(3, java);
     m.start_all();
     for i in m.all() {
         m.wait_port(i, Duration::from_secs(90));
@@ -338,7 +350,8 @@ fn quorum_tls_with_a_java_3_9_member_and_the_rolling_switch_from_plaintext() {
     m.wait_stable(Duration::from_secs(90));
     write_and_read_everywhere(&m, 0, "/qtls/plain");
     // Under a write load from sessions spread over the three members, each with an ephemeral.
-    let mut load = compat_tests::load::Load::start(&m.hosts(&m.all()), 4, "/qtls-load");
+    let prefix = format!("/{name}-load");
+    let mut load = compat_tests::load::Load::start(&m.hosts(&m.all()), 4, &prefix);
     for (step, (ssl_quorum, unification)) in [(false, true), (true, true), (true, false)]
         .into_iter()
         .enumerate()
@@ -359,7 +372,7 @@ fn quorum_tls_with_a_java_3_9_member_and_the_rolling_switch_from_plaintext() {
         }
     }
     let out = load.stop_writes();
-    compat_tests::load::check(&m, &out, "/qtls-load", 4);
+    compat_tests::load::check(&m, &out, &prefix, 4);
     load.close();
     // TLS only now: a plaintext stranger on a ferrozk member's election port is refused.
     let election = election_port(&m, 1);
