@@ -101,6 +101,46 @@ impl AclPolicy {
     }
 }
 
+/// The attribute types `X500Principal` parses: its keywords (any case), or an OID in dotted
+/// form, bare or after `OID.`.
+fn is_x500_attribute_type(ty: &str) -> bool {
+    const KEYWORDS: &[&str] = &[
+        "CN",
+        "C",
+        "L",
+        "S",
+        "ST",
+        "O",
+        "OU",
+        "T",
+        "IP",
+        "STREET",
+        "DC",
+        "DNQUALIFIER",
+        "DNQ",
+        "SURNAME",
+        "GIVENNAME",
+        "INITIALS",
+        "GENERATION",
+        "EMAIL",
+        "EMAILADDRESS",
+        "UID",
+        "SERIALNUMBER",
+    ];
+    if KEYWORDS.iter().any(|k| k.eq_ignore_ascii_case(ty)) {
+        return true;
+    }
+    let oid = ty
+        .strip_prefix("OID.")
+        .or_else(|| ty.strip_prefix("oid."))
+        .unwrap_or(ty);
+    let parts: Vec<&str> = oid.split('.').collect();
+    parts.len() >= 2
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// Whether an x509 ACL id parses as an X.500 name (`X500Principal`): comma-separated
 /// `type=value` pairs, values possibly quoted or escaped, or `#hex`.
 pub fn is_valid_x500_name(id: &str) -> bool {
@@ -111,20 +151,17 @@ pub fn is_valid_x500_name(id: &str) -> bool {
     let mut chars = id.chars().peekable();
     let mut pairs = 0;
     loop {
-        // The attribute type: a keyword or a dotted OID, before '='.
+        // The attribute type, before '=': a keyword Java knows, or a dotted OID.
         let mut ty = String::new();
+        let mut eq = false;
         for c in chars.by_ref() {
             if c == '=' {
+                eq = true;
                 break;
             }
             ty.push(c);
         }
-        let ty = ty.trim();
-        if ty.is_empty()
-            || !ty
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
-        {
+        if !eq || !is_x500_attribute_type(ty.trim()) {
             return false;
         }
         // The value, up to an unescaped ',' ';' or '+'.
@@ -411,6 +448,24 @@ mod tests {
             (":", false),
         ] {
             assert_eq!(is_valid_digest(id), valid, "{id:?}");
+        }
+    }
+
+    #[test]
+    fn x500_names_as_x500principal_parses_them() {
+        for ok in [
+            "",
+            "CN=a,O=b",
+            "cn=x+uid=1",
+            "OID.2.5.4.3=x",
+            "1.2.840.113549.1.9.1=#1603616263",
+            "CN=a\\,b",
+            "CN=\"a,b\"",
+        ] {
+            assert!(is_valid_x500_name(ok), "{ok:?}");
+        }
+        for bad in ["admin", "CN", "FOO=bar", "not a name", "CN=a,", "CN=\"open"] {
+            assert!(!is_valid_x500_name(bad), "{bad:?}");
         }
     }
 }

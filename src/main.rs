@@ -150,12 +150,7 @@ fn serve(cfg: Config) -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    if let Some(t) = cfg
-        .settings
-        .quorum_tls
-        .clone()
-        .filter(|_| cfg.is_ensemble())
-    {
+    if let Some(t) = cfg.settings.quorum_tls.clone() {
         if let Err(e) = ferrozk::tls::quorum::QuorumTls::new(t) {
             eprintln!(
                 "ferrozk: invalid configuration: {}: quorum TLS: {e}",

@@ -358,7 +358,10 @@ impl Config {
         if max > i32::MAX as i64 {
             return Err(invalid("maxSessionTimeout", &max.to_string(), "too large"));
         }
-        let settings = Settings::parse(&system_properties, &file, max_buffer)?;
+        let ensemble = quorum
+            .as_ref()
+            .is_some_and(|q| q.participants() > 1 || !q.standalone_enabled);
+        let settings = Settings::parse(&system_properties, &file, max_buffer, ensemble)?;
         let (refused, ignored) = settings::review(&system_properties);
         let mut cfg = Config {
             file: path.to_path_buf(),

@@ -178,6 +178,7 @@ impl Settings {
         map: &BTreeMap<String, String>,
         file: &str,
         max_buffer: usize,
+        ensemble: bool,
     ) -> Result<Settings, ConfigError> {
         let p = Props { map, file };
         let compression = match p.get("snapshot.compression.method") {
@@ -211,8 +212,18 @@ impl Settings {
             }
         };
         let (client_tls, x509) = super::tls::parse(&p)?;
-        let quorum_tls = super::tls::parse_quorum(&p)?;
-        let admin_tls = super::tls::parse_admin(&p)?;
+        // As ZooKeeper: the quorum's TLS keys matter only to an ensemble member, and the
+        // AdminServer's only when it runs.
+        let quorum_tls = if ensemble {
+            super::tls::parse_quorum(&p)?
+        } else {
+            None
+        };
+        let admin_tls = if p.boolean("admin.enableServer", true)? {
+            super::tls::parse_admin(&p)?
+        } else {
+            None
+        };
         Ok(Settings {
             admin_tls,
             client_tls,
@@ -326,6 +337,7 @@ const KNOWN: &[&str] = &[
     "ssl.quorum.clientAuth",
     "ssl.quorum.hostnameVerification",
     "ssl.quorum.handshakeDetectionTimeoutMillis",
+    "ssl.quorum.clientHostnameVerification",
     "extendedTypesEnabled",
     "znode.container.checkIntervalMs",
     "ferrozk.log.level",
@@ -337,7 +349,6 @@ const TUNING: &[&str] = &[
     "ssl.sslProvider",
     "ssl.allowReverseDnsLookup",
     "ssl.handshakeDetectionTimeoutMillis",
-    "ssl.quorum.clientHostnameVerification",
     "ssl.quorum.allowReverseDnsLookup",
     "fips-mode",
     "netty.server.outstandingHandshake.limit",

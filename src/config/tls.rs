@@ -20,8 +20,33 @@ pub enum ClientAuth {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreSettings {
     pub location: String,
+    /// `.password`, or the contents of `.passwordPath` when the configuration was read.
     pub password: String,
+    /// `.passwordPath`: read again whenever the store is (a rotated store may come with a
+    /// new password).
+    pub password_path: Option<String>,
     pub store_type: Option<String>,
+}
+
+/// A password file's contents: one trailing line separator is not part of the password, as
+/// in ZooKeeper.
+fn read_password(path: &str) -> std::io::Result<String> {
+    let text = std::fs::read_to_string(path)?;
+    Ok(text
+        .strip_suffix("\r\n")
+        .or_else(|| text.strip_suffix('\n'))
+        .unwrap_or(&text)
+        .to_string())
+}
+
+impl StoreSettings {
+    /// The password as it is now (the password file read again).
+    pub fn current_password(&self) -> Result<String, String> {
+        match &self.password_path {
+            Some(path) => read_password(path).map_err(|e| format!("cannot read {path}: {e}")),
+            None => Ok(self.password.clone()),
+        }
+    }
 }
 
 /// What the client port and the quorum ports share: stores, protocols, suites, client
@@ -48,6 +73,9 @@ pub struct QuorumTls {
     pub detection_timeout_ms: u64,
     /// `sslQuorumReloadCertFiles`: re-read the `ssl.quorum` stores when their files change.
     pub reload: bool,
+    /// `ssl.quorum.clientHostnameVerification` (true, with `ssl.quorum.hostnameVerification`):
+    /// a member that dials in must present a certificate naming its address.
+    pub client_hostname_verification: bool,
     pub common: TlsCommon,
 }
 
@@ -100,21 +128,16 @@ fn store(p: &Props, prefix: &str) -> Result<Option<StoreSettings>, ConfigError> 
         return Ok(None);
     };
     let path_key = format!("{prefix}.passwordPath");
-    let password = match p.text(&path_key).filter(|v| !v.is_empty()) {
-        Some(path) => {
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| p.invalid(&path_key, &path, &format!("cannot read it: {e}")))?;
-            // As ZooKeeper: one trailing line separator is not part of the password.
-            text.strip_suffix("\r\n")
-                .or_else(|| text.strip_suffix('\n'))
-                .unwrap_or(&text)
-                .to_string()
-        }
+    let password_path = p.text(&path_key).filter(|v| !v.is_empty());
+    let password = match &password_path {
+        Some(path) => read_password(path)
+            .map_err(|e| p.invalid(&path_key, path, &format!("cannot read it: {e}")))?,
         None => p.text(&format!("{prefix}.password")).unwrap_or_default(),
     };
     Ok(Some(StoreSettings {
         location,
         password,
+        password_path,
         store_type: p.text(&format!("{prefix}.type")).filter(|t| !t.is_empty()),
     }))
 }
@@ -225,6 +248,8 @@ pub(super) fn parse_quorum(p: &Props) -> Result<Option<QuorumTls>, ConfigError> 
         port_unification,
         detection_timeout_ms: if detection < 1 { 5000 } else { detection },
         reload: p.boolean("sslQuorumReloadCertFiles", false)?,
+        client_hostname_verification: p.boolean("ssl.quorum.hostnameVerification", true)?
+            && p.boolean("ssl.quorum.clientHostnameVerification", true)?,
         common: common(p, "ssl.quorum.", "TLS between ensemble members", true)?,
     }))
 }

@@ -347,6 +347,7 @@ async fn four_letter_word<S: AsyncRead + AsyncWrite + Unpin>(
         ops::four_letter_text(word, view.as_ref(), &ctx)
     };
     let _ = stream.write_all(text.as_bytes()).await;
+    let _ = stream.flush().await;
     let _ = stream.shutdown().await;
     // Clients often send a newline after the word ("stat\n"): closing with it unread would
     // reset the connection, and a client still shutting down its side (zktop, `nc -q`) then
@@ -527,8 +528,12 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             next = rx.try_recv().ok();
         }
         if !batch.is_empty() {
+            // Flushed: on TLS, write_all may leave the last records in the TLS buffer.
             let written = tokio::select! {
-                r = wr.write_all(&batch) => r.is_ok(),
+                r = async {
+                    wr.write_all(&batch).await?;
+                    wr.flush().await
+                } => r.is_ok(),
                 _ = shared.kill.cancelled() => return,
             };
             if !written {

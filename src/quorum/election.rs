@@ -192,7 +192,7 @@ async fn dial(sid: i64, addr: (String, u16), shared: Arc<Shared>) {
                     sid: shared.me,
                     addresses: vec![shared.my_addr.clone()],
                 };
-                if stream.write_all(&hello.encode()).await.is_ok() {
+                if stream.write_all(&hello.encode()).await.is_ok() && stream.flush().await.is_ok() {
                     backoff = Duration::from_millis(100);
                     run_connection(sid, stream, &shared).await;
                 }
@@ -252,7 +252,7 @@ async fn knock(sid: i64, addr: (String, u16), shared: Arc<Shared>) {
                 sid: shared.me,
                 addresses: vec![shared.my_addr.clone()],
             };
-            if stream.write_all(&hello.encode()).await.is_ok() {
+            if stream.write_all(&hello.encode()).await.is_ok() && stream.flush().await.is_ok() {
                 // The peer closes this one; wait for that (briefly) before knocking again.
                 let mut b = [0u8; 64];
                 let _ = tokio::time::timeout(Duration::from_secs(2), stream.read(&mut b)).await;
@@ -287,6 +287,7 @@ async fn run_connection(sid: i64, stream: QStream, shared: &Shared) {
             let msg = rx.borrow_and_update().clone();
             if let Some(m) = msg {
                 wr.write_all(&m).await?;
+                wr.flush().await?;
             }
         }
         Ok::<(), std::io::Error>(())

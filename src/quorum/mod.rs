@@ -135,6 +135,11 @@ fn start_link(
                     break;
                 }
             }
+            // On TLS, write_all may leave the last records in the TLS buffer.
+            if wr.flush().await.is_err() {
+                k.cancel();
+                break;
+            }
         }
         let _ = wr.shutdown().await;
     });

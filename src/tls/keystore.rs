@@ -132,8 +132,9 @@ pub fn load_key(path: &str, password: &str, ty: StoreType) -> Result<KeyMaterial
     })
 }
 
-/// Every certificate of a trust store (trusted-certificate entries, and for PKCS12 and JKS
-/// the certificates of key entries too, as Java's trust manager takes them).
+/// The trusted certificates of a trust store: every CERTIFICATE block of a PEM file, the
+/// trusted-certificate entries of a PKCS12 or JKS store (key entries are not trust anchors,
+/// as for ZooKeeper's PKIX trust manager).
 pub fn load_trust(
     path: &str,
     password: &str,
@@ -153,16 +154,8 @@ pub fn load_trust(
             .map_err(|e| format!("{path}: {e}"))?;
             let mut out = Vec::new();
             for (_, e) in ks.entries() {
-                match e {
-                    p12_keystore::KeyStoreEntry::Certificate(c) => {
-                        out.push(CertificateDer::from(c.as_der().to_vec()))
-                    }
-                    p12_keystore::KeyStoreEntry::PrivateKeyChain(c) => {
-                        if let Some(c) = c.certs().first() {
-                            out.push(CertificateDer::from(c.as_der().to_vec()))
-                        }
-                    }
-                    _ => {}
+                if let p12_keystore::KeyStoreEntry::Certificate(c) = e {
+                    out.push(CertificateDer::from(c.as_der().to_vec()))
                 }
             }
             Ok(out)
@@ -177,10 +170,6 @@ pub fn load_trust(
             for alias in ks.aliases() {
                 if let Ok(t) = ks.get_trusted_certificate_entry(&alias) {
                     out.push(CertificateDer::from(t.certificate.content));
-                } else if let Ok(chain) = ks.get_private_key_entry_certificate_chain(&alias) {
-                    if let Some(c) = chain.into_iter().next() {
-                        out.push(CertificateDer::from(c.content));
-                    }
                 }
             }
             Ok(out)

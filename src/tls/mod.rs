@@ -28,9 +28,10 @@ pub struct ServerTls {
 
 /// The files of a key store and a trust store, watched for changes.
 fn store_files(c: &TlsCommon) -> Vec<String> {
-    let mut v = vec![c.key_store.location.clone()];
-    if let Some(t) = &c.trust_store {
-        v.push(t.location.clone());
+    let mut v = Vec::new();
+    for s in std::iter::once(&c.key_store).chain(c.trust_store.as_ref()) {
+        v.push(s.location.clone());
+        v.extend(s.password_path.clone());
     }
     v
 }
@@ -115,7 +116,7 @@ fn roots(s: &TlsCommon) -> Result<Option<RootCertStore>, String> {
     };
     let certs = keystore::load_trust(
         &ts.location,
-        &ts.password,
+        &ts.current_password()?,
         keystore::store_type(&ts.location, ts.store_type.as_deref())?,
     )?;
     let mut roots = RootCertStore::empty();
@@ -133,7 +134,7 @@ fn key_material(s: &TlsCommon) -> Result<keystore::KeyMaterial, String> {
     let ks = &s.key_store;
     keystore::load_key(
         &ks.location,
-        &ks.password,
+        &ks.current_password()?,
         keystore::store_type(&ks.location, ks.store_type.as_deref())?,
     )
 }
@@ -230,7 +231,7 @@ impl ServerTls {
 
 /// ZooKeeper's hostname check of a certificate against an address: an IP subject alternative
 /// name equal to it; without any IP or DNS alternative names, a common name equal to it.
-fn names_address(der: &[u8], peer: IpAddr) -> bool {
+pub(crate) fn names_address(der: &[u8], peer: IpAddr) -> bool {
     use x509_parser::prelude::*;
     let Ok((_, cert)) = X509Certificate::from_der(der) else {
         return false;

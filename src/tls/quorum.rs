@@ -222,10 +222,28 @@ pub async fn accept(t: &Transport, tcp: TcpStream) -> io::Result<QStream> {
     if !tls {
         return Ok(QStream::Plain(tcp));
     }
+    let peer = tcp.peer_addr()?.ip();
     let acceptor = tokio_rustls::TlsAcceptor::from(t.current().0);
     let wait = Duration::from_millis(t.settings.detection_timeout_ms.max(10_000));
     match tokio::time::timeout(wait, acceptor.accept(tcp)).await {
-        Ok(Ok(s)) => Ok(QStream::Accepted(Box::new(s))),
+        Ok(Ok(s)) => {
+            // As ZooKeeper's trust manager on the quorum: the member's certificate must name
+            // the address it dials from.
+            if t.settings.client_hostname_verification {
+                let named = s
+                    .get_ref()
+                    .1
+                    .peer_certificates()
+                    .and_then(|c| c.first())
+                    .is_some_and(|leaf| super::names_address(leaf, peer));
+                if !named {
+                    return Err(io::Error::other(format!(
+                        "the peer's certificate does not name its address {peer}"
+                    )));
+                }
+            }
+            Ok(QStream::Accepted(Box::new(s)))
+        }
         Ok(Err(e)) => Err(io::Error::other(format!("TLS handshake failed: {e}"))),
         Err(_) => Err(io::Error::other("no TLS handshake in time")),
     }
