@@ -99,13 +99,8 @@ pub struct ClientTls {
     pub secure_address: Option<IpAddr>,
     /// `client.portUnification`: the plaintext port also takes TLS connections.
     pub port_unification: bool,
-    pub key_store: StoreSettings,
-    pub trust_store: Option<StoreSettings>,
-    /// `ssl.enabledProtocols` (or `ssl.protocol`): empty for TLSv1.3 and TLSv1.2.
-    pub protocols: Vec<String>,
-    /// `ssl.ciphersuites`: empty for the TLS stack's defaults.
-    pub ciphersuites: Vec<String>,
-    pub client_auth: ClientAuth,
+    /// The `ssl.*` stores, protocols, cipher suites and client authentication.
+    pub common: TlsCommon,
     /// `ssl.clientHostnameVerification` (ZooKeeper 3.9, off by default; only with
     /// `ssl.hostnameVerification` on): the client's certificate must name its address.
     pub client_hostname_verification: bool,
@@ -157,7 +152,7 @@ fn common(
     p: &Props,
     prefix: &str,
     needed_by: &str,
-    trust_needed: bool,
+    trust_needed: Option<bool>,
 ) -> Result<TlsCommon, ConfigError> {
     let key_store = store(p, &format!("{prefix}keyStore"))?.ok_or_else(|| {
         p.invalid(
@@ -174,12 +169,16 @@ fn common(
         Some(v) => return Err(p.invalid(&auth_key, v, "must be none, want or need")),
     };
     let trust_store = store(p, &format!("{prefix}trustStore"))?;
-    if trust_store.is_none() && trust_needed {
-        return Err(p.invalid(
-            &format!("{prefix}trustStore.location"),
-            "",
-            &format!("{needed_by} checks certificates against a trust store; set one"),
-        ));
+    // None: needed when client certificates are asked for.
+    let needed = trust_needed.unwrap_or(client_auth != ClientAuth::None);
+    if trust_store.is_none() && needed {
+        let why = match trust_needed {
+            Some(_) => format!("{needed_by} checks certificates against a trust store; set one"),
+            None => format!(
+                "{auth_key} is want or need (need unless set), so client certificates must be checked against a trust store; set one, or {auth_key}=none"
+            ),
+        };
+        return Err(p.invalid(&format!("{prefix}trustStore.location"), "", &why));
     }
     let mut protocols = list(p.text(&format!("{prefix}enabledProtocols")));
     if protocols.is_empty() {
@@ -219,7 +218,7 @@ pub(super) fn parse_admin(p: &Props) -> Result<Option<AdminTls>, ConfigError> {
         return Ok(None);
     }
     let need = p.boolean("admin.needClientAuth", false)?;
-    let mut common = common(p, "ssl.quorum.", "HTTPS for the AdminServer", need)?;
+    let mut common = common(p, "ssl.quorum.", "HTTPS for the AdminServer", Some(need))?;
     // Jetty's defaults, as ZooKeeper applies none of the quorum's protocol settings there.
     common.protocols.clear();
     common.ciphersuites.clear();
@@ -250,7 +249,7 @@ pub(super) fn parse_quorum(p: &Props) -> Result<Option<QuorumTls>, ConfigError> 
         reload: p.boolean("sslQuorumReloadCertFiles", false)?,
         client_hostname_verification: p.boolean("ssl.quorum.hostnameVerification", true)?
             && p.boolean("ssl.quorum.clientHostnameVerification", true)?,
-        common: common(p, "ssl.quorum.", "TLS between ensemble members", true)?,
+        common: common(p, "ssl.quorum.", "TLS between ensemble members", Some(true))?,
     }))
 }
 
@@ -290,59 +289,13 @@ pub(super) fn parse(p: &Props) -> Result<(Option<ClientTls>, X509Settings), Conf
     if !tls_on {
         return Ok((None, x509));
     }
-    let key_store = store(p, "ssl.keyStore")?.ok_or_else(|| {
-        p.invalid(
-            "ssl.keyStore.location",
-            "",
-            "a TLS client port needs the server's key store",
-        )
-    })?;
-    let client_auth = match p
-        .get("ssl.clientAuth")
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
-        None | Some("") | Some("need") => ClientAuth::Need,
-        Some("want") => ClientAuth::Want,
-        Some("none") => ClientAuth::None,
-        Some(v) => return Err(p.invalid("ssl.clientAuth", v, "must be none, want or need")),
-    };
-    let trust_store = store(p, "ssl.trustStore")?;
-    if trust_store.is_none() && client_auth != ClientAuth::None {
-        return Err(p.invalid(
-            "ssl.trustStore.location",
-            "",
-            "ssl.clientAuth is want or need (need unless set), so client certificates must be checked against a trust store; set one, or ssl.clientAuth=none",
-        ));
-    }
-    let mut protocols = list(p.text("ssl.enabledProtocols"));
-    if protocols.is_empty() {
-        if let Some(one) = p.text("ssl.protocol").filter(|s| !s.is_empty()) {
-            // ZooKeeper enables just the configured protocol; "TLS" means any version.
-            if !one.eq_ignore_ascii_case("TLS") {
-                protocols.push(one);
-            }
-        }
-    }
-    for proto in &protocols {
-        if !matches!(proto.as_str(), "TLSv1.2" | "TLSv1.3") {
-            return Err(p.invalid(
-                "ssl.enabledProtocols",
-                proto,
-                "only TLSv1.2 and TLSv1.3 are available",
-            ));
-        }
-    }
+    let common = common(p, "ssl.", "a TLS client port", None)?;
     Ok((
         Some(ClientTls {
             secure_port,
             secure_address,
             port_unification,
-            key_store,
-            trust_store,
-            protocols,
-            ciphersuites: list(p.text("ssl.ciphersuites")),
-            client_auth,
+            common,
             client_hostname_verification: p.boolean("ssl.hostnameVerification", true)?
                 && p.boolean("ssl.clientHostnameVerification", false)?,
         }),

@@ -67,19 +67,8 @@ fn provider(s: &TlsCommon) -> Result<CryptoProvider, String> {
     Ok(p)
 }
 
-fn common(s: &ClientTls) -> TlsCommon {
-    TlsCommon {
-        key_store: s.key_store.clone(),
-        trust_store: s.trust_store.clone(),
-        protocols: s.protocols.clone(),
-        ciphersuites: s.ciphersuites.clone(),
-        client_auth: s.client_auth,
-        hostname_verification: s.client_hostname_verification,
-    }
-}
-
 fn build(s: &ClientTls) -> Result<ServerConfig, String> {
-    server_config(&common(s))
+    server_config(&s.common)
 }
 
 /// The protocol versions `s` allows that its cipher suites can serve.
@@ -177,7 +166,7 @@ impl ServerTls {
     /// Loads the stores (blocking file reads: at start-up, or off the async workers).
     pub fn new(settings: ClientTls, x509: X509Settings) -> Result<Arc<ServerTls>, String> {
         let cfg = Arc::new(build(&settings)?);
-        let files = store_files(&common(&settings));
+        let files = store_files(&settings.common);
         Ok(Arc::new(ServerTls {
             current: reload::Reloadable::new(cfg, files, "TLS", "client"),
             settings,
