@@ -7,6 +7,7 @@
 #   libcurator-*-java       Curator 5.4 jars
 #   libslf4j-java           slf4j-nop / slf4j-simple bindings
 #   python3-kazoo           kazoo for /usr/bin/python3
+#   python3-cryptography    the OCSP responder of the revocation tests
 #   default-jdk-headless    java + javac (OpenJDK 17 on bookworm)
 #   coreutils               stdbuf, timeout (normally already present)
 #   prometheus              promtool, to check /metrics
@@ -34,6 +35,7 @@ PACKAGES=(
     libcurator-recipes-java
     libslf4j-java
     python3-kazoo
+    python3-cryptography
     default-jdk-headless
     coreutils
     prometheus
@@ -63,6 +65,9 @@ missing() {
     done
     if [ -x /usr/bin/python3 ] && ! /usr/bin/python3 -c 'import kazoo.client' >/dev/null 2>&1; then
         m+=("python:kazoo")
+    fi
+    if [ -x /usr/bin/python3 ] && ! /usr/bin/python3 -c 'from cryptography.x509 import ocsp' >/dev/null 2>&1; then
+        m+=("python:cryptography")
     fi
     printf '%s\n' "${m[@]}"
 }

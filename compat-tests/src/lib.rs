@@ -147,6 +147,15 @@ fn wait_for_port(port: u16, what: &str, log: &Path) {
     }
 }
 
+/// Waits (at most 20 seconds) until something accepts on loopback `port`.
+pub fn wait_for_tcp(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nothing on port {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// A running server under test, stopped by PID when dropped.
 pub struct Server {
     pub port: u16,

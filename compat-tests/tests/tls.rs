@@ -4,7 +4,7 @@
 //! with Apache ZooKeeper 3.9 on the same certificates, the three store types, port
 //! unification, refused and stalled handshakes, and certificate reload.
 
-use compat_tests::{free_port, run_suite, workspace, zookeeper_version, Server};
+use compat_tests::{free_port, run_suite, wait_for_tcp, workspace, zookeeper_version, Server};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -471,17 +471,6 @@ fn quorum_certificates_reload_with_ssl_quorum_reload_cert_files() {
 }
 
 /// Waits (20 s at most) until something listens on `port`.
-fn wait_for_tcp(port: u16) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "nothing on port {port}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn admin_server_over_https_forced_and_unified() {
     let admin_cfg = |mode: &str, port: u16| {

@@ -338,6 +338,10 @@ const KNOWN: &[&str] = &[
     "ssl.quorum.hostnameVerification",
     "ssl.quorum.handshakeDetectionTimeoutMillis",
     "ssl.quorum.clientHostnameVerification",
+    "ssl.crl",
+    "ssl.ocsp",
+    "ssl.quorum.crl",
+    "ssl.quorum.ocsp",
     "extendedTypesEnabled",
     "znode.container.checkIntervalMs",
     "ferrozk.log.level",
@@ -415,9 +419,6 @@ fn unsupported(key: &str, value: &str) -> Option<&'static str> {
     let sasl = "SASL authentication is not supported yet";
     let quorum_auth = "quorum authentication (SASL) is not supported yet";
     Some(match k {
-        "ssl.crl" | "ssl.ocsp" | "ssl.quorum.crl" | "ssl.quorum.ocsp" if on(value) => {
-            "certificate revocation checking (CRL, OCSP) is not supported yet"
-        }
         "metricsProvider.httpsPort" => {
             "the Prometheus endpoint over HTTPS (ZooKeeper 3.10) is not supported yet"
         }

@@ -60,6 +60,11 @@ pub struct TlsCommon {
     pub client_auth: ClientAuth,
     /// `<prefix>hostnameVerification` (true): a peer's certificate must name its address.
     pub hostname_verification: bool,
+    /// `<prefix>crl`: a peer's certificates are checked against the CRLs their distribution
+    /// points publish.
+    pub crl: bool,
+    /// `<prefix>ocsp`: ... asked of the OCSP responders they name first, CRLs after.
+    pub ocsp: bool,
 }
 
 /// TLS between ensemble members: `sslQuorum` (dial and accept TLS), `portUnification`
@@ -207,6 +212,8 @@ fn common(
         ciphersuites: list(p.text(&format!("{prefix}ciphersuites"))),
         client_auth,
         hostname_verification: p.boolean(&format!("{prefix}hostnameVerification"), true)?,
+        crl: p.boolean(&format!("{prefix}crl"), false)?,
+        ocsp: p.boolean(&format!("{prefix}ocsp"), false)?,
     })
 }
 
@@ -222,6 +229,9 @@ pub(super) fn parse_admin(p: &Props) -> Result<Option<AdminTls>, ConfigError> {
     // Jetty's defaults, as ZooKeeper applies none of the quorum's protocol settings there.
     common.protocols.clear();
     common.ciphersuites.clear();
+    // Jetty reads the stores itself: no revocation checks there.
+    common.crl = false;
+    common.ocsp = false;
     common.client_auth = if need {
         ClientAuth::Need
     } else {

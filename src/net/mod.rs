@@ -174,7 +174,8 @@ async fn secure(
     cfg: NetConfig,
     tls: Arc<ServerTls>,
 ) {
-    let acceptor = tokio_rustls::TlsAcceptor::from(tls.config());
+    let built = tls.config();
+    let acceptor = tokio_rustls::TlsAcceptor::from(built.config);
     let limit = handshake_timeout(&cfg.cfg);
     let stream = match tokio::time::timeout(limit, acceptor.accept(stream)).await {
         Ok(Ok(s)) => s,
@@ -189,6 +190,13 @@ async fn secure(
             return;
         }
     };
+    if let (Some(r), Some(chain)) = (&built.revocation, stream.get_ref().1.peer_certificates()) {
+        if let Err(e) = r.check(chain, crate::tls::revocation::Usage::Client).await {
+            stats().auth_failed_count.inc();
+            warn!("closing TLS connection {id} from {peer}: {e}");
+            return;
+        }
+    }
     let ids = match tls.identities(stream.get_ref().1.peer_certificates(), peer.ip()) {
         Ok(ids) => ids,
         Err(e) => {

@@ -6,9 +6,11 @@
 //! good configuration keeps serving.
 
 pub mod dn;
+mod fetch;
 pub mod keystore;
 pub mod quorum;
 pub mod reload;
+pub mod revocation;
 
 use crate::config::{ClientAuth, ClientTls, TlsCommon, X509Settings};
 use jute::Id;
@@ -23,7 +25,15 @@ use tracing::{info, warn};
 pub struct ServerTls {
     settings: ClientTls,
     x509: X509Settings,
-    current: reload::Reloadable<Arc<ServerConfig>>,
+    current: reload::Reloadable<Built>,
+}
+
+/// A configuration and the revocation checks (`ssl.crl`, `ssl.ocsp`) that go with its trust
+/// store.
+#[derive(Clone)]
+pub struct Built {
+    pub config: Arc<ServerConfig>,
+    pub revocation: Option<Arc<revocation::Revocation>>,
 }
 
 /// The files of a key store and a trust store, watched for changes.
@@ -67,8 +77,24 @@ fn provider(s: &TlsCommon) -> Result<CryptoProvider, String> {
     Ok(p)
 }
 
-fn build(s: &ClientTls) -> Result<ServerConfig, String> {
-    server_config(&s.common)
+fn build(s: &ClientTls) -> Result<Built, String> {
+    Ok(Built {
+        config: Arc::new(server_config(&s.common)?),
+        revocation: revocation(&s.common)?,
+    })
+}
+
+/// The revocation checks `s` asks for, on its trust store (none without `crl` or `ocsp`).
+fn revocation(s: &TlsCommon) -> Result<Option<Arc<revocation::Revocation>>, String> {
+    let Some(ts) = s.trust_store.as_ref().filter(|_| s.crl || s.ocsp) else {
+        return Ok(None);
+    };
+    let trust = keystore::load_trust(
+        &ts.location,
+        &ts.current_password()?,
+        keystore::store_type(&ts.location, ts.store_type.as_deref())?,
+    )?;
+    revocation::Revocation::new(s.ocsp, trust, &provider(s)?).map(|r| Some(Arc::new(r)))
 }
 
 /// The protocol versions `s` allows that its cipher suites can serve.
@@ -165,7 +191,7 @@ fn server_config(s: &TlsCommon) -> Result<ServerConfig, String> {
 impl ServerTls {
     /// Loads the stores (blocking file reads: at start-up, or off the async workers).
     pub fn new(settings: ClientTls, x509: X509Settings) -> Result<Arc<ServerTls>, String> {
-        let cfg = Arc::new(build(&settings)?);
+        let cfg = build(&settings)?;
         let files = store_files(&settings.common);
         Ok(Arc::new(ServerTls {
             current: reload::Reloadable::new(cfg, files, "TLS", "client"),
@@ -179,14 +205,13 @@ impl ServerTls {
     }
 
     /// The configuration new connections get.
-    pub fn config(&self) -> Arc<ServerConfig> {
+    pub fn config(&self) -> Built {
         self.current.get()
     }
 
     /// Re-reads the stores if a file changed (blocking: run it off the async workers).
     pub fn reload_if_changed(&self) {
-        self.current
-            .reload_if_changed(|| build(&self.settings).map(Arc::new));
+        self.current.reload_if_changed(|| build(&self.settings));
     }
 
     /// The identities a TLS connection carries: `x509` with the client certificate's subject

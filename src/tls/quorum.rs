@@ -5,6 +5,7 @@
 //! checking the peer's against the `ssl.quorum` trust store (and its address, unless
 //! `ssl.quorum.hostnameVerification=false`).
 
+use super::revocation::{Revocation, Usage};
 use super::{key_material, provider, roots, server_config, versions};
 use crate::config::QuorumTls as Settings;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -129,10 +130,18 @@ impl ServerCertVerifier for PeerVerifier {
 /// The quorum's TLS: how its ports accept and how it dials.
 pub struct QuorumTls {
     settings: Settings,
-    configs: super::reload::Reloadable<(Arc<ServerConfig>, Arc<ClientConfig>)>,
+    configs: super::reload::Reloadable<Configs>,
 }
 
-fn configs(settings: &Settings) -> Result<(Arc<ServerConfig>, Arc<ClientConfig>), String> {
+/// How the ports accept, how a member dials, and the revocation checks (`ssl.quorum.crl`,
+/// `ssl.quorum.ocsp`) of both.
+type Configs = (
+    Arc<ServerConfig>,
+    Arc<ClientConfig>,
+    Option<Arc<Revocation>>,
+);
+
+fn configs(settings: &Settings) -> Result<Configs, String> {
     let c = &settings.common;
     let server = server_config(c)?;
     let provider = Arc::new(provider(c)?);
@@ -151,7 +160,7 @@ fn configs(settings: &Settings) -> Result<(Arc<ServerConfig>, Arc<ClientConfig>)
         }))
         .with_client_auth_cert(key.chain, key.key)
         .map_err(|e| format!("{}: {e}", c.key_store.location))?;
-    Ok((Arc::new(server), Arc::new(client)))
+    Ok((Arc::new(server), Arc::new(client), super::revocation(c)?))
 }
 
 impl QuorumTls {
@@ -169,7 +178,7 @@ impl QuorumTls {
         &self.settings
     }
 
-    fn current(&self) -> (Arc<ServerConfig>, Arc<ClientConfig>) {
+    fn current(&self) -> Configs {
         self.configs.get()
     }
 
@@ -223,7 +232,8 @@ pub async fn accept(t: &Transport, tcp: TcpStream) -> io::Result<QStream> {
         return Ok(QStream::Plain(tcp));
     }
     let peer = tcp.peer_addr()?.ip();
-    let acceptor = tokio_rustls::TlsAcceptor::from(t.current().0);
+    let (server, _, revocation) = t.current();
+    let acceptor = tokio_rustls::TlsAcceptor::from(server);
     let wait = Duration::from_millis(t.settings.detection_timeout_ms.max(10_000));
     match tokio::time::timeout(wait, acceptor.accept(tcp)).await {
         Ok(Ok(s)) => {
@@ -242,6 +252,12 @@ pub async fn accept(t: &Transport, tcp: TcpStream) -> io::Result<QStream> {
                     )));
                 }
             }
+            revoked(
+                &revocation,
+                s.get_ref().1.peer_certificates(),
+                Usage::Client,
+            )
+            .await?;
             Ok(QStream::Accepted(Box::new(s)))
         }
         Ok(Err(e)) => Err(io::Error::other(format!("TLS handshake failed: {e}"))),
@@ -256,14 +272,36 @@ pub async fn connect(t: &Transport, tcp: TcpStream, host: &str) -> io::Result<QS
     };
     let name = ServerName::try_from(host.to_string())
         .map_err(|e| io::Error::other(format!("{host}: {e}")))?;
-    let connector = tokio_rustls::TlsConnector::from(t.current().1);
+    let (_, client, revocation) = t.current();
+    let connector = tokio_rustls::TlsConnector::from(client);
     match tokio::time::timeout(Duration::from_secs(10), connector.connect(name, tcp)).await {
-        Ok(Ok(s)) => Ok(QStream::Dialled(Box::new(s))),
+        Ok(Ok(s)) => {
+            revoked(
+                &revocation,
+                s.get_ref().1.peer_certificates(),
+                Usage::Server,
+            )
+            .await
+            .map_err(|e| io::Error::other(format!("{host}: {e}")))?;
+            Ok(QStream::Dialled(Box::new(s)))
+        }
         Ok(Err(e)) => Err(io::Error::other(format!(
             "TLS handshake with {host} failed: {e}"
         ))),
         Err(_) => Err(io::Error::other(format!(
             "no TLS handshake with {host} in time"
         ))),
+    }
+}
+
+/// Fails when revocation checks are on and the peer's certificates are not shown unrevoked.
+async fn revoked(
+    r: &Option<Arc<Revocation>>,
+    chain: Option<&[CertificateDer<'static>]>,
+    usage: Usage,
+) -> io::Result<()> {
+    match (r, chain) {
+        (Some(r), Some(chain)) => r.check(chain, usage).await.map_err(io::Error::other),
+        _ => Ok(()),
     }
 }
