@@ -43,7 +43,7 @@ pub async fn run(cfg: config::Config) -> std::io::Result<()> {
     for w in &cfg.ignored {
         tracing::warn!("zoo.cfg: {w}");
     }
-    let addr: SocketAddr = cfg.client_address();
+    let addr: Option<SocketAddr> = cfg.client_address();
     let cfg = Arc::new(cfg);
     let net_cfg = net::NetConfig {
         max_buffer: cfg.max_buffer,
@@ -69,12 +69,21 @@ pub async fn run(cfg: config::Config) -> std::io::Result<()> {
         .await
         .map_err(std::io::Error::other)?
         .map_err(|e| std::io::Error::other(e.to_string()))?;
-    let listener = TcpListener::bind(addr).await?;
-    tracing::info!(
-        "ferrozk {} serving clients on {} ({summary})",
-        env!("CARGO_PKG_VERSION"),
-        listener.local_addr()?,
-    );
+    let listener = match addr {
+        Some(addr) => Some(TcpListener::bind(addr).await?),
+        None => None,
+    };
+    match &listener {
+        Some(l) => tracing::info!(
+            "ferrozk {} serving clients on {} ({summary})",
+            env!("CARGO_PKG_VERSION"),
+            l.local_addr()?,
+        ),
+        None => tracing::info!(
+            "ferrozk {} serving TLS clients only (no clientPort) ({summary})",
+            env!("CARGO_PKG_VERSION"),
+        ),
+    }
     // TLS: the stores are read before serving (a store that does not load stops start-up,
     // naming it), then watched for changes.
     let tls = match cfg.settings.client_tls.clone() {
@@ -212,10 +221,12 @@ pub async fn run(cfg: config::Config) -> std::io::Result<()> {
                     net::serve(l, to_node.clone(), net_cfg.clone(), net::Transport::Tls(t)).await
                 }
             };
-            tokio::join!(
-                net::serve(listener, to_node.clone(), net_cfg.clone(), plain_transport),
-                secure
-            )
+            let plain = async {
+                if let Some(l) = listener {
+                    net::serve(l, to_node.clone(), net_cfg.clone(), plain_transport).await
+                }
+            };
+            tokio::join!(plain, secure)
         } => Ok(()),
         // While `serve` runs it holds a sender, so the node ends only by panicking: stop
         // the process rather than keep accepting clients nobody serves.

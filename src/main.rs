@@ -199,18 +199,29 @@ fn alive(pid: i32) -> bool {
     pid > 0 && unsafe { libc::kill(pid, 0) } == 0
 }
 
-/// Sends `srvr` to the client port and returns the answer.
+/// Sends `srvr` to the client port (on a TLS-only server, the secure port, presenting the
+/// server's own certificate and checking the server's against its trust store) and returns
+/// the answer.
 fn srvr(cfg: &Config) -> Option<String> {
     use std::io::{Read, Write};
-    let mut addr = cfg.client_address();
-    if addr.ip().is_unspecified() {
-        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-    }
+    let (addr, tls) = cfg.local_client_address()?;
     let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    s.write_all(b"srvr").ok()?;
     let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
+    if tls {
+        let common = &cfg.settings.client_tls.as_ref()?.common;
+        let config = ferrozk::tls::quorum::client_config(common, false).ok()?;
+        let name = rustls::pki_types::ServerName::try_from("localhost").ok()?;
+        let conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name).ok()?;
+        let mut t = rustls::StreamOwned::new(conn, s);
+        t.write_all(b"srvr").ok()?;
+        t.flush().ok()?;
+        // The server closes after its answer, without close_notify: keep what was read.
+        let _ = t.read_to_string(&mut out);
+    } else {
+        s.write_all(b"srvr").ok()?;
+        s.read_to_string(&mut out).ok()?;
+    }
     Some(out)
 }
 
@@ -326,12 +337,14 @@ fn stop(cfg_path: &Path, cfg: &Config) -> ExitCode {
 
 fn status(cfg_path: &Path, cfg: &Config) -> ExitCode {
     eprintln!("Using config: {}", cfg_path.display());
-    let addr = cfg.client_address();
-    eprintln!(
-        "Client port found: {}. Client address: {}. Client SSL: false.",
-        addr.port(),
-        addr.ip()
-    );
+    match cfg.local_client_address() {
+        Some((addr, tls)) => eprintln!(
+            "Client port found: {}. Client address: {}. Client SSL: {tls}.",
+            addr.port(),
+            addr.ip()
+        ),
+        None => eprintln!("Client port not found."),
+    }
     match srvr(cfg) {
         Some(s) => match s.lines().find(|l| l.starts_with("Mode: ")) {
             Some(mode) => {

@@ -225,8 +225,7 @@ pub fn check(cfg_path: &Path, out: &mut dyn Write) -> std::io::Result<bool> {
         writeln!(out, "  ferrozk start {cfg_shown}")?;
         writeln!(
             out,
-            "  echo srvr | nc <clientPortAddress> {}   # Mode: follower/leader before the next member",
-            cfg.client_port
+            "  ferrozk status {cfg_shown}   # Mode: follower/leader before the next member"
         )?;
         writeln!(out, "back:")?;
         writeln!(out, "  ferrozk stop {cfg_shown}")?;

@@ -195,12 +195,13 @@ fn java_client_recipes_over_tls_with_a_pkcs12_store() {
 }
 
 #[test]
-fn zkcli_over_tls_with_a_pem_store() {
+fn zkcli_over_tls_with_an_encrypted_pem_store() {
     // Debian's zookeeper.jar lists only part of Netty in its manifest (not netty-resolver or
     // netty-codec, which the TLS socket needs) and zkEnv.sh fixes the classpath: a later -cp
-    // in CLIENT_JVMFLAGS completes it.
+    // in CLIENT_JVMFLAGS completes it. The server's PEM key is encrypted with
+    // ssl.keyStore.password (the unification test serves an unencrypted one).
     suite_over_tls(
-        "server.pem",
+        "server-enc.pem",
         &[format!(
             "CLIENT_JVMFLAGS={} -cp /etc/zookeeper/conf:/usr/share/java/zookeeper.jar:{}",
             java_tls_opts(),
@@ -520,4 +521,85 @@ fn admin_server_over_https_forced_and_unified() {
         "{}",
         srv.log()
     );
+}
+
+#[test]
+fn a_tls_only_server_starts_serves_and_reports_status() {
+    certs();
+    let secure = free_port();
+    let dir = std::env::temp_dir().join(format!("ferrozk-tls-only-{secure}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("zoo.cfg");
+    // No clientPort: ZooKeeper accepts that with a secureClientPort.
+    std::fs::write(
+        &cfg,
+        format!(
+            "tickTime=2000\ndataDir={}\nadmin.enableServer=false\n{}",
+            dir.join("data").display(),
+            tls_cfg(secure, &cert("server.p12"))
+        ),
+    )
+    .unwrap();
+    let ctl = |cmd: &str| {
+        let out = std::process::Command::new(compat_tests::ferrozk_bin())
+            .arg(cmd)
+            .arg(&cfg)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    /// Stops the server `ferrozk start` left running, even when a check fails.
+    struct Stop(PathBuf);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new(compat_tests::ferrozk_bin())
+                .arg("stop")
+                .arg(&self.0)
+                .output();
+        }
+    }
+    let (ok, out) = ctl("start");
+    let _stop = Stop(cfg.clone());
+    assert!(ok, "start: {out}");
+    let (ok, status) = ctl("status");
+    let (stopped, stop_out) = {
+        // Clients and four-letter words over TLS while it runs.
+        let conf = compat_tests::python(&[
+            "-c",
+            "import socket, ssl, sys\nctx = ssl.create_default_context(cafile=sys.argv[2])\nctx.check_hostname = False\nctx.load_cert_chain(sys.argv[3], sys.argv[4])\ns = ctx.wrap_socket(socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=5))\ns.sendall(b'conf')\nout = b''\nwhile True:\n    try:\n        b = s.recv(4096)\n    except (ssl.SSLError, OSError):\n        break\n    if not b:\n        break\n    out += b\nprint(out.decode())\n",
+            &secure.to_string(),
+            &cert("ca.pem"),
+            &cert("client.crt"),
+            &cert("client.key"),
+        ]);
+        let kazoo = compat_tests::python(&[
+            "-c",
+            "import sys\nfrom kazoo.client import KazooClient\nzk = KazooClient(hosts='127.0.0.1:' + sys.argv[1], use_ssl=True, verify_certs=True, ca=sys.argv[2], certfile=sys.argv[3], keyfile=sys.argv[4])\nzk.start(timeout=20)\nzk.create('/tls-only', b'v')\nprint(zk.get('/tls-only')[0].decode())\nzk.stop()\n",
+            &secure.to_string(),
+            &cert("ca.pem"),
+            &cert("client.crt"),
+            &cert("client.key"),
+        ]);
+        let r = ctl("stop");
+        assert!(conf.contains("clientPort=-1"), "{conf}");
+        assert!(
+            conf.contains(&format!("secureClientPort={secure}")),
+            "{conf}"
+        );
+        assert_eq!(kazoo.trim(), "v");
+        r
+    };
+    assert!(ok, "status: {status}");
+    assert!(status.contains("Mode: standalone"), "{status}");
+    assert!(status.contains("Client SSL: true"), "{status}");
+    assert!(stopped, "stop: {stop_out}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

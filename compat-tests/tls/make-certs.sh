@@ -2,6 +2,7 @@
 # Certificates and keystores for the TLS tests, made fresh in <dir> with openssl and keytool:
 #   ca.pem                      the test CA
 #   server.{jks,p12,pem}        the server's key and certificate (SAN IP:127.0.0.1, DNS:localhost)
+#   server-enc.pem              the same with its key encrypted by the password
 #   server2.pem                 another server certificate (CN=reloaded), for reloading
 #   trust.{jks,p12,pem}         a trust store holding the CA
 #   client.{crt,key,p12,jks}    a client whose subject needs escaping, has a multi-valued RDN
@@ -53,6 +54,9 @@ leaf other-ip "/CN=elsewhere" "IP:10.9.9.9" ca
 # The server's key as PEM (PKCS#8 key and certificate in one file), JKS and PKCS12.
 q openssl pkcs8 -topk8 -nocrypt -in server.key -out server.p8
 cat server.crt server.p8 > server.pem
+# ... and with the key encrypted by the store password (PKCS#8 PBES2, AES-256).
+q openssl pkcs8 -topk8 -v2 aes-256-cbc -passout "pass:$pw" -in server.key -out server.ep8
+cat server.crt server.ep8 > server-enc.pem
 q openssl pkcs8 -topk8 -nocrypt -in server2.key -out server2.p8
 cat server2.crt server2.p8 > server2.pem
 q keytool -importkeystore -srckeystore server.p12 -srcstoretype PKCS12 -srcstorepass $pw \

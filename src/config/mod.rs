@@ -46,7 +46,8 @@ pub struct Config {
     pub tick_time: u32,
     pub data_dir: PathBuf,
     pub data_log_dir: PathBuf,
-    pub client_port: u16,
+    /// `clientPort`; None for a server that takes only TLS clients (`secureClientPort`).
+    pub client_port: Option<u16>,
     pub client_port_address: Option<IpAddr>,
     pub max_client_cnxns: u32,
     pub min_session_timeout: u32,
@@ -66,11 +67,31 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn client_address(&self) -> SocketAddr {
+    /// The plaintext client port's address (None on a TLS-only server).
+    pub fn client_address(&self) -> Option<SocketAddr> {
         let ip = self
             .client_port_address
             .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        SocketAddr::new(ip, self.client_port)
+        Some(SocketAddr::new(ip, self.client_port?))
+    }
+
+    /// Where `srvr` and the other four-letter words can be asked: the plaintext port, or on a
+    /// TLS-only server the secure one (with TLS), the unspecified address as loopback.
+    pub fn local_client_address(&self) -> Option<(SocketAddr, bool)> {
+        let (mut addr, tls) = match self.client_address() {
+            Some(a) => (a, false),
+            None => {
+                let t = self.settings.client_tls.as_ref()?;
+                let ip = t
+                    .secure_address
+                    .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+                (SocketAddr::new(ip, t.secure_port?), true)
+            }
+        };
+        if addr.ip().is_unspecified() {
+            addr.set_ip(Ipv4Addr::LOCALHOST.into());
+        }
+        Some((addr, tls))
     }
 
     /// True when zoo.cfg makes this server a member of a replicated ensemble (more than one
@@ -334,10 +355,6 @@ impl Config {
             }
             Some(q)
         };
-        let client_port = client_port.ok_or_else(|| ConfigError::Missing {
-            file: file.clone(),
-            key: "clientPort".into(),
-        })?;
         let min = if min_session_timeout < 0 {
             2 * tick_time as i64
         } else {
@@ -362,6 +379,17 @@ impl Config {
             .as_ref()
             .is_some_and(|q| q.participants() > 1 || !q.standalone_enabled);
         let settings = Settings::parse(&system_properties, &file, max_buffer, ensemble)?;
+        // As ZooKeeper: a client port, a secure client port, or both.
+        let secure = settings
+            .client_tls
+            .as_ref()
+            .is_some_and(|t| t.secure_port.is_some());
+        if client_port.is_none() && !secure {
+            return Err(ConfigError::Missing {
+                file: file.clone(),
+                key: "clientPort".into(),
+            });
+        }
         let (refused, ignored) = settings::review(&system_properties);
         let mut cfg = Config {
             file: path.to_path_buf(),

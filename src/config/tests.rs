@@ -36,7 +36,7 @@ fn server_lines_as_zookeeper_reads_them() {
         (2, Some(2), 10, 5)
     );
     // No clientPort key: this server's line gives it.
-    assert_eq!(cfg.client_port, 2182);
+    assert_eq!(cfg.client_port, Some(2182));
     assert_eq!(
         q.config_text(),
         "server.1=a:2888:3888:participant;0.0.0.0:2181\nserver.2=b:2888:3888:participant;0.0.0.0:2182\nserver.3=c:2888:3888:observer;0.0.0.0:2183\nversion=0"
@@ -222,7 +222,7 @@ fn dynamic_config_files_as_zookeeper_reads_them() {
     let q = cfg.quorum.as_ref().unwrap();
     assert_eq!((q.participants(), q.version), (3, 0x100000000));
     // ZooKeeper's editStaticConfig removes clientPort: this server's line gives it.
-    assert_eq!(cfg.client_address().to_string(), "127.0.0.1:2182");
+    assert_eq!(cfg.client_address().unwrap().to_string(), "127.0.0.1:2182");
     assert!(q
         .config_text()
         .ends_with("server.3=127.0.0.1:2890:3890:participant;0.0.0.0:2183\nversion=100000000"));

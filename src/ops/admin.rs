@@ -620,7 +620,10 @@ async fn run(
     };
     match cmd {
         "configuration" => {
-            m.insert("client_port".into(), cfg.client_port.into());
+            m.insert(
+                "client_port".into(),
+                cfg.client_port.map_or(-1, i32::from).into(),
+            );
             m.insert(
                 "data_dir".into(),
                 cfg.data_dir.join("version-2").display().to_string().into(),

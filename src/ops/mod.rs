@@ -491,7 +491,7 @@ pub fn four_letter_text(word: &str, v: Option<&NodeView>, ctx: &FourLetterCtx) -
 fn conf_text(ctx: &FourLetterCtx) -> String {
     let c = ctx.cfg;
     let mut out = String::new();
-    let _ = writeln!(out, "clientPort={}", c.client_port);
+    let _ = writeln!(out, "clientPort={}", c.client_port.map_or(-1, i32::from));
     let secure = c
         .settings
         .client_tls

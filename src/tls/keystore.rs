@@ -60,6 +60,34 @@ fn guarded<T>(path: &str, f: impl FnOnce() -> Result<T, String>) -> Result<T, St
         .unwrap_or_else(|_| Err(format!("{path} is not a keystore that can be read")))
 }
 
+/// An `ENCRYPTED PRIVATE KEY` block (PKCS#8, PBES2 as `openssl pkcs8 -topk8` and ZooKeeper's
+/// PEM reader have it), decrypted with the key store's password; None without such a block.
+fn encrypted_pem_key(
+    data: &[u8],
+    password: &str,
+) -> Option<Result<PrivateKeyDer<'static>, String>> {
+    use base64::Engine;
+    const BEGIN: &str = "-----BEGIN ENCRYPTED PRIVATE KEY-----";
+    const END: &str = "-----END ENCRYPTED PRIVATE KEY-----";
+    let text = std::str::from_utf8(data).ok()?;
+    let start = text.find(BEGIN)? + BEGIN.len();
+    let body = &text[start..start + text[start..].find(END)?];
+    let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+    Some((|| {
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .map_err(|e| format!("encrypted private key: {e}"))?;
+        let info = pkcs8::EncryptedPrivateKeyInfoRef::try_from(der.as_slice())
+            .map_err(|e| format!("encrypted private key: {e}"))?;
+        let plain = info.decrypt(password).map_err(|e| {
+            format!("encrypted private key cannot be decrypted with the key store password: {e}")
+        })?;
+        Ok(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+            plain.as_bytes().to_vec(),
+        )))
+    })())
+}
+
 /// The private key entry of a keystore, with its chain. A store with several keys gives the
 /// first (by alias), as Java's default key manager does when no alias is chosen.
 pub fn load_key(path: &str, password: &str, ty: StoreType) -> Result<KeyMaterial, String> {
@@ -69,9 +97,12 @@ pub fn load_key(path: &str, password: &str, ty: StoreType) -> Result<KeyMaterial
             let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&data)
                 .collect::<Result<_, _>>()
                 .map_err(|e| format!("{path}: {e}"))?;
-            let key = PrivateKeyDer::from_pem_slice(&data).map_err(|e| {
-                format!("{path}: no unencrypted private key (PKCS#8, RSA or EC PEM block): {e}")
-            })?;
+            let key = match encrypted_pem_key(&data, password) {
+                Some(k) => k.map_err(|e| format!("{path}: {e}"))?,
+                None => PrivateKeyDer::from_pem_slice(&data).map_err(|e| {
+                    format!("{path}: no private key (PKCS#8, RSA, EC or encrypted PKCS#8 PEM block): {e}")
+                })?,
+            };
             if chain.is_empty() {
                 return Err(format!("{path}: no CERTIFICATE block"));
             }

@@ -144,23 +144,29 @@ type Configs = (
 fn configs(settings: &Settings) -> Result<Configs, String> {
     let c = &settings.common;
     let server = server_config(c)?;
+    let client = client_config(c, c.hostname_verification)?;
+    Ok((Arc::new(server), Arc::new(client), super::revocation(c)?))
+}
+
+/// A client configuration presenting our own certificate and checking the server's against
+/// the trust store (its name only with `check_name`).
+pub fn client_config(
+    c: &crate::config::TlsCommon,
+    check_name: bool,
+) -> Result<ClientConfig, String> {
     let provider = Arc::new(provider(c)?);
-    let roots = Arc::new(roots(c)?.ok_or("ssl.quorum needs a trust store")?);
+    let roots = Arc::new(roots(c)?.ok_or("a trust store is needed")?);
     let inner = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
         .build()
         .map_err(|e| e.to_string())?;
     let key = key_material(c)?;
-    let client = ClientConfig::builder_with_provider(provider.clone())
+    ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&versions(c, &provider)?)
         .map_err(|e| e.to_string())?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(PeerVerifier {
-            inner,
-            check_name: c.hostname_verification,
-        }))
+        .with_custom_certificate_verifier(Arc::new(PeerVerifier { inner, check_name }))
         .with_client_auth_cert(key.chain, key.key)
-        .map_err(|e| format!("{}: {e}", c.key_store.location))?;
-    Ok((Arc::new(server), Arc::new(client), super::revocation(c)?))
+        .map_err(|e| format!("{}: {e}", c.key_store.location))
 }
 
 impl QuorumTls {
