@@ -129,6 +129,7 @@ pub async fn run(cfg: config::Config) -> std::io::Result<()> {
         senders.ops.clone(),
         cfg.clone(),
         prometheus,
+        tls.clone(),
     ));
     let mut http_tasks = Vec::new();
     let admin = &cfg.settings.admin;

@@ -603,3 +603,56 @@ fn a_tls_only_server_starts_serves_and_reports_status() {
     assert!(stopped, "stop: {stop_out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The AdminServer's `Authorization: x509` (snapshot): what admin_x509.py sees.
+fn admin_x509_sequence(start: impl FnOnce(&str) -> Box<dyn std::any::Any>) -> String {
+    let secure = free_port();
+    let admin = free_port();
+    let cfg = format!(
+        "{}authProvider.x509=org.apache.zookeeper.server.auth.X509AuthenticationProvider\n\
+         admin.enableServer=true\nadmin.serverAddress=127.0.0.1\nadmin.serverPort={admin}\n\
+         admin.portUnification=true\nadmin.needClientAuth=true\nadmin.rateLimiterIntervalInMS=0\n\
+         admin.snapshot.enabled=true\n\
+         ssl.quorum.keyStore.location={}\nssl.quorum.keyStore.password=secret\n\
+         ssl.quorum.trustStore.location={}\nssl.quorum.trustStore.password=secret\n",
+        tls_cfg(secure, &cert("server.p12")),
+        cert("server.p12"),
+        cert("trust.p12")
+    );
+    let _server = start(&cfg);
+    wait_for_tcp(secure);
+    wait_for_tcp(admin);
+    run_suite(
+        "/usr/bin/python3",
+        &[
+            "compat-tests/tls/admin_x509.py",
+            &certs().display().to_string(),
+            &secure.to_string(),
+            &admin.to_string(),
+        ],
+        Duration::from_secs(180),
+    )
+}
+
+#[test]
+fn admin_authorization_x509_is_decided_as_zookeeper_3_9_decides_it() {
+    certs();
+    let version = zookeeper_version("ZK39_VERSION");
+    let want = admin_x509_sequence(|cfg| {
+        Box::new(Server::reference_with_env(
+            "compat-tests/differential/start_zk.sh",
+            "pid",
+            cfg,
+            &[("ZK_VERSION", version.as_str())],
+        ))
+    });
+    let got = admin_x509_sequence(|cfg| Box::new(Server::ferrozk_with(cfg)));
+    assert_eq!(got, want, "ferrozk differs from ZooKeeper {version}");
+    for line in [
+        "named in the root ACL 200",
+        "the x509 super user 200",
+        "trusted, not in the ACL 403",
+    ] {
+        assert!(got.contains(line), "{line:?} missing:\n{got}");
+    }
+}

@@ -44,6 +44,9 @@ pub struct Http {
     pub policy: AclPolicy,
     pub prometheus: Option<PrometheusHandle>,
     pub command_url: String,
+    /// The client port's TLS, whose trust store and x509 settings `Authorization: x509`
+    /// uses (ZooKeeper 3.9's x509 provider for HTTP).
+    pub client_tls: Option<Arc<crate::tls::ServerTls>>,
     /// When the last snapshot and restore commands ran (ZooKeeper's RateLimiter).
     last_snapshot: Mutex<Option<Instant>>,
     last_restore: Mutex<Option<Instant>>,
@@ -54,6 +57,7 @@ impl Http {
         node: mpsc::Sender<OpsRequest>,
         cfg: Arc<Config>,
         prometheus: Option<PrometheusHandle>,
+        client_tls: Option<Arc<crate::tls::ServerTls>>,
     ) -> Http {
         let command_url = cfg.settings.admin.command_url.clone();
         Http {
@@ -61,6 +65,7 @@ impl Http {
             node,
             cfg,
             prometheus,
+            client_tls,
             command_url,
             last_snapshot: Mutex::new(None),
             last_restore: Mutex::new(None),
@@ -109,7 +114,7 @@ pub async fn serve(listener: TcpListener, http: Arc<Http>, https: Option<Https>)
         let https = https.clone();
         tokio::spawn(async move {
             let Some(https) = https else {
-                return serve_connection(stream, http, peer).await;
+                return serve_connection(stream, http, peer, None).await;
             };
             let tls = https.force || {
                 let mut b = [0u8; 1];
@@ -119,11 +124,18 @@ pub async fn serve(listener: TcpListener, http: Arc<Http>, https: Option<Https>)
                 )
             };
             if !tls {
-                return serve_connection(stream, http, peer).await;
+                return serve_connection(stream, http, peer, None).await;
             }
             let acceptor = tokio_rustls::TlsAcceptor::from(https.config);
             match tokio::time::timeout(Duration::from_secs(30), acceptor.accept(stream)).await {
-                Ok(Ok(s)) => serve_connection(s, http, peer).await,
+                Ok(Ok(s)) => {
+                    let certs = s
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .map(|c| Arc::new(c.to_vec()));
+                    serve_connection(s, http, peer, certs).await
+                }
                 Ok(Err(e)) => info!("HTTPS handshake with {peer} failed: {e}"),
                 Err(_) => info!("HTTPS handshake with {peer} timed out"),
             }
@@ -131,13 +143,17 @@ pub async fn serve(listener: TcpListener, http: Arc<Http>, https: Option<Https>)
     }
 }
 
-async fn serve_connection<S>(stream: S, http: Arc<Http>, peer: SocketAddr)
+/// The certificates an HTTPS client presented.
+type PeerCerts = Option<Arc<Vec<rustls::pki_types::CertificateDer<'static>>>>;
+
+async fn serve_connection<S>(stream: S, http: Arc<Http>, peer: SocketAddr, certs: PeerCerts)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let svc = service_fn(move |req| {
         let http = http.clone();
-        async move { Ok::<_, std::convert::Infallible>(handle(&http, req, peer).await) }
+        let certs = certs.clone();
+        async move { Ok::<_, std::convert::Infallible>(handle(&http, req, peer, certs).await) }
     });
     let conn = http1::Builder::new()
         .timer(hyper_util::rt::TokioTimer::new())
@@ -198,7 +214,7 @@ fn canonical(name: &str) -> Option<&'static str> {
         .map(|names| names[0])
 }
 
-async fn handle(http: &Http, req: Request<Incoming>, peer: SocketAddr) -> Resp {
+async fn handle(http: &Http, req: Request<Incoming>, peer: SocketAddr, certs: PeerCerts) -> Resp {
     let path = req.uri().path().to_string();
     if path == "/metrics" {
         if let Some(h) = &http.prometheus {
@@ -249,7 +265,7 @@ async fn handle(http: &Http, req: Request<Incoming>, peer: SocketAddr) -> Resp {
         );
     }
     if cmd == "snapshot" || cmd == "restore" {
-        if let Err(resp) = authorize(http, auth.as_deref(), peer, cmd).await {
+        if let Err(resp) = authorize(http, auth.as_deref(), peer, certs.as_deref(), cmd).await {
             return resp;
         }
         return if cmd == "snapshot" {
@@ -274,6 +290,7 @@ async fn authorize(
     http: &Http,
     auth: Option<&str>,
     peer: SocketAddr,
+    certs: Option<&Vec<rustls::pki_types::CertificateDer<'static>>>,
     cmd: &str,
 ) -> Result<(), Resp> {
     let Some(auth) = auth else {
@@ -291,6 +308,11 @@ async fn authorize(
     let ids: Vec<Id> = match (scheme, data) {
         ("digest", Some(d)) => http.policy.digest_auth(d.as_bytes()),
         ("ip", None) => vec![Id::new("ip", &peer.ip().to_string())],
+        // The HTTPS client's certificate, checked against the client port's trust store.
+        ("x509", None) => match (&http.client_tls, certs) {
+            (Some(t), Some(c)) => t.http_identities(c),
+            _ => Vec::new(),
+        },
         _ => Vec::new(),
     };
     if ids.is_empty() {

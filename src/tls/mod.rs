@@ -34,6 +34,9 @@ pub struct ServerTls {
 pub struct Built {
     pub config: Arc<ServerConfig>,
     pub revocation: Option<Arc<revocation::Revocation>>,
+    /// Client certificates checked against the trust store, for identities given outside a
+    /// handshake (the AdminServer's `Authorization: x509`).
+    pub trust: Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>,
 }
 
 /// The files of a key store and a trust store, watched for changes.
@@ -78,9 +81,19 @@ fn provider(s: &TlsCommon) -> Result<CryptoProvider, String> {
 }
 
 fn build(s: &ClientTls) -> Result<Built, String> {
+    let provider = Arc::new(provider(&s.common)?);
+    let trust = match roots(&s.common)? {
+        Some(r) => Some(
+            WebPkiClientVerifier::builder_with_provider(Arc::new(r), provider)
+                .build()
+                .map_err(|e| e.to_string())?,
+        ),
+        None => None,
+    };
     Ok(Built {
         config: Arc::new(server_config(&s.common)?),
         revocation: revocation(&s.common)?,
+        trust,
     })
 }
 
@@ -230,6 +243,27 @@ impl ServerTls {
                 "the client certificate does not name the client's address {peer}"
             ));
         }
+        self.x509_ids(leaf)
+    }
+
+    /// What `Authorization: x509` gives an AdminServer HTTPS client: its certificate checked
+    /// against the client port's trust store (no address check, as ZooKeeper's x509 provider
+    /// has none outside a connection), then its x509 (and super) ids; none when it fails.
+    pub fn http_identities(&self, certs: &[rustls::pki_types::CertificateDer<'static>]) -> Vec<Id> {
+        let Some((leaf, rest)) = certs.split_first() else {
+            return Vec::new();
+        };
+        let Some(trust) = self.config().trust else {
+            return Vec::new();
+        };
+        if let Err(e) = trust.verify_client_cert(leaf, rest, rustls::pki_types::UnixTime::now()) {
+            warn!("Authorization: x509: the client certificate is not trusted: {e}");
+            return Vec::new();
+        }
+        self.x509_ids(leaf).unwrap_or_default()
+    }
+
+    fn x509_ids(&self, leaf: &rustls::pki_types::CertificateDer<'_>) -> Result<Vec<Id>, String> {
         if !self.x509.enabled {
             return Ok(Vec::new());
         }
