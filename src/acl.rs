@@ -17,6 +17,9 @@ pub struct AclPolicy {
     /// the subject its `superUser` key names, which matches every x509 ACL.
     pub x509: bool,
     pub x509_super: Option<String>,
+    /// The SASL provider is registered (`authProvider.N`), and `letAnySaslUserDoX`.
+    pub sasl: bool,
+    pub sasl_let_any: Option<String>,
 }
 
 impl AclPolicy {
@@ -27,6 +30,8 @@ impl AclPolicy {
             enforce_quota: cfg.settings.enforce_quota,
             x509: cfg.settings.x509.enabled,
             x509_super: cfg.settings.x509.super_user.clone(),
+            sasl: cfg.settings.sasl.provider,
+            sasl_let_any: cfg.settings.sasl.let_any.clone(),
         }
     }
 
@@ -96,8 +101,29 @@ impl AclPolicy {
             // X509AuthenticationProvider.matches: the subject exactly, or the super user's
             // subject for any x509 ACL.
             "x509" => self.x509 && (id == expr || self.x509_super.as_deref() == Some(id)),
+            // SASLAuthenticationProvider.matches: the id exactly, a client authenticated as
+            // `super`, or any client for the `letAnySaslUserDoX` id.
+            "sasl" => {
+                self.sasl
+                    && (id == "super" || id == expr || self.sasl_let_any.as_deref() == Some(expr))
+            }
             _ => false,
         }
+    }
+}
+
+/// `SASLAuthenticationProvider.isValid`: a Kerberos name parses (`service[/host]@REALM`), or
+/// the id has no `@` at all.
+pub fn is_valid_kerberos_name(id: &str) -> bool {
+    let Some((before, realm)) = id.split_once('@') else {
+        return true;
+    };
+    if realm.contains('@') || realm.contains('/') {
+        return false;
+    }
+    match before.split_once('/') {
+        Some((svc, host)) => !svc.contains('@') && !host.contains('/'),
+        None => true,
     }
 }
 

@@ -102,6 +102,8 @@ pub fn request_path(data: &[u8]) {
         enforce_quota: true,
         x509: true,
         x509_super: None,
+        sasl: true,
+        sasl_let_any: None,
     };
     // Four identities: anonymous, two digest users, and the super user.
     let identities: [Vec<Id>; 4] = [

@@ -10,6 +10,7 @@ pub mod node;
 pub mod ops;
 pub mod pipeline;
 pub mod quorum;
+pub mod sasl;
 pub mod session;
 pub mod stats;
 pub mod storage;

@@ -19,7 +19,15 @@ fn dir(name: &str) -> std::path::PathBuf {
 /// Writes a standalone zoo.cfg with `extra` lines and runs ferrozk on it, expecting it to
 /// refuse to start; returns what it printed.
 fn refused(name: &str, extra: &str) -> String {
+    refused_with_java_env(name, extra, None)
+}
+
+/// [`refused`], with a `java.env` beside zoo.cfg (as zkEnv.sh sources it).
+fn refused_with_java_env(name: &str, extra: &str, java_env: Option<&str>) -> String {
     let d = dir(name);
+    if let Some(env) = java_env {
+        std::fs::write(d.join("java.env"), env).unwrap();
+    }
     let cfg = d.join("zoo.cfg");
     std::fs::write(
         &cfg,
@@ -120,29 +128,45 @@ fn client_tls_with_a_store_that_does_not_load_stops_start_up_naming_it() {
 }
 
 #[test]
-fn client_sasl_and_enforced_authentication_are_refused() {
-    let err = refused(
-        "sasl",
+fn kerberos_foreign_providers_and_unavailable_enforced_schemes_are_refused() {
+    // A JAAS Server section logging in with Kerberos, found through java.env as zkServer.sh
+    // finds it.
+    let d = std::env::temp_dir().join(format!("ferrozk-cfg-{}-krb-jaas", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    let jaas = d.join("jaas.conf");
+    std::fs::write(
+        &jaas,
+        "Server {\n com.sun.security.auth.module.Krb5LoginModule required\n useKeyTab=true\n keyTab=\"/etc/zk.keytab\"\n storeKey=true\n principal=\"zookeeper/h.example.com@EXAMPLE.COM\";\n};\n",
+    )
+    .unwrap();
+    let err = refused_with_java_env(
+        "krb",
         "authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n\
-         requireClientAuthScheme=sasl\n\
-         jaasLoginRenew=3600000\n\
          kerberos.removeHostFromPrincipal=true\n\
          kerberos.removeRealmFromPrincipal=true",
+        Some(&format!(
+            "export SERVER_JVMFLAGS=\"$SERVER_JVMFLAGS -Djava.security.auth.login.config={}\"\n",
+            jaas.display()
+        )),
     );
     assert_names(
         &err,
         &[
-            "authProvider.1",
-            "requireClientAuthScheme",
-            "kerberos.removeHostFromPrincipal",
-            "SASL",
+            "java.security.auth.login.config",
+            "Krb5LoginModule",
+            "GSSAPI",
         ],
     );
+    let err = refused("provider", "authProvider.1=com.example.OurLdapProvider");
+    assert_names(&err, &["authProvider.1", "Java"]);
+    // Enforcing a scheme nobody registers, as ZooKeeper refuses it.
     let err = refused(
         "enforce",
         "enforce.auth.enabled=true\nenforce.auth.schemes=sasl",
     );
-    assert_names(&err, &["enforce.auth.enabled", "enforce.auth.schemes"]);
+    assert_names(&err, &["enforce.auth.schemes", "sasl"]);
+    let err = refused("enforce-empty", "enforce.auth.enabled=true");
+    assert_names(&err, &["enforce.auth.schemes"]);
 }
 
 #[test]

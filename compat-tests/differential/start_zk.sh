@@ -16,6 +16,7 @@
 #    nodes during a run (or zxids diverge).
 # ZK_EXTRA_CFG: more zoo.cfg lines (e.g. DigestAuthenticationProvider.superDigest=...,
 # enforceQuota=true); the candidate must get the same ones.
+# SERVER_JVMFLAGS: more JVM flags, as zkServer.sh passes them (e.g. the JAAS file).
 # ZK_VERSION: run that Apache ZooKeeper release from Maven Central instead of Debian's 3.8.0
 # (fetched once by compat-tests/scripts/fetch-zookeeper.sh into its cache, logging through
 # logback at $ZK_LOGLEVEL), e.g. ZK_VERSION=3.9.5. ZK_CLASSPATH: any other server classpath.
@@ -49,6 +50,7 @@ setsid java -Xmx256m -cp "$CP" \
   -Dorg.slf4j.simpleLogger.defaultLogLevel=${ZK_LOGLEVEL:-info} \
   -Dorg.slf4j.simpleLogger.showDateTime=true \
   -Dzookeeper.log.level=${ZK_LOGLEVEL:-info} \
+  ${SERVER_JVMFLAGS:-} \
   org.apache.zookeeper.server.quorum.QuorumPeerMain "$dir/zoo.cfg" \
   >"$dir/server.log" 2>&1 </dev/null &
 pid=$!

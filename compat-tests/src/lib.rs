@@ -173,6 +173,11 @@ impl Server {
 
     /// ferrozk on a free port with tickTime 2000, extended types, and `extra` zoo.cfg lines.
     pub fn ferrozk_with(extra: &str) -> Server {
+        Self::ferrozk_with_env(extra, &[])
+    }
+
+    /// [`Server::ferrozk_with`], with more environment variables (e.g. SERVER_JVMFLAGS).
+    pub fn ferrozk_with_env(extra: &str, env: &[(&str, &str)]) -> Server {
         let port = free_port();
         let dir = scratch("ferrozk", port);
         let cfg = dir.join("zoo.cfg");
@@ -186,6 +191,7 @@ impl Server {
         .unwrap();
         let log = dir.join("server.log");
         let child = Command::new(ferrozk_bin())
+            .envs(env.iter().copied())
             .arg(&cfg)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())

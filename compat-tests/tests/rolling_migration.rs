@@ -66,11 +66,13 @@ impl Follow {
                 if why.contains("EOFException") || why.contains("SocketException") {
                     continue;
                 }
-                // Debian's 3.8.0 on both ends (the log is that of a Java member).
+                // Debian's 3.8.0 learner syncing from a Java leader (any release): the bug is
+                // the 3.8.0 learner's (fixed in 3.8.1); a ferrozk leader is never excused.
                 let debian = |j: usize| m.members[j].java && m.members[j].java_version.is_none();
-                if debian(i) && leader.is_some_and(debian) && why.contains("\"pif\" is null") {
+                let java = |j: usize| m.members[j].java;
+                if debian(i) && leader.is_some_and(java) && why.contains("\"pif\" is null") {
                     println!(
-                        "note: Java member {} hit ZOOKEEPER-4394 while syncing from Java member {} (a ZooKeeper 3.8.0 bug between two Java 3.8.0 servers)",
+                        "note: Java member {} hit ZOOKEEPER-4394 while syncing from Java member {} (a bug of ZooKeeper 3.8.0's learner, with a Java leader)",
                         i + 1,
                         leader.map_or(0, |j| j + 1)
                     );

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 mod properties;
 mod quorum;
+mod sasl;
 mod settings;
 mod tls;
 
@@ -15,6 +16,7 @@ pub use properties::parse_properties;
 use properties::parse_size;
 use quorum::{is_membership_key, Membership};
 pub use quorum::{parse_server, version_from_file_name, QuorumConfig, QuorumServer};
+pub use sasl::{server_jvm_properties, SaslServerSettings, SaslSettings};
 pub use settings::{AdminSettings, MetricsSettings, Settings, SnapshotCompression};
 pub use tls::{AdminTls, ClientAuth, ClientTls, QuorumTls, StoreSettings, TlsCommon, X509Settings};
 
@@ -109,16 +111,28 @@ impl Config {
             .map(|s| s.as_str())
     }
 
+    /// Reads zoo.cfg, with the JVM properties zkServer.sh would pass the server
+    /// (`SERVER_JVMFLAGS`, `JVMFLAGS`, the configuration directory's `java.env`).
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|err| ConfigError::Io {
             file: path.display().to_string(),
             err,
         })?;
-        Self::parse(path, &text)
+        Self::parse_with_jvm(path, &text, &jvm_of(path))
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
-        Self::parse_reviewed(path, text).and_then(|(cfg, refused)| {
+        Self::parse_with_jvm(path, text, &BTreeMap::new())
+    }
+
+    /// zoo.cfg's text, with the JVM's `-D` properties (zoo.cfg's keys win over
+    /// `zookeeper.*` ones, as ZooKeeper sets them after the JVM starts).
+    pub fn parse_with_jvm(
+        path: &Path,
+        text: &str,
+        jvm: &BTreeMap<String, String>,
+    ) -> Result<Config, ConfigError> {
+        Self::parse_reviewed(path, text, jvm).and_then(|(cfg, refused)| {
             if refused.is_empty() {
                 Ok(cfg)
             } else {
@@ -137,10 +151,14 @@ impl Config {
             file: path.display().to_string(),
             err,
         })?;
-        Self::parse_reviewed(path, &text)
+        Self::parse_reviewed(path, &text, &jvm_of(path))
     }
 
-    fn parse_reviewed(path: &Path, text: &str) -> Result<(Config, Vec<String>), ConfigError> {
+    fn parse_reviewed(
+        path: &Path,
+        text: &str,
+        jvm: &BTreeMap<String, String>,
+    ) -> Result<(Config, Vec<String>), ConfigError> {
         let file = path.display().to_string();
         let props = parse_properties(text);
         let invalid = |key: &str, value: &str, why: &str| ConfigError::Invalid {
@@ -158,7 +176,11 @@ impl Config {
         let mut min_session_timeout: i64 = -1;
         let mut max_session_timeout: i64 = -1;
         let mut max_buffer = DEFAULT_MAX_BUFFER;
-        let mut system_properties = BTreeMap::new();
+        let mut system_properties: BTreeMap<String, String> = jvm
+            .iter()
+            .filter(|(k, _)| k.starts_with("zookeeper."))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         let mut init_limit = None;
         let mut sync_limit = None;
         let mut standalone_enabled = true;
@@ -378,7 +400,7 @@ impl Config {
         let ensemble = quorum
             .as_ref()
             .is_some_and(|q| q.participants() > 1 || !q.standalone_enabled);
-        let settings = Settings::parse(&system_properties, &file, max_buffer, ensemble)?;
+        let settings = Settings::parse(&system_properties, jvm, &file, max_buffer, ensemble)?;
         // As ZooKeeper: a client port, a secure client port, or both.
         let secure = settings
             .client_tls
@@ -500,6 +522,11 @@ fn read_membership(
             .map_err(|why| invalid(&dyn_file, &k, &v, &why))?;
     }
     Ok((m, version_from_file_name(path).unwrap_or(0)))
+}
+
+/// The server's JVM properties for the zoo.cfg at `path`.
+fn jvm_of(path: &Path) -> BTreeMap<String, String> {
+    server_jvm_properties(path.parent().unwrap_or(Path::new(".")))
 }
 
 #[cfg(test)]

@@ -171,11 +171,14 @@ pub struct Settings {
     /// HTTPS for the AdminServer (`admin.forceHttps`, `admin.portUnification`).
     pub admin_tls: Option<super::tls::AdminTls>,
     pub x509: super::tls::X509Settings,
+    /// SASL on the client port, the `sasl` scheme and enforced authentication.
+    pub sasl: super::sasl::SaslSettings,
 }
 
 impl Settings {
     pub(super) fn parse(
         map: &BTreeMap<String, String>,
+        jvm: &BTreeMap<String, String>,
         file: &str,
         max_buffer: usize,
         ensemble: bool,
@@ -224,7 +227,9 @@ impl Settings {
         } else {
             None
         };
+        let sasl = super::sasl::parse(&p, jvm, x509.enabled)?;
         Ok(Settings {
+            sasl,
             admin_tls,
             client_tls,
             quorum_tls,
@@ -340,6 +345,15 @@ const KNOWN: &[&str] = &[
     "ssl.quorum.clientHostnameVerification",
     "ssl.crl",
     "ssl.ocsp",
+    "superUser",
+    "sasl.serverconfig",
+    "kerberos.removeHostFromPrincipal",
+    "kerberos.removeRealmFromPrincipal",
+    "kerberos.canonicalizeHostNames",
+    "letAnySaslUserDoX",
+    "SASLAuthenticationProvider.superPassword",
+    "enforce.auth.schemes",
+    "requireClientAuthScheme",
     "ssl.quorum.crl",
     "ssl.quorum.ocsp",
     "extendedTypesEnabled",
@@ -416,7 +430,6 @@ const TUNING: &[&str] = &[
 fn unsupported(key: &str, value: &str) -> Option<&'static str> {
     let on = |v: &str| v.trim().eq_ignore_ascii_case("true");
     let k = key;
-    let sasl = "SASL authentication is not supported yet";
     let quorum_auth = "quorum authentication (SASL) is not supported yet";
     Some(match k {
         "metricsProvider.httpsPort" => {
@@ -429,27 +442,18 @@ fn unsupported(key: &str, value: &str) -> Option<&'static str> {
             "TLS authentication providers other than x509 are not supported"
         }
         _ if k.starts_with("authProvider.") => {
-            // The digest, ip and x509 providers are built in; naming them changes nothing.
+            // The digest, ip, x509 and SASL providers are built in; naming SASL registers the
+            // `sasl` scheme, naming the others changes nothing.
             let v = value.trim();
             if v.ends_with(".DigestAuthenticationProvider")
                 || v.ends_with(".IPAuthenticationProvider")
                 || v.ends_with(".X509AuthenticationProvider")
+                || v.ends_with(".SASLAuthenticationProvider")
             {
                 return None;
             }
-            sasl
+            "authentication providers other than ZooKeeper's digest, ip, x509 and SASL ones are Java classes ferrozk cannot run"
         }
-        "requireClientAuthScheme" | "enforce.auth.schemes" => sasl,
-        "enforce.auth.enabled" | "sessionRequireClientSASLAuth" | "allowSaslFailedClients"
-            if on(value) =>
-        {
-            sasl
-        }
-        "kerberos.removeHostFromPrincipal"
-        | "kerberos.removeRealmFromPrincipal"
-        | "kerberos.canonicalizeHostNames"
-        | "superUser"
-        | "sasl.serverconfig" => sasl,
         "DigestAuthenticationProvider.digestAlg" => {
             let v = value.trim();
             if v.eq_ignore_ascii_case("SHA1") || v.eq_ignore_ascii_case("SHA-1") {
@@ -492,7 +496,11 @@ pub(super) fn review(map: &BTreeMap<String, String>) -> (Vec<String>, Vec<String
         let key = full.strip_prefix("zookeeper.").unwrap_or(full);
         if let Some(why) = unsupported(key, value) {
             refused.push(format!("{key}={value} ({why})"));
-        } else if KNOWN.contains(&key) {
+        } else if key == "requireClientAuthScheme" {
+            ignored.push(format!(
+                "{key} is read by no ZooKeeper release (3.6 to 3.9) and enforces nothing; set sessionRequireClientSASLAuth=true or enforce.auth.enabled=true with enforce.auth.schemes"
+            ));
+        } else if KNOWN.contains(&key) || key.starts_with("superUser.") {
         } else if TUNING.contains(&key) {
             ignored.push(format!(
                 "{key} tunes a Java server and has no effect in ferrozk"

@@ -160,6 +160,7 @@ impl Node {
                 shared,
                 early: Vec::new(),
                 answered: false,
+                sasl: None,
             },
         );
         let now = self.now();
@@ -316,11 +317,35 @@ impl Node {
             self.close_conn(conn);
             return;
         }
-        // Auth packets are answered at once, as ZooKeeper answers them outside its pipeline
-        // (clients match them by their reserved xid). A ping waits behind the session's
-        // unanswered requests, as in ZooKeeper's pipeline: some clients use its reply as
-        // the sign that every earlier reply has arrived.
-        let unordered = op == OpCode::Auth.code();
+        // Enforced authentication: anything but auth and SASL packets from a connection
+        // that has not authenticated with one of the schemes gets SESSIONCLOSEDREQUIRESASLAUTH
+        // (a header alone) and the connection closes; the session stays until it expires.
+        if let Some(schemes) = &self.cfg.settings.sasl.enforce {
+            let exempt = op == OpCode::Auth.code() || op == OpCode::Sasl.code();
+            let authenticated = self
+                .conns
+                .get(&conn)
+                .is_some_and(|c| c.auth.iter().any(|i| schemes.contains(&i.scheme)));
+            if !exempt && !authenticated {
+                error!(
+                    "session 0x{session:x}: not authenticated with any of the schemes {schemes:?} enforce.auth requires; closing the connection"
+                );
+                self.reply(
+                    conn,
+                    xid,
+                    0,
+                    ErrorCode::SessionClosedRequireSaslAuth.code(),
+                    None,
+                );
+                self.close_conn(conn);
+                return;
+            }
+        }
+        // Auth and SASL packets are answered at once, as ZooKeeper answers them outside its
+        // pipeline (clients match them by their reserved xid, or wait for them alone). A ping
+        // waits behind the session's unanswered requests, as in ZooKeeper's pipeline: some
+        // clients use its reply as the sign that every earlier reply has arrived.
+        let unordered = op == OpCode::Auth.code() || op == OpCode::Sasl.code();
         if self.is_following() {
             self.follower_touch(session);
             if !unordered && (is_write(op) || op == OpCode::Sync.code()) {
@@ -385,11 +410,8 @@ impl Node {
                 self.auth(conn, xid, a);
                 self.done(conn, op, xid, start);
             }
-            Request::Sasl(_) => {
-                // No SASL provider is configured: ZooKeeper answers with a null token and
-                // leaves the session unauthenticated.
-                warn!("SASL is not enabled; ignoring a SASL token from session 0x{session:x}");
-                self.reply(conn, xid, 0, 0, Some(&SetSaslResponse { token: None }));
+            Request::Sasl(r) => {
+                self.sasl(conn, session, xid, r.token.as_deref().unwrap_or(&[]));
                 self.done(conn, op, xid, start);
             }
             Request::CloseSession => {
@@ -459,6 +481,86 @@ impl Node {
         st.max_latency_us.set(st.max_latency_us.get().max(us));
         st.sum_latency_us.set(st.sum_latency_us.get() + us);
         st.count.set(st.count.get() + 1);
+    }
+
+    /// A SASL packet: the next step of the connection's DIGEST-MD5 exchange, answered with
+    /// its token; a failed exchange answers AUTHFAILED (SESSIONCLOSEDREQUIRESASLAUTH when SASL
+    /// is enforced) and closes the connection, as ZooKeeper does.
+    pub(super) fn sasl(&mut self, conn: ConnId, session: i64, xid: i32, token: &[u8]) {
+        use crate::sasl::digest::{DigestServer, Step};
+        let settings = &self.cfg.settings.sasl;
+        let Some(server) = &settings.server else {
+            // No JAAS server section: ZooKeeper answers with a null token and leaves the
+            // session unauthenticated.
+            warn!("SASL is not enabled; ignoring a SASL token from session 0x{session:x}");
+            self.reply(conn, xid, 0, 0, Some(&SetSaslResponse { token: None }));
+            return;
+        };
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let password = |user: &str| match (&server.super_password, user) {
+            (Some(p), "super") if server.users.contains_key("super") => Some(p.clone()),
+            _ => server.users.get(user).cloned(),
+        };
+        let step = c
+            .sasl
+            .get_or_insert_with(|| Box::new(DigestServer::new("zookeeper", "zk-sasl-md5")))
+            .step(token, password);
+        let token = match step {
+            Ok(Step::Continue(t)) => t,
+            Ok(Step::Complete { token, authcid, .. }) => {
+                let id = crate::sasl::authorized_id(&authcid, settings);
+                info!(
+                    "session 0x{session:x}: SASL authentication succeeded: authenticationID={authcid}; authorizationID={id}"
+                );
+                let mut ids = vec![Id::new("sasl", &id)];
+                if settings.super_users.contains(&id) {
+                    ids.push(Id::new("super", ""));
+                }
+                for i in ids {
+                    if !c.auth.contains(&i) {
+                        c.auth.push(i);
+                    }
+                }
+                token
+            }
+            Err(e) => {
+                warn!(
+                    "session 0x{session:x} from {}: SASL authentication failed: {e}",
+                    c.peer
+                );
+                stats().auth_failed_count.inc();
+                let required = settings.sasl_required();
+                if settings.allow_failed && !required {
+                    self.reply(conn, xid, 0, 0, Some(&SetSaslResponse { token: None }));
+                    return;
+                }
+                let err = if required {
+                    ErrorCode::SessionClosedRequireSaslAuth
+                } else {
+                    ErrorCode::AuthFailed
+                };
+                self.reply(
+                    conn,
+                    xid,
+                    0,
+                    err.code(),
+                    Some(&SetSaslResponse { token: None }),
+                );
+                self.close_conn(conn);
+                return;
+            }
+        };
+        self.reply(
+            conn,
+            xid,
+            0,
+            0,
+            Some(&SetSaslResponse {
+                token: Some(token.into()),
+            }),
+        );
     }
 
     pub(super) fn auth(&mut self, conn: ConnId, xid: i32, a: AuthPacket) {

@@ -155,6 +155,8 @@ struct Conn {
     early: Vec<(i32, i32, Bytes)>,
     /// The ConnectResponse has been sent.
     answered: bool,
+    /// The connection's SASL exchange, from its first SASL packet.
+    sasl: Option<Box<crate::sasl::digest::DigestServer>>,
 }
 
 /// Per-connection figures `cons` shows. Cells: replies are sent through `&self`.

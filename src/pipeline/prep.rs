@@ -202,8 +202,10 @@ fn check_and_inc_version(current: i32, expected: i32) -> PResult<i32> {
 
 /// `PrepRequestProcessor.fixupACL`: dedupe, refuse empty or malformed lists, and expand `auth`
 /// into the caller's authenticated identities.
-/// `x509` says whether the x509 provider is registered (its ids and ACLs are then valid).
-pub fn fixup_acl(auth: &[Id], acls: &[Acl], x509: bool) -> PResult<Vec<Acl>> {
+/// The policy says which providers are registered (x509, sasl): only their ids and ACLs are
+/// valid.
+pub fn fixup_acl(auth: &[Id], acls: &[Acl], policy: &crate::acl::AclPolicy) -> PResult<Vec<Acl>> {
+    let x509 = policy.x509;
     let mut uniq: Vec<Acl> = Vec::with_capacity(acls.len());
     for a in acls {
         if !uniq.contains(a) {
@@ -219,13 +221,14 @@ pub fn fixup_acl(auth: &[Id], acls: &[Acl], x509: bool) -> PResult<Vec<Acl>> {
         if id.scheme == "world" && id.id == "anyone" {
             out.push(a);
         } else if id.scheme == "auth" {
-            // Only ids whose provider reports them authenticated count: digest and x509 (ip
-            // does not, and `super` has no provider at all).
+            // Only ids whose provider reports them authenticated count: digest, x509 and sasl
+            // (ip does not, and `super` has no provider at all).
             let mut any = false;
-            for cid in crate::acl::in_java_order(auth)
-                .into_iter()
-                .filter(|i| i.scheme == "digest" || (x509 && i.scheme == "x509"))
-            {
+            for cid in crate::acl::in_java_order(auth).into_iter().filter(|i| {
+                i.scheme == "digest"
+                    || (x509 && i.scheme == "x509")
+                    || (policy.sasl && i.scheme == "sasl")
+            }) {
                 any = true;
                 out.push(Acl {
                     perms: a.perms,
@@ -242,6 +245,7 @@ pub fn fixup_acl(auth: &[Id], acls: &[Acl], x509: bool) -> PResult<Vec<Acl>> {
                 "digest" => crate::acl::is_valid_digest(&id.id),
                 "ip" => crate::acl::is_valid_ip(&id.id),
                 "x509" => x509 && crate::acl::is_valid_x500_name(&id.id),
+                "sasl" => policy.sasl && crate::acl::is_valid_kerberos_name(&id.id),
                 _ => false,
             };
             if !valid {
@@ -354,7 +358,7 @@ pub fn prep_set_acl(
 ) -> PResult<TxnBody> {
     ov.zxid = ctx.zxid;
     validate_path(&r.path)?;
-    let acl = fixup_acl(ctx.auth, &r.acl, ctx.policy.x509)?;
+    let acl = fixup_acl(ctx.auth, &r.acl, ctx.policy)?;
     let mut node = ov.get(tree, &r.path)?;
     ctx.check(&node, Perms::ADMIN)?;
     let version = check_and_inc_version(node.stat.aversion, r.version)?;
@@ -394,7 +398,7 @@ fn prep_create(
         return Err(ErrorCode::BadArguments);
     }
     let parent_path = parent_for(path)?;
-    let acl = fixup_acl(ctx.auth, acl, ctx.policy.x509)?;
+    let acl = fixup_acl(ctx.auth, acl, ctx.policy)?;
     let mut parent = ov.get(tree, parent_path)?;
     ctx.check(&parent, Perms::CREATE)?;
     let mut path = path.to_string();
@@ -633,7 +637,7 @@ mod tests {
                 perms: 17,
                 id: Id::new("auth", ""),
             }],
-            false,
+            &crate::acl::AclPolicy::default(),
         )
         .unwrap();
         let ids: Vec<Id> = acl.into_iter().map(|a| a.id).collect();
@@ -645,7 +649,7 @@ mod tests {
                     perms: 31,
                     id: Id::new("auth", "")
                 }],
-                false
+                &crate::acl::AclPolicy::default()
             ),
             Err(ErrorCode::InvalidAcl)
         );

@@ -227,6 +227,8 @@ impl ReadCtx<'_> {
                         let user = match id.scheme.as_str() {
                             "digest" => id.id.split(':').next().unwrap_or("").to_string(),
                             "ip" | "x509" => id.id.clone(),
+                            // Without the SASL provider registered, no name is given.
+                            "sasl" if self.policy.sasl => id.id.clone(),
                             _ => String::new(),
                         };
                         ClientInfo {

@@ -1,0 +1,201 @@
+//! SASL and enforced authentication, as ZooKeeper configures them: the JAAS file the JVM
+//! property `java.security.auth.login.config` names (from `SERVER_JVMFLAGS`, `JVMFLAGS` or the
+//! configuration directory's `java.env`, as zkServer.sh passes them), its `Server` section
+//! (`zookeeper.sasl.serverconfig`), and the zoo.cfg keys (`authProvider.N`, `superUser`,
+//! `kerberos.*`, `sessionRequireClientSASLAuth`, `enforce.auth.*`, `allowSaslFailedClients`).
+
+use super::settings::Props;
+use super::ConfigError;
+use std::collections::BTreeMap;
+
+/// The client port's SASL mechanism and its users (DIGEST-MD5: the `user_<name>` options of
+/// the section's login modules).
+#[derive(Debug, Clone)]
+pub struct SaslServerSettings {
+    pub jaas_file: String,
+    pub section: String,
+    pub users: BTreeMap<String, String>,
+    /// `zookeeper.SASLAuthenticationProvider.superPassword`: the password of the user `super`.
+    pub super_password: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SaslSettings {
+    /// `authProvider.N` names SASLAuthenticationProvider: `sasl` ACLs are valid and match.
+    pub provider: bool,
+    /// SASL on the client port: on when the JAAS file has the server section.
+    pub server: Option<SaslServerSettings>,
+    /// `superUser` and `superUser.*`: SASL ids that are also `super`.
+    pub super_users: Vec<String>,
+    pub remove_host: bool,
+    pub remove_realm: bool,
+    /// `letAnySaslUserDoX`: the ACL id any SASL-authenticated client matches.
+    pub let_any: Option<String>,
+    /// `allowSaslFailedClients`: a failed SASL exchange leaves the connection open.
+    pub allow_failed: bool,
+    /// Enforced authentication: the schemes one of which every session must authenticate
+    /// with before any request but auth and SASL (`sessionRequireClientSASLAuth`, or
+    /// `enforce.auth.enabled` with `enforce.auth.schemes`).
+    pub enforce: Option<Vec<String>>,
+}
+
+impl SaslSettings {
+    /// Whether a SASL failure must answer SESSIONCLOSEDREQUIRESASLAUTH.
+    pub fn sasl_required(&self) -> bool {
+        self.enforce
+            .as_ref()
+            .is_some_and(|s| s.iter().any(|x| x == "sasl"))
+    }
+}
+
+/// The `-Dkey=value` properties of JVM flags. zkServer.sh expands its flag variables
+/// unquoted, so they are split at whitespace whatever quotes the assignment used.
+pub fn jvm_properties(flags: &str, out: &mut BTreeMap<String, String>) {
+    let unquoted: String = flags.chars().filter(|c| *c != '"' && *c != '\'').collect();
+    for w in unquoted.split_whitespace() {
+        if let Some((k, v)) = w.strip_prefix("-D").and_then(|kv| kv.split_once('=')) {
+            out.insert(k.to_string(), v.to_string());
+        }
+    }
+}
+
+/// The JVM properties zkServer.sh would give the server: `-D` flags of the configuration
+/// directory's `java.env` (the lines setting SERVER_JVMFLAGS or JVMFLAGS), then of the
+/// `SERVER_JVMFLAGS` and `JVMFLAGS` environment variables.
+pub fn server_jvm_properties(config_dir: &std::path::Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let dir = std::env::var_os("ZOOCFGDIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| config_dir.to_path_buf());
+    if let Ok(text) = std::fs::read_to_string(dir.join("java.env")) {
+        for line in text.lines() {
+            let l = line.trim_start().trim_start_matches("export ").trim_start();
+            if let Some((name, value)) = l.split_once('=') {
+                if matches!(name.trim(), "SERVER_JVMFLAGS" | "JVMFLAGS") {
+                    jvm_properties(value, &mut out);
+                }
+            }
+        }
+    }
+    for var in ["SERVER_JVMFLAGS", "JVMFLAGS"] {
+        if let Ok(v) = std::env::var(var) {
+            jvm_properties(&v, &mut out);
+        }
+    }
+    out
+}
+
+pub(super) fn parse(
+    p: &Props,
+    jvm: &BTreeMap<String, String>,
+    x509: bool,
+) -> Result<SaslSettings, ConfigError> {
+    let provider = p
+        .map_keys()
+        .any(|(k, v)| k.starts_with("authProvider.") && v.ends_with(".SASLAuthenticationProvider"));
+    let mut super_users: Vec<String> = p
+        .map_keys()
+        .filter(|(k, _)| *k == "superUser" || k.starts_with("superUser."))
+        .map(|(_, v)| v.to_string())
+        .collect();
+    super_users.sort();
+    let server = server_section(p, jvm)?;
+    let enforce = if p.boolean("sessionRequireClientSASLAuth", false)? {
+        Some(vec!["sasl".to_string()])
+    } else if p.boolean("enforce.auth.enabled", false)? {
+        let schemes: Vec<String> = p
+            .text("enforce.auth.schemes")
+            .unwrap_or_default()
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+        if schemes.is_empty() {
+            return Err(p.invalid(
+                "enforce.auth.schemes",
+                "",
+                "enforce.auth.enabled is true, so it must name the schemes",
+            ));
+        }
+        for s in &schemes {
+            let available = match s.as_str() {
+                "ip" | "digest" => true,
+                "x509" => x509,
+                "sasl" => provider,
+                _ => false,
+            };
+            if !available {
+                return Err(p.invalid(
+                    "enforce.auth.schemes",
+                    &schemes.join(","),
+                    &format!(
+                        "authentication scheme {s} is not available (no provider registers it)"
+                    ),
+                ));
+            }
+        }
+        Some(schemes)
+    } else {
+        None
+    };
+    Ok(SaslSettings {
+        provider,
+        server,
+        super_users,
+        remove_host: p.boolean("kerberos.removeHostFromPrincipal", false)?,
+        remove_realm: p.boolean("kerberos.removeRealmFromPrincipal", false)?,
+        let_any: p.text("letAnySaslUserDoX").filter(|s| !s.is_empty()),
+        allow_failed: p.boolean("allowSaslFailedClients", false)?,
+        enforce,
+    })
+}
+
+/// The JAAS server section, when the JVM properties name a JAAS file that has it.
+fn server_section(
+    p: &Props,
+    jvm: &BTreeMap<String, String>,
+) -> Result<Option<SaslServerSettings>, ConfigError> {
+    const KEY: &str = "java.security.auth.login.config";
+    let Some(file) = jvm.get(KEY).filter(|f| !f.is_empty()) else {
+        return Ok(None);
+    };
+    let section = p
+        .text("sasl.serverconfig")
+        .or_else(|| jvm.get("zookeeper.sasl.serverconfig").cloned())
+        .unwrap_or_else(|| "Server".to_string());
+    let bad = |why: String| p.invalid(KEY, file, &why);
+    let text = std::fs::read_to_string(file).map_err(|e| bad(format!("cannot read it: {e}")))?;
+    let sections = crate::sasl::jaas::parse(&text, jvm).map_err(bad)?;
+    let Some(entries) = sections.get(&section) else {
+        // As ZooKeeper: a JAAS file without the section leaves SASL off.
+        return Ok(None);
+    };
+    if let Some(e) = entries
+        .iter()
+        .find(|e| e.module.ends_with("Krb5LoginModule"))
+    {
+        return Err(bad(format!(
+            "its {section} section logs in with Kerberos ({}); GSSAPI is not supported yet",
+            e.module
+        )));
+    }
+    let mut users = BTreeMap::new();
+    for e in entries {
+        for (k, v) in &e.options {
+            if let Some(u) = k.strip_prefix("user_") {
+                users.insert(u.to_string(), v.clone());
+            }
+        }
+    }
+    Ok(Some(SaslServerSettings {
+        jaas_file: file.clone(),
+        section,
+        users,
+        super_password: p
+            .text("SASLAuthenticationProvider.superPassword")
+            .or_else(|| {
+                jvm.get("zookeeper.SASLAuthenticationProvider.superPassword")
+                    .cloned()
+            }),
+    }))
+}

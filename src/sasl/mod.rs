@@ -1,0 +1,30 @@
+//! SASL as ZooKeeper runs it: the JAAS files it reads and the DIGEST-MD5 exchange.
+
+pub mod digest;
+pub mod jaas;
+
+use crate::config::SaslSettings;
+
+/// The id a SASL authentication gives, as ZooKeeper's server callback handler derives it
+/// from the authentication id: a plain name as it is; a Kerberos name `service/host@REALM`
+/// without its host or realm when `kerberos.removeHostFromPrincipal` /
+/// `kerberos.removeRealmFromPrincipal` say so.
+pub fn authorized_id(authcid: &str, s: &SaslSettings) -> String {
+    let Some((before, realm)) = authcid.split_once('@') else {
+        return authcid.to_string();
+    };
+    let (service, host) = match before.split_once('/') {
+        Some((svc, host)) => (svc, Some(host)),
+        None => (before, None),
+    };
+    let mut id = service.to_string();
+    if let Some(h) = host.filter(|_| !s.remove_host) {
+        id.push('/');
+        id.push_str(h);
+    }
+    if !s.remove_realm {
+        id.push('@');
+        id.push_str(realm);
+    }
+    id
+}
