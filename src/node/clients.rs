@@ -510,7 +510,11 @@ impl Node {
         let token = match step {
             Ok(Step::Continue(t)) => t,
             Ok(Step::Complete { token, authcid, .. }) => {
-                let id = crate::sasl::authorized_id(&authcid, settings);
+                let id = crate::sasl::authorized_id(
+                    &authcid,
+                    settings.remove_host,
+                    settings.remove_realm,
+                );
                 info!(
                     "session 0x{session:x}: SASL authentication succeeded: authenticationID={authcid}; authorizationID={id}"
                 );

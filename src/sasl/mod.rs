@@ -3,13 +3,11 @@
 pub mod digest;
 pub mod jaas;
 
-use crate::config::SaslSettings;
-
 /// The id a SASL authentication gives, as ZooKeeper's server callback handler derives it
 /// from the authentication id: a plain name as it is; a Kerberos name `service/host@REALM`
 /// without its host or realm when `kerberos.removeHostFromPrincipal` /
 /// `kerberos.removeRealmFromPrincipal` say so.
-pub fn authorized_id(authcid: &str, s: &SaslSettings) -> String {
+pub fn authorized_id(authcid: &str, remove_host: bool, remove_realm: bool) -> String {
     let Some((before, realm)) = authcid.split_once('@') else {
         return authcid.to_string();
     };
@@ -18,11 +16,11 @@ pub fn authorized_id(authcid: &str, s: &SaslSettings) -> String {
         None => (before, None),
     };
     let mut id = service.to_string();
-    if let Some(h) = host.filter(|_| !s.remove_host) {
+    if let Some(h) = host.filter(|_| !remove_host) {
         id.push('/');
         id.push_str(h);
     }
-    if !s.remove_realm {
+    if !remove_realm {
         id.push('@');
         id.push_str(realm);
     }
