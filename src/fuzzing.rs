@@ -201,3 +201,46 @@ pub fn request_path(data: &[u8]) {
         .unwrap_or_else(|e| panic!("own snapshot does not load: {e}"));
     assert_eq!(loaded.tree.digest(), tree.digest());
 }
+
+/// The SASL decoders: the first byte picks one. 0: a DIGEST-MD5 client response (the text
+/// `NONCE` is replaced with the server's nonce, so that inputs reach the digest check) for
+/// the user bob; 1: a JAAS file; 2: JVM flags.
+pub fn sasl(data: &[u8]) {
+    use crate::sasl::digest::{DigestServer, Step};
+    let Some((&sel, rest)) = data.split_first() else {
+        return;
+    };
+    match sel % 3 {
+        0 => {
+            let mut s = DigestServer::new("zookeeper", "zk-sasl-md5");
+            let Ok(Step::Continue(ch)) = s.step(b"", |_| None) else {
+                panic!("no challenge");
+            };
+            let ch = String::from_utf8(ch).expect("the challenge is text");
+            let nonce = ch
+                .split("nonce=\"")
+                .nth(1)
+                .and_then(|x| x.split('"').next())
+                .expect("the challenge has a nonce");
+            let text = String::from_utf8_lossy(rest).replace("NONCE", nonce);
+            if let Ok(Step::Complete { token, authcid, .. }) = s.step(text.as_bytes(), |u| {
+                (u == "bob").then(|| "bobsecret".into())
+            }) {
+                assert_eq!(authcid, "bob");
+                assert!(token.starts_with(b"rspauth="));
+            }
+            // Nothing is accepted after the exchange ended or failed.
+            assert!(s.step(rest, |_| Some("x".into())).is_err());
+        }
+        1 => {
+            let _ = crate::sasl::jaas::parse(
+                &String::from_utf8_lossy(rest),
+                &std::collections::BTreeMap::new(),
+            );
+        }
+        _ => {
+            let mut out = std::collections::BTreeMap::new();
+            crate::config::jvm_properties(&String::from_utf8_lossy(rest), &mut out);
+        }
+    }
+}

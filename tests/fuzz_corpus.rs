@@ -34,3 +34,9 @@ fn request_path_corpus() {
     let n = replay("request_path", ferrozk::fuzzing::request_path);
     assert!(n >= 30, "only {n} inputs in the request_path corpus");
 }
+
+#[test]
+fn sasl_corpus() {
+    let n = replay("sasl", ferrozk::fuzzing::sasl);
+    assert!(n >= 30, "only {n} inputs in the sasl corpus");
+}
