@@ -25,6 +25,9 @@ pub struct Member {
 pub struct Ensemble {
     base: PathBuf,
     pub members: Vec<Member>,
+    /// JVM flags every member gets, as zkServer.sh passes SERVER_JVMFLAGS: on the Java
+    /// command line, and to ferrozk in that variable (e.g. the JAAS file).
+    pub jvm_flags: String,
 }
 
 impl Ensemble {
@@ -62,7 +65,11 @@ impl Ensemble {
                 child: None,
             });
         }
-        Ensemble { base, members }
+        Ensemble {
+            base,
+            members,
+            jvm_flags: String::new(),
+        }
     }
 
     /// Member `id` (1-based) runs Apache ZooKeeper `version` from Maven Central whenever it
@@ -75,6 +82,7 @@ impl Ensemble {
     }
 
     pub fn start(&mut self, i: usize) {
+        let flags = self.jvm_flags.clone();
         let m = &mut self.members[i];
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -103,12 +111,15 @@ impl Ensemble {
                     &zookeeper_classpath(v),
                 ]),
             };
+            c.args(flags.split_whitespace());
             c.arg("org.apache.zookeeper.server.quorum.QuorumPeerMain")
                 .arg(&cfg);
             c
         } else {
             let mut c = Command::new(ferrozk_bin());
-            c.arg(&cfg).env("FERROZK_LOG", "info");
+            c.arg(&cfg)
+                .env("FERROZK_LOG", "info")
+                .env("SERVER_JVMFLAGS", &flags);
             c
         };
         let child = cmd
@@ -288,5 +299,41 @@ impl Drop for Ensemble {
         if !std::thread::panicking() && std::env::var_os("FERROZK_KEEP_TEST_DIRS").is_none() {
             let _ = std::fs::remove_dir_all(&self.base);
         }
+    }
+}
+
+impl Ensemble {
+    /// A write through member `via`, then read back from every running member after a sync.
+    pub fn write_and_read_everywhere(&self, via: usize, path: &str) {
+        crate::python(&[
+            "-c",
+            "import sys\nfrom kazoo.client import KazooClient\nzk = KazooClient(hosts=sys.argv[1])\nzk.start(timeout=30)\nzk.create(sys.argv[2], b'x', makepath=True)\nzk.stop()\n",
+            &format!("127.0.0.1:{}", self.members[via].port),
+            path,
+        ]);
+        for i in self.running() {
+            let out = crate::python(&[
+                "-c",
+                "import sys\nfrom kazoo.client import KazooClient\nzk = KazooClient(hosts=sys.argv[1])\nzk.start(timeout=30)\nzk.sync('/')\nprint(zk.exists(sys.argv[2]) is not None)\nzk.stop()\n",
+                &format!("127.0.0.1:{}", self.members[i].port),
+                path,
+            ]);
+            assert_eq!(out.trim(), "True", "{path} on member {}", i + 1);
+        }
+    }
+
+    /// Sets zoo.cfg keys of member `i` (replacing their earlier lines).
+    pub fn set_keys(&self, i: usize, keys: &[(&str, &str)]) {
+        let cfg = self.members[i].dir.join("zoo.cfg");
+        let text = std::fs::read_to_string(&cfg).unwrap();
+        let mut out: Vec<String> = text
+            .lines()
+            .filter(|l| !keys.iter().any(|(k, _)| l.starts_with(&format!("{k}="))))
+            .map(str::to_string)
+            .collect();
+        for (k, v) in keys {
+            out.push(format!("{k}={v}"));
+        }
+        std::fs::write(&cfg, out.join("\n") + "\n").unwrap();
     }
 }

@@ -297,25 +297,6 @@ fn election_port(m: &compat_tests::ensemble::Ensemble, id: u64) -> u16 {
         .expect("a server line")
 }
 
-/// A write through member `via`, then read back from every member after a sync.
-fn write_and_read_everywhere(m: &compat_tests::ensemble::Ensemble, via: usize, path: &str) {
-    compat_tests::python(&[
-        "-c",
-        "import sys\nfrom kazoo.client import KazooClient\nzk = KazooClient(hosts=sys.argv[1])\nzk.start(timeout=30)\nzk.create(sys.argv[2], b'x', makepath=True)\nzk.stop()\n",
-        &format!("127.0.0.1:{}", m.members[via].port),
-        path,
-    ]);
-    for i in m.running() {
-        let out = compat_tests::python(&[
-            "-c",
-            "import sys\nfrom kazoo.client import KazooClient\nzk = KazooClient(hosts=sys.argv[1])\nzk.start(timeout=30)\nzk.sync('/')\nprint(zk.exists(sys.argv[2]) is not None)\nzk.stop()\n",
-            &format!("127.0.0.1:{}", m.members[i].port),
-            path,
-        ]);
-        assert_eq!(out.trim(), "True", "{path} on member {}", i + 1);
-    }
-}
-
 #[test]
 fn quorum_tls_with_a_java_3_9_member_and_the_rolling_switch_from_plaintext() {
     let version = zookeeper_version("ZK39_VERSION");
@@ -349,7 +330,7 @@ fn rolling_quorum_tls_switch(name: &str, java: Option<&str>) {
         m.wait_port(i, Duration::from_secs(90));
     }
     m.wait_stable(Duration::from_secs(90));
-    write_and_read_everywhere(&m, 0, "/qtls/plain");
+    m.write_and_read_everywhere(0, "/qtls/plain");
     // Under a write load from sessions spread over the three members, each with an ephemeral.
     let prefix = format!("/{name}-load");
     let mut load = compat_tests::load::Load::start(&m.hosts(&m.all()), 4, &prefix);
@@ -369,7 +350,7 @@ fn rolling_quorum_tls_switch(name: &str, java: Option<&str>) {
                 m.kind(i),
                 leader + 1
             );
-            write_and_read_everywhere(&m, i, &format!("/qtls/step{step}-member{}", i + 1));
+            m.write_and_read_everywhere(i, &format!("/qtls/step{step}-member{}", i + 1));
         }
     }
     let out = load.stop_writes();
@@ -397,7 +378,7 @@ fn rolling_quorum_tls_switch(name: &str, java: Option<&str>) {
         leader + 1,
         now + 1
     );
-    write_and_read_everywhere(&m, leader, "/qtls/after-leader-restart");
+    m.write_and_read_everywhere(leader, "/qtls/after-leader-restart");
     for i in m.all().into_iter().filter(|i| !m.members[*i].java) {
         assert!(
             m.log(i)
@@ -434,7 +415,7 @@ fn quorum_certificates_reload_with_ssl_quorum_reload_cert_files() {
         m.wait_port(i, Duration::from_secs(60));
     }
     m.wait_stable(Duration::from_secs(60));
-    write_and_read_everywhere(&m, 0, "/qreload/before");
+    m.write_and_read_everywhere(0, "/qreload/before");
     let election = election_port(&m, 1);
     // The certificate member 1's election port presents, to a client the CA signed.
     let peer_cn = || {
@@ -466,7 +447,7 @@ fn quorum_certificates_reload_with_ssl_quorum_reload_cert_files() {
     m.start(1);
     m.wait_port(1, Duration::from_secs(60));
     m.wait_stable(Duration::from_secs(60));
-    write_and_read_everywhere(&m, 1, "/qreload/after");
+    m.write_and_read_everywhere(1, "/qreload/after");
     assert!(m.log(0).contains("new member connections use it"));
     let _ = std::fs::remove_dir_all(&dir);
 }

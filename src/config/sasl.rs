@@ -37,6 +37,8 @@ pub struct SaslSettings {
     /// with before any request but auth and SASL (`sessionRequireClientSASLAuth`, or
     /// `enforce.auth.enabled` with `enforce.auth.schemes`).
     pub enforce: Option<Vec<String>>,
+    /// Quorum SASL (`quorum.auth.enableSasl`), for ensemble members.
+    pub quorum: Option<crate::sasl::quorum::QuorumAuth>,
 }
 
 impl SaslSettings {
@@ -89,6 +91,7 @@ pub(super) fn parse(
     p: &Props,
     jvm: &BTreeMap<String, String>,
     x509: bool,
+    ensemble: bool,
 ) -> Result<SaslSettings, ConfigError> {
     let provider = p
         .map_keys()
@@ -100,6 +103,7 @@ pub(super) fn parse(
         .collect();
     super_users.sort();
     let server = server_section(p, jvm)?;
+    let quorum = if ensemble { quorum(p, jvm)? } else { None };
     let enforce = if p.boolean("sessionRequireClientSASLAuth", false)? {
         Some(vec!["sasl".to_string()])
     } else if p.boolean("enforce.auth.enabled", false)? {
@@ -147,7 +151,123 @@ pub(super) fn parse(
         let_any: p.text("letAnySaslUserDoX").filter(|s| !s.is_empty()),
         allow_failed: p.boolean("allowSaslFailedClients", false)?,
         enforce,
+        quorum,
     })
+}
+
+/// A JAAS file's name and its sections.
+type Jaas = (String, BTreeMap<String, Vec<crate::sasl::jaas::Entry>>);
+
+/// The JAAS file's sections (None without a JAAS file).
+fn jaas_sections(p: &Props, jvm: &BTreeMap<String, String>) -> Result<Option<Jaas>, ConfigError> {
+    const KEY: &str = "java.security.auth.login.config";
+    let Some(file) = jvm.get(KEY).filter(|f| !f.is_empty()) else {
+        return Ok(None);
+    };
+    let bad = |why: String| p.invalid(KEY, file, &why);
+    let text = std::fs::read_to_string(file).map_err(|e| bad(format!("cannot read it: {e}")))?;
+    let sections = crate::sasl::jaas::parse(&text, jvm).map_err(bad)?;
+    Ok(Some((file.clone(), sections)))
+}
+
+/// `quorum.auth.*`: on with `enableSasl`; the learner's credentials from the
+/// `QuorumLearner` section (`quorum.auth.learner.saslLoginContext`), the users from the
+/// `QuorumServer` section's DigestLoginModule entries (`quorum.auth.server.saslLoginContext`).
+fn quorum(
+    p: &Props,
+    jvm: &BTreeMap<String, String>,
+) -> Result<Option<crate::sasl::quorum::QuorumAuth>, ConfigError> {
+    let enable = p.boolean("quorum.auth.enableSasl", false)?;
+    let learner_require = p.boolean("quorum.auth.learnerRequireSasl", false)?;
+    let server_require = p.boolean("quorum.auth.serverRequireSasl", false)?;
+    if !enable {
+        for (k, on) in [
+            ("quorum.auth.learnerRequireSasl", learner_require),
+            ("quorum.auth.serverRequireSasl", server_require),
+        ] {
+            if on {
+                return Err(p.invalid(k, "true", "needs quorum.auth.enableSasl=true"));
+            }
+        }
+        return Ok(None);
+    }
+    if server_require && !learner_require {
+        return Err(p.invalid(
+            "quorum.auth.serverRequireSasl",
+            "true",
+            "needs quorum.auth.learnerRequireSasl=true (the learners must authenticate first)",
+        ));
+    }
+    const KEY: &str = "java.security.auth.login.config";
+    let Some((file, sections)) = jaas_sections(p, jvm)? else {
+        return Err(p.invalid(
+            "quorum.auth.enableSasl",
+            "true",
+            "needs a JAAS file (-Djava.security.auth.login.config in SERVER_JVMFLAGS or java.env)",
+        ));
+    };
+    let section = |key: &str,
+                   default: &str|
+     -> Result<(String, Vec<crate::sasl::jaas::Entry>), ConfigError> {
+        let name = p
+            .text(key)
+            .filter(|s| !s.is_empty())
+            .unwrap_or(default.to_string());
+        let entries = sections.get(&name).cloned().ok_or_else(|| {
+            p.invalid(
+                KEY,
+                &file,
+                &format!("has no {name} section, which quorum SASL needs"),
+            )
+        })?;
+        if let Some(e) = entries
+            .iter()
+            .find(|e| e.module.ends_with("Krb5LoginModule"))
+        {
+            return Err(p.invalid(
+                KEY,
+                &file,
+                &format!("its {name} section logs in with Kerberos ({}); quorum GSSAPI is not supported yet", e.module),
+            ));
+        }
+        Ok((name, entries))
+    };
+    let (_, server) = section("quorum.auth.server.saslLoginContext", "QuorumServer")?;
+    let (lname, learner) = section("quorum.auth.learner.saslLoginContext", "QuorumLearner")?;
+    // As ZooKeeper: users only from DigestLoginModule entries, and none if another module
+    // is in the section.
+    let mut users = BTreeMap::new();
+    if server
+        .iter()
+        .all(|e| e.module.ends_with(".DigestLoginModule"))
+    {
+        for e in &server {
+            for (k, v) in &e.options {
+                if let Some(u) = k.strip_prefix("user_") {
+                    users.insert(u.to_string(), v.clone());
+                }
+            }
+        }
+    }
+    let creds = learner.iter().find_map(|e| {
+        Some((
+            e.option("username")?.to_string(),
+            e.option("password")?.to_string(),
+        ))
+    });
+    if creds.is_none() {
+        return Err(p.invalid(
+            KEY,
+            &file,
+            &format!("its {lname} section has no username and password"),
+        ));
+    }
+    Ok(Some(crate::sasl::quorum::QuorumAuth {
+        learner_require,
+        server_require,
+        learner: creds,
+        users,
+    }))
 }
 
 /// The JAAS server section, when the JVM properties name a JAAS file that has it.

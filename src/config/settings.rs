@@ -227,7 +227,7 @@ impl Settings {
         } else {
             None
         };
-        let sasl = super::sasl::parse(&p, jvm, x509.enabled)?;
+        let sasl = super::sasl::parse(&p, jvm, x509.enabled, ensemble)?;
         Ok(Settings {
             sasl,
             admin_tls,
@@ -347,6 +347,12 @@ const KNOWN: &[&str] = &[
     "ssl.ocsp",
     "superUser",
     "sasl.serverconfig",
+    "quorum.auth.enableSasl",
+    "quorum.auth.learnerRequireSasl",
+    "quorum.auth.serverRequireSasl",
+    "quorum.auth.learner.saslLoginContext",
+    "quorum.auth.server.saslLoginContext",
+    "quorum.auth.kerberos.servicePrincipal",
     "kerberos.removeHostFromPrincipal",
     "kerberos.removeRealmFromPrincipal",
     "kerberos.canonicalizeHostNames",
@@ -430,7 +436,6 @@ const TUNING: &[&str] = &[
 fn unsupported(key: &str, value: &str) -> Option<&'static str> {
     let on = |v: &str| v.trim().eq_ignore_ascii_case("true");
     let k = key;
-    let quorum_auth = "quorum authentication (SASL) is not supported yet";
     Some(match k {
         "metricsProvider.httpsPort" => {
             "the Prometheus endpoint over HTTPS (ZooKeeper 3.10) is not supported yet"
@@ -461,16 +466,6 @@ fn unsupported(key: &str, value: &str) -> Option<&'static str> {
             }
             "digest schemes other than SHA1 are not supported yet"
         }
-        "quorum.auth.enableSasl"
-        | "quorum.auth.learnerRequireSasl"
-        | "quorum.auth.serverRequireSasl"
-            if on(value) =>
-        {
-            quorum_auth
-        }
-        "quorum.auth.learner.saslLoginContext"
-        | "quorum.auth.server.saslLoginContext"
-        | "quorum.auth.kerberos.servicePrincipal" => quorum_auth,
         "reconfigEnabled" if on(value) => "dynamic reconfiguration is not supported yet",
         "readonlymode.enabled" if on(value) => "read-only mode is not supported yet",
         "localSessionsEnabled" | "localSessionsUpgradingEnabled" if on(value) => {

@@ -138,11 +138,26 @@ async fn accept(listener: TcpListener, shared: Arc<Shared>) {
                 warn!("election connection from {peer} claims server id {sid}, not a peer; closing it");
                 return;
             }
-            if !cnx::connection_survives(sid, shared.me) {
+            let survives = cnx::connection_survives(sid, shared.me);
+            // Quorum SASL after the initial message, as ZooKeeper's acceptor runs it; a
+            // connection that will be closed anyway is not waited for.
+            let wait = Duration::from_secs(if survives { 10 } else { 1 });
+            let auth = crate::tls::quorum::authenticate_accepted(
+                &shared.tls,
+                &mut stream,
+                &format!("server {sid} ({peer})"),
+                wait,
+            )
+            .await;
+            if !survives {
                 debug!("election connection from lower id {sid}: closed, we dial it");
                 if let Some(n) = shared.redial.get(&sid) {
                     n.notify_one();
                 }
+                return;
+            }
+            if let Err(e) = auth {
+                warn!("election connection from {peer}: {e}; closing it");
                 return;
             }
             run_connection(sid, stream, &shared).await;
@@ -193,8 +208,16 @@ async fn dial(sid: i64, addr: (String, u16), shared: Arc<Shared>) {
                     addresses: vec![shared.my_addr.clone()],
                 };
                 if stream.write_all(&hello.encode()).await.is_ok() && stream.flush().await.is_ok() {
-                    backoff = Duration::from_millis(100);
-                    run_connection(sid, stream, &shared).await;
+                    let who = format!("server {sid}");
+                    match crate::tls::quorum::authenticate_dialled(&shared.tls, &mut stream, &who)
+                        .await
+                    {
+                        Ok(()) => {
+                            backoff = Duration::from_millis(100);
+                            run_connection(sid, stream, &shared).await;
+                        }
+                        Err(e) => warn!("election connection to {sid}: {e}"),
+                    }
                 }
             }
             Ok(Err(e)) => debug!(
@@ -252,7 +275,13 @@ async fn knock(sid: i64, addr: (String, u16), shared: Arc<Shared>) {
                 sid: shared.me,
                 addresses: vec![shared.my_addr.clone()],
             };
-            if stream.write_all(&hello.encode()).await.is_ok() && stream.flush().await.is_ok() {
+            let who = format!("server {sid}");
+            if stream.write_all(&hello.encode()).await.is_ok()
+                && stream.flush().await.is_ok()
+                && crate::tls::quorum::authenticate_dialled(&shared.tls, &mut stream, &who)
+                    .await
+                    .is_ok()
+            {
                 // The peer closes this one; wait for that (briefly) before knocking again.
                 let mut b = [0u8; 64];
                 let _ = tokio::time::timeout(Duration::from_secs(2), stream.read(&mut b)).await;

@@ -195,13 +195,22 @@ pub async fn serve_quorum(
                 // The TLS handshake (or the wait to tell TLS from plaintext) runs apart, so
                 // that one slow peer holds up no other.
                 tokio::spawn(async move {
-                    let stream = match crate::tls::quorum::accept(&tls, tcp).await {
+                    let mut stream = match crate::tls::quorum::accept(&tls, tcp).await {
                         Ok(s) => s,
                         Err(e) => {
                             warn!("quorum connection from {peer}: {e}; closing it");
                             return;
                         }
                     };
+                    let who = format!("learner {peer}");
+                    let wait = Duration::from_secs(10);
+                    if let Err(e) =
+                        crate::tls::quorum::authenticate_accepted(&tls, &mut stream, &who, wait)
+                            .await
+                    {
+                        warn!("quorum connection from {peer}: {e}; closing it");
+                        return;
+                    }
                     let id = NEXT_LINK.fetch_add(1, Ordering::Relaxed);
                     let link = start_link(id, stream, peer, node.clone(), max, false);
                     let _ = node.send(LinkEvent::Up(link)).await;
@@ -251,13 +260,21 @@ pub fn connect_to_leader(
                     let peer = tcp
                         .peer_addr()
                         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-                    let stream = match crate::tls::quorum::connect(&tls, tcp, &addr.0).await {
+                    let mut stream = match crate::tls::quorum::connect(&tls, tcp, &addr.0).await {
                         Ok(s) => s,
                         Err(e) => {
                             last = e.to_string();
                             continue;
                         }
                     };
+                    let who = format!("the leader at {peer}");
+                    if let Err(e) =
+                        crate::tls::quorum::authenticate_dialled(&tls, &mut stream, &who).await
+                    {
+                        warn!("{e}");
+                        last = e.to_string();
+                        continue;
+                    }
                     info!("connected to the leader at {peer}");
                     let link = start_link(id, stream, peer, node.clone(), max, true);
                     let _ = node.send(LinkEvent::Up(link)).await;

@@ -25,6 +25,7 @@ const KNOWN: &[&str] = &[
     "cipher",
     "authzid",
     "auth-param",
+    "rspauth",
 ];
 
 enum State {
@@ -249,6 +250,99 @@ impl DigestServer {
     }
 }
 
+/// The client side of the same exchange (a member dialling a peer that asks for SASL): the
+/// response to a challenge, as the JDK's client writes it (authzid = the user, charset and
+/// QOP `auth`), and the check of the server's `rspauth`.
+pub struct DigestClient {
+    protocol: &'static str,
+    server_name: &'static str,
+    user: String,
+    password: String,
+    /// The server's expected `rspauth` once a response was sent.
+    expect: Option<String>,
+}
+
+impl DigestClient {
+    pub fn new(
+        protocol: &'static str,
+        server_name: &'static str,
+        user: &str,
+        password: &str,
+    ) -> Self {
+        DigestClient {
+            protocol,
+            server_name,
+            user: user.to_string(),
+            password: password.to_string(),
+            expect: None,
+        }
+    }
+
+    /// The response to the server's challenge.
+    pub fn respond(&mut self, challenge: &[u8]) -> Result<Vec<u8>, String> {
+        use base64::Engine;
+        if self.expect.is_some() {
+            return Err("DIGEST-MD5: a second challenge".into());
+        }
+        let text = std::str::from_utf8(challenge).map_err(|_| "DIGEST-MD5: challenge not UTF-8")?;
+        let d = directives(text).map_err(|e| format!("DIGEST-MD5: {e}"))?;
+        let nonce = d
+            .get("nonce")
+            .ok_or("DIGEST-MD5: the challenge has no nonce")?;
+        let realm = d.get("realm").cloned().unwrap_or_default();
+        if let Some(q) = d.get("qop") {
+            if !q.split(',').any(|x| x.trim() == "auth") {
+                return Err(format!("DIGEST-MD5: the server offers no qop auth ({q})"));
+            }
+        }
+        let raw: [u8; 30] = rand::random();
+        let cnonce = base64::engine::general_purpose::STANDARD_NO_PAD.encode(raw);
+        let uri = format!("{}/{}", self.protocol, self.server_name);
+        let inner = md5(&[
+            &latin1_or_utf8(&self.user),
+            b":",
+            &latin1_or_utf8(&realm),
+            b":",
+            &latin1_or_utf8(&self.password),
+        ]);
+        let mut a1 = inner.to_vec();
+        a1.extend_from_slice(format!(":{nonce}:{cnonce}:{}", self.user).as_bytes());
+        let ha1 = hex(&md5(&[&a1]));
+        let value = |method: &str| {
+            let ha2 = hex(&md5(&[format!("{method}:{uri}").as_bytes()]));
+            hex(&md5(&[format!(
+                "{ha1}:{nonce}:00000001:{cnonce}:auth:{ha2}"
+            )
+            .as_bytes()]))
+        };
+        let quote = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+        let response = format!(
+            "charset=utf-8,username=\"{}\",realm=\"{}\",nonce=\"{}\",nc=00000001,cnonce=\"{cnonce}\",digest-uri=\"{uri}\",maxbuf=65536,response={},qop=auth,authzid=\"{}\"",
+            quote(&self.user),
+            quote(&realm),
+            quote(nonce),
+            value("AUTHENTICATE"),
+            quote(&self.user)
+        );
+        self.expect = Some(value(""));
+        Ok(response.into_bytes())
+    }
+
+    /// Checks the server's final token (`rspauth=...`).
+    pub fn finish(&self, token: &[u8]) -> Result<(), String> {
+        let expect = self
+            .expect
+            .as_deref()
+            .ok_or("DIGEST-MD5: finished before responding")?;
+        let text = std::str::from_utf8(token).map_err(|_| "DIGEST-MD5: rspauth not UTF-8")?;
+        let d = directives(text).map_err(|e| format!("DIGEST-MD5: {e}"))?;
+        match d.get("rspauth") {
+            Some(r) if r == expect => Ok(()),
+            _ => Err("DIGEST-MD5: the server's rspauth does not match".into()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,6 +379,30 @@ mod tests {
         );
         // Nothing after completion.
         assert!(s.step(b"", |_| None).is_err());
+    }
+
+    #[test]
+    fn our_client_and_server_agree() {
+        let mut s = DigestServer::new("zookeeper-quorum", "zk-quorum-sasl-md5");
+        let mut c = DigestClient::new("zookeeper-quorum", "zk-quorum-sasl-md5", "test", "pw");
+        let Ok(Step::Continue(ch)) = s.step(b"", |_| None) else {
+            panic!()
+        };
+        let resp = c.respond(&ch).unwrap();
+        let Ok(Step::Complete {
+            token,
+            authcid,
+            authzid,
+        }) = s.step(&resp, |u| (u == "test").then(|| "pw".to_string()))
+        else {
+            panic!("{}", String::from_utf8_lossy(&resp))
+        };
+        assert_eq!(
+            (authcid.as_str(), authzid.as_deref()),
+            ("test", Some("test"))
+        );
+        c.finish(&token).unwrap();
+        assert!(c.finish(b"rspauth=0000").is_err());
     }
 
     #[test]

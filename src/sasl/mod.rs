@@ -26,3 +26,4 @@ pub fn authorized_id(authcid: &str, remove_host: bool, remove_realm: bool) -> St
     }
     id
 }
+pub mod quorum;

@@ -22,11 +22,33 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-/// A connection between members: plaintext, or TLS from either end.
-pub enum QStream {
+/// A connection between members: plaintext, or TLS from either end; bytes read ahead (to
+/// look for quorum SASL) are given back first.
+pub struct QStream {
+    inner: QInner,
+    ahead: Vec<u8>,
+}
+
+enum QInner {
     Plain(TcpStream),
     Accepted(Box<tokio_rustls::server::TlsStream<TcpStream>>),
     Dialled(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl QStream {
+    fn new(inner: QInner) -> Self {
+        QStream {
+            inner,
+            ahead: Vec::new(),
+        }
+    }
+
+    /// Gives bytes back: the next reads return them first.
+    pub fn unread(&mut self, b: &[u8]) {
+        let mut v = b.to_vec();
+        v.extend_from_slice(&self.ahead);
+        self.ahead = v;
+    }
 }
 
 impl AsyncRead for QStream {
@@ -35,10 +57,17 @@ impl AsyncRead for QStream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            QStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            QStream::Accepted(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-            QStream::Dialled(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        let me = self.get_mut();
+        if !me.ahead.is_empty() {
+            let n = me.ahead.len().min(buf.remaining());
+            buf.put_slice(&me.ahead[..n]);
+            me.ahead.drain(..n);
+            return Poll::Ready(Ok(()));
+        }
+        match &mut me.inner {
+            QInner::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            QInner::Accepted(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            QInner::Dialled(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -49,26 +78,26 @@ impl AsyncWrite for QStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            QStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            QStream::Accepted(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-            QStream::Dialled(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        match &mut self.get_mut().inner {
+            QInner::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            QInner::Accepted(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            QInner::Dialled(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            QStream::Plain(s) => Pin::new(s).poll_flush(cx),
-            QStream::Accepted(s) => Pin::new(s.as_mut()).poll_flush(cx),
-            QStream::Dialled(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        match &mut self.get_mut().inner {
+            QInner::Plain(s) => Pin::new(s).poll_flush(cx),
+            QInner::Accepted(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            QInner::Dialled(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            QStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            QStream::Accepted(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-            QStream::Dialled(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        match &mut self.get_mut().inner {
+            QInner::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            QInner::Accepted(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            QInner::Dialled(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }
@@ -195,8 +224,56 @@ impl QuorumTls {
     }
 }
 
-/// How a member's quorum and election ports speak: plaintext, or as `QuorumTls` says.
-pub type Transport = Option<Arc<QuorumTls>>;
+/// How a member's quorum and election ports speak: plaintext or as `QuorumTls` says, with
+/// quorum SASL when `quorum.auth.enableSasl` is on.
+#[derive(Clone, Default)]
+pub struct Transport {
+    pub tls: Option<Arc<QuorumTls>>,
+    pub auth: Option<Arc<crate::sasl::quorum::QuorumAuth>>,
+}
+
+/// Quorum SASL on a connection this member accepted, before anything else is read from it.
+/// `wait`: how long to wait for the peer's first bytes.
+pub async fn authenticate_accepted(
+    t: &Transport,
+    s: &mut QStream,
+    peer: &str,
+    wait: Duration,
+) -> io::Result<()> {
+    use crate::sasl::quorum::MAGIC;
+    use tokio::io::AsyncReadExt;
+    let Some(a) = &t.auth else {
+        return Ok(());
+    };
+    let mut got: Vec<u8> = Vec::with_capacity(8);
+    let deadline = tokio::time::Instant::now() + wait;
+    // Until eight bytes are in, or the ones in cannot begin the magic (a peer without SASL
+    // sends its own first message), or nothing comes (a peer that waits for us).
+    while got.len() < 8 && MAGIC.starts_with(&got) {
+        let mut b = [0u8; 8];
+        match tokio::time::timeout_at(deadline, s.read(&mut b[..8 - got.len()])).await {
+            Ok(Ok(0)) => return Err(io::Error::other("closed before authenticating")),
+            Ok(Ok(n)) => got.extend_from_slice(&b[..n]),
+            Ok(Err(e)) => return Err(e),
+            Err(_) => break,
+        }
+    }
+    if got == MAGIC {
+        a.server(s, MAGIC, peer).await?;
+    } else {
+        a.server(s, [0; 8], peer).await?;
+        s.unread(&got);
+    }
+    Ok(())
+}
+
+/// Quorum SASL on a connection this member dialled (with `quorum.auth.learnerRequireSasl`).
+pub async fn authenticate_dialled(t: &Transport, s: &mut QStream, peer: &str) -> io::Result<()> {
+    match &t.auth {
+        Some(a) => a.learner(s, peer).await,
+        None => Ok(()),
+    }
+}
 
 /// A TLS record's first bytes: a content type (20..=24) and major version 3.
 fn looks_like_tls(b: &[u8]) -> bool {
@@ -207,8 +284,8 @@ fn looks_like_tls(b: &[u8]) -> bool {
 /// bytes are a TLS record (waiting at most the detection timeout for them) and plaintext
 /// otherwise; plaintext without either.
 pub async fn accept(t: &Transport, tcp: TcpStream) -> io::Result<QStream> {
-    let Some(t) = t else {
-        return Ok(QStream::Plain(tcp));
+    let Some(t) = &t.tls else {
+        return Ok(QStream::new(QInner::Plain(tcp)));
     };
     let tls = if t.settings.port_unification {
         let mut b = [0u8; 5];
@@ -235,7 +312,7 @@ pub async fn accept(t: &Transport, tcp: TcpStream) -> io::Result<QStream> {
         true
     };
     if !tls {
-        return Ok(QStream::Plain(tcp));
+        return Ok(QStream::new(QInner::Plain(tcp)));
     }
     let peer = tcp.peer_addr()?.ip();
     let (server, _, revocation) = t.current();
@@ -264,7 +341,7 @@ pub async fn accept(t: &Transport, tcp: TcpStream) -> io::Result<QStream> {
                 Usage::Client,
             )
             .await?;
-            Ok(QStream::Accepted(Box::new(s)))
+            Ok(QStream::new(QInner::Accepted(Box::new(s))))
         }
         Ok(Err(e)) => Err(io::Error::other(format!("TLS handshake failed: {e}"))),
         Err(_) => Err(io::Error::other("no TLS handshake in time")),
@@ -273,8 +350,8 @@ pub async fn accept(t: &Transport, tcp: TcpStream) -> io::Result<QStream> {
 
 /// A connection this member dialled to `host`: TLS when `sslQuorum` is on.
 pub async fn connect(t: &Transport, tcp: TcpStream, host: &str) -> io::Result<QStream> {
-    let Some(t) = t.as_ref().filter(|t| t.settings.ssl_quorum) else {
-        return Ok(QStream::Plain(tcp));
+    let Some(t) = t.tls.as_ref().filter(|t| t.settings.ssl_quorum) else {
+        return Ok(QStream::new(QInner::Plain(tcp)));
     };
     let name = ServerName::try_from(host.to_string())
         .map_err(|e| io::Error::other(format!("{host}: {e}")))?;
@@ -289,7 +366,7 @@ pub async fn connect(t: &Transport, tcp: TcpStream, host: &str) -> io::Result<QS
             )
             .await
             .map_err(|e| io::Error::other(format!("{host}: {e}")))?;
-            Ok(QStream::Dialled(Box::new(s)))
+            Ok(QStream::new(QInner::Dialled(Box::new(s))))
         }
         Ok(Err(e)) => Err(io::Error::other(format!(
             "TLS handshake with {host} failed: {e}"

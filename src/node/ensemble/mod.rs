@@ -180,7 +180,7 @@ impl Ensemble {
             members: Members::from_config(q),
             config_text: q.config_text(),
             config_version: q.version as i64,
-            tls: None,
+            tls: Default::default(),
             election: None,
             tick_ms: cfg.tick_time as u64,
             init_limit: q.init_limit as u64,
@@ -286,6 +286,20 @@ impl Node {
                 crate::tls::reload::poll(move || t.reload_if_changed());
             }
         }
+        let auth = self
+            .cfg
+            .settings
+            .sasl
+            .quorum
+            .clone()
+            .map(std::sync::Arc::new);
+        if let Some(a) = &auth {
+            info!(
+                "quorum SASL (DIGEST-MD5): learnerRequireSasl={}, serverRequireSasl={}",
+                a.learner_require, a.server_require
+            );
+        }
+        let tls = crate::tls::quorum::Transport { tls, auth };
         if let Some(e) = self.ensemble.as_mut() {
             e.tls = tls.clone();
         }
