@@ -187,18 +187,60 @@ pub async fn run(cfg: config::Config) -> std::io::Result<()> {
         }
     }
     if let Some(h) = http.prometheus.clone() {
-        let (host, port) = (
-            cfg.settings.metrics.host.as_str(),
-            cfg.settings.metrics.port,
-        );
-        // As ZooKeeper: a metrics provider that cannot start stops the server.
-        let l = bind_http(host, port).await.map_err(|e| {
-            std::io::Error::other(format!(
-                "cannot start the Prometheus endpoint on {host}:{port}: {e}"
-            ))
-        })?;
-        tracing::info!("Prometheus metrics on http://{}/metrics", l.local_addr()?);
-        http_tasks.push(tokio::spawn(ops::admin::serve(l, http.clone(), None)));
+        let m = &cfg.settings.metrics;
+        let host = m.host.as_str();
+        // HTTPS (ZooKeeper 3.10's httpsPort): its own port, or the HTTP port's too (both
+        // served there, told apart by the first byte), as Jetty's unified connector.
+        let https = match &m.https {
+            None => None,
+            Some(t) => {
+                let c = t.common.clone();
+                let config = tokio::task::spawn_blocking(move || tls::admin_config(&c))
+                    .await
+                    .map_err(std::io::Error::other)?
+                    .map_err(|e| std::io::Error::other(format!("Prometheus HTTPS: {e}")))?;
+                Some((t.port, config))
+            }
+        };
+        let mut listeners = Vec::new();
+        match (m.port, &https) {
+            (Some(p), Some((sp, config))) if p == *sp => listeners.push((
+                p,
+                Some(ops::admin::Https {
+                    config: config.clone(),
+                    force: false,
+                }),
+            )),
+            (plain, secure) => {
+                if let Some(p) = plain {
+                    listeners.push((p, None));
+                }
+                if let Some((sp, config)) = secure {
+                    listeners.push((
+                        *sp,
+                        Some(ops::admin::Https {
+                            config: config.clone(),
+                            force: true,
+                        }),
+                    ));
+                }
+            }
+        }
+        for (port, https) in listeners {
+            // As ZooKeeper: a metrics provider that cannot start stops the server.
+            let l = bind_http(host, port).await.map_err(|e| {
+                std::io::Error::other(format!(
+                    "cannot start the Prometheus endpoint on {host}:{port}: {e}"
+                ))
+            })?;
+            let scheme = match &https {
+                None => "http",
+                Some(h) if h.force => "https",
+                Some(_) => "http and https",
+            };
+            tracing::info!("Prometheus metrics on {scheme}://{}/metrics", l.local_addr()?);
+            http_tasks.push(tokio::spawn(ops::admin::serve(l, http.clone(), https)));
+        }
         // The exporter drains its histograms on upkeep; without a scrape they would grow.
         http_tasks.push(tokio::spawn(async move {
             let mut every = tokio::time::interval(std::time::Duration::from_secs(5));

@@ -637,3 +637,58 @@ fn admin_authorization_x509_is_decided_as_zookeeper_3_9_decides_it() {
         assert!(got.contains(line), "{line:?} missing:\n{got}");
     }
 }
+
+#[test]
+fn prometheus_over_https_as_zookeeper_3_10_configures_it() {
+    certs();
+    // GET /metrics: the status and whether ZooKeeper's znode_count is there, or the error's
+    // class; with a client certificate or none.
+    let get = |scheme: &str, port: u16, client: bool| {
+        compat_tests::python(&[
+            "-c",
+            "import ssl, sys, urllib.request\nctx = ssl.create_default_context(cafile=sys.argv[3])\nif sys.argv[4] == 'yes':\n    ctx.load_cert_chain(sys.argv[5], sys.argv[6])\ntry:\n    r = urllib.request.urlopen('%s://127.0.0.1:%s/metrics' % (sys.argv[1], sys.argv[2]), context=ctx if sys.argv[1] == 'https' else None, timeout=10)\n    print(r.status, 'znode_count' in r.read().decode())\nexcept Exception as e:\n    print('ERROR', type(e).__name__)\n",
+            scheme,
+            &port.to_string(),
+            &cert("ca.pem"),
+            if client { "yes" } else { "no" },
+            &cert("client.crt"),
+            &cert("client.key"),
+        ])
+        .trim()
+        .to_string()
+    };
+    let cfg = |lines: &str| {
+        format!(
+            "metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider\n\
+             metricsProvider.httpHost=127.0.0.1\n{lines}\
+             metricsProvider.ssl.keyStore.location={}\nmetricsProvider.ssl.keyStore.password=secret\n\
+             metricsProvider.ssl.trustStore.location={}\nmetricsProvider.ssl.trustStore.password=secret\n",
+            cert("server.p12"),
+            cert("trust.p12")
+        )
+    };
+    // HTTPS only, client certificates needed (the default).
+    let https = free_port();
+    let srv = Server::ferrozk_with(&cfg(&format!("metricsProvider.httpsPort={https}\n")));
+    wait_for_tcp(https);
+    assert_eq!(get("https", https, true), "200 True");
+    assert!(get("https", https, false).starts_with("ERROR"));
+    assert!(get("http", https, false).starts_with("ERROR"));
+    assert!(
+        srv.log().contains("Prometheus metrics on https://"),
+        "{}",
+        srv.log()
+    );
+    drop(srv);
+    // One port for both, certificates not needed.
+    let both = free_port();
+    let srv = Server::ferrozk_with(&cfg(&format!(
+        "metricsProvider.httpPort={both}\nmetricsProvider.httpsPort={both}\n\
+         metricsProvider.ssl.need.client.auth=false\n"
+    )));
+    wait_for_tcp(both);
+    assert_eq!(get("https", both, false), "200 True");
+    assert_eq!(get("https", both, true), "200 True");
+    assert_eq!(get("http", both, false), "200 True");
+    drop(srv);
+}

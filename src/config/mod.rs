@@ -18,7 +18,9 @@ use quorum::{is_membership_key, Membership};
 pub use quorum::{parse_server, version_from_file_name, QuorumConfig, QuorumServer};
 pub use sasl::{jvm_properties, server_jvm_properties, SaslServerSettings, SaslSettings};
 pub use settings::{AdminSettings, MetricsSettings, Settings, SnapshotCompression};
-pub use tls::{AdminTls, ClientAuth, ClientTls, QuorumTls, StoreSettings, TlsCommon, X509Settings};
+pub use tls::{
+    AdminTls, ClientAuth, ClientTls, MetricsTls, QuorumTls, StoreSettings, TlsCommon, X509Settings,
+};
 
 /// ZooKeeper's `ZooKeeperServer.DEFAULT_TICK_TIME`.
 pub const DEFAULT_TICK_TIME: u32 = 3000;

@@ -121,9 +121,12 @@ pub struct AdminSettings {
 pub struct MetricsSettings {
     /// `metricsProvider.className`: ZooKeeper's Prometheus provider, or none.
     pub prometheus: bool,
-    /// `metricsProvider.httpHost` (0.0.0.0) and `metricsProvider.httpPort` (7000).
+    /// `metricsProvider.httpHost` (0.0.0.0) and `metricsProvider.httpPort` (7000; none when
+    /// only `metricsProvider.httpsPort` is set, as in ZooKeeper 3.10).
     pub host: String,
-    pub port: u16,
+    pub port: Option<u16>,
+    /// `metricsProvider.httpsPort` (ZooKeeper 3.10) with the `metricsProvider.ssl.*` stores.
+    pub https: Option<super::tls::MetricsTls>,
 }
 
 /// The typed settings (see the module's header for what happens to other keys).
@@ -215,6 +218,11 @@ impl Settings {
             }
         };
         let (client_tls, x509) = super::tls::parse(&p)?;
+        let metrics_https = if prometheus {
+            super::tls::parse_metrics(&p)?
+        } else {
+            None
+        };
         // As ZooKeeper: the quorum's TLS keys matter only to an ensemble member, and the
         // AdminServer's only when it runs.
         let quorum_tls = if ensemble {
@@ -267,7 +275,11 @@ impl Settings {
                 host: p
                     .text("metricsProvider.httpHost")
                     .unwrap_or("0.0.0.0".into()),
-                port: p.port("metricsProvider.httpPort", 7000)?,
+                port: match (p.get("metricsProvider.httpPort"), &metrics_https) {
+                    (None | Some(""), Some(_)) => None,
+                    _ => Some(p.port("metricsProvider.httpPort", 7000)?),
+                },
+                https: metrics_https,
             },
         })
     }
@@ -302,6 +314,19 @@ const KNOWN: &[&str] = &[
     "metricsProvider.className",
     "metricsProvider.httpHost",
     "metricsProvider.httpPort",
+    "metricsProvider.httpsPort",
+    "metricsProvider.ssl.keyStore.location",
+    "metricsProvider.ssl.keyStore.password",
+    "metricsProvider.ssl.keyStore.passwordPath",
+    "metricsProvider.ssl.keyStore.type",
+    "metricsProvider.ssl.trustStore.location",
+    "metricsProvider.ssl.trustStore.password",
+    "metricsProvider.ssl.trustStore.passwordPath",
+    "metricsProvider.ssl.trustStore.type",
+    "metricsProvider.ssl.need.client.auth",
+    "metricsProvider.ssl.want.client.auth",
+    "metricsProvider.ssl.enabledProtocols",
+    "metricsProvider.ssl.ciphersuites",
     "secureClientPort",
     "secureClientPortAddress",
     "client.portUnification",
@@ -437,9 +462,6 @@ fn unsupported(key: &str, value: &str) -> Option<&'static str> {
     let on = |v: &str| v.trim().eq_ignore_ascii_case("true");
     let k = key;
     Some(match k {
-        "metricsProvider.httpsPort" => {
-            "the Prometheus endpoint over HTTPS (ZooKeeper 3.10) is not supported yet"
-        }
         "ssl.context.supplier.class" | "ssl.quorum.context.supplier.class" => {
             "a Java SSLContext supplier class cannot run in ferrozk"
         }

@@ -95,6 +95,14 @@ pub struct AdminTls {
     pub common: TlsCommon,
 }
 
+/// HTTPS for the Prometheus endpoint (ZooKeeper 3.10's `metricsProvider.httpsPort`), with
+/// the `metricsProvider.ssl.*` stores; client certificates needed and wanted by default.
+#[derive(Debug, Clone)]
+pub struct MetricsTls {
+    pub port: u16,
+    pub common: TlsCommon,
+}
+
 /// The TLS side of the client port.
 #[derive(Debug, Clone)]
 pub struct ClientTls {
@@ -242,6 +250,34 @@ pub(super) fn parse_admin(p: &Props) -> Result<Option<AdminTls>, ConfigError> {
         port_unification,
         common,
     }))
+}
+
+/// `metricsProvider.httpsPort` and the `metricsProvider.ssl.*` keys.
+pub(super) fn parse_metrics(p: &Props) -> Result<Option<MetricsTls>, ConfigError> {
+    let Some(v) = p.get("metricsProvider.httpsPort").filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let port = v
+        .parse::<u16>()
+        .map_err(|_| p.invalid("metricsProvider.httpsPort", v, "not a port number"))?;
+    let need = p.boolean("metricsProvider.ssl.need.client.auth", true)?;
+    let want = p.boolean("metricsProvider.ssl.want.client.auth", true)?;
+    let mut common = common(
+        p,
+        "metricsProvider.ssl.",
+        "the Prometheus endpoint over HTTPS",
+        Some(need),
+    )?;
+    common.client_auth = if need {
+        ClientAuth::Need
+    } else if want && common.trust_store.is_some() {
+        ClientAuth::Want
+    } else {
+        ClientAuth::None
+    };
+    common.crl = false;
+    common.ocsp = false;
+    Ok(Some(MetricsTls { port, common }))
 }
 
 /// `sslQuorum`, `portUnification` and the `ssl.quorum.*` keys.
