@@ -322,6 +322,21 @@ impl Ensemble {
         }
     }
 
+    /// Checks for `within` that member `i` (running) never serves as leader or follower.
+    pub fn assert_stays_out(&self, i: usize, within: Duration) {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            let mode = self.field(i, "Mode:");
+            assert!(
+                !matches!(mode.as_deref(), Some("leader" | "follower")),
+                "member {} joined:\n{}",
+                i + 1,
+                self.logs()
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
     /// Sets zoo.cfg keys of member `i` (replacing their earlier lines).
     pub fn set_keys(&self, i: usize, keys: &[(&str, &str)]) {
         let cfg = self.members[i].dir.join("zoo.cfg");

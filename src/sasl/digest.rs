@@ -78,6 +78,51 @@ fn latin1_or_utf8(s: &str) -> Vec<u8> {
     }
 }
 
+/// The response values of RFC 2831 (md5-sess, nonce count 1) for one exchange: `of("AUTHENTICATE")`
+/// is the client's `response`, `of("")` the server's `rspauth`.
+struct Values {
+    ha1: String,
+    tail: String,
+    uri: String,
+}
+
+impl Values {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        user: &str,
+        realm: &str,
+        password: &str,
+        nonce: &str,
+        cnonce: &str,
+        authzid: Option<&str>,
+        qop: &str,
+        uri: &str,
+    ) -> Values {
+        let inner = md5(&[
+            &latin1_or_utf8(user),
+            b":",
+            &latin1_or_utf8(realm),
+            b":",
+            &latin1_or_utf8(password),
+        ]);
+        let mut a1 = inner.to_vec();
+        a1.extend_from_slice(format!(":{nonce}:{cnonce}").as_bytes());
+        if let Some(z) = authzid {
+            a1.extend_from_slice(format!(":{z}").as_bytes());
+        }
+        Values {
+            ha1: hex(&md5(&[&a1])),
+            tail: format!("{nonce}:00000001:{cnonce}:{qop}"),
+            uri: uri.to_string(),
+        }
+    }
+
+    fn of(&self, method: &str) -> String {
+        let ha2 = hex(&md5(&[format!("{method}:{}", self.uri).as_bytes()]));
+        hex(&md5(&[format!("{}:{}:{ha2}", self.ha1, self.tail).as_bytes()]))
+    }
+}
+
 /// Parses `key=value, key="quoted"` directives; known keys case-insensitively, none twice.
 fn directives(text: &str) -> Result<BTreeMap<String, String>, String> {
     let b: Vec<char> = text.chars().collect();
@@ -217,33 +262,14 @@ impl DigestServer {
         let authzid = get("authzid");
         let pass = password(user)
             .ok_or_else(|| format!("DIGEST-MD5: cannot acquire password for {user}"))?;
-        let inner = md5(&[
-            &latin1_or_utf8(user),
-            b":",
-            &latin1_or_utf8(realm),
-            b":",
-            &latin1_or_utf8(&pass),
-        ]);
-        let mut a1: Vec<u8> = inner.to_vec();
-        a1.extend_from_slice(format!(":{nonce}:{cnonce}").as_bytes());
-        if let Some(z) = authzid {
-            a1.extend_from_slice(format!(":{z}").as_bytes());
-        }
-        let ha1 = hex(&md5(&[&a1]));
-        let value = |method: &str| {
-            let ha2 = hex(&md5(&[format!("{method}:{uri}").as_bytes()]));
-            hex(&md5(&[format!(
-                "{ha1}:{nonce}:00000001:{cnonce}:{qop}:{ha2}"
-            )
-            .as_bytes()]))
-        };
-        if response != value("AUTHENTICATE") {
+        let value = Values::new(user, realm, &pass, nonce, cnonce, authzid, qop, uri);
+        if response != value.of("AUTHENTICATE") {
             return Err(format!(
                 "DIGEST-MD5: digest response does not match for {user}"
             ));
         }
         Ok(Step::Complete {
-            token: format!("rspauth={}", value("")).into_bytes(),
+            token: format!("rspauth={}", value.of("")).into_bytes(),
             authcid: user.to_string(),
             authzid: authzid.map(str::to_string),
         })
@@ -298,33 +324,26 @@ impl DigestClient {
         let raw: [u8; 30] = rand::random();
         let cnonce = base64::engine::general_purpose::STANDARD_NO_PAD.encode(raw);
         let uri = format!("{}/{}", self.protocol, self.server_name);
-        let inner = md5(&[
-            &latin1_or_utf8(&self.user),
-            b":",
-            &latin1_or_utf8(&realm),
-            b":",
-            &latin1_or_utf8(&self.password),
-        ]);
-        let mut a1 = inner.to_vec();
-        a1.extend_from_slice(format!(":{nonce}:{cnonce}:{}", self.user).as_bytes());
-        let ha1 = hex(&md5(&[&a1]));
-        let value = |method: &str| {
-            let ha2 = hex(&md5(&[format!("{method}:{uri}").as_bytes()]));
-            hex(&md5(&[format!(
-                "{ha1}:{nonce}:00000001:{cnonce}:auth:{ha2}"
-            )
-            .as_bytes()]))
-        };
+        let value = Values::new(
+            &self.user,
+            &realm,
+            &self.password,
+            nonce,
+            &cnonce,
+            Some(&self.user),
+            "auth",
+            &uri,
+        );
         let quote = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
         let response = format!(
             "charset=utf-8,username=\"{}\",realm=\"{}\",nonce=\"{}\",nc=00000001,cnonce=\"{cnonce}\",digest-uri=\"{uri}\",maxbuf=65536,response={},qop=auth,authzid=\"{}\"",
             quote(&self.user),
             quote(&realm),
             quote(nonce),
-            value("AUTHENTICATE"),
+            value.of("AUTHENTICATE"),
             quote(&self.user)
         );
-        self.expect = Some(value(""));
+        self.expect = Some(value.of(""));
         Ok(response.into_bytes())
     }
 

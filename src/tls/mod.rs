@@ -99,14 +99,12 @@ fn build(s: &ClientTls) -> Result<Built, String> {
 
 /// The revocation checks `s` asks for, on its trust store (none without `crl` or `ocsp`).
 fn revocation(s: &TlsCommon) -> Result<Option<Arc<revocation::Revocation>>, String> {
-    let Some(ts) = s.trust_store.as_ref().filter(|_| s.crl || s.ocsp) else {
+    if !(s.crl || s.ocsp) {
+        return Ok(None);
+    }
+    let Some(trust) = trust_certs(s)? else {
         return Ok(None);
     };
-    let trust = keystore::load_trust(
-        &ts.location,
-        &ts.current_password()?,
-        keystore::store_type(&ts.location, ts.store_type.as_deref())?,
-    )?;
     revocation::Revocation::new(s.ocsp, trust, &provider(s)?).map(|r| Some(Arc::new(r)))
 }
 
@@ -137,16 +135,26 @@ fn versions(
     Ok(versions)
 }
 
-/// The trust store's certificates as roots.
-fn roots(s: &TlsCommon) -> Result<Option<RootCertStore>, String> {
+/// The trust store's certificates (None without a trust store).
+fn trust_certs(
+    s: &TlsCommon,
+) -> Result<Option<Vec<rustls::pki_types::CertificateDer<'static>>>, String> {
     let Some(ts) = &s.trust_store else {
         return Ok(None);
     };
-    let certs = keystore::load_trust(
+    keystore::load_trust(
         &ts.location,
         &ts.current_password()?,
         keystore::store_type(&ts.location, ts.store_type.as_deref())?,
-    )?;
+    )
+    .map(Some)
+}
+
+/// The trust store's certificates as roots.
+fn roots(s: &TlsCommon) -> Result<Option<RootCertStore>, String> {
+    let (Some(ts), Some(certs)) = (&s.trust_store, trust_certs(s)?) else {
+        return Ok(None);
+    };
     let mut roots = RootCertStore::empty();
     let (added, ignored) = roots.add_parsable_certificates(certs);
     if added == 0 {
