@@ -34,7 +34,8 @@
 #   a wrong TxnDigest or snapshot digest -> "WARN DataTree - Message:Digests are not matching"
 #   (+ "ERROR DataTree - First digest mismatch on txn: ..."), a MISSING log file (zxid gap) -> only
 #   that digest warning, a corrupt newest snapshot -> "WARN FileSnap - problem reading snap file"
-#   and an older snapshot is used. check-log fails on those and on any other ERROR line.
+#   and an older snapshot is used. check-log fails on those and on any other ERROR line but
+#   "Error closing a command socket" (a four-letter-word client hanging up first).
 # Optional environment:
 #   ZK_MAX_SESSION_TIMEOUT  adds maxSessionTimeout=<ms> (default: ZooKeeper's 20 ticks = 40 s)
 #   ZK_EXTRA_CFG            extra zoo.cfg lines (appended)
@@ -171,7 +172,7 @@ check-log)
     [ -f "$log" ] || { echo "no $log" >&2; exit 1; }
     last=$(awk '/^===== start/{buf=""} {buf=buf $0 "\n"} END{printf "%s", buf}' "$log")
     warn=$(grep -E " (WARN|ERROR) " <<<"$last" |
-           grep -vE "Either no config or no quorum defined|maxCnxns is not configured|NIOServerCnxn - Unexpected exception|Close of session|Exception causing close" || true)
+           grep -vE "Either no config or no quorum defined|maxCnxns is not configured|NIOServerCnxn - Unexpected exception|Close of session|Exception causing close|Error closing a command socket" || true)
     [ -n "$warn" ] && printf '%s\n' "$warn"
     grep -E "Reading snapshot|txns loaded|highest zxid" <<<"$last" | sed 's/^/info: /'
     if grep -qE "Digests are not matching|digest mismatch|problem reading snap|CRC|ERROR " <<<"$warn"; then
