@@ -238,7 +238,10 @@ pub async fn run(cfg: config::Config) -> std::io::Result<()> {
                 Some(h) if h.force => "https",
                 Some(_) => "http and https",
             };
-            tracing::info!("Prometheus metrics on {scheme}://{}/metrics", l.local_addr()?);
+            tracing::info!(
+                "Prometheus metrics on {scheme}://{}/metrics",
+                l.local_addr()?
+            );
             http_tasks.push(tokio::spawn(ops::admin::serve(l, http.clone(), https)));
         }
         // The exporter drains its histograms on upkeep; without a scrape they would grow.

@@ -105,6 +105,13 @@ pub(super) fn parse(
     let server = server_section(p, jvm)?;
     let quorum = if ensemble { quorum(p, jvm)? } else { None };
     let enforce = if p.boolean("sessionRequireClientSASLAuth", false)? {
+        if !provider {
+            return Err(p.invalid(
+                "sessionRequireClientSASLAuth",
+                "true",
+                "authentication scheme sasl is not available (set authProvider.N=org.apache.zookeeper.server.auth.SASLAuthenticationProvider)",
+            ));
+        }
         Some(vec!["sasl".to_string()])
     } else if p.boolean("enforce.auth.enabled", false)? {
         let schemes: Vec<String> = p
@@ -255,7 +262,7 @@ fn quorum(
             e.option("password")?.to_string(),
         ))
     });
-    if creds.is_none() {
+    if creds.is_none() && learner_require {
         return Err(p.invalid(
             KEY,
             &file,

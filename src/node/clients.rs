@@ -305,21 +305,10 @@ impl Node {
             }
             return;
         }
-        let now = self.now();
-        if !self.sessions.touch(session, now) {
-            // The session expired or is closing: the client learns it on reconnect.
-            self.close_conn(conn);
-            return;
-        }
-        if !is_valid_op(op) {
-            warn!("received packet of unknown type {op} from session 0x{session:x}; closing the connection");
-            self.reply(conn, xid, -1, ErrorCode::Unimplemented.code(), None);
-            self.close_conn(conn);
-            return;
-        }
         // Enforced authentication: anything but auth and SASL packets from a connection
         // that has not authenticated with one of the schemes gets SESSIONCLOSEDREQUIRESASLAUTH
-        // (a header alone) and the connection closes; the session stays until it expires.
+        // (a header alone) and the connection closes; the session stays until it expires, and is
+        // not touched (as ZooKeeper checks before it submits the request).
         if let Some(schemes) = &self.cfg.settings.sasl.enforce {
             let exempt = op == OpCode::Auth.code() || op == OpCode::Sasl.code();
             let authenticated = self
@@ -340,6 +329,18 @@ impl Node {
                 self.close_conn(conn);
                 return;
             }
+        }
+        let now = self.now();
+        if !self.sessions.touch(session, now) {
+            // The session expired or is closing: the client learns it on reconnect.
+            self.close_conn(conn);
+            return;
+        }
+        if !is_valid_op(op) {
+            warn!("received packet of unknown type {op} from session 0x{session:x}; closing the connection");
+            self.reply(conn, xid, -1, ErrorCode::Unimplemented.code(), None);
+            self.close_conn(conn);
+            return;
         }
         // Auth and SASL packets are answered at once, as ZooKeeper answers them outside its
         // pipeline (clients match them by their reserved xid, or wait for them alone). A ping

@@ -310,7 +310,7 @@ async fn authorize(
         ("ip", None) => vec![Id::new("ip", &peer.ip().to_string())],
         // The HTTPS client's certificate, checked against the client port's trust store.
         ("x509", None) => match (&http.client_tls, certs) {
-            (Some(t), Some(c)) => t.http_identities(c),
+            (Some(t), Some(c)) => t.http_identities(c).await,
             _ => Vec::new(),
         },
         _ => Vec::new(),

@@ -141,7 +141,14 @@ async fn accept(listener: TcpListener, shared: Arc<Shared>) {
             let survives = cnx::connection_survives(sid, shared.me);
             // Quorum SASL after the initial message, as ZooKeeper's acceptor runs it; a
             // connection that will be closed anyway is not waited for.
-            let wait = Duration::from_secs(if survives { 10 } else { 1 });
+            // A SASL learner writes the magic right after its initial message: without
+            // serverRequireSasl a short wait tells it from a peer without SASL.
+            let require = shared.tls.auth.as_ref().is_some_and(|a| a.server_require);
+            let wait = Duration::from_millis(match (survives, require) {
+                (true, true) => 10_000,
+                (false, _) => 200,
+                (true, false) => 500,
+            });
             let auth = crate::tls::quorum::authenticate_accepted(
                 &shared.tls,
                 &mut stream,
@@ -283,11 +290,16 @@ async fn knock(sid: i64, addr: (String, u16), shared: Arc<Shared>) {
                     .is_ok()
             {
                 // The peer closes this one; wait for that (briefly) before knocking again.
-                let mut b = [0u8; 64];
-                let _ = tokio::time::timeout(Duration::from_secs(2), stream.read(&mut b)).await;
+                // With quorum SASL the peer may first wait for our bytes (as ZooKeeper's
+                // acceptor does): hang up at once, as ZooKeeper's dialler does.
+                if shared.tls.auth.is_none() {
+                    let mut b = [0u8; 64];
+                    let _ = tokio::time::timeout(Duration::from_secs(2), stream.read(&mut b)).await;
+                }
             }
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        let pause = if shared.tls.auth.is_some() { 500 } else { 100 };
+        tokio::time::sleep(Duration::from_millis(pause)).await;
     }
 }
 

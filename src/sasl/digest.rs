@@ -119,7 +119,9 @@ impl Values {
 
     fn of(&self, method: &str) -> String {
         let ha2 = hex(&md5(&[format!("{method}:{}", self.uri).as_bytes()]));
-        hex(&md5(&[format!("{}:{}:{ha2}", self.ha1, self.tail).as_bytes()]))
+        hex(&md5(&[
+            format!("{}:{}:{ha2}", self.ha1, self.tail).as_bytes()
+        ]))
     }
 }
 

@@ -22,7 +22,20 @@ pub async fn fetch(url: &str, post: Option<(&str, Vec<u8>)>) -> Result<Bytes, St
 
 async fn fetch_now(url: &str, post: Option<(&str, Vec<u8>)>) -> Result<Bytes, String> {
     if let Some(path) = url.strip_prefix("file://") {
-        let data = tokio::fs::read(path).await.map_err(|e| e.to_string())?;
+        use tokio::io::AsyncReadExt;
+        let f = tokio::fs::File::open(path)
+            .await
+            .map_err(|e| e.to_string())?;
+        // Only a regular file (not a device or a pipe), and no more than the limit of it.
+        let md = f.metadata().await.map_err(|e| e.to_string())?;
+        if !md.is_file() {
+            return Err("not a regular file".into());
+        }
+        let mut data = Vec::new();
+        f.take(MAX_BYTES as u64 + 1)
+            .read_to_end(&mut data)
+            .await
+            .map_err(|e| e.to_string())?;
         if data.len() > MAX_BYTES {
             return Err("too large".into());
         }

@@ -257,16 +257,27 @@ impl ServerTls {
     /// What `Authorization: x509` gives an AdminServer HTTPS client: its certificate checked
     /// against the client port's trust store (no address check, as ZooKeeper's x509 provider
     /// has none outside a connection), then its x509 (and super) ids; none when it fails.
-    pub fn http_identities(&self, certs: &[rustls::pki_types::CertificateDer<'static>]) -> Vec<Id> {
+    pub async fn http_identities(
+        &self,
+        certs: &[rustls::pki_types::CertificateDer<'static>],
+    ) -> Vec<Id> {
         let Some((leaf, rest)) = certs.split_first() else {
             return Vec::new();
         };
-        let Some(trust) = self.config().trust else {
+        let built = self.config();
+        let Some(trust) = built.trust else {
             return Vec::new();
         };
         if let Err(e) = trust.verify_client_cert(leaf, rest, rustls::pki_types::UnixTime::now()) {
             warn!("Authorization: x509: the client certificate is not trusted: {e}");
             return Vec::new();
+        }
+        // ssl.crl / ssl.ocsp apply here too, as to ZooKeeper's x509 provider.
+        if let Some(r) = &built.revocation {
+            if let Err(e) = r.check(certs, revocation::Usage::Client).await {
+                warn!("Authorization: x509: {e}");
+                return Vec::new();
+            }
         }
         self.x509_ids(leaf).unwrap_or_default()
     }

@@ -15,7 +15,7 @@ use sha1::{Digest, Sha1};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
-use webpki::{CertRevocationList, EndEntityCert, KeyUsage, OwnedCertRevocationList};
+use webpki::{EndEntityCert, KeyUsage};
 
 /// Whose certificate is checked: a client's (or a member that dialled in), or a server's (a
 /// member this one dialled).
@@ -41,6 +41,62 @@ struct Link {
     issuer: CertificateDer<'static>,
     crl_urls: Vec<String>,
     ocsp_urls: Vec<String>,
+    is_ca: bool,
+}
+
+impl Link {
+    fn facts(&self) -> Facts {
+        Facts {
+            serial: self.serial.clone(),
+            issuer_name: self.issuer_name.clone(),
+            issuer: self.issuer.clone(),
+            is_ca: self.is_ca,
+            crl_urls: self.crl_urls.clone(),
+        }
+    }
+}
+
+/// A certificate of the path, with its issuer's certificate.
+fn link(der: &CertificateDer<'static>, issuer: CertificateDer<'static>) -> Result<Link, String> {
+    use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtension};
+    use x509_parser::prelude::*;
+    let (_, c) = X509Certificate::from_der(der)
+        .map_err(|e| format!("a certificate cannot be parsed: {e}"))?;
+    let mut link = Link {
+        serial: c.raw_serial().to_vec(),
+        issuer_name: c.issuer().as_raw().to_vec(),
+        issuer,
+        crl_urls: Vec::new(),
+        ocsp_urls: Vec::new(),
+        is_ca: c.is_ca(),
+    };
+    for ext in c.extensions() {
+        match ext.parsed_extension() {
+            ParsedExtension::CRLDistributionPoints(points) => {
+                for p in &points.points {
+                    if let Some(DistributionPointName::FullName(names)) = &p.distribution_point {
+                        for n in names {
+                            if let GeneralName::URI(u) = n {
+                                link.crl_urls.push(u.to_string());
+                            }
+                        }
+                    }
+                }
+            }
+            ParsedExtension::AuthorityInfoAccess(aia) => {
+                for d in &aia.accessdescs {
+                    if d.access_method == x509_parser::oid_registry::OID_PKIX_ACCESS_DESCRIPTOR_OCSP
+                    {
+                        if let GeneralName::URI(u) = &d.access_location {
+                            link.ocsp_urls.push(u.to_string());
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(link)
 }
 
 enum Status {
@@ -67,8 +123,10 @@ const OCSP_SIGNING: &[u8] = &[0x2b, 6, 1, 5, 5, 7, 3, 9];
 /// How far an OCSP answer's times may be off (the JDK allows 15 minutes).
 const SKEW: Duration = Duration::from_secs(900);
 const CRL_CACHE: Duration = Duration::from_secs(30);
+/// The longest a whole revocation check may take.
+const DEADLINE: Duration = Duration::from_secs(30);
 
-type CrlCache = Mutex<HashMap<String, (Instant, Arc<OwnedCertRevocationList>)>>;
+type CrlCache = Mutex<HashMap<String, (Instant, Arc<Vec<u8>>)>>;
 
 fn crl_cache() -> &'static CrlCache {
     static C: OnceLock<CrlCache> = OnceLock::new();
@@ -94,161 +152,96 @@ impl Revocation {
         })
     }
 
-    /// The path from the peer's certificate up to (not including) the trust store's anchor.
-    fn path(&self, chain: &[CertificateDer<'_>]) -> Result<Vec<Link>, String> {
-        use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtension};
+    /// The path the handshake verified, from the peer's certificate up to (not including)
+    /// the trust store's anchor: built again by webpki from the trust store, so that only
+    /// certificates of the verified path are looked at (not others the peer sent along).
+    fn path(&self, chain: &[CertificateDer<'_>], usage: Usage) -> Result<Vec<Link>, String> {
         use x509_parser::prelude::*;
-        let parse = |d: &[u8]| -> Option<(Vec<u8>, Vec<u8>)> {
-            let (_, c) = X509Certificate::from_der(d).ok()?;
-            Some((c.subject().as_raw().to_vec(), c.issuer().as_raw().to_vec()))
+        if self.trust.iter().any(|t| t.as_ref() == chain[0].as_ref()) {
+            // A trusted certificate itself: nothing below an anchor to check.
+            return Ok(Vec::new());
+        }
+        let ee = EndEntityCert::try_from(&chain[0]).map_err(|e| e.to_string())?;
+        let usage = match usage {
+            Usage::Client => webpki::KeyUsage::client_auth(),
+            Usage::Server => webpki::KeyUsage::server_auth(),
         };
-        let mut out: Vec<Link> = Vec::new();
-        let mut cur = chain.first().ok_or("no certificate")?.clone().into_owned();
-        for _ in 0..chain.len().max(1) + 1 {
-            if self.trust.contains(&cur) {
-                break;
-            }
-            let (_, c) = X509Certificate::from_der(&cur)
-                .map_err(|e| format!("a certificate cannot be parsed: {e}"))?;
-            let issuer_name = c.issuer().as_raw().to_vec();
-            let from_trust = self
-                .trust
-                .iter()
-                .find(|t| parse(t).is_some_and(|(s, _)| s == issuer_name));
-            let issuer = from_trust
-                .or_else(|| {
-                    chain[1..]
-                        .iter()
-                        .find(|t| parse(t).is_some_and(|(s, _)| s == issuer_name))
+        let verified = ee
+            .verify_for_usage(
+                self.algs,
+                &self.anchors,
+                &chain[1..],
+                UnixTime::now(),
+                usage,
+                None,
+                None,
+            )
+            .map_err(|e| format!("the certificate path does not verify: {e}"))?;
+        let mut certs: Vec<CertificateDer<'static>> = vec![chain[0].clone().into_owned()];
+        certs.extend(
+            verified
+                .intermediate_certificates()
+                .map(|c| c.der().into_owned()),
+        );
+        let anchor_spki = verified.anchor().subject_public_key_info.as_ref();
+        let anchor = self
+            .trust
+            .iter()
+            .find(|t| {
+                X509Certificate::from_der(t).is_ok_and(|(_, c)| {
+                    let raw = c.public_key().raw;
+                    raw == anchor_spki || contents(raw) == anchor_spki
                 })
-                .ok_or("the certificate's issuer is not in the path")?
-                .clone()
-                .into_owned();
-            let mut link = Link {
-                serial: c.raw_serial().to_vec(),
-                issuer_name,
-                issuer: issuer.clone(),
-                crl_urls: Vec::new(),
-                ocsp_urls: Vec::new(),
-            };
-            for ext in c.extensions() {
-                match ext.parsed_extension() {
-                    ParsedExtension::CRLDistributionPoints(points) => {
-                        for p in &points.points {
-                            if let Some(DistributionPointName::FullName(names)) =
-                                &p.distribution_point
-                            {
-                                for n in names {
-                                    if let GeneralName::URI(u) = n {
-                                        link.crl_urls.push(u.to_string());
-                                    }
-                                }
-                            }
-                        }
-                    }
-                    ParsedExtension::AuthorityInfoAccess(aia) => {
-                        for d in &aia.accessdescs {
-                            if d.access_method
-                                == x509_parser::oid_registry::OID_PKIX_ACCESS_DESCRIPTOR_OCSP
-                            {
-                                if let GeneralName::URI(u) = &d.access_location {
-                                    link.ocsp_urls.push(u.to_string());
-                                }
-                            }
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            out.push(link);
-            if from_trust.is_some() {
-                break;
-            }
-            cur = issuer;
+            })
+            .ok_or("the path's anchor is not in the trust store")?
+            .clone();
+        let mut out = Vec::new();
+        for (i, der) in certs.iter().enumerate() {
+            let issuer = certs.get(i + 1).cloned().unwrap_or_else(|| anchor.clone());
+            out.push(link(der, issuer)?);
         }
         Ok(out)
     }
 
-    /// Whether the peer's certificates (`chain`, its own first) are shown not revoked.
+    /// Whether the peer's certificates (`chain`, its own first) are shown not revoked, within
+    /// 30 seconds in all.
     pub async fn check(&self, chain: &[CertificateDer<'_>], usage: Usage) -> Result<(), String> {
         if chain.is_empty() {
             return Ok(());
         }
-        let path = self.path(chain)?;
-        let mut need_crl = Vec::new();
-        let mut unknown = Vec::new();
-        for link in &path {
+        let path = self.path(chain, usage)?;
+        match tokio::time::timeout(DEADLINE, self.check_path(&path)).await {
+            Ok(r) => r,
+            Err(_) => Err(format!(
+                "could not determine revocation status within {DEADLINE:?}"
+            )),
+        }
+    }
+
+    /// Each link: by OCSP first (with `ocsp`), then by CRL; every one must be good.
+    async fn check_path(&self, path: &[Link]) -> Result<(), String> {
+        for link in path {
+            let mut why = Vec::new();
             if self.ocsp && !link.ocsp_urls.is_empty() {
                 match self.ocsp_status(link).await {
                     Status::Good => continue,
-                    Status::Revoked(why) => return Err(format!("certificate revoked ({why})")),
-                    Status::Unknown(why) => unknown.push(why),
+                    Status::Revoked(w) => return Err(format!("certificate revoked ({w})")),
+                    Status::Unknown(w) => why.push(w),
                 }
             }
-            need_crl.push(link);
-        }
-        if need_crl.is_empty() {
-            return Ok(());
-        }
-        let mut crls: Vec<CertRevocationList<'static>> = Vec::new();
-        for link in &need_crl {
-            let mut found = false;
-            for url in &link.crl_urls {
-                match crl(url).await {
-                    Ok(c) => {
-                        found |= CertRevocationList::from((*c).clone()).issuer()
-                            == contents(&link.issuer_name);
-                        crls.push(CertRevocationList::from((*c).clone()));
-                    }
-                    Err(e) => unknown.push(e),
+            match crl_status(link).await {
+                Status::Good => {}
+                Status::Revoked(w) => return Err(format!("certificate revoked ({w})")),
+                Status::Unknown(w) => {
+                    why.push(w);
+                    return Err(format!(
+                        "could not determine revocation status: {}",
+                        why.join("; ")
+                    ));
                 }
             }
-            if !found {
-                unknown.push(if link.crl_urls.is_empty() {
-                    "the certificate names no CRL distribution point".to_string()
-                } else {
-                    "no CRL from its distribution points covers it".to_string()
-                });
-                return Err(format!(
-                    "could not determine revocation status: {}",
-                    unknown.join("; ")
-                ));
-            }
         }
-        // The whole path, against the CRLs fetched: their signatures, dates and entries. The
-        // certificates OCSP settled have no CRL here, hence unknown statuses are allowed when
-        // there are some; every other one was seen above to have a CRL from its issuer.
-        let refs: Vec<&CertRevocationList<'_>> = crls.iter().collect();
-        let policy = if need_crl.len() == path.len() {
-            webpki::UnknownStatusPolicy::Deny
-        } else {
-            webpki::UnknownStatusPolicy::Allow
-        };
-        let options = webpki::RevocationOptionsBuilder::new(&refs)
-            .map_err(|_| "no CRL".to_string())?
-            .with_depth(webpki::RevocationCheckDepth::Chain)
-            .with_status_policy(policy)
-            .with_expiration_policy(webpki::ExpirationPolicy::Enforce)
-            .build();
-        let ee = EndEntityCert::try_from(&chain[0]).map_err(|e| e.to_string())?;
-        let usage = match usage {
-            Usage::Client => KeyUsage::client_auth(),
-            Usage::Server => KeyUsage::server_auth(),
-        };
-        ee.verify_for_usage(
-            self.algs,
-            &self.anchors,
-            &chain[1..],
-            UnixTime::now(),
-            usage,
-            Some(options),
-            None,
-        )
-        .map(|_| ())
-        .map_err(|e| match e {
-            webpki::Error::CertRevoked => "certificate revoked (CRL)".to_string(),
-            e => format!("revocation check failed: {e}"),
-        })
+        Ok(())
     }
 
     /// The certificate's status from its OCSP responders.
@@ -338,10 +331,14 @@ impl Revocation {
             if single.this_update.0.to_system_time() > wall + SKEW {
                 return Err("the answer is from the future".into());
             }
-            if let Some(next) = &single.next_update {
-                if next.0.to_system_time() + SKEW < wall {
-                    return Err("the answer is out of date".into());
-                }
+            // Without a next update, an answer is current only near its this-update (as the
+            // JDK has it): an old answer cannot be replayed.
+            let until = match &single.next_update {
+                Some(next) => next.0.to_system_time(),
+                None => single.this_update.0.to_system_time(),
+            };
+            if until + SKEW < wall {
+                return Err("the answer is out of date".into());
             }
             return Ok(match single.cert_status {
                 CertStatus::Good(_) => Status::Good,
@@ -395,15 +392,127 @@ fn ocsp_request(link: &Link) -> Result<Vec<u8>, String> {
     req.to_der().map_err(e)
 }
 
-/// The CRL at `url`, from the cache when fetched less than 30 seconds ago.
-async fn crl(url: &str) -> Result<Arc<OwnedCertRevocationList>, String> {
-    if let Some((at, c)) = crl_cache()
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(url)
+/// A link's status from the CRLs its distribution points publish: the first that is
+/// authoritative for it (issued and signed by its issuer, current, covering its kind of
+/// certificate) decides.
+async fn crl_status(link: &Link) -> Status {
+    let mut why = "the certificate names no CRL distribution point".to_string();
+    for url in &link.crl_urls {
+        for fresh in [false, true] {
+            let der = match crl_der(url, fresh).await {
+                Ok(d) => d,
+                Err(e) => {
+                    why = e;
+                    break;
+                }
+            };
+            let facts = link.facts();
+            let u = url.clone();
+            let verdict = tokio::task::spawn_blocking(move || crl_verdict(&der, &facts, &u))
+                .await
+                .unwrap_or(Verdict::Unknown("the CRL check failed".into()));
+            match verdict {
+                Verdict::Good => return Status::Good,
+                Verdict::Revoked => return Status::Revoked("CRL".into()),
+                // A cached CRL past its next update: fetch it again, once.
+                Verdict::Stale if !fresh => continue,
+                Verdict::Stale => {
+                    why = format!("{url}: the CRL is past its next update");
+                    break;
+                }
+                Verdict::Unknown(w) => {
+                    why = format!("{url}: {w}");
+                    break;
+                }
+            }
+        }
+    }
+    Status::Unknown(why)
+}
+
+/// What a CRL's check needs of a link (owned, for a blocking thread).
+struct Facts {
+    serial: Vec<u8>,
+    issuer_name: Vec<u8>,
+    issuer: CertificateDer<'static>,
+    is_ca: bool,
+    crl_urls: Vec<String>,
+}
+
+enum Verdict {
+    Good,
+    Revoked,
+    Stale,
+    Unknown(String),
+}
+
+fn crl_verdict(der: &[u8], f: &Facts, url: &str) -> Verdict {
+    use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtension};
+    use x509_parser::prelude::*;
+    let Ok((_, crl)) = CertificateRevocationList::from_der(der) else {
+        return Verdict::Unknown("not a CRL".into());
+    };
+    if crl.issuer().as_raw() != f.issuer_name.as_slice() {
+        return Verdict::Unknown("the CRL is not the certificate issuer's".into());
+    }
+    let Ok((_, issuer)) = X509Certificate::from_der(&f.issuer) else {
+        return Verdict::Unknown("the issuer cannot be parsed".into());
+    };
+    if crl.verify_signature(issuer.public_key()).is_err() {
+        return Verdict::Unknown("the CRL's signature does not verify".into());
+    }
+    let now = ASN1Time::now();
+    if crl.last_update() > now {
+        return Verdict::Unknown("the CRL is from the future".into());
+    }
+    if crl.next_update().is_some_and(|n| n < now) {
+        return Verdict::Stale;
+    }
+    for ext in crl.extensions() {
+        if let ParsedExtension::IssuingDistributionPoint(idp) = ext.parsed_extension() {
+            if idp.only_some_reasons.is_some()
+                || idp.indirect_crl
+                || idp.only_contains_attribute_certs
+                || (idp.only_contains_user_certs && f.is_ca)
+                || (idp.only_contains_ca_certs && !f.is_ca)
+            {
+                return Verdict::Unknown("the CRL does not cover this certificate".into());
+            }
+            if let Some(DistributionPointName::FullName(names)) = &idp.distribution_point {
+                let named = names.iter().any(|n| {
+                    matches!(n, GeneralName::URI(u) if *u == url || f.crl_urls.iter().any(|c| c == u))
+                });
+                if !named {
+                    return Verdict::Unknown(
+                        "the CRL's distribution point is not the certificate's".into(),
+                    );
+                }
+            }
+        }
+    }
+    let serial = strip_zeros(&f.serial);
+    if crl
+        .iter_revoked_certificates()
+        .any(|r| strip_zeros(r.raw_serial()) == serial)
     {
-        if at.elapsed() < CRL_CACHE {
-            return Ok(c.clone());
+        Verdict::Revoked
+    } else {
+        Verdict::Good
+    }
+}
+
+/// The CRL at `url` (DER), from the cache when fetched less than 30 seconds ago (unless
+/// `fresh`).
+async fn crl_der(url: &str, fresh: bool) -> Result<Arc<Vec<u8>>, String> {
+    if !fresh {
+        if let Some((at, c)) = crl_cache()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(url)
+        {
+            if at.elapsed() < CRL_CACHE {
+                return Ok(c.clone());
+            }
         }
     }
     let body = fetch(url, None).await?;
@@ -416,9 +525,7 @@ async fn crl(url: &str) -> Result<Arc<OwnedCertRevocationList>, String> {
     } else {
         body.to_vec()
     };
-    let c = Arc::new(
-        OwnedCertRevocationList::from_der(&der).map_err(|e| format!("{url}: not a CRL: {e}"))?,
-    );
+    let c = Arc::new(der);
     let mut cache = crl_cache().lock().unwrap_or_else(|e| e.into_inner());
     if cache.len() > 1000 {
         cache.clear();
