@@ -159,6 +159,29 @@ fn serve(cfg: Config) -> ExitCode {
             return ExitCode::from(2);
         }
     }
+    // Kerberos: MIT's library reads the krb5.conf the JVM flag names (before any thread
+    // starts), and the keys are checked now, naming the JAAS file if they cannot be used.
+    if let Some((jaas, k)) = cfg.settings.sasl.server.as_ref().and_then(|s| {
+        s.kerberos
+            .as_ref()
+            .map(|k| (s.jaas_file.clone(), k.clone()))
+    }) {
+        if let Some(conf) = &k.krb5_conf {
+            if std::env::var_os("KRB5_CONFIG").is_none() {
+                std::env::set_var("KRB5_CONFIG", conf);
+            }
+        }
+        match ferrozk::sasl::gssapi::Acceptor::new(&k.principal, &k.keytab) {
+            Ok(a) => ferrozk::sasl::gssapi::install(a),
+            Err(e) => {
+                eprintln!(
+                    "ferrozk: invalid configuration: {}: java.security.auth.login.config={jaas}: Kerberos: {e}",
+                    cfg.file.display()
+                );
+                return ExitCode::from(2);
+            }
+        }
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

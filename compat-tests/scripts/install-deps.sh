@@ -8,6 +8,9 @@
 #   libslf4j-java           slf4j-nop / slf4j-simple bindings
 #   python3-kazoo           kazoo for /usr/bin/python3
 #   python3-cryptography    the OCSP responder of the revocation tests
+#   krb5-kdc, krb5-admin-server, krb5-user, libgssapi-krb5-2, python3-kerberos
+#                           a throw-away MIT KDC (compat-tests/kerberos/kdc.sh), kinit, the
+#                           GSSAPI library ferrozk loads for Kerberos, kazoo's GSSAPI
 #   default-jdk-headless    java + javac (OpenJDK 17 on bookworm)
 #   coreutils               stdbuf, timeout (normally already present)
 #   prometheus              promtool, to check /metrics
@@ -36,6 +39,11 @@ PACKAGES=(
     libslf4j-java
     python3-kazoo
     python3-cryptography
+    krb5-kdc
+    krb5-admin-server
+    krb5-user
+    libgssapi-krb5-2
+    python3-kerberos
     default-jdk-headless
     coreutils
     prometheus
@@ -60,11 +68,14 @@ missing() {
         [ -e "$f" ] || m+=("$f")
     done
     local cmd
-    for cmd in java javac keytool openssl stdbuf timeout mvn flock; do
+    for cmd in java javac keytool openssl stdbuf timeout mvn flock kinit /usr/sbin/krb5kdc /usr/sbin/kadmin.local; do
         command -v "$cmd" >/dev/null 2>&1 || m+=("command:$cmd")
     done
     if [ -x /usr/bin/python3 ] && ! /usr/bin/python3 -c 'import kazoo.client' >/dev/null 2>&1; then
         m+=("python:kazoo")
+    fi
+    if [ -x /usr/bin/python3 ] && ! /usr/bin/python3 -c 'import kerberos' >/dev/null 2>&1; then
+        m+=("python:kerberos")
     fi
     if [ -x /usr/bin/python3 ] && ! /usr/bin/python3 -c 'from cryptography.x509 import ocsp' >/dev/null 2>&1; then
         m+=("python:cryptography")

@@ -16,7 +16,9 @@ pub use properties::parse_properties;
 use properties::parse_size;
 use quorum::{is_membership_key, Membership};
 pub use quorum::{parse_server, version_from_file_name, QuorumConfig, QuorumServer};
-pub use sasl::{jvm_properties, server_jvm_properties, SaslServerSettings, SaslSettings};
+pub use sasl::{
+    jvm_properties, server_jvm_properties, KerberosSettings, SaslServerSettings, SaslSettings,
+};
 pub use settings::{AdminSettings, MetricsSettings, Settings, SnapshotCompression};
 pub use tls::{
     AdminTls, ClientAuth, ClientTls, MetricsTls, QuorumTls, StoreSettings, TlsCommon, X509Settings,

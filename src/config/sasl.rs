@@ -17,6 +17,74 @@ pub struct SaslServerSettings {
     pub users: BTreeMap<String, String>,
     /// `zookeeper.SASLAuthenticationProvider.superPassword`: the password of the user `super`.
     pub super_password: Option<String>,
+    /// Kerberos (GSSAPI) instead of DIGEST-MD5: the section logs in with Krb5LoginModule.
+    pub kerberos: Option<KerberosSettings>,
+}
+
+/// The server's Kerberos identity, from the JAAS section's Krb5LoginModule options.
+#[derive(Debug, Clone)]
+pub struct KerberosSettings {
+    /// `principal`, with the default realm when it named none.
+    pub principal: String,
+    pub keytab: String,
+    /// `java.security.krb5.conf`, which MIT's library takes as `KRB5_CONFIG`.
+    pub krb5_conf: Option<String>,
+    /// The default realm (`java.security.krb5.realm`, else krb5.conf's `default_realm`): a
+    /// principal of another realm keeps its realm whatever `kerberos.removeRealmFromPrincipal`
+    /// says, as ZooKeeper's DEFAULT name rule has it.
+    pub default_realm: String,
+}
+
+/// `[libdefaults] default_realm` of a krb5.conf.
+fn default_realm_of(path: &str) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut in_lib = false;
+    for line in text.lines() {
+        let l = line.trim();
+        if l.starts_with('[') {
+            in_lib = l.eq_ignore_ascii_case("[libdefaults]");
+        } else if in_lib {
+            if let Some((k, v)) = l.split_once('=') {
+                if k.trim() == "default_realm" {
+                    return Some(v.trim().to_string());
+                }
+            }
+        }
+    }
+    None
+}
+
+fn kerberos(
+    e: &crate::sasl::jaas::Entry,
+    jvm: &BTreeMap<String, String>,
+) -> Result<KerberosSettings, String> {
+    let principal = e
+        .option("principal")
+        .ok_or("its Krb5LoginModule has no principal")?;
+    let keytab = e
+        .option("keyTab")
+        .ok_or("its Krb5LoginModule has no keyTab (ferrozk reads the keys from a keytab)")?;
+    let krb5_conf = jvm.get("java.security.krb5.conf").cloned();
+    let conf = krb5_conf
+        .clone()
+        .or_else(|| std::env::var("KRB5_CONFIG").ok())
+        .unwrap_or_else(|| "/etc/krb5.conf".into());
+    let default_realm = jvm
+        .get("java.security.krb5.realm")
+        .cloned()
+        .or_else(|| default_realm_of(&conf))
+        .unwrap_or_default();
+    let principal = if principal.contains('@') || default_realm.is_empty() {
+        principal.to_string()
+    } else {
+        format!("{principal}@{default_realm}")
+    };
+    Ok(KerberosSettings {
+        principal,
+        keytab: keytab.to_string(),
+        krb5_conf,
+        default_realm,
+    })
 }
 
 #[derive(Debug, Clone, Default)]
@@ -297,15 +365,13 @@ fn server_section(
         // As ZooKeeper: a JAAS file without the section leaves SASL off.
         return Ok(None);
     };
-    if let Some(e) = entries
+    let kerberos = match entries
         .iter()
         .find(|e| e.module.ends_with("Krb5LoginModule"))
     {
-        return Err(bad(format!(
-            "its {section} section logs in with Kerberos ({}); GSSAPI is not supported yet",
-            e.module
-        )));
-    }
+        Some(e) => Some(kerberos(e, jvm).map_err(|w| bad(format!("{section}: {w}")))?),
+        None => None,
+    };
     let mut users = BTreeMap::new();
     for e in entries {
         for (k, v) in &e.options {
@@ -318,6 +384,7 @@ fn server_section(
         jaas_file: file.clone(),
         section,
         users,
+        kerberos,
         super_password: p
             .text("SASLAuthenticationProvider.superPassword")
             .or_else(|| {

@@ -161,6 +161,8 @@ impl Node {
                 early: Vec::new(),
                 answered: false,
                 sasl: None,
+                gss: None,
+                gss_busy: false,
             },
         );
         let now = self.now();
@@ -484,9 +486,9 @@ impl Node {
         st.count.set(st.count.get() + 1);
     }
 
-    /// A SASL packet: the next step of the connection's DIGEST-MD5 exchange, answered with
-    /// its token; a failed exchange answers AUTHFAILED (SESSIONCLOSEDREQUIRESASLAUTH when SASL
-    /// is enforced) and closes the connection, as ZooKeeper does.
+    /// A SASL packet: the next step of the connection's DIGEST-MD5 or Kerberos exchange,
+    /// answered with its token; a failed exchange answers AUTHFAILED (SESSIONCLOSEDREQUIRESASLAUTH
+    /// when SASL is enforced) and closes the connection, as ZooKeeper does.
     pub(super) fn sasl(&mut self, conn: ConnId, session: i64, xid: i32, token: &[u8]) {
         use crate::sasl::digest::{DigestServer, Step};
         let settings = &self.cfg.settings.sasl;
@@ -497,6 +499,9 @@ impl Node {
             self.reply(conn, xid, 0, 0, Some(&SetSaslResponse { token: None }));
             return;
         };
+        if server.kerberos.is_some() {
+            return self.gss_step(conn, session, xid, token);
+        }
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
@@ -508,64 +513,144 @@ impl Node {
             .sasl
             .get_or_insert_with(|| Box::new(DigestServer::new("zookeeper", "zk-sasl-md5")))
             .step(token, password);
-        let token = match step {
-            Ok(Step::Continue(t)) => t,
+        match step {
+            Ok(Step::Continue(t)) => self.sasl_reply(conn, xid, Some(t)),
             Ok(Step::Complete { token, authcid, .. }) => {
-                let id = crate::sasl::authorized_id(
-                    &authcid,
-                    settings.remove_host,
-                    settings.remove_realm,
-                );
-                info!(
-                    "session 0x{session:x}: SASL authentication succeeded: authenticationID={authcid}; authorizationID={id}"
-                );
-                let mut ids = vec![Id::new("sasl", &id)];
-                if settings.super_users.contains(&id) {
-                    ids.push(Id::new("super", ""));
-                }
-                for i in ids {
-                    if !c.auth.contains(&i) {
-                        c.auth.push(i);
-                    }
-                }
-                token
+                self.sasl_authenticated(conn, session, &authcid);
+                self.sasl_reply(conn, xid, Some(token));
             }
-            Err(e) => {
-                warn!(
-                    "session 0x{session:x} from {}: SASL authentication failed: {e}",
-                    c.peer
-                );
-                stats().auth_failed_count.inc();
-                let required = settings.sasl_required();
-                if settings.allow_failed && !required {
-                    self.reply(conn, xid, 0, 0, Some(&SetSaslResponse { token: None }));
-                    return;
-                }
-                let err = if required {
-                    ErrorCode::SessionClosedRequireSaslAuth
-                } else {
-                    ErrorCode::AuthFailed
-                };
-                self.reply(
-                    conn,
-                    xid,
-                    0,
-                    err.code(),
-                    Some(&SetSaslResponse { token: None }),
-                );
-                self.close_conn(conn);
-                return;
-            }
-        };
+            Err(e) => self.sasl_failed(conn, session, xid, &e),
+        }
+    }
+
+    fn sasl_reply(&self, conn: ConnId, xid: i32, token: Option<Vec<u8>>) {
         self.reply(
             conn,
             xid,
             0,
             0,
             Some(&SetSaslResponse {
-                token: Some(token.into()),
+                token: token.map(Into::into),
             }),
         );
+    }
+
+    /// The connection authenticated as `authcid`: its `sasl` id (and `super`).
+    fn sasl_authenticated(&mut self, conn: ConnId, session: i64, authcid: &str) {
+        let settings = &self.cfg.settings.sasl;
+        let default_realm = settings
+            .server
+            .as_ref()
+            .and_then(|s| s.kerberos.as_ref())
+            .map(|k| k.default_realm.as_str());
+        let id = crate::sasl::authorized_id(
+            authcid,
+            settings.remove_host,
+            settings.remove_realm,
+            default_realm,
+        );
+        info!(
+            "session 0x{session:x}: SASL authentication succeeded: authenticationID={authcid}; authorizationID={id}"
+        );
+        let mut ids = vec![Id::new("sasl", &id)];
+        if settings.super_users.contains(&id) {
+            ids.push(Id::new("super", ""));
+        }
+        if let Some(c) = self.conns.get_mut(&conn) {
+            for i in ids {
+                if !c.auth.contains(&i) {
+                    c.auth.push(i);
+                }
+            }
+        }
+    }
+
+    fn sasl_failed(&mut self, conn: ConnId, session: i64, xid: i32, e: &str) {
+        let peer = self.conns.get(&conn).map(|c| c.peer.to_string());
+        warn!(
+            "session 0x{session:x} from {}: SASL authentication failed: {e}",
+            peer.unwrap_or_default()
+        );
+        stats().auth_failed_count.inc();
+        let settings = &self.cfg.settings.sasl;
+        let required = settings.sasl_required();
+        if settings.allow_failed && !required {
+            self.sasl_reply(conn, xid, None);
+            return;
+        }
+        let err = if required {
+            ErrorCode::SessionClosedRequireSaslAuth
+        } else {
+            ErrorCode::AuthFailed
+        };
+        self.reply(
+            conn,
+            xid,
+            0,
+            err.code(),
+            Some(&SetSaslResponse { token: None }),
+        );
+        self.close_conn(conn);
+    }
+
+    /// A Kerberos step, run on a blocking thread (the library reads the keytab and the replay
+    /// cache); its result comes back as `Control::SaslStepped`.
+    fn gss_step(&mut self, conn: ConnId, session: i64, xid: i32, token: &[u8]) {
+        let (Some(acceptor), Some(control)) = (
+            crate::sasl::gssapi::acceptor(),
+            self.senders.as_ref().map(|s| s.control.clone()),
+        ) else {
+            return self.sasl_failed(conn, session, xid, "Kerberos is not ready");
+        };
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if c.gss_busy {
+            return self.sasl_failed(
+                conn,
+                session,
+                xid,
+                "a SASL packet before the last was answered",
+            );
+        }
+        let mut gss = c.gss.take().unwrap_or_default();
+        c.gss_busy = true;
+        let token = token.to_vec();
+        tokio::task::spawn_blocking(move || {
+            let result = gss.step(acceptor, &token);
+            let _ = control.blocking_send(Control::SaslStepped {
+                conn,
+                session,
+                xid,
+                gss,
+                result,
+            });
+        });
+    }
+
+    pub(super) fn gss_stepped(
+        &mut self,
+        conn: ConnId,
+        session: i64,
+        xid: i32,
+        gss: Box<crate::sasl::gssapi::GssServer>,
+        result: Result<crate::sasl::gssapi::GssStep, String>,
+    ) {
+        use crate::sasl::gssapi::GssStep;
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        c.gss_busy = false;
+        c.gss = Some(gss);
+        match result {
+            Ok(GssStep::Continue(t)) => self.sasl_reply(conn, xid, Some(t)),
+            Ok(GssStep::Complete(peer)) => {
+                self.sasl_authenticated(conn, session, &peer);
+                // GSSAPI ends with no token, as the JDK's server.
+                self.sasl_reply(conn, xid, None);
+            }
+            Err(e) => self.sasl_failed(conn, session, xid, &e),
+        }
     }
 
     pub(super) fn auth(&mut self, conn: ConnId, xid: i32, a: AuthPacket) {

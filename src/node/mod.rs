@@ -94,6 +94,14 @@ pub enum Control {
     },
     /// The snapshot thread finished writing its file.
     SnapshotWritten,
+    /// A GSSAPI step ran (off the node's thread): its exchange, back, and what it gave.
+    SaslStepped {
+        conn: ConnId,
+        session: i64,
+        xid: i32,
+        gss: Box<crate::sasl::gssapi::GssServer>,
+        result: Result<crate::sasl::gssapi::GssStep, String>,
+    },
 }
 
 /// The senders of the node's inputs, handed to their producers.
@@ -157,6 +165,10 @@ struct Conn {
     answered: bool,
     /// The connection's SASL exchange, from its first SASL packet.
     sasl: Option<Box<crate::sasl::digest::DigestServer>>,
+    /// Its Kerberos exchange (None while a step runs off the node's thread).
+    gss: Option<Box<crate::sasl::gssapi::GssServer>>,
+    /// A Kerberos step is running.
+    gss_busy: bool,
 }
 
 /// Per-connection figures `cons` shows. Cells: replies are sent through `&self`.
@@ -648,6 +660,13 @@ impl Node {
             }
             // The thread is returning: join it now, so that the next snapshot is not held up.
             Input::Control(Control::SnapshotWritten) => self.reap_snapshot_blocking(),
+            Input::Control(Control::SaslStepped {
+                conn,
+                session,
+                xid,
+                gss,
+                result,
+            }) => self.gss_stepped(conn, session, xid, gss, result),
             Input::Control(Control::RestoreDone { result: Err(e), .. }) => {
                 error!("the snapshot of a restored database failed: {e}");
                 // The restored state is only in memory, and the txn log cannot describe it:
