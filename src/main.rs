@@ -161,16 +161,16 @@ fn serve(cfg: Config) -> ExitCode {
     }
     // Kerberos: MIT's library reads the krb5.conf the JVM flag names (before any thread
     // starts), and the keys are checked now, naming the JAAS file if they cannot be used.
+    if let Some(conf) = &cfg.settings.sasl.krb5_conf {
+        if std::env::var_os("KRB5_CONFIG").is_none() {
+            std::env::set_var("KRB5_CONFIG", conf);
+        }
+    }
     if let Some((jaas, k)) = cfg.settings.sasl.server.as_ref().and_then(|s| {
         s.kerberos
             .as_ref()
             .map(|k| (s.jaas_file.clone(), k.clone()))
     }) {
-        if let Some(conf) = &k.krb5_conf {
-            if std::env::var_os("KRB5_CONFIG").is_none() {
-                std::env::set_var("KRB5_CONFIG", conf);
-            }
-        }
         match ferrozk::sasl::gssapi::Acceptor::new(&k.principal, &k.keytab) {
             Ok(a) => ferrozk::sasl::gssapi::install(a),
             Err(e) => {

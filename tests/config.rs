@@ -154,7 +154,11 @@ fn kerberos_foreign_providers_and_unavailable_enforced_schemes_are_refused() {
     // Kerberos is supported; a keytab that cannot be read stops start-up, naming it.
     assert_names(
         &err,
-        &["java.security.auth.login.config", "Kerberos", "/etc/zk.keytab"],
+        &[
+            "java.security.auth.login.config",
+            "Kerberos",
+            "/etc/zk.keytab",
+        ],
     );
     let err = refused("provider", "authProvider.1=com.example.OurLdapProvider");
     assert_names(&err, &["authProvider.1", "Java"]);

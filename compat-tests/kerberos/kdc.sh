@@ -5,7 +5,7 @@
 #   kdc.sh selftest     start in a temp dir, kinit/klist/kvno, stop, remove
 # Needs: krb5-kdc krb5-admin-server krb5-user (compat-tests/scripts/install-deps.sh installs them)
 # Principals made (random keys):  zookeeper/localhost, zookeeper/127.0.0.1, zkquorum/localhost,
-#   learner/localhost, zkcli, bob   -> keytabs DIR/<name>.keytab (names with / become _)
+#   learner/localhost, learner/127.0.0.1, zkcli, bob   -> keytabs DIR/<name>.keytab (names with / become _)
 set -euo pipefail
 
 REALM=EXAMPLE.COM
@@ -68,7 +68,7 @@ EOF
   "$SBIN/kdb5_util" -r "$REALM" create -s -P "$(head -c 24 /dev/urandom | base64)" >/dev/null
 
   local p f
-  for p in zookeeper/localhost zookeeper/127.0.0.1 zkquorum/localhost learner/localhost zkcli bob; do
+  for p in zookeeper/localhost zookeeper/127.0.0.1 zkquorum/localhost learner/localhost learner/127.0.0.1 zkcli bob; do
     f="$dir/${p//\//_}.keytab"
     "$SBIN/kadmin.local" -r "$REALM" -q "addprinc -randkey -clearpolicy $p@$REALM" >/dev/null
     "$SBIN/kadmin.local" -r "$REALM" -q "ktadd -norandkey -k $f $p@$REALM" >/dev/null

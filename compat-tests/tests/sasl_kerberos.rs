@@ -155,3 +155,85 @@ fn kerberos_clients_and_acls_are_those_of_zookeeper_3_9() {
         }
     }
 }
+
+#[test]
+fn quorum_kerberos_with_a_java_3_9_member() {
+    use compat_tests::ensemble::Ensemble;
+    let k = kdc();
+    let dir = &k.0;
+    let jaas = dir.join("quorum-jaas.conf");
+    std::fs::write(
+        &jaas,
+        format!(
+            "{}{}{}",
+            krb_section(
+                "QuorumServer",
+                &dir.join("zkquorum_localhost.keytab"),
+                "zkquorum/localhost@EXAMPLE.COM"
+            ),
+            krb_section(
+                "QuorumLearner",
+                &dir.join("learner_127.0.0.1.keytab"),
+                "learner/127.0.0.1@EXAMPLE.COM"
+            ),
+            // A learner whose host is no member's: refused by its peers.
+            krb_section(
+                "QuorumLearnerElsewhere",
+                &dir.join("learner_localhost.keytab"),
+                "learner/localhost@EXAMPLE.COM"
+            ),
+        ),
+    )
+    .unwrap();
+    let version = zookeeper_version("ZK39_VERSION");
+    let mut m = Ensemble::new(
+        "qkrb",
+        3,
+        &[3],
+        "tickTime=500\nquorum.auth.enableSasl=true\nquorum.auth.learnerRequireSasl=true\n\
+         quorum.auth.serverRequireSasl=true\nquorum.auth.kerberos.servicePrincipal=zkquorum/localhost\n",
+    );
+    m.set_java_version(3, Some(&version));
+    m.jvm_flags = format!(
+        "-Djava.security.auth.login.config={} -Djava.security.krb5.conf={}",
+        jaas.display(),
+        dir.join("krb5.conf").display()
+    );
+    m.start_all();
+    for i in m.all() {
+        m.wait_port(i, Duration::from_secs(90));
+    }
+    m.wait_stable(Duration::from_secs(90));
+    for i in m.all() {
+        m.write_and_read_everywhere(i, &format!("/qkrb/member{}", i + 1));
+    }
+    for i in [0, 1] {
+        assert!(
+            m.log(i)
+                .contains("authenticated as learner/127.0.0.1@EXAMPLE.COM"),
+            "member {} authenticated no peer:\n{}",
+            i + 1,
+            m.log(i)
+        );
+    }
+    m.stop(1);
+    m.set_keys(
+        1,
+        &[(
+            "quorum.auth.learner.saslLoginContext",
+            "QuorumLearnerElsewhere",
+        )],
+    );
+    m.start(1);
+    m.wait_port(1, Duration::from_secs(60));
+    m.assert_stays_out(1, Duration::from_secs(15));
+    m.stop(1);
+    m.set_keys(
+        1,
+        &[("quorum.auth.learner.saslLoginContext", "QuorumLearner")],
+    );
+    m.start(1);
+    m.wait_port(1, Duration::from_secs(60));
+    m.wait_stable(Duration::from_secs(90));
+    m.write_and_read_everywhere(1, "/qkrb/rejoined");
+}

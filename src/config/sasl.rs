@@ -107,6 +107,8 @@ pub struct SaslSettings {
     pub enforce: Option<Vec<String>>,
     /// Quorum SASL (`quorum.auth.enableSasl`), for ensemble members.
     pub quorum: Option<crate::sasl::quorum::QuorumAuth>,
+    /// `java.security.krb5.conf` from the JVM flags (MIT's `KRB5_CONFIG`).
+    pub krb5_conf: Option<String>,
 }
 
 impl SaslSettings {
@@ -227,6 +229,7 @@ pub(super) fn parse(
         allow_failed: p.boolean("allowSaslFailedClients", false)?,
         enforce,
         quorum,
+        krb5_conf: jvm.get("java.security.krb5.conf").cloned(),
     })
 }
 
@@ -295,20 +298,28 @@ fn quorum(
                 &format!("has no {name} section, which quorum SASL needs"),
             )
         })?;
-        if let Some(e) = entries
+        Ok((name, entries))
+    };
+    let (sname, server) = section("quorum.auth.server.saslLoginContext", "QuorumServer")?;
+    let (lname, learner) = section("quorum.auth.learner.saslLoginContext", "QuorumLearner")?;
+    // Kerberos in either section: the keys of its principal, from its keytab.
+    let krb = |name: &str,
+               entries: &[crate::sasl::jaas::Entry]|
+     -> Result<Option<(String, String)>, ConfigError> {
+        match entries
             .iter()
             .find(|e| e.module.ends_with("Krb5LoginModule"))
         {
-            return Err(p.invalid(
-                KEY,
-                &file,
-                &format!("its {name} section logs in with Kerberos ({}); quorum GSSAPI is not supported yet", e.module),
-            ));
+            Some(e) => {
+                let k =
+                    kerberos(e, jvm).map_err(|w| p.invalid(KEY, &file, &format!("{name}: {w}")))?;
+                Ok(Some((k.principal, k.keytab)))
+            }
+            None => Ok(None),
         }
-        Ok((name, entries))
     };
-    let (_, server) = section("quorum.auth.server.saslLoginContext", "QuorumServer")?;
-    let (lname, learner) = section("quorum.auth.learner.saslLoginContext", "QuorumLearner")?;
+    let kerberos_server = krb(&sname, &server)?;
+    let kerberos_learner = krb(&lname, &learner)?;
     // As ZooKeeper: users only from DigestLoginModule entries, and none if another module
     // is in the section.
     let mut users = BTreeMap::new();
@@ -330,7 +341,7 @@ fn quorum(
             e.option("password")?.to_string(),
         ))
     });
-    if creds.is_none() && learner_require {
+    if creds.is_none() && kerberos_learner.is_none() && learner_require {
         return Err(p.invalid(
             KEY,
             &file,
@@ -342,6 +353,13 @@ fn quorum(
         server_require,
         learner: creds,
         users,
+        kerberos_server,
+        kerberos_learner,
+        service_principal: p
+            .text("quorum.auth.kerberos.servicePrincipal")
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "zkquorum/localhost".to_string()),
+        hosts: Vec::new(),
     }))
 }
 

@@ -644,7 +644,7 @@ impl Node {
         c.gss = Some(gss);
         match result {
             Ok(GssStep::Continue(t)) => self.sasl_reply(conn, xid, Some(t)),
-            Ok(GssStep::Complete(peer)) => {
+            Ok(GssStep::Complete(peer, _)) => {
                 self.sasl_authenticated(conn, session, &peer);
                 // GSSAPI ends with no token, as the JDK's server.
                 self.sasl_reply(conn, xid, None);

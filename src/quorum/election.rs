@@ -216,8 +216,13 @@ async fn dial(sid: i64, addr: (String, u16), shared: Arc<Shared>) {
                 };
                 if stream.write_all(&hello.encode()).await.is_ok() && stream.flush().await.is_ok() {
                     let who = format!("server {sid}");
-                    match crate::tls::quorum::authenticate_dialled(&shared.tls, &mut stream, &who)
-                        .await
+                    match crate::tls::quorum::authenticate_dialled(
+                        &shared.tls,
+                        &mut stream,
+                        &addr.0,
+                        &who,
+                    )
+                    .await
                     {
                         Ok(()) => {
                             backoff = Duration::from_millis(100);
@@ -285,7 +290,7 @@ async fn knock(sid: i64, addr: (String, u16), shared: Arc<Shared>) {
             let who = format!("server {sid}");
             if stream.write_all(&hello.encode()).await.is_ok()
                 && stream.flush().await.is_ok()
-                && crate::tls::quorum::authenticate_dialled(&shared.tls, &mut stream, &who)
+                && crate::tls::quorum::authenticate_dialled(&shared.tls, &mut stream, &addr.0, &who)
                     .await
                     .is_ok()
             {

@@ -269,7 +269,8 @@ pub fn connect_to_leader(
                     };
                     let who = format!("the leader at {peer}");
                     if let Err(e) =
-                        crate::tls::quorum::authenticate_dialled(&tls, &mut stream, &who).await
+                        crate::tls::quorum::authenticate_dialled(&tls, &mut stream, &addr.0, &who)
+                            .await
                     {
                         warn!("{e}");
                         last = e.to_string();

@@ -62,6 +62,21 @@ type AcceptSecContext = unsafe extern "C" fn(
     *mut u32,
     *mut *mut c_void,
 ) -> Major;
+type InitSecContext = unsafe extern "C" fn(
+    *mut u32,
+    *mut c_void,
+    *mut *mut c_void,
+    *mut c_void,
+    *const Oid,
+    u32,
+    u32,
+    *const c_void,
+    *const Buffer,
+    *mut *const Oid,
+    *mut Buffer,
+    *mut u32,
+    *mut u32,
+) -> Major;
 type Wrap = unsafe extern "C" fn(
     *mut u32,
     *mut c_void,
@@ -91,6 +106,7 @@ struct Lib {
     display_name: DisplayName,
     acquire_cred_from: AcquireCredFrom,
     accept_sec_context: AcceptSecContext,
+    init_sec_context: InitSecContext,
     wrap: Wrap,
     unwrap: Unwrap,
     release_buffer: ReleaseBuffer,
@@ -102,7 +118,14 @@ struct Lib {
 
 /// 1.2.840.113554.1.2.2.1: a Kerberos principal name.
 const NT_KRB5_PRINCIPAL: [u8; 10] = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x02, 0x01];
+/// 1.2.840.113554.1.2.1.4: a host-based service name (`service@host`).
+const NT_HOSTBASED_SERVICE: [u8; 10] = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x01, 0x04];
+/// 1.2.840.113554.1.2.2: the Kerberos 5 mechanism.
+const MECH_KRB5: [u8; 9] = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x02];
+const GSS_C_INITIATE: c_int = 1;
 const GSS_C_ACCEPT: c_int = 2;
+const GSS_C_CONF_FLAG: u32 = 16;
+const GSS_C_INTEG_FLAG: u32 = 32;
 const GSS_C_INDEFINITE: u32 = 0xffff_ffff;
 const CONTINUE_NEEDED: Major = 1;
 
@@ -141,6 +164,7 @@ unsafe fn load() -> Result<Lib, String> {
         display_name: sym!("gss_display_name", DisplayName),
         acquire_cred_from: sym!("gss_acquire_cred_from", AcquireCredFrom),
         accept_sec_context: sym!("gss_accept_sec_context", AcceptSecContext),
+        init_sec_context: sym!("gss_init_sec_context", InitSecContext),
         wrap: sym!("gss_wrap", Wrap),
         unwrap: sym!("gss_unwrap", Unwrap),
         release_buffer: sym!("gss_release_buffer", ReleaseBuffer),
@@ -209,54 +233,77 @@ unsafe impl Sync for Acceptor {}
 
 impl Acceptor {
     pub fn new(principal: &str, keytab: &str) -> Result<Acceptor, String> {
-        let l = lib()?;
-        let mut minor = 0;
-        let mut name = std::ptr::null_mut();
-        let oid = Oid {
-            length: NT_KRB5_PRINCIPAL.len() as u32,
-            elements: NT_KRB5_PRINCIPAL.as_ptr() as *const c_void,
-        };
-        // SAFETY: valid input buffer and OID; `name` receives a new name.
-        let major =
-            unsafe { (l.import_name)(&mut minor, &input(principal.as_bytes()), &oid, &mut name) };
-        if failed(major) {
-            return Err(format!("{principal}: {}", status(l, major, minor)));
-        }
-        let key = c"keytab";
-        let value = CString::new(keytab).map_err(|e| e.to_string())?;
-        let kv = [KeyValue {
-            key: key.as_ptr(),
-            value: value.as_ptr(),
-        }];
-        let store = KeyValueSet {
-            count: 1,
-            elements: kv.as_ptr(),
-        };
-        let mut cred = std::ptr::null_mut();
-        // SAFETY: the name and store live through the call; `cred` receives a new credential.
-        let major = unsafe {
-            (l.acquire_cred_from)(
-                &mut minor,
-                name,
-                GSS_C_INDEFINITE,
-                std::ptr::null(),
-                GSS_C_ACCEPT,
-                &store,
-                &mut cred,
-                std::ptr::null_mut(),
-                std::ptr::null_mut(),
-            )
-        };
-        // SAFETY: releasing the name imported above.
-        unsafe { (l.release_name)(&mut minor, &mut name) };
-        if failed(major) {
-            return Err(format!(
-                "{principal} from {keytab}: {}",
-                status(l, major, minor)
-            ));
-        }
+        let cred = credential(principal, GSS_C_ACCEPT, &[("keytab", keytab)])?;
         Ok(Acceptor { cred })
     }
+}
+
+/// A credential of `principal` (a Kerberos name), from the credential store `store`.
+fn credential(
+    principal: &str,
+    usage: c_int,
+    store: &[(&str, &str)],
+) -> Result<*mut c_void, String> {
+    let l = lib()?;
+    let mut minor = 0;
+    let mut name = import(l, principal, &NT_KRB5_PRINCIPAL)?;
+    let owned: Vec<(CString, CString)> = store
+        .iter()
+        .map(|(k, v)| Ok((CString::new(*k)?, CString::new(*v)?)))
+        .collect::<Result<_, std::ffi::NulError>>()
+        .map_err(|e| e.to_string())?;
+    let kv: Vec<KeyValue> = owned
+        .iter()
+        .map(|(k, v)| KeyValue {
+            key: k.as_ptr(),
+            value: v.as_ptr(),
+        })
+        .collect();
+    let set = KeyValueSet {
+        count: kv.len() as u32,
+        elements: kv.as_ptr(),
+    };
+    let mut cred = std::ptr::null_mut();
+    // SAFETY: the name and store live through the call; `cred` receives a new credential.
+    let major = unsafe {
+        (l.acquire_cred_from)(
+            &mut minor,
+            name,
+            GSS_C_INDEFINITE,
+            std::ptr::null(),
+            usage,
+            &set,
+            &mut cred,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        )
+    };
+    // SAFETY: releasing the name imported above.
+    unsafe { (l.release_name)(&mut minor, &mut name) };
+    if failed(major) {
+        let from = store.first().map(|(_, v)| *v).unwrap_or("");
+        return Err(format!(
+            "{principal} from {from}: {}",
+            status(l, major, minor)
+        ));
+    }
+    Ok(cred)
+}
+
+/// A name of type `oid`.
+fn import(l: &Lib, text: &str, oid: &[u8]) -> Result<*mut c_void, String> {
+    let mut minor = 0;
+    let mut name = std::ptr::null_mut();
+    let oid = Oid {
+        length: oid.len() as u32,
+        elements: oid.as_ptr() as *const c_void,
+    };
+    // SAFETY: valid input buffer and OID; `name` receives a new name.
+    let major = unsafe { (l.import_name)(&mut minor, &input(text.as_bytes()), &oid, &mut name) };
+    if failed(major) {
+        return Err(format!("{text}: {}", status(l, major, minor)));
+    }
+    Ok(name)
 }
 
 impl Drop for Acceptor {
@@ -287,8 +334,9 @@ unsafe impl Send for GssServer {}
 pub enum GssStep {
     /// Send this token.
     Continue(Vec<u8>),
-    /// Authenticated as this principal; the last token is null.
-    Complete(String),
+    /// Authenticated as this principal (which asked to act as the second); the last token
+    /// is null.
+    Complete(String, String),
 }
 
 impl Default for GssServer {
@@ -392,7 +440,13 @@ impl GssServer {
                     return Err("GSSAPI: client selected unsupported protection".into());
                 }
                 self.stage = 3;
-                Ok(GssStep::Complete(self.peer.clone().unwrap_or_default()))
+                let peer = self.peer.clone().unwrap_or_default();
+                let authzid = if plain.len() > 4 {
+                    String::from_utf8_lossy(&plain[4..]).into_owned()
+                } else {
+                    peer.clone()
+                };
+                Ok(GssStep::Complete(peer, authzid))
             }
             _ => Err("GSSAPI: authentication already complete".into()),
         }
@@ -451,4 +505,159 @@ pub fn install(a: Acceptor) {
 /// The acceptor credential, once installed.
 pub fn acceptor() -> Option<&'static Acceptor> {
     ACCEPTOR.get()
+}
+
+/// The dialling side of a quorum SASL GSSAPI exchange, as the JDK's client with ZooKeeper's
+/// settings: the AP-REQ (no mutual authentication asked), then, to the server's wrapped offer,
+/// the wrapped choice of no security layer with our principal as the authorization id.
+pub struct GssClient {
+    cred: *mut c_void,
+    target: *mut c_void,
+    ctx: *mut c_void,
+    principal: String,
+    established: bool,
+}
+
+// SAFETY: used by one exchange at a time, on one blocking thread at a time.
+unsafe impl Send for GssClient {}
+
+impl GssClient {
+    /// `principal` with its keys from `keytab` (the ticket it needs fetched by the library into
+    /// a memory cache), for the service `service@host`.
+    pub fn new(
+        principal: &str,
+        keytab: &str,
+        service: &str,
+        host: &str,
+    ) -> Result<GssClient, String> {
+        let l = lib()?;
+        let cache = format!("MEMORY:ferrozk-{}", std::process::id());
+        let cred = credential(
+            principal,
+            GSS_C_INITIATE,
+            &[("client_keytab", keytab), ("ccache", &cache)],
+        )?;
+        let target = match import(l, &format!("{service}@{host}"), &NT_HOSTBASED_SERVICE) {
+            Ok(t) => t,
+            Err(e) => {
+                let mut minor = 0;
+                let mut c = cred;
+                // SAFETY: releasing the credential acquired above.
+                unsafe { (l.release_cred)(&mut minor, &mut c) };
+                return Err(e);
+            }
+        };
+        Ok(GssClient {
+            cred,
+            target,
+            ctx: std::ptr::null_mut(),
+            principal: principal.to_string(),
+            established: false,
+        })
+    }
+
+    /// The token to send after `token` (None: the first).
+    pub fn step(&mut self, token: Option<&[u8]>) -> Result<Vec<u8>, String> {
+        let l = lib()?;
+        let mut minor = 0;
+        if !self.established {
+            let mech = Oid {
+                length: MECH_KRB5.len() as u32,
+                elements: MECH_KRB5.as_ptr() as *const c_void,
+            };
+            let mut out = Buffer {
+                length: 0,
+                value: std::ptr::null_mut(),
+            };
+            let mut flags = 0u32;
+            // SAFETY: the context starts null and is kept in `self`; out-parameters are owned
+            // here.
+            let major = unsafe {
+                (l.init_sec_context)(
+                    &mut minor,
+                    self.cred,
+                    &mut self.ctx,
+                    self.target,
+                    &mech,
+                    GSS_C_CONF_FLAG | GSS_C_INTEG_FLAG,
+                    0,
+                    std::ptr::null(),
+                    &input(token.unwrap_or(&[])),
+                    std::ptr::null_mut(),
+                    &mut out,
+                    &mut flags,
+                    std::ptr::null_mut(),
+                )
+            };
+            let out = take(l, out);
+            if failed(major) {
+                return Err(format!("GSS initiate failed: {}", status(l, major, minor)));
+            }
+            self.established = major & CONTINUE_NEEDED == 0;
+            return Ok(out);
+        }
+        let token = token.unwrap_or(&[]);
+        if token.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut out = Buffer {
+            length: 0,
+            value: std::ptr::null_mut(),
+        };
+        let (mut conf, mut qop) = (0, 0u32);
+        // SAFETY: the established context; out-parameters owned here.
+        let major = unsafe {
+            (l.unwrap)(
+                &mut minor,
+                self.ctx,
+                &input(token),
+                &mut out,
+                &mut conf,
+                &mut qop,
+            )
+        };
+        let offer = take(l, out);
+        if failed(major) || offer.len() != 4 || offer[0] & 0x01 == 0 {
+            return Err("GSSAPI: the server offers no security layer we take".into());
+        }
+        let mut reply = vec![0x01, 0, 0, 0];
+        reply.extend_from_slice(self.principal.as_bytes());
+        let mut out = Buffer {
+            length: 0,
+            value: std::ptr::null_mut(),
+        };
+        // SAFETY: as above.
+        let major = unsafe {
+            (l.wrap)(
+                &mut minor,
+                self.ctx,
+                0,
+                0,
+                &input(&reply),
+                &mut conf,
+                &mut out,
+            )
+        };
+        let wrapped = take(l, out);
+        if failed(major) {
+            return Err(format!("GSSAPI: wrap failed: {}", status(l, major, minor)));
+        }
+        Ok(wrapped)
+    }
+}
+
+impl Drop for GssClient {
+    fn drop(&mut self) {
+        if let Ok(l) = lib() {
+            let mut minor = 0;
+            // SAFETY: releasing what `new` and `step` created.
+            unsafe {
+                if !self.ctx.is_null() {
+                    (l.delete_sec_context)(&mut minor, &mut self.ctx, std::ptr::null_mut());
+                }
+                (l.release_name)(&mut minor, &mut self.target);
+                (l.release_cred)(&mut minor, &mut self.cred);
+            }
+        }
+    }
 }

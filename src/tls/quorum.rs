@@ -267,10 +267,16 @@ pub async fn authenticate_accepted(
     Ok(())
 }
 
-/// Quorum SASL on a connection this member dialled (with `quorum.auth.learnerRequireSasl`).
-pub async fn authenticate_dialled(t: &Transport, s: &mut QStream, peer: &str) -> io::Result<()> {
+/// Quorum SASL on a connection this member dialled to `host` (with
+/// `quorum.auth.learnerRequireSasl`).
+pub async fn authenticate_dialled(
+    t: &Transport,
+    s: &mut QStream,
+    host: &str,
+    peer: &str,
+) -> io::Result<()> {
     match &t.auth {
-        Some(a) => a.learner(s, peer).await,
+        Some(a) => a.learner(s, host, peer).await,
         None => Ok(()),
     }
 }

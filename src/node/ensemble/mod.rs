@@ -286,17 +286,21 @@ impl Node {
                 crate::tls::reload::poll(move || t.reload_if_changed());
             }
         }
-        let auth = self
-            .cfg
-            .settings
-            .sasl
-            .quorum
-            .clone()
-            .map(std::sync::Arc::new);
+        let auth = self.cfg.settings.sasl.quorum.clone().map(|mut a| {
+            // A Kerberos learner's principal must name one of these hosts.
+            a.hosts = q.servers.values().map(|s| s.host.clone()).collect();
+            std::sync::Arc::new(a)
+        });
         if let Some(a) = &auth {
             info!(
-                "quorum SASL (DIGEST-MD5): learnerRequireSasl={}, serverRequireSasl={}",
-                a.learner_require, a.server_require
+                "quorum SASL ({}): learnerRequireSasl={}, serverRequireSasl={}",
+                if a.kerberos_server.is_some() || a.kerberos_learner.is_some() {
+                    "Kerberos"
+                } else {
+                    "DIGEST-MD5"
+                },
+                a.learner_require,
+                a.server_require
             );
         }
         let tls = crate::tls::quorum::Transport { tls, auth };
