@@ -68,6 +68,19 @@ fn sequence(
         );
     }
     for (section, role) in java_roles {
+        if *role == "zkcli" {
+            // Debian's zkCli with the JAAS Client section: one command per run.
+            for c in ["whoami", "create /zc hello sasl:bob:cdrwa", "getAcl /zc"] {
+                let cmd = format!(
+                    "CLIENT_JVMFLAGS='{flags} -Dzookeeper.sasl.clientconfig={section}' timeout 60 /usr/share/zookeeper/bin/zkCli.sh -server {hosts} {c} 2>/dev/null | grep -v -e '^$' -e INFO -e WARN -e Connecting -e WATCHER -e WatchedEvent -e JLine; true"
+                );
+                all.push_str(&format!(
+                    "[zkCli {section}: {c}]\n{}",
+                    run_suite("bash", &["-c", &cmd], Duration::from_secs(90))
+                ));
+            }
+            continue;
+        }
         let cmd = format!(
             "FERROZK_JAVA_OPTS='{flags} -Dzookeeper.fips-mode=false' timeout 90 bash compat-tests/clients/java/run.sh SaslProbe {hosts} {section} {role}; echo EXIT $?"
         );
@@ -111,6 +124,7 @@ fn digest_md5_clients_acls_and_failures_are_those_of_zookeeper_3_9() {
             ("ClientAlice", "other"),
             ("ClientWrong", "other"),
             ("none", "plain"),
+            ("ClientBob", "zkcli"),
         ],
     );
     // The sequence tested what it means to.
@@ -123,6 +137,8 @@ fn digest_md5_clients_acls_and_failures_are_those_of_zookeeper_3_9() {
         "STATES SyncConnected,SaslAuthenticated",
         "AuthFailed",
         "challenge err=0",
+        "getData /sasl-j/auth NOAUTH",
+        "'sasl,'bob",
     ] {
         assert!(got.contains(line), "{line:?} missing:\n{got}");
     }

@@ -119,6 +119,8 @@ public class SaslProbe {
             }
             case "other":
                 out("getData /sasl-j " + code(() -> zk.getData("/sasl-j", false, null)));
+                // As Kafka's sensitive nodes with zookeeper.set.acl: only their creator reads.
+                out("getData /sasl-j/auth " + code(() -> zk.getData("/sasl-j/auth", false, null)));
                 out("setData /sasl-j " + code(() -> zk.setData("/sasl-j", "o".getBytes(), -1)));
                 out("create /sasl-j/o " + code(() -> zk.create("/sasl-j/o", new byte[0],
                         ZooDefs.Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT)));
