@@ -171,3 +171,76 @@ fn a_jaas_file_without_the_server_section_leaves_sasl_off_as_in_zookeeper() {
         &[("ClientBob", "plain")],
     );
 }
+
+/// The Curator suite's PASS/FAIL lines against a server started by `start` (SASL required of
+/// every session; the suite's clients all log in as bob).
+fn curator_over_sasl(start: &dyn Fn(&str, &str) -> Server) -> Vec<String> {
+    let jaas = jaas();
+    let flags = format!("-Djava.security.auth.login.config={}", jaas.display());
+    let srv = start(
+        &format!("{CFG}sessionRequireClientSASLAuth=true\nznode.container.checkIntervalMs=1000\n"),
+        &flags,
+    );
+    let cmd = format!(
+        "FERROZK_JAVA_OPTS='{flags} -Dzookeeper.sasl.clientconfig=ClientBob -Dzookeeper.fips-mode=false' bash compat-tests/clients/java/run.sh CuratorSuite 127.0.0.1:{}; true",
+        srv.port
+    );
+    let out = run_suite("bash", &["-c", &cmd], Duration::from_secs(480));
+    let mut lines: Vec<String> = out
+        .lines()
+        .filter(|l| l.starts_with("PASS") || l.starts_with("FAIL"))
+        .map(|l| l.split(" -- ").next().unwrap_or(l).to_string())
+        .collect();
+    lines.sort();
+    lines
+}
+
+#[test]
+fn curator_suite_with_every_session_authenticated_by_sasl() {
+    // Curator through the Java client's JAAS Client section, on a server that requires SASL
+    // of every session: recipes, watches and reconnects all run authenticated. The suite's
+    // ACL checks assume clients of different identities; here all are bob, so some fail, and
+    // must fail alike on ZooKeeper 3.9.5.
+    let version = zookeeper_version("ZK39_VERSION");
+    let want = curator_over_sasl(&|cfg, flags| {
+        Server::reference_with_env(
+            "compat-tests/differential/start_zk.sh",
+            "pid",
+            cfg,
+            &[("ZK_VERSION", version.as_str()), ("SERVER_JVMFLAGS", flags)],
+        )
+    });
+    let got = curator_over_sasl(&|cfg, flags| {
+        Server::ferrozk_with_env(cfg, &[("SERVER_JVMFLAGS", flags)])
+    });
+    // The failing checks must be the same; the reference harness stops ZooKeeper's container
+    // reaper (-Dznode.container.checkIntervalMs, for the differential tests), so its two
+    // reaping checks fail there only.
+    let fails = |v: &[String], skip_reaper: bool| -> Vec<String> {
+        v.iter()
+            .filter(|l| l.starts_with("FAIL"))
+            .filter(|l| {
+                !(skip_reaper && (l.contains("reaped") || l.contains("disappears after close")))
+            })
+            .cloned()
+            .collect()
+    };
+    assert_eq!(
+        fails(&got, false),
+        fails(&want, true),
+        "ferrozk differs from ZooKeeper {version}"
+    );
+    let passed = got.iter().filter(|l| l.starts_with("PASS")).count();
+    assert!(
+        passed > 20,
+        "only {passed} checks passed:\n{}",
+        got.join("\n")
+    );
+    assert!(
+        got.iter()
+            .filter(|l| l.starts_with("FAIL"))
+            .all(|l| l.contains("acl-provider")),
+        "{}",
+        got.join("\n")
+    );
+}
