@@ -161,9 +161,30 @@ fn serve(cfg: Config) -> ExitCode {
     }
     // Kerberos: MIT's library reads the krb5.conf the JVM flag names (before any thread
     // starts), and the keys are checked now, naming the JAAS file if they cannot be used.
+    // The JVM flag wins over the environment, as the JDK ignores KRB5_CONFIG: MIT's library
+    // and the default realm then come from one file.
     if let Some(conf) = &cfg.settings.sasl.krb5_conf {
-        if std::env::var_os("KRB5_CONFIG").is_none() {
-            std::env::set_var("KRB5_CONFIG", conf);
+        std::env::set_var("KRB5_CONFIG", conf);
+    }
+    if let Some(q) = &cfg.settings.sasl.quorum {
+        let jaas = cfg.settings.sasl.jaas_file.clone().unwrap_or_default();
+        let bad = |e: String| {
+            eprintln!(
+                "ferrozk: invalid configuration: {}: java.security.auth.login.config={jaas}: quorum Kerberos: {e}",
+                cfg.file.display()
+            );
+            ExitCode::from(2)
+        };
+        if let Some((p, k)) = &q.kerberos_server {
+            match ferrozk::sasl::gssapi::Acceptor::new(p, k) {
+                Ok(a) => ferrozk::sasl::gssapi::install_quorum(a),
+                Err(e) => return bad(e),
+            }
+        }
+        if let Some((p, k)) = &q.kerberos_learner {
+            if let Err(e) = ferrozk::sasl::gssapi::check_initiator(p, k) {
+                return bad(e);
+            }
         }
     }
     if let Some((jaas, k)) = cfg.settings.sasl.server.as_ref().and_then(|s| {

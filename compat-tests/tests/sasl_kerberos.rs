@@ -22,8 +22,8 @@ impl Drop for Kdc {
     }
 }
 
-fn kdc() -> Kdc {
-    let dir = std::env::temp_dir().join(format!("ferrozk-kdc-{}", std::process::id()));
+fn kdc(name: &str) -> Kdc {
+    let dir = std::env::temp_dir().join(format!("ferrozk-kdc-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let d = dir.display().to_string();
     run_suite(
@@ -124,7 +124,7 @@ fn sequence(
 
 #[test]
 fn kerberos_clients_and_acls_are_those_of_zookeeper_3_9() {
-    let k = kdc();
+    let k = kdc("clients");
     let version = zookeeper_version("ZK39_VERSION");
     for (extra, id) in [
         ("", "zkcli@EXAMPLE.COM"),
@@ -159,7 +159,7 @@ fn kerberos_clients_and_acls_are_those_of_zookeeper_3_9() {
 #[test]
 fn quorum_kerberos_with_a_java_3_9_member() {
     use compat_tests::ensemble::Ensemble;
-    let k = kdc();
+    let k = kdc("quorum");
     let dir = &k.0;
     let jaas = dir.join("quorum-jaas.conf");
     std::fs::write(

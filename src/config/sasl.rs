@@ -65,9 +65,14 @@ fn kerberos(
         .option("keyTab")
         .ok_or("its Krb5LoginModule has no keyTab (ferrozk reads the keys from a keytab)")?;
     let krb5_conf = jvm.get("java.security.krb5.conf").cloned();
+    // The file MIT's library will read (the JVM flag is made its KRB5_CONFIG at start-up).
     let conf = krb5_conf
         .clone()
-        .or_else(|| std::env::var("KRB5_CONFIG").ok())
+        .or_else(|| {
+            std::env::var("KRB5_CONFIG")
+                .ok()
+                .and_then(|v| v.split(':').next().map(str::to_string))
+        })
         .unwrap_or_else(|| "/etc/krb5.conf".into());
     let default_realm = jvm
         .get("java.security.krb5.realm")
@@ -109,6 +114,8 @@ pub struct SaslSettings {
     pub quorum: Option<crate::sasl::quorum::QuorumAuth>,
     /// `java.security.krb5.conf` from the JVM flags (MIT's `KRB5_CONFIG`).
     pub krb5_conf: Option<String>,
+    /// The JAAS file (`java.security.auth.login.config`), when there is one.
+    pub jaas_file: Option<String>,
 }
 
 impl SaslSettings {
@@ -230,6 +237,7 @@ pub(super) fn parse(
         enforce,
         quorum,
         krb5_conf: jvm.get("java.security.krb5.conf").cloned(),
+        jaas_file: jvm.get("java.security.auth.login.config").cloned(),
     })
 }
 

@@ -22,6 +22,12 @@ struct Buffer {
 }
 
 #[repr(C)]
+struct OidSet {
+    count: usize,
+    elements: *const Oid,
+}
+
+#[repr(C)]
 struct KeyValue {
     key: *const c_char,
     value: *const c_char,
@@ -117,15 +123,19 @@ struct Lib {
 }
 
 /// 1.2.840.113554.1.2.2.1: a Kerberos principal name.
-const NT_KRB5_PRINCIPAL: [u8; 10] = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x02, 0x01];
+static NT_KRB5_PRINCIPAL: [u8; 10] = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x02, 0x01];
 /// 1.2.840.113554.1.2.1.4: a host-based service name (`service@host`).
-const NT_HOSTBASED_SERVICE: [u8; 10] = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x01, 0x04];
+static NT_HOSTBASED_SERVICE: [u8; 10] =
+    [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x01, 0x04];
 /// 1.2.840.113554.1.2.2: the Kerberos 5 mechanism.
-const MECH_KRB5: [u8; 9] = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x02];
+static MECH_KRB5: [u8; 9] = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x02];
 const GSS_C_INITIATE: c_int = 1;
 const GSS_C_ACCEPT: c_int = 2;
 const GSS_C_CONF_FLAG: u32 = 16;
 const GSS_C_INTEG_FLAG: u32 = 32;
+const GSS_C_ANON_FLAG: u32 = 64;
+/// The supplementary bits of an unwrap's status (duplicate, old, unsequenced, gap).
+const SUPPLEMENTARY: Major = 0x1e;
 const GSS_C_INDEFINITE: u32 = 0xffff_ffff;
 const CONTINUE_NEEDED: Major = 1;
 
@@ -227,7 +237,8 @@ pub struct Acceptor {
     cred: *mut c_void,
 }
 
-// SAFETY: an MIT credential handle may be used from any thread; it is only read after creation.
+// SAFETY: an MIT credential handle may be used from any thread: the library locks it for the
+// whole of each call that uses it.
 unsafe impl Send for Acceptor {}
 unsafe impl Sync for Acceptor {}
 
@@ -263,14 +274,24 @@ fn credential(
         count: kv.len() as u32,
         elements: kv.as_ptr(),
     };
+    // Kerberos 5 only, as the JDK's acceptor in ZooKeeper (not SPNEGO or other plug-ins).
+    let krb5 = Oid {
+        length: MECH_KRB5.len() as u32,
+        elements: MECH_KRB5.as_ptr() as *const c_void,
+    };
+    let mechs = OidSet {
+        count: 1,
+        elements: &krb5,
+    };
     let mut cred = std::ptr::null_mut();
-    // SAFETY: the name and store live through the call; `cred` receives a new credential.
+    // SAFETY: the name, mechanism set and store live through the call; `cred` receives a new
+    // credential.
     let major = unsafe {
         (l.acquire_cred_from)(
             &mut minor,
             name,
             GSS_C_INDEFINITE,
-            std::ptr::null(),
+            &mechs as *const OidSet as *const c_void,
             usage,
             &set,
             &mut cred,
@@ -278,8 +299,9 @@ fn credential(
             std::ptr::null_mut(),
         )
     };
+    let mut m = 0;
     // SAFETY: releasing the name imported above.
-    unsafe { (l.release_name)(&mut minor, &mut name) };
+    unsafe { (l.release_name)(&mut m, &mut name) };
     if failed(major) {
         let from = store.first().map(|(_, v)| *v).unwrap_or("");
         return Err(format!(
@@ -392,11 +414,16 @@ impl GssServer {
                 // SAFETY: `src` is the name the library returned for the established context.
                 let major =
                     unsafe { (l.display_name)(&mut minor, src, &mut name, std::ptr::null_mut()) };
-                let peer = String::from_utf8_lossy(&take(l, name)).into_owned();
+                let peer = String::from_utf8(take(l, name));
+                let mut m = 0;
                 // SAFETY: releasing that name.
-                unsafe { (l.release_name)(&mut minor, &mut src) };
+                unsafe { (l.release_name)(&mut m, &mut src) };
                 if failed(major) {
                     return Err(format!("GSS name: {}", status(l, major, minor)));
+                }
+                let peer = peer.map_err(|_| "GSS name: not UTF-8".to_string())?;
+                if flags & GSS_C_ANON_FLAG != 0 {
+                    return Err("GSSAPI: anonymous principals are not taken".into());
                 }
                 self.peer = Some(peer);
                 self.stage = 1;
@@ -442,7 +469,8 @@ impl GssServer {
                 self.stage = 3;
                 let peer = self.peer.clone().unwrap_or_default();
                 let authzid = if plain.len() > 4 {
-                    String::from_utf8_lossy(&plain[4..]).into_owned()
+                    String::from_utf8(plain[4..].to_vec())
+                        .map_err(|_| "GSSAPI: authorization id not UTF-8".to_string())?
                 } else {
                     peer.clone()
                 };
@@ -496,15 +524,43 @@ impl Drop for GssServer {
 }
 
 static ACCEPTOR: OnceLock<Acceptor> = OnceLock::new();
+static QUORUM_ACCEPTOR: OnceLock<Acceptor> = OnceLock::new();
 
-/// Sets the process's acceptor credential (at start-up).
+/// Sets the client port's acceptor credential (at start-up).
 pub fn install(a: Acceptor) {
     let _ = ACCEPTOR.set(a);
 }
 
-/// The acceptor credential, once installed.
+/// The client port's acceptor credential, once installed.
 pub fn acceptor() -> Option<&'static Acceptor> {
     ACCEPTOR.get()
+}
+
+/// Sets the quorum's acceptor credential (at start-up).
+pub fn install_quorum(a: Acceptor) {
+    let _ = QUORUM_ACCEPTOR.set(a);
+}
+
+/// The quorum's acceptor credential, once installed.
+pub fn quorum_acceptor() -> Option<&'static Acceptor> {
+    QUORUM_ACCEPTOR.get()
+}
+
+/// Checks that `principal`'s keys in `keytab` can be used to initiate (at start-up).
+pub fn check_initiator(principal: &str, keytab: &str) -> Result<(), String> {
+    let l = lib()?;
+    let mut cred = credential(
+        principal,
+        GSS_C_INITIATE,
+        &[
+            ("client_keytab", keytab),
+            ("ccache", "MEMORY:ferrozk-check"),
+        ],
+    )?;
+    let mut m = 0;
+    // SAFETY: releasing the credential just acquired.
+    unsafe { (l.release_cred)(&mut m, &mut cred) };
+    Ok(())
 }
 
 /// The dialling side of a quorum SASL GSSAPI exchange, as the JDK's client with ZooKeeper's
@@ -516,6 +572,7 @@ pub struct GssClient {
     ctx: *mut c_void,
     principal: String,
     established: bool,
+    complete: bool,
 }
 
 // SAFETY: used by one exchange at a time, on one blocking thread at a time.
@@ -553,6 +610,7 @@ impl GssClient {
             ctx: std::ptr::null_mut(),
             principal: principal.to_string(),
             established: false,
+            complete: false,
         })
     }
 
@@ -617,7 +675,10 @@ impl GssClient {
             )
         };
         let offer = take(l, out);
-        if failed(major) || offer.len() != 4 || offer[0] & 0x01 == 0 {
+        if self.complete {
+            return Err("GSSAPI: a challenge after the exchange completed".into());
+        }
+        if failed(major) || major & SUPPLEMENTARY != 0 || offer.len() != 4 || offer[0] & 0x01 == 0 {
             return Err("GSSAPI: the server offers no security layer we take".into());
         }
         let mut reply = vec![0x01, 0, 0, 0];
@@ -642,7 +703,13 @@ impl GssClient {
         if failed(major) {
             return Err(format!("GSSAPI: wrap failed: {}", status(l, major, minor)));
         }
+        self.complete = true;
         Ok(wrapped)
+    }
+
+    /// The server's offer was taken (so the server proved its key) and answered.
+    pub fn is_complete(&self) -> bool {
+        self.complete
     }
 }
 

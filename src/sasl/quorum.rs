@@ -190,7 +190,13 @@ impl QuorumAuth {
         for _ in 0..=MAX_ROUNDS {
             let (status, token) = read(s).await?;
             match status {
-                SUCCESS => return Ok(()),
+                // Only once the server proved its key (its wrapped offer was taken).
+                SUCCESS if c.is_complete() => return Ok(()),
+                SUCCESS => {
+                    return Err(io::Error::other(
+                        "the peer ended the exchange before proving its key",
+                    ))
+                }
                 IN_PROGRESS => {
                     let (back, resp) = tokio::task::spawn_blocking(move || {
                         let r = c.step(Some(&token));
@@ -219,19 +225,11 @@ impl QuorumAuth {
         principal: &str,
         keytab: &str,
     ) -> io::Result<String> {
-        use super::gssapi::{Acceptor, GssServer, GssStep};
-        static ACCEPTOR: std::sync::OnceLock<Result<Acceptor, String>> = std::sync::OnceLock::new();
-        let (p, k) = (principal.to_string(), keytab.to_string());
-        tokio::task::spawn_blocking(move || {
-            ACCEPTOR.get_or_init(|| Acceptor::new(&p, &k));
-        })
-        .await
-        .map_err(blocking_err)?;
-        let acceptor = match ACCEPTOR.get() {
-            Some(Ok(a)) => a,
-            Some(Err(e)) => return Err(io::Error::other(e.clone())),
-            None => return Err(io::Error::other("no acceptor")),
-        };
+        use super::gssapi::{GssServer, GssStep};
+        let _ = (principal, keytab);
+        // Made at start-up (a keytab that cannot be used stops it).
+        let acceptor = super::gssapi::quorum_acceptor()
+            .ok_or_else(|| io::Error::other("no quorum Kerberos credential"))?;
         let (_, mut token) = read_rest(s).await?;
         let mut gss = Box::<GssServer>::default();
         for _ in 0..MAX_ROUNDS {
