@@ -337,6 +337,14 @@ impl Ensemble {
         }
     }
 
+    /// Restarts member `i` with zoo.cfg keys set, once its client port is open again.
+    pub fn restart_with(&mut self, i: usize, keys: &[(&str, &str)]) {
+        self.stop(i);
+        self.set_keys(i, keys);
+        self.start(i);
+        self.wait_port(i, Duration::from_secs(60));
+    }
+
     /// Sets zoo.cfg keys of member `i` (replacing their earlier lines).
     pub fn set_keys(&self, i: usize, keys: &[(&str, &str)]) {
         let cfg = self.members[i].dir.join("zoo.cfg");

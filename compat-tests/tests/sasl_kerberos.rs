@@ -216,24 +216,18 @@ fn quorum_kerberos_with_a_java_3_9_member() {
             m.log(i)
         );
     }
-    m.stop(1);
-    m.set_keys(
+    m.restart_with(
         1,
         &[(
             "quorum.auth.learner.saslLoginContext",
             "QuorumLearnerElsewhere",
         )],
     );
-    m.start(1);
-    m.wait_port(1, Duration::from_secs(60));
     m.assert_stays_out(1, Duration::from_secs(15));
-    m.stop(1);
-    m.set_keys(
+    m.restart_with(
         1,
         &[("quorum.auth.learner.saslLoginContext", "QuorumLearner")],
     );
-    m.start(1);
-    m.wait_port(1, Duration::from_secs(60));
     m.wait_stable(Duration::from_secs(90));
     m.write_and_read_everywhere(1, "/qkrb/rejoined");
 }

@@ -70,26 +70,20 @@ fn quorum_sasl_rolling_switch_with_a_java_3_9_member() {
         );
     }
     // A ferrozk member with the wrong password stays out, and is logged by its peers.
-    m.stop(1);
-    m.set_keys(
+    m.restart_with(
         1,
         &[("quorum.auth.learner.saslLoginContext", "QuorumLearnerWrong")],
     );
-    m.start(1);
-    m.wait_port(1, Duration::from_secs(60));
     m.assert_stays_out(1, Duration::from_secs(15));
     assert!(
         m.log(0).contains("quorum SASL authentication of"),
         "member 1 did not log the refused peer:\n{}",
         m.log(0)
     );
-    m.stop(1);
-    m.set_keys(
+    m.restart_with(
         1,
         &[("quorum.auth.learner.saslLoginContext", "QuorumLearner")],
     );
-    m.start(1);
-    m.wait_port(1, Duration::from_secs(60));
     m.wait_stable(Duration::from_secs(90));
     m.write_and_read_everywhere(1, "/qsasl/rejoined");
     let _ = std::fs::remove_dir_all(&dir);

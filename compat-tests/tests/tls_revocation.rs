@@ -169,16 +169,13 @@ fn a_member_with_a_revoked_certificate_is_kept_out_of_the_quorum() {
         );
     }
     // With a good certificate it joins.
-    m.stop(2);
-    m.set_keys(
+    m.restart_with(
         2,
         &[(
             "ssl.quorum.keyStore.location",
             &format!("{d}/good.store.pem"),
         )],
     );
-    m.start(2);
-    m.wait_port(2, Duration::from_secs(60));
     m.wait_stable(Duration::from_secs(60));
     let _ = std::fs::remove_dir_all(&dir);
 }
