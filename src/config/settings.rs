@@ -3,8 +3,8 @@
 //!
 //! - a key ferrozk reads with a value it cannot use stops start-up, naming key and file;
 //! - a key that turns on a ZooKeeper feature touching security, durability or membership that
-//!   ferrozk does not have (TLS, SASL, x509, quorum authentication, reconfiguration, read-only
-//!   mode, local sessions, multiple addresses per member, ...) stops start-up too, all such keys
+//!   ferrozk does not have (a Java class to load, reconfiguration, read-only mode, local
+//!   sessions, multiple addresses per member, ...) stops start-up too, all such keys
 //!   named in one message: serving plaintext, unauthenticated or with another membership than
 //!   the operator configured would be worse than not serving;
 //! - a key that only tunes a JVM server (thread pools, Netty, JMX, GC pauses) is accepted and
