@@ -337,6 +337,18 @@ impl Ensemble {
         }
     }
 
+    /// Asserts that each of `members` logged `text`.
+    pub fn assert_logged(&self, members: &[usize], text: &str) {
+        for &i in members {
+            let log = self.log(i);
+            assert!(
+                log.contains(text),
+                "member {} did not log {text:?}:\n{log}",
+                i + 1
+            );
+        }
+    }
+
     /// Restarts member `i` with zoo.cfg keys set, once its client port is open again.
     pub fn restart_with(&mut self, i: usize, keys: &[(&str, &str)]) {
         self.stop(i);

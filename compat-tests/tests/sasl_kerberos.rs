@@ -207,15 +207,7 @@ fn quorum_kerberos_with_a_java_3_9_member() {
     for i in m.all() {
         m.write_and_read_everywhere(i, &format!("/qkrb/member{}", i + 1));
     }
-    for i in [0, 1] {
-        assert!(
-            m.log(i)
-                .contains("authenticated as learner/127.0.0.1@EXAMPLE.COM"),
-            "member {} authenticated no peer:\n{}",
-            i + 1,
-            m.log(i)
-        );
-    }
+    m.assert_logged(&[0, 1], "authenticated as learner/127.0.0.1@EXAMPLE.COM");
     m.restart_with(
         1,
         &[(

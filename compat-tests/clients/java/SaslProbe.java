@@ -10,7 +10,6 @@ import org.apache.zookeeper.ZooDefs;
 import org.apache.zookeeper.ZooKeeper;
 import org.apache.zookeeper.client.ZKClientConfig;
 import org.apache.zookeeper.data.ACL;
-import org.apache.zookeeper.data.ClientInfo;
 import org.apache.zookeeper.data.Id;
 import org.apache.zookeeper.data.Stat;
 
@@ -47,14 +46,6 @@ public class SaslProbe {
         }
     }
 
-    static String acls(List<ACL> l) {
-        List<String> s = new ArrayList<>();
-        for (ACL a : l) {
-            s.add(a.getId().getScheme() + ":" + a.getId().getId() + "=" + a.getPerms());
-        }
-        return String.join(" | ", s);
-    }
-
     public static void main(String[] args) throws Exception {
         String hosts = args[0], section = args[1], role = args[2];
         ZKClientConfig c = new ZKClientConfig();
@@ -85,18 +76,8 @@ public class SaslProbe {
             out("DONE");
             return;
         }
-        List<String> who = new ArrayList<>();
-        for (ClientInfo i : zk.whoAmI()) {
-            who.add(i.getAuthScheme() + "=" + i.getUser());
-        }
-        Collections.sort(who);
-        out("WHOAMI " + String.join(" ; ", who));
-        String me = null;
-        for (ClientInfo i : zk.whoAmI()) {
-            if (i.getAuthScheme().equals("sasl")) {
-                me = i.getUser();
-            }
-        }
+        out(Probes.whoAmI(zk));
+        String me = Probes.user(zk, "sasl");
         final String self = me;
         switch (role) {
             case "owner": {
@@ -104,10 +85,10 @@ public class SaslProbe {
                 acl.add(new ACL(ZooDefs.Perms.ALL, new Id("sasl", self)));
                 acl.add(new ACL(ZooDefs.Perms.READ, ZooDefs.Ids.ANYONE_ID_UNSAFE));
                 out("create /sasl-j " + code(() -> zk.create("/sasl-j", "v".getBytes(), acl, CreateMode.PERSISTENT)));
-                out("getACL /sasl-j " + acls(zk.getACL("/sasl-j", new Stat())));
+                out("getACL /sasl-j " + Probes.acls(zk.getACL("/sasl-j", new Stat())));
                 out("create /sasl-j/auth " + code(() -> zk.create("/sasl-j/auth", new byte[0],
                         ZooDefs.Ids.CREATOR_ALL_ACL, CreateMode.PERSISTENT)));
-                out("getACL /sasl-j/auth " + acls(zk.getACL("/sasl-j/auth", new Stat())));
+                out("getACL /sasl-j/auth " + Probes.acls(zk.getACL("/sasl-j/auth", new Stat())));
                 for (String bad : new String[] {"a@b@c", "a/b/c@R", "svc/h@R", "x@"}) {
                     List<ACL> b = Collections.singletonList(new ACL(ZooDefs.Perms.ALL, new Id("sasl", bad)));
                     out("create with sasl id '" + bad + "' "

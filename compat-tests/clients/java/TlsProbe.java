@@ -10,7 +10,6 @@ import org.apache.zookeeper.ZooDefs;
 import org.apache.zookeeper.ZooKeeper;
 import org.apache.zookeeper.client.ZKClientConfig;
 import org.apache.zookeeper.data.ACL;
-import org.apache.zookeeper.data.ClientInfo;
 import org.apache.zookeeper.data.Id;
 import org.apache.zookeeper.data.Stat;
 
@@ -59,14 +58,6 @@ public class TlsProbe {
         };
     }
 
-    static String acls(List<ACL> l) {
-        List<String> s = new ArrayList<>();
-        for (ACL a : l) {
-            s.add(a.getId().getScheme() + ":" + a.getId().getId() + "=" + a.getPerms());
-        }
-        return String.join(" | ", s);
-    }
-
     public static void main(String[] args) throws Exception {
         String hosts = args[0], keyStore = args[1], trustStore = args[2], role = args[3];
         ZKClientConfig c = new ZKClientConfig();
@@ -89,28 +80,18 @@ public class TlsProbe {
             System.exit(3);
         }
         out("CONNECT ok");
-        List<String> who = new ArrayList<>();
-        for (ClientInfo i : zk.whoAmI()) {
-            who.add(i.getAuthScheme() + "=" + i.getUser());
-        }
-        Collections.sort(who);
-        out("WHOAMI " + String.join(" ; ", who));
-        String me = null;
-        for (ClientInfo i : zk.whoAmI()) {
-            if (i.getAuthScheme().equals("x509")) {
-                me = i.getUser();
-            }
-        }
+        out(Probes.whoAmI(zk));
+        String me = Probes.user(zk, "x509");
         switch (role) {
             case "owner": {
                 List<ACL> acl = new ArrayList<>();
                 acl.add(new ACL(ZooDefs.Perms.ALL, new Id("x509", me)));
                 acl.add(new ACL(ZooDefs.Perms.READ, ZooDefs.Ids.ANYONE_ID_UNSAFE));
                 out("create /x509 " + code(op(() -> zk.create("/x509", "v".getBytes(), acl, CreateMode.PERSISTENT))));
-                out("getACL /x509 " + acls(zk.getACL("/x509", new Stat())));
+                out("getACL /x509 " + Probes.acls(zk.getACL("/x509", new Stat())));
                 out("create /x509/auth " + code(op(() -> zk.create("/x509/auth", new byte[0],
                         ZooDefs.Ids.CREATOR_ALL_ACL, CreateMode.PERSISTENT))));
-                out("getACL /x509/auth " + acls(zk.getACL("/x509/auth", new Stat())));
+                out("getACL /x509/auth " + Probes.acls(zk.getACL("/x509/auth", new Stat())));
                 for (String bad : new String[] {"not a name", "CN=ok", ""}) {
                     List<ACL> b = Collections.singletonList(new ACL(ZooDefs.Perms.ALL, new Id("x509", bad)));
                     out("create with x509 id '" + bad + "' "
