@@ -2,6 +2,7 @@
 //! Debian's package, or a release fetched from Maven Central) on a free loopback port, run a
 //! stock-client suite against it with a time bound, and stop what was started by PID.
 
+pub mod apps;
 pub mod ensemble;
 pub mod load;
 
