@@ -12,6 +12,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The newest Curator 5 release on Maven Central, run beside Debian's 5.4 in the client
+/// suites with the ZooKeeper 3.9 client it brings (compat-tests/clients/java/classpath.sh
+/// fetches it when FERROZK_CURATOR_VERSION names it).
+pub const NEWEST_CURATOR: &str = "5.9.0";
+
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()

@@ -2,7 +2,7 @@
 //! C client's cli_mt, and zkCli.sh. Each suite is a program of its own (compat-tests/clients)
 //! that also passes against Apache ZooKeeper; here it must pass against ferrozk.
 
-use compat_tests::{run_suite, Server};
+use compat_tests::{run_suite, Server, NEWEST_CURATOR};
 use std::time::Duration;
 
 fn check(mut srv: Server, program: &str, args: &[&str], minutes: u64) {
@@ -39,6 +39,22 @@ fn java_curator_recipes() {
         Server::ferrozk(),
         "bash",
         &["compat-tests/clients/java/run.sh", "CuratorSuite"],
+        6,
+    );
+}
+
+#[test]
+fn java_curator_recipes_newest_release() {
+    let version = format!("FERROZK_CURATOR_VERSION={NEWEST_CURATOR}");
+    check(
+        Server::ferrozk(),
+        "env",
+        &[
+            &version,
+            "bash",
+            "compat-tests/clients/java/run.sh",
+            "CuratorSuite",
+        ],
         6,
     );
 }

@@ -5,7 +5,7 @@
 //! sessions intact when the server they use is killed.
 
 use compat_tests::ensemble::Ensemble;
-use compat_tests::{run_suite, workspace};
+use compat_tests::{run_suite, workspace, NEWEST_CURATOR};
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -64,6 +64,20 @@ fn client_suites_against_an_ensemble() {
         &on_f2,
         "bash",
         &["compat-tests/clients/java/run.sh", "RawRecipes"],
+        6,
+    );
+    // The newest Curator release (with its ZooKeeper 3.9 client), on a follower.
+    let curator = format!("FERROZK_CURATOR_VERSION={NEWEST_CURATOR}");
+    check(
+        &e,
+        &on_f2,
+        "env",
+        &[
+            &curator,
+            "bash",
+            "compat-tests/clients/java/run.sh",
+            "CuratorSuite",
+        ],
         6,
     );
     check(

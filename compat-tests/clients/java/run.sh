@@ -3,7 +3,8 @@
 #
 # usage: run.sh <Class> <host:port>      e.g. run.sh RawRecipes 127.0.0.1:2181
 #
-# Classes go to $JAVA_OUT (default /tmp/ferrozk-java-classes).
+# Classes go to $JAVA_OUT (default /tmp/ferrozk-java-classes, with -curator-<v> appended when
+# FERROZK_CURATOR_VERSION picks a Curator release from Maven Central: see classpath.sh).
 # Exit status is the suite's: 0 only if every check passed.
 set -euo pipefail
 if [ $# -lt 2 ]; then
@@ -13,7 +14,7 @@ fi
 here=$(cd "$(dirname "$0")" && pwd)
 cls=$1
 shift
-out=${JAVA_OUT:-/tmp/ferrozk-java-classes}
+out=${JAVA_OUT:-/tmp/ferrozk-java-classes${FERROZK_CURATOR_VERSION:+-curator-$FERROZK_CURATOR_VERSION}}
 # keep the "N passed, M failed" contract even when the suite cannot be built
 if ! . "$here/classpath.sh" || ! "$here/build.sh" "$out" >&2; then
     echo "FAIL: build: compiling the Java suites failed (see stderr)"
