@@ -3,7 +3,9 @@
 # outside git, and print their classpath (every jar, colon-separated) on stdout; everything
 # else goes to stderr.
 #
-#   fetch-maven.sh <name> <group:artifact:version>...
+#   fetch-maven.sh <name> <group:artifact:version[:type]>...
+#
+# (type: jar by default; pom for an artifact that only gathers dependencies.)
 #
 # The jars land in ${FERROZK_APPS_CACHE:-/var/cache/ferrozk-apps}/<name>/lib. <name> is the
 # cache key (say kafka-3.9.2): a name already complete is not fetched again (delete its
@@ -52,12 +54,12 @@ trap 'rm -rf "$work"' EXIT
 
 deps=""
 for coords in "$@"; do
-    IFS=: read -r g a v extra <<<"$coords"
+    IFS=: read -r g a v t extra <<<"$coords"
     if [ -z "$g" ] || [ -z "$a" ] || [ -z "$v" ] || [ -n "${extra:-}" ]; then
-        echo "fetch-maven: bad coordinates '$coords' (want group:artifact:version)" >&2
+        echo "fetch-maven: bad coordinates '$coords' (want group:artifact:version[:type])" >&2
         exit 2
     fi
-    deps="$deps<dependency><groupId>$g</groupId><artifactId>$a</artifactId><version>$v</version></dependency>"
+    deps="$deps<dependency><groupId>$g</groupId><artifactId>$a</artifactId><version>$v</version><type>${t:-jar}</type></dependency>"
 done
 cat >"$work/pom.xml" <<POM
 <?xml version="1.0" encoding="UTF-8"?>

@@ -4,8 +4,62 @@
 //! while the application works, or Apache ZooKeeper (the check of the check).
 
 use crate::ensemble::Ensemble;
-use crate::{free_port, run_suite};
+use crate::{free_port, run_suite, zookeeper_version, Server};
 use std::time::Duration;
+
+/// An application check: its script under compat-tests/apps, how many free ports it takes,
+/// the line it prints when it passed, and its time bound.
+pub struct App {
+    pub script: &'static str,
+    pub ports: usize,
+    pub passed: &'static str,
+    pub minutes: u64,
+}
+
+impl App {
+    fn run(&self, connect: &str, kill_pid: Option<u32>) {
+        let ports = ports(self.ports);
+        let pid = kill_pid.map(|p| p.to_string());
+        let mut args = vec![connect, ports.as_str()];
+        if let Some(p) = &pid {
+            args.push(p);
+        }
+        run(self.script, &args, self.minutes, self.passed);
+    }
+
+    /// On a standalone ferrozk.
+    pub fn on_ferrozk(&self) {
+        let s = Server::ferrozk_with("");
+        self.run(&s.connect_string(), None);
+    }
+
+    /// On a three-member ferrozk ensemble whose leader the application's check kills while it
+    /// works; then the ensemble is checked ([`check_after_loss`]).
+    pub fn on_ferrozk_ensemble_losing_its_leader(&self, name: &str) {
+        let mut e = ensemble(name, "tickTime=2000");
+        let leader = e.wait_stable(Duration::from_secs(30));
+        self.run(&e.hosts(&e.all()), Some(e.pid(leader)));
+        check_after_loss(&mut e, leader);
+    }
+
+    /// On Apache ZooKeeper: the newest 3.9 release from Maven Central.
+    pub fn on_zookeeper_3_9(&self) {
+        let v = zookeeper_version("ZK39_VERSION");
+        let s = Server::reference_with_env(
+            "compat-tests/differential/start_zk.sh",
+            "pid",
+            "",
+            &[("ZK_VERSION", v.as_str())],
+        );
+        self.run(&s.connect_string(), None);
+    }
+
+    /// On Apache ZooKeeper: Debian's 3.8.0.
+    pub fn on_debian_zookeeper_3_8(&self) {
+        let s = Server::reference();
+        self.run(&s.connect_string(), None);
+    }
+}
 
 /// Runs `compat-tests/apps/<script>` with `args`, bounded by `minutes`; panics unless it exits
 /// 0 and prints `passed`. Returns its output.

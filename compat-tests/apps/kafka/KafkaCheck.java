@@ -53,7 +53,7 @@ import org.apache.zookeeper.ZooKeeper;
  *
  * usage: KafkaCheck <zk-connect> <workdir> <port,port,port,controller-port> [kill-pid]
  *
- * The brokers and the KRaft controller are JVMs started with the classpath in $KAFKA_CP.
+ * The brokers and the KRaft controller are JVMs started with the classpath in $APP_CP.
  * kill-pid: a ZooKeeper server killed (SIGKILL) at the same moment as the Kafka controller,
  * so that the brokers' sessions fail over inside the ensemble while Kafka elects a new
  * controller. The Kafka metadata lives under a chroot (/kafka-<run>), as in most deployments.
@@ -68,7 +68,7 @@ public final class KafkaCheck {
     final Path work;
     final int[] ports;
     final int controllerPort;
-    final String cp = System.getenv("KAFKA_CP");
+    final String cp = System.getenv("APP_CP");
     final Process[] brokers = new Process[N];
     Process controller;
     ZooKeeper zk;
@@ -625,7 +625,7 @@ public final class KafkaCheck {
         }
         KafkaCheck k = new KafkaCheck(args[0], Path.of(args[1]), ports, Integer.parseInt(ps[N]));
         Long killPid = args.length > 3 ? Long.parseLong(args[3]) : null;
-        check(k.cp != null, "KAFKA_CP is set");
+        check(k.cp != null, "APP_CP is set");
         int status = 0;
         try {
             k.zookeeperMode(killPid);

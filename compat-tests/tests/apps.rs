@@ -1,0 +1,69 @@
+//! The applications that operators run on ZooKeeper, each driven as its operators drive it
+//! (compat-tests/apps/<app>/), on standalone ferrozk, on a ferrozk ensemble that loses its
+//! leader while the application works, and on Apache ZooKeeper 3.9 and Debian's 3.8 (where a
+//! failure means a wrong check, not a finding).
+
+use compat_tests::apps::App;
+
+/// Kafka 3.9 brokers in ZooKeeper mode, then migrated to KRaft: one broker, then three;
+/// topics created, altered and deleted; dynamic configs; ACLs through the ZooKeeper-backed
+/// authorizer; produce and consume with acks=all; the controller broker killed and replaced
+/// through /controller; a broker re-registering under /brokers/ids; then the ZooKeeper-to-KRaft
+/// migration (a KRaft controller reading the metadata out of the ZooKeeper service, dual
+/// writes, brokers rolled to KRaft) with every topic, message, config and ACL intact.
+const KAFKA: App = App {
+    script: "kafka/run.sh",
+    ports: 4,
+    passed: "KAFKA CHECK PASSED",
+    minutes: 10,
+};
+
+/// Dubbo 3 with its registry, config center and metadata report on ZooKeeper: providers in
+/// JVMs of their own and a consumer; a call works, a second provider appears, a provider
+/// killed disappears within the session timeout, calls go on while a ZooKeeper server dies.
+const DUBBO: App = App {
+    script: "dubbo/run.sh",
+    ports: 2,
+    passed: "DUBBO CHECK PASSED",
+    minutes: 5,
+};
+
+#[test]
+fn kafka_on_ferrozk() {
+    KAFKA.on_ferrozk();
+}
+
+#[test]
+fn kafka_on_a_ferrozk_ensemble_losing_its_leader() {
+    KAFKA.on_ferrozk_ensemble_losing_its_leader("kafka");
+}
+
+#[test]
+fn kafka_on_zookeeper_3_9() {
+    KAFKA.on_zookeeper_3_9();
+}
+
+#[test]
+fn kafka_on_debian_zookeeper_3_8() {
+    KAFKA.on_debian_zookeeper_3_8();
+}
+
+#[test]
+fn dubbo_on_ferrozk() {
+    DUBBO.on_ferrozk();
+}
+
+#[test]
+fn dubbo_on_a_ferrozk_ensemble_losing_its_leader() {
+    DUBBO.on_ferrozk_ensemble_losing_its_leader("dubbo");
+}
+
+#[test]
+fn dubbo_on_zookeeper_3_9() {
+    DUBBO.on_zookeeper_3_9();
+}
+
+#[test]
+fn dubbo_on_debian_zookeeper_3_8() {
+    DUBBO.on_debian_zookeeper_3_8();
+}
