@@ -9,7 +9,8 @@
 #
 # The check's main class is the source's name; it is called as
 #   <Main> <zk-connect> <workdir> <ports> [pid]
-# with the application's classpath in $APP_CP (for the JVMs it starts). Exit status: the check's.
+# with the application's classpath in $APP_CP (for the JVMs it starts), and the JVM flags in
+# $APP_JAVA_OPTS after the defaults (a larger -Xmx, say). Exit status: the check's.
 set -euo pipefail
 if [ $# -lt 5 ]; then
     echo "usage: $0 <Source.java> <cache-name> <coords> <zk-connect> <ports> [pid]" >&2
@@ -39,7 +40,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/ferrozk-$name.XXXXXX")
 echo "$main: $coords on ZooKeeper at $1; work directory $work"
 status=0
 java -Xmx256m -XX:+UseSerialGC -Dlog4j.configuration=file:/dev/null \
-    -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -cp "$classes:$APP_CP" \
+    -Dorg.slf4j.simpleLogger.defaultLogLevel=warn ${APP_JAVA_OPTS:-} -cp "$classes:$APP_CP" \
     "$main" "$1" "$work" "$2" ${3:+"$3"} || status=$?
 if [ "$status" -eq 0 ]; then
     rm -rf "$work"

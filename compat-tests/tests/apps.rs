@@ -67,3 +67,33 @@ fn dubbo_on_zookeeper_3_9() {
 fn dubbo_on_debian_zookeeper_3_8() {
     DUBBO.on_debian_zookeeper_3_8();
 }
+
+/// HBase 2 (two HMasters and a RegionServer in one JVM) on an external ZooKeeper quorum: a
+/// table created, put and get; the active master killed and the backup taking over through
+/// /hbase/master; reads, writes and table administration after.
+const HBASE: App = App {
+    script: "hbase/run.sh",
+    ports: 1,
+    passed: "HBASE CHECK PASSED",
+    minutes: 5,
+};
+
+#[test]
+fn hbase_on_ferrozk() {
+    HBASE.on_ferrozk();
+}
+
+#[test]
+fn hbase_on_a_ferrozk_ensemble_losing_its_leader() {
+    HBASE.on_ferrozk_ensemble_losing_its_leader("hbase");
+}
+
+#[test]
+fn hbase_on_zookeeper_3_9() {
+    HBASE.on_zookeeper_3_9();
+}
+
+#[test]
+fn hbase_on_debian_zookeeper_3_8() {
+    HBASE.on_debian_zookeeper_3_8();
+}
