@@ -16,7 +16,10 @@
 #   prometheus              promtool, to check /metrics
 #   zktop                   the ZooKeeper top tool, run against ferrozk
 #   bsdutils                script(1), a pty for zktop's curses UI
-#   maven                   mvn, to fetch newer ZooKeeper releases (below)
+#   maven                   mvn, to fetch newer ZooKeeper releases (below), and the Java
+#                           applications of compat-tests/apps (Kafka, Dubbo, HBase, Curator)
+#   clickhouse-server, clickhouse-client, patroni, postgresql
+#                           the applications of compat-tests/apps that Debian packages
 #
 # Then the newest ZooKeeper 3.8.x and 3.9.x releases (compat-tests/scripts/
 # zookeeper-versions.sh) from Maven Central, with their runtime dependencies, into
@@ -52,6 +55,10 @@ PACKAGES=(
     maven
     openssl
     libnetty-java
+    clickhouse-server
+    clickhouse-client
+    patroni
+    postgresql
 )
 
 J=/usr/share/java
@@ -68,7 +75,8 @@ missing() {
         [ -e "$f" ] || m+=("$f")
     done
     local cmd
-    for cmd in java javac keytool openssl stdbuf timeout mvn flock kinit /usr/sbin/krb5kdc /usr/sbin/kadmin.local; do
+    for cmd in java javac keytool openssl stdbuf timeout mvn flock kinit /usr/sbin/krb5kdc /usr/sbin/kadmin.local \
+        clickhouse-server clickhouse-client patroni /usr/lib/postgresql/15/bin/postgres; do
         command -v "$cmd" >/dev/null 2>&1 || m+=("command:$cmd")
     done
     if [ -x /usr/bin/python3 ] && ! /usr/bin/python3 -c 'import kazoo.client' >/dev/null 2>&1; then

@@ -97,3 +97,34 @@ fn hbase_on_zookeeper_3_9() {
 fn hbase_on_debian_zookeeper_3_8() {
     HBASE.on_debian_zookeeper_3_8();
 }
+
+/// ClickHouse (Debian's 18.16): two replicas of a ReplicatedMergeTree table coordinated
+/// through ZooKeeper: inserts replicate both ways (de-duplicated, quorum inserts), an ALTER
+/// replicates, a replica stopped and restarted catches up, leader election and the replicas'
+/// ephemerals are as they should be, and dropping the table removes its subtree.
+const CLICKHOUSE: App = App {
+    script: "clickhouse/run.sh",
+    ports: 6,
+    passed: "CLICKHOUSE CHECK PASSED",
+    minutes: 5,
+};
+
+#[test]
+fn clickhouse_on_ferrozk() {
+    CLICKHOUSE.on_ferrozk();
+}
+
+#[test]
+fn clickhouse_on_a_ferrozk_ensemble_losing_its_leader() {
+    CLICKHOUSE.on_ferrozk_ensemble_losing_its_leader("clickhouse");
+}
+
+#[test]
+fn clickhouse_on_zookeeper_3_9() {
+    CLICKHOUSE.on_zookeeper_3_9();
+}
+
+#[test]
+fn clickhouse_on_debian_zookeeper_3_8() {
+    CLICKHOUSE.on_debian_zookeeper_3_8();
+}
