@@ -240,6 +240,18 @@ fn membership_features_ferrozk_lacks_are_refused() {
 }
 
 #[test]
+fn read_only_mode_asked_for_by_a_jvm_flag_is_refused() {
+    // As the C client's test script starts its read-only server: the key exists only as a
+    // JVM property, in SERVER_JVMFLAGS (here through java.env).
+    let err = refused_with_java_env(
+        "rojvm",
+        "",
+        Some("export SERVER_JVMFLAGS=\"-Dreadonlymode.enabled=true\"\n"),
+    );
+    assert_names(&err, &["readonlymode.enabled"]);
+}
+
+#[test]
 fn invalid_values_of_keys_ferrozk_reads_stop_start_up() {
     for (name, line, key) in [
         ("snapcount", "snapCount=lots", "snapCount"),

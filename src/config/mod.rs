@@ -180,9 +180,11 @@ impl Config {
         let mut min_session_timeout: i64 = -1;
         let mut max_session_timeout: i64 = -1;
         let mut max_buffer = DEFAULT_MAX_BUFFER;
+        // `readonlymode.enabled` is read by ZooKeeper only as a JVM property, without the
+        // `zookeeper.` prefix: it is reviewed with the others, so that it is never ignored.
         let mut system_properties: BTreeMap<String, String> = jvm
             .iter()
-            .filter(|(k, _)| k.starts_with("zookeeper."))
+            .filter(|(k, _)| k.starts_with("zookeeper.") || *k == "readonlymode.enabled")
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let mut init_limit = None;
