@@ -16,6 +16,8 @@ fn handshake_answers_in_the_clients_form() {
     assert_ne!(a.session_id, b.session_id);
     assert_eq!(a.timeout, 4000, "timeout clamped to 20 ticks of 200 ms");
     assert_eq!(a.passwd.len(), 16);
+    // A standalone ZooKeeper makes session ids as server 1 (the id's top byte).
+    assert_eq!(a.session_id >> 56, 1, "session 0x{:x}", a.session_id);
 }
 
 #[test]

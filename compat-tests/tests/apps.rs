@@ -128,3 +128,34 @@ fn clickhouse_on_zookeeper_3_9() {
 fn clickhouse_on_debian_zookeeper_3_8() {
     CLICKHOUSE.on_debian_zookeeper_3_8();
 }
+
+/// Patroni (Debian's 3.0.2) with PostgreSQL 15 and the ZooKeeper DCS: two members bootstrap
+/// (one leader, one streaming replica, the leader lock and member nodes as ephemerals of one
+/// session); the leader's machine killed and the replica promoted once the dead session
+/// expires (not earlier); the old leader rewound and back as a replica.
+const PATRONI: App = App {
+    script: "patroni/run.sh",
+    ports: 4,
+    passed: "PATRONI CHECK PASSED",
+    minutes: 6,
+};
+
+#[test]
+fn patroni_on_ferrozk() {
+    PATRONI.on_ferrozk();
+}
+
+#[test]
+fn patroni_on_a_ferrozk_ensemble_losing_its_leader() {
+    PATRONI.on_ferrozk_ensemble_losing_its_leader("patroni");
+}
+
+#[test]
+fn patroni_on_zookeeper_3_9() {
+    PATRONI.on_zookeeper_3_9();
+}
+
+#[test]
+fn patroni_on_debian_zookeeper_3_8() {
+    PATRONI.on_debian_zookeeper_3_8();
+}

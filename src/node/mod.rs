@@ -434,8 +434,10 @@ impl Node {
         clock: Clock,
         epochs: Option<crate::storage::epoch::Epochs>,
     ) -> Node {
-        let mut sessions =
-            SessionTracker::new(cfg.tick_time, cfg.server_id, clock.wall_ms() as u64);
+        // Session ids carry their server's id in the top byte: the member's myid, or 1 on a
+        // standalone server, as ZooKeeper's standalone server makes them.
+        let session_sid = if cfg.is_ensemble() { cfg.server_id } else { 1 };
+        let mut sessions = SessionTracker::new(cfg.tick_time, session_sid, clock.wall_ms() as u64);
         // Randomness (the snapshot interval's spread) from the OS in production, from the
         // server id in the simulation, so that a seed replays the same run.
         let mut rng = match &clock {

@@ -134,6 +134,16 @@ def reaper_main(pidfile, logfile, cfg, cwd):
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(36, 1, 0, 0, 0) != 0:  # PR_SET_CHILD_SUBREAPER
         sys.exit('prctl(PR_SET_CHILD_SUBREAPER) failed: errno %d' % ctypes.get_errno())
+
+    # If the check itself dies without cleaning up (SIGKILL, say), take this member down with it
+    # rather than leave Patroni and PostgreSQL running on the caller's ports.
+    def orphaned(_signum, _frame):
+        sigkill(descendants(os.getpid()))
+    parent = os.getppid()
+    signal.signal(signal.SIGHUP, orphaned)
+    libc.prctl(1, signal.SIGHUP, 0, 0, 0)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:
+        orphaned(None, None)
     env = {'PATH': '/usr/bin:/bin', 'HOME': cwd, 'LC_ALL': 'C.UTF-8', 'LANG': 'C.UTF-8',
            'PYTHONUNBUFFERED': '1'}
     with open(logfile, 'ab') as out:
@@ -239,11 +249,12 @@ class Node:
         pidfile = os.path.join(self.dir, 'patroni.pid.%d' % self.starts)
         with open(self.patroni_log, 'ab') as out:
             out.write(b'---- patroni start #%d by the check\n' % self.starts)
-        self.reaper = subprocess.Popen(
-            [sys.executable, os.path.abspath(__file__), '--reaper', pidfile, self.patroni_log,
-             self.cfg, self.dir],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=open(self.patroni_log, 'ab'),
-            start_new_session=True)
+        with open(self.patroni_log, 'ab') as err:
+            self.reaper = subprocess.Popen(
+                [sys.executable, os.path.abspath(__file__), '--reaper', pidfile, self.patroni_log,
+                 self.cfg, self.dir],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                start_new_session=True)
 
         def started():
             if self.reaper.poll() is not None:
@@ -471,6 +482,7 @@ class Scenario:
                       Node('n2', ports[1], ports[3], work, self.scope, connect)]
         self.zk = None
         self.leader = self.replica = None
+        self.leader_session = None
 
     def step(self, name, fn):
         log('STEP %s ...' % name)
@@ -572,6 +584,7 @@ class Scenario:
                 raise NotYet('/members has %s, want only %s' % (sorted(members), new.name))
             return session
         session = wait_for('new leader in ZooKeeper', 20, zk_state)
+        self.leader_session = session
         log('  ZooKeeper: /leader = %s (session 0x%x, was 0x%x), /members = %s'
             % (new.name, session, old_session, new.name))
         if int(st.get('timeline', 0)) <= timeline:
@@ -601,8 +614,9 @@ class Scenario:
         insert_rows(leader, 'after-rejoin', 25)
         wait_rows(old, 'after-rejoin', 25, 30)
         wait_for('/cluster', 20, lambda: check_cluster_api(leader, leader, old))
+        # the new leader kept its lock (same session) while the old one came back
         wait_for('leader and members in ZooKeeper', 20,
-                 lambda: check_zk_members(self.zk, self.nodes, leader))
+                 lambda: check_zk_members(self.zk, self.nodes, leader, self.leader_session))
         with open(old.patroni_log, errors='replace') as f:
             rewound = 'running pg_rewind' in f.read()
         log('  %s rejoined as a replica of %s (%s)'
