@@ -221,9 +221,6 @@ fn membership_features_ferrozk_lacks_are_refused() {
     let err = refused(
         "members",
         "reconfigEnabled=true\n\
-         readonlymode.enabled=true\n\
-         localSessionsEnabled=true\n\
-         localSessionsUpgradingEnabled=true\n\
          multiAddress.enabled=true\n\
          observerMasterPort=2191",
     );
@@ -231,24 +228,10 @@ fn membership_features_ferrozk_lacks_are_refused() {
         &err,
         &[
             "reconfigEnabled",
-            "readonlymode.enabled",
-            "localSessionsEnabled",
             "multiAddress.enabled",
             "observerMasterPort",
         ],
     );
-}
-
-#[test]
-fn read_only_mode_asked_for_by_a_jvm_flag_is_refused() {
-    // As the C client's test script starts its read-only server: the key exists only as a
-    // JVM property, in SERVER_JVMFLAGS (here through java.env).
-    let err = refused_with_java_env(
-        "rojvm",
-        "",
-        Some("export SERVER_JVMFLAGS=\"-Dreadonlymode.enabled=true\"\n"),
-    );
-    assert_names(&err, &["readonlymode.enabled"]);
 }
 
 #[test]

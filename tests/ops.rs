@@ -270,6 +270,10 @@ fn four_letter_whitelist_refuses_as_zookeeper_does() {
     // A client session still works after the refusals.
     let mut c = Raw::connect(s.port, false);
     create(&mut c, "/still-served", 0);
+    // Read-only mode enables isro, also when asked for as ZooKeeper reads it: a JVM flag.
+    assert!(word(s.port, "isro", &[]).contains("not in the whitelist"));
+    let ro = Server::start_with_env("", &[("SERVER_JVMFLAGS", "-Dreadonlymode.enabled=true")]);
+    assert_eq!(word(ro.port, "isro", &[]), "rw");
 }
 
 #[test]

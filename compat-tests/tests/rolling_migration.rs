@@ -454,12 +454,12 @@ fn migrate_check_on_java_and_ferrozk_data_dirs() {
     // A setting ferrozk does not have: not ready, and the reason names the key.
     let secured = m.members[0].dir.join("secured.cfg");
     let mut text_cfg = std::fs::read_to_string(&cfg).unwrap();
-    text_cfg.push_str("readonlymode.enabled=true\nlocalSessionsEnabled=true\n");
+    text_cfg.push_str("reconfigEnabled=true\nmultiAddress.enabled=true\n");
     std::fs::write(&secured, text_cfg).unwrap();
     let (ok, text) = migrate_check(&secured);
     assert!(!ok, "{text}");
     assert!(
-        text.contains("NOT READY") && text.contains("readonlymode.enabled"),
+        text.contains("NOT READY") && text.contains("reconfigEnabled"),
         "{text}"
     );
     // Epochs that ZooKeeper itself would refuse: not ready.

@@ -184,8 +184,15 @@ impl Config {
         // `zookeeper.` prefix: it is reviewed with the others, so that it is never ignored.
         let mut system_properties: BTreeMap<String, String> = jvm
             .iter()
-            .filter(|(k, _)| k.starts_with("zookeeper.") || *k == "readonlymode.enabled")
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .filter_map(|(k, v)| {
+                if k.starts_with("zookeeper.") {
+                    Some((k.clone(), v.clone()))
+                } else if k == "readonlymode.enabled" {
+                    Some((format!("zookeeper.{k}"), v.clone()))
+                } else {
+                    None
+                }
+            })
             .collect();
         let mut init_limit = None;
         let mut sync_limit = None;

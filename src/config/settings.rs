@@ -176,6 +176,15 @@ pub struct Settings {
     pub x509: super::tls::X509Settings,
     /// SASL on the client port, the `sasl` scheme and enforced authentication.
     pub sasl: super::sasl::SaslSettings,
+    /// `localSessionsEnabled` (false): an ensemble member keeps the sessions its clients
+    /// open to itself, without a txn, until one creates an ephemeral node.
+    pub local_sessions: bool,
+    /// `localSessionsUpgradingEnabled` (false): a local session that creates an ephemeral
+    /// node becomes a global one; without it the create fails (EPHEMERALONLOCALSESSION).
+    pub local_sessions_upgrading: bool,
+    /// `readonlymode.enabled` (false; a JVM property in ZooKeeper, also read from zoo.cfg):
+    /// a member cut off from its quorum serves read-only clients.
+    pub read_only_mode: bool,
 }
 
 impl Settings {
@@ -260,6 +269,12 @@ impl Settings {
             skip_acl: p.yes_no("skipACL", false)?,
             super_digest: p.text("DigestAuthenticationProvider.superDigest"),
             enforce_quota: p.boolean("enforceQuota", false)?,
+            local_sessions: p.boolean("localSessionsEnabled", false)?,
+            local_sessions_upgrading: p.boolean("localSessionsUpgradingEnabled", false)?,
+            // As Java's Boolean.getBoolean: "true" in any case, anything else is false.
+            read_only_mode: p
+                .get("readonlymode.enabled")
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("true")),
             four_letter_words: p.text("4lw.commands.whitelist"),
             admin: AdminSettings {
                 enabled: p.boolean("admin.enableServer", true)?,
@@ -489,10 +504,6 @@ fn unsupported(key: &str, value: &str) -> Option<&'static str> {
             "digest schemes other than SHA1 are not supported yet"
         }
         "reconfigEnabled" if on(value) => "dynamic reconfiguration is not supported yet",
-        "readonlymode.enabled" if on(value) => "read-only mode is not supported yet",
-        "localSessionsEnabled" | "localSessionsUpgradingEnabled" if on(value) => {
-            "local sessions are not supported yet"
-        }
         "multiAddress.enabled" if on(value) => {
             "multiple addresses per member are not supported yet"
         }

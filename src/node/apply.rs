@@ -132,6 +132,9 @@ impl Node {
             TxnBody::CloseSession(_) => {
                 self.committed_sessions.remove(&p.txn.hdr.client_id);
                 self.forget_session_owner(p.txn.hdr.client_id);
+                // Every member forgets a closed session when the txn applies, whoever
+                // proposed it (on a leader, a learner's closeSession has no continuation).
+                self.sessions.remove(p.txn.hdr.client_id);
             }
             _ => {}
         }
@@ -255,7 +258,7 @@ impl Node {
     ) {
         let auth = self.conn_auth(conn);
         let then = Then::reply(conn, xid, op, start);
-        if !self.owns_session(session, 0) {
+        if !self.is_local_session(session) && !self.owns_session(session, 0) {
             // The session was revalidated through another server since.
             self.propose_error(session, xid, ErrorCode::SessionMoved, then);
             return;

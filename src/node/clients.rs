@@ -124,7 +124,11 @@ impl Node {
         shared: Arc<ConnShared>,
         ids: Vec<Id>,
     ) {
-        if self.shutdown.is_some() || self.shutdown_done || self.restoring || !self.serving() {
+        if self.shutdown.is_some()
+            || self.shutdown_done
+            || self.restoring
+            || !(self.serving() || self.read_only)
+        {
             let _ = tx.send(Out::Close);
             return;
         }
@@ -165,6 +169,12 @@ impl Node {
                 gss_busy: false,
             },
         );
+        if self.read_only {
+            return self.connect_read_only(conn, peer, &req, timeout);
+        }
+        if self.local_sessions_on() && self.connect_local(conn, peer, &req, timeout, false) {
+            return;
+        }
         let now = self.now();
         let ro = req.has_read_only;
         let answer =
@@ -333,7 +343,7 @@ impl Node {
             }
         }
         let now = self.now();
-        if !self.sessions.touch(session, now) {
+        if !self.touch_session(session, now) {
             // The session expired or is closing: the client learns it on reconnect.
             self.close_conn(conn);
             return;
@@ -349,6 +359,11 @@ impl Node {
         // waits behind the session's unanswered requests, as in ZooKeeper's pipeline: some
         // clients use its reply as the sign that every earlier reply has arrived.
         let unordered = op == OpCode::Auth.code() || op == OpCode::Sasl.code();
+        if (self.read_only || self.local_sessions_on())
+            && self.local_request(conn, session, xid, op, &payload, start)
+        {
+            return;
+        }
         if self.is_following() {
             self.follower_touch(session);
             if !unordered && (is_write(op) || op == OpCode::Sync.code()) {
@@ -416,6 +431,9 @@ impl Node {
             Request::Sasl(r) => {
                 self.sasl(conn, session, xid, r.token.as_deref().unwrap_or(&[]));
                 self.done(conn, op, xid, start);
+            }
+            Request::CloseSession if self.is_local_session(session) => {
+                self.close_local_session(conn, session, xid, start);
             }
             Request::CloseSession => {
                 info!("closing session 0x{session:x} at the client's request");

@@ -46,6 +46,7 @@ use tracing::{debug, error, info, warn};
 mod apply;
 mod clients;
 mod ensemble;
+mod local;
 pub use ensemble::SimView;
 mod snapshots;
 mod view;
@@ -326,6 +327,10 @@ pub struct Node {
     policy: AclPolicy,
     tree: DataTree,
     sessions: SessionTracker,
+    /// Local sessions (`localSessionsEnabled`, and read-only mode's): this member's alone.
+    local: SessionTracker,
+    /// Serving read-only clients while looking for a quorum (`readonlymode.enabled`).
+    read_only: bool,
     watches: WatchManager,
     zab: Broadcast,
     /// Set when zoo.cfg lists an ensemble: the node's role in it.
@@ -437,6 +442,7 @@ impl Node {
         // Session ids carry their server's id in the top byte: the member's myid, or 1 on a
         // standalone server, as ZooKeeper's standalone server makes them.
         let session_sid = if cfg.is_ensemble() { cfg.server_id } else { 1 };
+        let cfg_tick = cfg.tick_time;
         let mut sessions = SessionTracker::new(cfg.tick_time, session_sid, clock.wall_ms() as u64);
         // Randomness (the snapshot interval's spread) from the OS in production, from the
         // server id in the simulation, so that a seed replays the same run.
@@ -479,6 +485,8 @@ impl Node {
             next_zxid: tree.last_processed_zxid + 1,
             tree,
             sessions,
+            local: SessionTracker::new(cfg_tick, session_sid, 0),
+            read_only: false,
             watches: WatchManager::default(),
             conns: HashMap::new(),
             session_conn: HashMap::new(),
@@ -604,6 +612,7 @@ impl Node {
     pub fn tick(&mut self) {
         self.reap_snapshot();
         self.ensemble_tick();
+        self.local_tick();
         if self.serving() && !self.is_following() {
             self.expire_sessions();
         }

@@ -8,8 +8,12 @@ impl Node {
         let now = self.now();
         let wall = self.wall_ms();
         let mut v = NodeView {
-            serving: self.serving(),
-            mode: self.mode(),
+            serving: self.serving() || self.read_only,
+            mode: if self.read_only {
+                "read-only"
+            } else {
+                self.mode()
+            },
             zxid: self.last_zxid(),
             // ZooKeeper files its root under both "" and "/", so it counts one node (and the
             // path "/") more than the tree holds; report what ZooKeeper reports.
@@ -18,6 +22,7 @@ impl Node {
             ephemerals_count: self.tree.ephemeral_count() as u64,
             watch_count: self.watches.count() as u64,
             global_sessions: self.sessions.len() as u64,
+            local_sessions: self.local.len() as u64,
             outstanding_requests: (self.proposals.len() + self.queue.held()) as u64,
             uptime_ms: now,
             last_snapshot: self.last_snapshot,

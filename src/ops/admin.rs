@@ -708,7 +708,7 @@ async fn run(
             m.insert("initial_configuration".into(), text.into());
         }
         "is_read_only" => {
-            m.insert("read_only".into(), false.into());
+            m.insert("read_only".into(), (v.mode == "read-only").into());
         }
         "last_snapshot" => {
             let (z, t) = v.last_snapshot.unwrap_or((0, 0));

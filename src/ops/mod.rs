@@ -87,6 +87,7 @@ pub struct NodeView {
     pub ephemerals_count: u64,
     pub watch_count: u64,
     pub global_sessions: u64,
+    pub local_sessions: u64,
     pub outstanding_requests: u64,
     pub uptime_ms: u64,
     pub connections: Vec<ConnView>,
@@ -127,6 +128,9 @@ impl Whitelist {
             }
         }
         on.push("srvr".into());
+        if cfg.settings.read_only_mode {
+            on.push("isro".into());
+        }
         Whitelist(on)
     }
 
@@ -247,7 +251,7 @@ pub fn monitor_values(v: &NodeView) -> Vec<(String, Value)> {
             Value::U(v.approximate_data_size),
         ),
         ("open_file_descriptor_count".into(), Value::U(p.open_fds)),
-        ("local_sessions".into(), Value::U(0)),
+        ("local_sessions".into(), Value::U(v.local_sessions)),
         ("uptime".into(), Value::U(v.uptime_ms)),
         ("max_latency".into(), Value::U(s.latency.max())),
         ("outstanding_tls_handshake".into(), Value::U(0)),
@@ -272,6 +276,15 @@ pub fn mntr(v: &NodeView) -> String {
         let _ = writeln!(out, "zk_{k}\t{val}");
     }
     out
+}
+
+/// The line `srvr` and `stat` add after the version on a read-only member.
+fn read_only_line(v: &NodeView) -> &'static str {
+    if v.mode == "read-only" {
+        "READ-ONLY mode; serving only read-only clients\n"
+    } else {
+        ""
+    }
 }
 
 fn server_stats_text(v: &NodeView) -> String {
@@ -387,7 +400,12 @@ pub fn four_letter_text(word: &str, v: Option<&NodeView>, ctx: &FourLetterCtx) -
     let not_serving = || format!("{NOT_SERVING}\n");
     match word {
         "ruok" => "imok".into(),
-        "isro" => if serving { "rw" } else { "null" }.into(),
+        "isro" => match v {
+            Some(v) if v.mode == "read-only" => "ro",
+            _ if serving => "rw",
+            _ => "null",
+        }
+        .into(),
         "gtmk" => stats_trace_mask().to_string(),
         "stmk" => {
             let m = ctx.trace_mask.unwrap_or(0);
@@ -408,12 +426,17 @@ pub fn four_letter_text(word: &str, v: Option<&NodeView>, ctx: &FourLetterCtx) -
             };
             match word {
                 "srvr" => format!(
-                    "Zookeeper version: {}\n{}",
+                    "Zookeeper version: {}\n{}{}",
                     full_version(),
+                    read_only_line(v),
                     server_stats_text(v)
                 ),
                 "stat" => {
-                    let mut out = format!("Zookeeper version: {}\nClients:\n", full_version());
+                    let mut out = format!(
+                        "Zookeeper version: {}\n{}Clients:\n",
+                        full_version(),
+                        read_only_line(v)
+                    );
                     for c in &v.connections {
                         out.push_str(&connection_line(c, true));
                         out.push('\n');

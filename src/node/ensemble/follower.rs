@@ -422,6 +422,10 @@ impl Node {
 
     /// A request from a client of this follower keeps its session alive at the leader.
     pub(in crate::node) fn follower_touch(&mut self, session: i64) {
+        if self.is_local_session(session) {
+            // The leader never hears of a local session.
+            return;
+        }
         let timeout = self.sessions.get(session).map_or(0, |s| s.timeout_ms) as i32;
         if let Some(f) = self.following() {
             f.touched.insert(session, timeout);

@@ -379,11 +379,12 @@ impl Node {
                 }
             }
             _ if is_write(op) => {
-                if !self.owns_session(session, sid) {
+                if self.foreign_local_session(session) {
+                    // A learner's local session: it is checked where it lives.
+                } else if !self.owns_session(session, sid) {
                     self.propose_error(session, cxid, ErrorCode::SessionMoved, Then::Nothing);
                     return;
-                }
-                if !self.sessions.touch(session, now_ms) {
+                } else if !self.sessions.touch(session, now_ms) {
                     self.propose_error(session, cxid, ErrorCode::SessionExpired, Then::Nothing);
                     return;
                 }

@@ -238,6 +238,17 @@ impl Node {
         }
     }
 
+    /// How long the member has been looking for a quorum (None: it is not looking).
+    pub(super) fn looking_for(&self) -> Option<std::time::Duration> {
+        let now = self.instant();
+        match self.ensemble.as_ref() {
+            Some(e) if matches!(e.role, Role::Looking) => {
+                Some(now.saturating_duration_since(e.looking_since))
+            }
+            _ => None,
+        }
+    }
+
     pub(super) fn mode(&self) -> &'static str {
         match self.ensemble.as_ref().map(|e| &e.role) {
             None => "standalone",
@@ -374,6 +385,7 @@ impl Node {
         for c in conns {
             self.close_conn(c);
         }
+        self.leave_local_role();
         self.queue.clear();
         // Every proposal handed to the log is part of this node's history once durable:
         // wait for the log, then apply them all (their clients are gone).
@@ -404,6 +416,10 @@ impl Node {
 
     pub(super) fn elected(&mut self, v: Vote) {
         let now = self.instant();
+        if self.looking_for().is_some() {
+            // Read-only clients and local sessions end with the looking role.
+            self.leave_local_role();
+        }
         let Some(e) = self.ensemble.as_mut() else {
             return;
         };
