@@ -32,8 +32,10 @@ classes=${TMPDIR:-/tmp}/ferrozk-$name-classes
 mkdir -p "$classes"
 exec 9>"$classes/.lock"
 flock 9
-if [ ! -f "$classes/$main.class" ] || [ "$src" -nt "$classes/$main.class" ]; then
-    javac -nowarn -encoding UTF-8 -d "$classes" -cp "$APP_CP" "$src"
+if [ ! -f "$classes/$main.class" ] || [ "$src" -nt "$classes/$main.class" ] \
+    || [ "$here/AppCheck.java" -nt "$classes/$main.class" ]; then
+    # With AppCheck.java, what every check shares (steps, checks, waits).
+    javac -nowarn -encoding UTF-8 -d "$classes" -cp "$APP_CP" "$here/AppCheck.java" "$src"
 fi
 flock -u 9
 work=$(mktemp -d "${TMPDIR:-/tmp}/ferrozk-$name.XXXXXX")

@@ -9,7 +9,6 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.function.BooleanSupplier;
 import org.apache.dubbo.config.ApplicationConfig;
 import org.apache.dubbo.config.ConfigCenterConfig;
 import org.apache.dubbo.config.MetadataReportConfig;
@@ -34,7 +33,7 @@ import org.apache.zookeeper.ZooKeeper;
  * keeps calling, and finally restarts "a" and sees it come back. Each step prints its name and
  * duration; the first failure ends the run with status 1.
  */
-public final class DubboCheck {
+public final class DubboCheck extends AppCheck {
     /** The service, called by its interface name across JVMs. */
     public interface Greeter {
         String greet(String who);
@@ -110,7 +109,6 @@ public final class DubboCheck {
     final Path work;
     final int[] ports;
     final Process[] providers = new Process[2];
-    final long started = System.nanoTime();
     ZooKeeper zk;
     Greeter greeter;
 
@@ -118,51 +116,6 @@ public final class DubboCheck {
         this.connect = connect;
         this.work = work;
         this.ports = ports;
-    }
-
-    interface Body {
-        void run() throws Exception;
-    }
-
-    void step(String name, Body body) throws Exception {
-        long t0 = System.nanoTime();
-        System.out.println("STEP " + name + " ...");
-        System.out.flush();
-        try {
-            body.run();
-        } catch (Throwable e) {
-            System.out.printf("FAIL %s after %.1f s: %s%n", name, (System.nanoTime() - t0) / 1e9, e);
-            e.printStackTrace(System.out);
-            throw e;
-        }
-        System.out.printf("  ok %s (%.1f s, %.0f s in all)%n", name, (System.nanoTime() - t0) / 1e9,
-                (System.nanoTime() - started) / 1e9);
-        System.out.flush();
-    }
-
-    static void check(boolean ok, String what) {
-        if (!ok) {
-            throw new AssertionError(what);
-        }
-    }
-
-    static void waitFor(String what, long ms, BooleanSupplier cond) throws InterruptedException {
-        long end = System.currentTimeMillis() + ms;
-        while (true) {
-            boolean ok;
-            try {
-                ok = cond.getAsBoolean();
-            } catch (RuntimeException e) {
-                ok = false;
-            }
-            if (ok) {
-                return;
-            }
-            if (System.currentTimeMillis() > end) {
-                throw new AssertionError("timed out after " + ms + " ms waiting for " + what);
-            }
-            Thread.sleep(200);
-        }
     }
 
     void startProvider(int i) throws Exception {
@@ -308,7 +261,7 @@ public final class DubboCheck {
         int status = 0;
         try {
             d.run(killPid);
-            System.out.printf("DUBBO CHECK PASSED in %.0f s%n", (System.nanoTime() - d.started) / 1e9);
+            d.passed("DUBBO");
         } catch (Throwable e) {
             status = 1;
             for (String name : new String[] {"provider-a", "provider-b"}) {

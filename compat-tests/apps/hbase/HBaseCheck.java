@@ -5,7 +5,6 @@ import java.util.List;
 import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.hbase.HBaseConfiguration;
 import org.apache.hadoop.hbase.LocalHBaseCluster;
@@ -36,61 +35,15 @@ import org.apache.zookeeper.ZooKeeper;
  * through /hbase/master and that the cluster keeps serving: reads, writes, a new table (which
  * needs the master), a table disabled and deleted. Each step prints its name and duration.
  */
-public final class HBaseCheck {
+public final class HBaseCheck extends AppCheck {
     final String connect;
     final Path work;
     final String parent = "/hbase-" + Long.toString(System.currentTimeMillis(), 36);
-    final long started = System.nanoTime();
     ZooKeeper zk;
 
     HBaseCheck(String connect, Path work) {
         this.connect = connect;
         this.work = work;
-    }
-
-    interface Body {
-        void run() throws Exception;
-    }
-
-    void step(String name, Body body) throws Exception {
-        long t0 = System.nanoTime();
-        System.out.println("STEP " + name + " ...");
-        System.out.flush();
-        try {
-            body.run();
-        } catch (Throwable e) {
-            System.out.printf("FAIL %s after %.1f s: %s%n", name, (System.nanoTime() - t0) / 1e9, e);
-            e.printStackTrace(System.out);
-            throw e;
-        }
-        System.out.printf("  ok %s (%.1f s, %.0f s in all)%n", name, (System.nanoTime() - t0) / 1e9,
-                (System.nanoTime() - started) / 1e9);
-        System.out.flush();
-    }
-
-    static void check(boolean ok, String what) {
-        if (!ok) {
-            throw new AssertionError(what);
-        }
-    }
-
-    static void waitFor(String what, long ms, BooleanSupplier cond) throws InterruptedException {
-        long end = System.currentTimeMillis() + ms;
-        while (true) {
-            boolean ok;
-            try {
-                ok = cond.getAsBoolean();
-            } catch (RuntimeException e) {
-                ok = false;
-            }
-            if (ok) {
-                return;
-            }
-            if (System.currentTimeMillis() > end) {
-                throw new AssertionError("timed out after " + ms + " ms waiting for " + what);
-            }
-            Thread.sleep(250);
-        }
     }
 
     List<String> children(String path) {
@@ -251,7 +204,7 @@ public final class HBaseCheck {
         int status = 0;
         try {
             h.run(killPid);
-            System.out.printf("HBASE CHECK PASSED in %.0f s%n", (System.nanoTime() - h.started) / 1e9);
+            h.passed("HBASE");
         } catch (Throwable e) {
             status = 1;
             List<String> lines = List.of();

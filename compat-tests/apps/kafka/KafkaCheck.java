@@ -12,7 +12,6 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.AlterConfigOp;
@@ -58,7 +57,7 @@ import org.apache.zookeeper.ZooKeeper;
  * so that the brokers' sessions fail over inside the ensemble while Kafka elects a new
  * controller. The Kafka metadata lives under a chroot (/kafka-<run>), as in most deployments.
  */
-public final class KafkaCheck {
+public final class KafkaCheck extends AppCheck {
     /** Unique per run, so that runs can share one ZooKeeper service. */
     static final String CHROOT = "/kafka-" + Long.toString(System.currentTimeMillis(), 36);
     static final int CONTROLLER_ID = 3000;
@@ -73,58 +72,12 @@ public final class KafkaCheck {
     Process controller;
     ZooKeeper zk;
     final Map<String, Integer> produced = new TreeMap<>();
-    final long started = System.nanoTime();
 
     KafkaCheck(String zkConnect, Path work, int[] ports, int controllerPort) {
         this.zkConnect = zkConnect;
         this.work = work;
         this.ports = ports;
         this.controllerPort = controllerPort;
-    }
-
-    interface Body {
-        void run() throws Exception;
-    }
-
-    void step(String name, Body body) throws Exception {
-        long t0 = System.nanoTime();
-        System.out.println("STEP " + name + " ...");
-        System.out.flush();
-        try {
-            body.run();
-        } catch (Throwable e) {
-            System.out.printf("FAIL %s after %.1f s: %s%n", name, (System.nanoTime() - t0) / 1e9, e);
-            e.printStackTrace(System.out);
-            throw e;
-        }
-        System.out.printf("  ok %s (%.1f s, %.0f s in all)%n", name, (System.nanoTime() - t0) / 1e9,
-                (System.nanoTime() - started) / 1e9);
-        System.out.flush();
-    }
-
-    static void check(boolean ok, String what) {
-        if (!ok) {
-            throw new AssertionError(what);
-        }
-    }
-
-    static void waitFor(String what, long ms, BooleanSupplier cond) throws InterruptedException {
-        long end = System.currentTimeMillis() + ms;
-        while (true) {
-            boolean ok;
-            try {
-                ok = cond.getAsBoolean();
-            } catch (RuntimeException e) {
-                ok = false;
-            }
-            if (ok) {
-                return;
-            }
-            if (System.currentTimeMillis() > end) {
-                throw new AssertionError("timed out after " + ms + " ms waiting for " + what);
-            }
-            Thread.sleep(250);
-        }
     }
 
     // ---- processes -------------------------------------------------------------------------
@@ -630,7 +583,7 @@ public final class KafkaCheck {
         try {
             k.zookeeperMode(killPid);
             k.migration();
-            System.out.printf("KAFKA CHECK PASSED in %.0f s%n", (System.nanoTime() - k.started) / 1e9);
+            k.passed("KAFKA");
         } catch (Throwable e) {
             status = 1;
             for (String name : new String[] {"broker-0", "broker-1", "broker-2", "controller"}) {
