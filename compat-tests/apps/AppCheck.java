@@ -1,4 +1,8 @@
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import org.apache.zookeeper.Watcher;
+import org.apache.zookeeper.ZooKeeper;
 
 /**
  * What every Java application check (KafkaCheck, DubboCheck, HBaseCheck) shares: steps that
@@ -32,6 +36,19 @@ public class AppCheck {
     /** The line the tests look for: "<WHAT> CHECK PASSED in N s". */
     public void passed(String what) {
         System.out.printf("%s CHECK PASSED in %.0f s%n", what, (System.nanoTime() - started) / 1e9);
+    }
+
+    /** A ZooKeeper client of the application's own ZooKeeper library, connected (30 s bound),
+     * for the check to read what the application wrote. */
+    public static ZooKeeper connectZooKeeper(String connect) throws Exception {
+        CountDownLatch up = new CountDownLatch(1);
+        ZooKeeper zk = new ZooKeeper(connect, 15000, e -> {
+            if (e.getState() == Watcher.Event.KeeperState.SyncConnected) {
+                up.countDown();
+            }
+        });
+        check(up.await(30, TimeUnit.SECONDS), "a ZooKeeper client connected to " + connect);
+        return zk;
     }
 
     public static void check(boolean ok, String what) {

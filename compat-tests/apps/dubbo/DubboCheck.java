@@ -17,7 +17,6 @@ import org.apache.dubbo.config.ReferenceConfig;
 import org.apache.dubbo.config.RegistryConfig;
 import org.apache.dubbo.config.ServiceConfig;
 import org.apache.dubbo.config.bootstrap.DubboBootstrap;
-import org.apache.zookeeper.Watcher;
 import org.apache.zookeeper.ZooKeeper;
 
 /**
@@ -162,15 +161,7 @@ public final class DubboCheck extends AppCheck {
     }
 
     void run(Long killPid) throws Exception {
-        step("connect a ZooKeeper client", () -> {
-            CountDownLatch up = new CountDownLatch(1);
-            zk = new ZooKeeper(connect, 15000, e -> {
-                if (e.getState() == Watcher.Event.KeeperState.SyncConnected) {
-                    up.countDown();
-                }
-            });
-            check(up.await(30, TimeUnit.SECONDS), "connected");
-        });
+        step("connect a ZooKeeper client", () -> zk = connectZooKeeper(connect));
         step("provider a registers in the registry, config center and metadata report", () -> {
             startProvider(0);
             waitFor(REG + "/providers", 90000, () -> children(REG + "/providers").size() == 1);

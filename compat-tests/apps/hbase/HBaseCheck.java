@@ -3,7 +3,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Properties;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.hbase.HBaseConfiguration;
@@ -20,7 +19,6 @@ import org.apache.hadoop.hbase.client.Table;
 import org.apache.hadoop.hbase.client.TableDescriptorBuilder;
 import org.apache.hadoop.hbase.master.HMaster;
 import org.apache.hadoop.hbase.util.Bytes;
-import org.apache.zookeeper.Watcher;
 import org.apache.zookeeper.ZooKeeper;
 
 /**
@@ -100,15 +98,7 @@ public final class HBaseCheck extends AppCheck {
 
     void run(Long killPid) throws Exception {
         logTo(work.resolve("hbase.log"));
-        step("connect a ZooKeeper client", () -> {
-            CountDownLatch up = new CountDownLatch(1);
-            zk = new ZooKeeper(connect, 15000, e -> {
-                if (e.getState() == Watcher.Event.KeeperState.SyncConnected) {
-                    up.countDown();
-                }
-            });
-            check(up.await(30, TimeUnit.SECONDS), "connected");
-        });
+        step("connect a ZooKeeper client", () -> zk = connectZooKeeper(connect));
         Configuration conf = conf();
         LocalHBaseCluster cluster = new LocalHBaseCluster(conf, 2, 1);
         try {

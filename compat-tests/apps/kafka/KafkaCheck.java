@@ -10,7 +10,6 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
@@ -41,7 +40,6 @@ import org.apache.kafka.common.resource.ResourcePatternFilter;
 import org.apache.kafka.common.resource.ResourceType;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
-import org.apache.zookeeper.Watcher;
 import org.apache.zookeeper.ZooKeeper;
 
 /**
@@ -201,16 +199,6 @@ public final class KafkaCheck extends AppCheck {
 
     // ---- ZooKeeper (read with the ZooKeeper client Kafka ships) ----------------------------
 
-    void connectZk() throws Exception {
-        CountDownLatch up = new CountDownLatch(1);
-        zk = new ZooKeeper(zkConnect, 15000, e -> {
-            if (e.getState() == Watcher.Event.KeeperState.SyncConnected) {
-                up.countDown();
-            }
-        });
-        check(up.await(30, TimeUnit.SECONDS), "ZooKeeper client connected to " + zkConnect);
-    }
-
     List<String> children(String path) {
         try {
             return zk.getChildren(CHROOT + path, false);
@@ -351,7 +339,7 @@ public final class KafkaCheck extends AppCheck {
 
     void zookeeperMode(Long killPid) throws Exception {
         step("connect a ZooKeeper client and make the chroot", () -> {
-            connectZk();
+            zk = connectZooKeeper(zkConnect);
             if (zk.exists(CHROOT, false) == null) {
                 zk.create(CHROOT, new byte[0], org.apache.zookeeper.ZooDefs.Ids.OPEN_ACL_UNSAFE,
                         org.apache.zookeeper.CreateMode.PERSISTENT);
