@@ -6,6 +6,8 @@ compare what ferrozk and Apache ZooKeeper print for the same steps.
   local_ro_checks.py ro <host>                          a read-only member (quorum lost)
   local_ro_checks.py heal <hosts> <ready-file>          a read-only client through the heal
   local_ro_checks.py noupgrade <host> <path>            local sessions that cannot upgrade
+  local_ro_checks.py stray <host> <other-host> <path>   ... through a member that forwards
+                                                        their ephemeral creates anyway
 
 `local` expects localSessionsEnabled=true and localSessionsUpgradingEnabled=true.
 """
@@ -203,6 +205,27 @@ def noupgrade(host, path):
     s.close()
 
 
+def stray(host, other, path):
+    """An ephemeral create from a local session that may not be upgraded, on a member that
+    forwards it to the leader anyway (ZooKeeper 3.9's follower does): whatever the client
+    hears, no ephemeral may exist afterwards, as nothing would ever delete it."""
+    s, sid, pw, to = handshake(host, timeout_ms=10000)
+    s.settimeout(15)
+    print("persistent create:", call(s, 1, 1, create_body(path, 0)))
+    try:
+        call(s, 2, 1, create_body(path + "/eph", 1))
+    except Exception:
+        pass  # the answer, if any, is ZooKeeper's business here
+    s.close()
+    time.sleep(1)
+    k = KazooClient(other, timeout=10)
+    k.start(timeout=15)
+    k.sync(path)
+    print("ephemerals left behind:", k.get_children(path))
+    k.stop()
+    k.close()
+
+
 def heal(hosts, ready_file):
     states = []
     k = KazooClient(hosts, read_only=True, timeout=10)
@@ -236,6 +259,8 @@ if __name__ == "__main__":
         ro(sys.argv[2])
     elif cmd == "noupgrade":
         noupgrade(sys.argv[2], sys.argv[3])
+    elif cmd == "stray":
+        stray(sys.argv[2], sys.argv[3], sys.argv[4])
     elif cmd == "heal":
         heal(sys.argv[2], sys.argv[3])
     else:

@@ -169,3 +169,33 @@ fn local_sessions_and_read_only_mode_as_zookeeper() {
     let ferrozk_leads = run("ferrozk-leads", &[1], 1);
     same("a mixed ensemble (Java member 1)", &ferrozk_leads, &java);
 }
+
+/// A ZooKeeper 3.9 follower with local sessions that may not be upgraded still forwards an
+/// ephemeral create to its leader: a ferrozk leader must not make a node owned by a session
+/// it does not track (nothing would ever delete it).
+#[test]
+fn a_ferrozk_leader_makes_no_ephemeral_for_a_java_followers_local_session() {
+    let mut e = Ensemble::new(
+        "stray",
+        3,
+        &[1],
+        "tickTime=2000\nlocalSessionsEnabled=true\nlocalSessionsUpgradingEnabled=false",
+    );
+    let v = zookeeper_version("ZK39_VERSION");
+    e.set_java_version(1, Some(&v));
+    e.start_all();
+    let leader = e.wait_stable(Duration::from_secs(60));
+    assert_ne!(leader, 0, "the Java member should follow");
+    let out = python(&[
+        &checks(),
+        "stray",
+        &e.hosts(&[0]),
+        &e.hosts(&[leader]),
+        "/stray",
+    ]);
+    println!("{out}");
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["persistent create: 0", "ephemerals left behind: []"]
+    );
+}

@@ -180,19 +180,10 @@ impl Config {
         let mut min_session_timeout: i64 = -1;
         let mut max_session_timeout: i64 = -1;
         let mut max_buffer = DEFAULT_MAX_BUFFER;
-        // `readonlymode.enabled` is read by ZooKeeper only as a JVM property, without the
-        // `zookeeper.` prefix: it is reviewed with the others, so that it is never ignored.
         let mut system_properties: BTreeMap<String, String> = jvm
             .iter()
-            .filter_map(|(k, v)| {
-                if k.starts_with("zookeeper.") {
-                    Some((k.clone(), v.clone()))
-                } else if k == "readonlymode.enabled" {
-                    Some((format!("zookeeper.{k}"), v.clone()))
-                } else {
-                    None
-                }
-            })
+            .filter(|(k, _)| k.starts_with("zookeeper."))
+            .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let mut init_limit = None;
         let mut sync_limit = None;

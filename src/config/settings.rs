@@ -182,8 +182,8 @@ pub struct Settings {
     /// `localSessionsUpgradingEnabled` (false): a local session that creates an ephemeral
     /// node becomes a global one; without it the create fails (EPHEMERALONLOCALSESSION).
     pub local_sessions_upgrading: bool,
-    /// `readonlymode.enabled` (false; a JVM property in ZooKeeper, also read from zoo.cfg):
-    /// a member cut off from its quorum serves read-only clients.
+    /// `-Dreadonlymode.enabled=true` among the JVM flags (false), as ZooKeeper reads it: a
+    /// member cut off from its quorum serves read-only clients.
     pub read_only_mode: bool,
 }
 
@@ -271,8 +271,9 @@ impl Settings {
             enforce_quota: p.boolean("enforceQuota", false)?,
             local_sessions: p.boolean("localSessionsEnabled", false)?,
             local_sessions_upgrading: p.boolean("localSessionsUpgradingEnabled", false)?,
-            // As Java's Boolean.getBoolean: "true" in any case, anything else is false.
-            read_only_mode: p
+            // Only the JVM property, as ZooKeeper reads it (Boolean.getBoolean: "true" in any
+            // case); the zoo.cfg key is reported as having no effect.
+            read_only_mode: jvm
                 .get("readonlymode.enabled")
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("true")),
             four_letter_words: p.text("4lw.commands.whitelist"),
@@ -524,6 +525,10 @@ pub(super) fn review(map: &BTreeMap<String, String>) -> (Vec<String>, Vec<String
         let key = full.strip_prefix("zookeeper.").unwrap_or(full);
         if let Some(why) = unsupported(key, value) {
             refused.push(format!("{key}={value} ({why})"));
+        } else if key == "readonlymode.enabled" {
+            ignored.push(format!(
+                "{key} in zoo.cfg has no effect, as in ZooKeeper: read-only mode is the JVM property -Dreadonlymode.enabled=true (SERVER_JVMFLAGS or java.env)"
+            ));
         } else if key == "requireClientAuthScheme" {
             ignored.push(format!(
                 "{key} is read by no ZooKeeper release (3.6 to 3.9) and enforces nothing; set sessionRequireClientSASLAuth=true or enforce.auth.enabled=true with enforce.auth.schemes"
@@ -561,7 +566,6 @@ fn is_off_switch(key: &str) -> bool {
             | "quorum.auth.learnerRequireSasl"
             | "quorum.auth.serverRequireSasl"
             | "reconfigEnabled"
-            | "readonlymode.enabled"
             | "localSessionsEnabled"
             | "localSessionsUpgradingEnabled"
             | "multiAddress.enabled"

@@ -292,3 +292,25 @@ fn dynamic_config_files_as_zookeeper_reads_them() {
     assert_eq!(cfg.quorum.unwrap().version, 0x200000003);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn read_only_mode_is_a_jvm_property_only() {
+    let base = "tickTime=2000\ndataDir=/tmp/x\nclientPort=2181\n";
+    let c = Config::parse(
+        Path::new("z.cfg"),
+        &format!("{base}readonlymode.enabled=true\n"),
+    )
+    .unwrap();
+    assert!(!c.settings.read_only_mode);
+    assert!(
+        c.ignored
+            .iter()
+            .any(|m| m.starts_with("readonlymode.enabled in zoo.cfg has no effect")),
+        "{:?}",
+        c.ignored
+    );
+    let jvm: BTreeMap<String, String> =
+        [("readonlymode.enabled".to_string(), "TRUE".to_string())].into();
+    let c = Config::parse_with_jvm(Path::new("z.cfg"), base, &jvm).unwrap();
+    assert!(c.settings.read_only_mode);
+}

@@ -401,6 +401,9 @@ impl Node {
         payload: Bytes,
         start: Instant,
     ) {
+        if self.local_sessions_on() && self.local_held(conn, session, xid, op, &payload, start) {
+            return;
+        }
         let mut r = Reader::new(payload);
         let req = match Request::decode(op, &mut r) {
             Ok(q) => q,
@@ -431,9 +434,6 @@ impl Node {
             Request::Sasl(r) => {
                 self.sasl(conn, session, xid, r.token.as_deref().unwrap_or(&[]));
                 self.done(conn, op, xid, start);
-            }
-            Request::CloseSession if self.is_local_session(session) => {
-                self.close_local_session(conn, session, xid, start);
             }
             Request::CloseSession => {
                 info!("closing session 0x{session:x} at the client's request");

@@ -48,7 +48,7 @@ fn is_ephemeral_flag(flags: i32) -> bool {
 
 /// A create or create2 of an ephemeral node, or a multi that holds one: what a local session
 /// cannot do without becoming global.
-fn creates_ephemeral(op: i32, payload: &Bytes) -> bool {
+pub(super) fn creates_ephemeral(op: i32, payload: &Bytes) -> bool {
     let Some(code) = OpCode::from_i32(op) else {
         return false;
     };
@@ -85,8 +85,15 @@ impl Node {
         if !self.read_only && self.cfg.settings.read_only_mode {
             let grace = std::time::Duration::from_millis(self.cfg.tick_time.max(2000) as u64);
             if self.looking_for().is_some_and(|d| d >= grace) {
-                self.read_only = true;
-                info!("read-only mode: no quorum for {grace:?}, serving read-only clients");
+                if self.read_only_blocked {
+                    warn!("not serving read-only clients: this member holds txns the quorum may not have committed (until an election ends)");
+                    // Said once per looking period.
+                    self.read_only_blocked = false;
+                    self.read_only_refused = true;
+                } else if !self.read_only_refused {
+                    self.read_only = true;
+                    info!("read-only mode: no quorum for {grace:?}, serving read-only clients");
+                }
             }
         }
         let now = self.now();
@@ -103,6 +110,8 @@ impl Node {
     /// read-only clients belong to the role that ends, as in ZooKeeper, where each role has
     /// a server (and session tracker) of its own.
     pub(super) fn leave_local_role(&mut self) {
+        self.read_only_blocked = false;
+        self.read_only_refused = false;
         if self.read_only {
             info!("read-only mode ends: disconnecting its clients");
             self.read_only = false;
@@ -134,7 +143,8 @@ impl Node {
             return;
         }
         let id = req.session_id;
-        if id != 0 && self.sessions.get(id).is_some() {
+        if id != 0 && (self.committed_sessions.contains_key(&id) || self.sessions.get(id).is_some())
+        {
             info!("refusing global session 0x{id:x} reconnection in read-only mode from {peer}");
             self.close_conn(conn);
             return;
@@ -252,12 +262,65 @@ impl Node {
             return false;
         }
         if !self.cfg.settings.local_sessions_upgrading {
-            let err = ErrorCode::EphemeralOnLocalSession.code();
-            self.reply(conn, xid, self.last_zxid(), err, None);
-            self.done(conn, op, xid, start);
+            if self.queue.busy(session) {
+                // After the session's earlier requests (dispatch refuses it then).
+                let held = Held {
+                    conn,
+                    xid,
+                    op,
+                    body: payload.clone(),
+                    start,
+                };
+                self.queue.hold(session, held);
+            } else {
+                self.refuse_ephemeral(conn, xid, op, start);
+            }
             return true;
         }
         self.upgrade_session(session);
+        false
+    }
+
+    /// EPHEMERALONLOCALSESSION: a local session that may not be upgraded asked for an
+    /// ephemeral node.
+    pub(super) fn refuse_ephemeral(&mut self, conn: ConnId, xid: i32, op: i32, start: Instant) {
+        let err = ErrorCode::EphemeralOnLocalSession.code();
+        self.reply(conn, xid, self.last_zxid(), err, None);
+        self.done(conn, op, xid, start);
+    }
+
+    /// A request held behind its session's earlier ones, released now, that local sessions
+    /// decide (true: answered here): an ephemeral create still refused, or a closeSession of
+    /// a session that was local when it arrived.
+    pub(super) fn local_held(
+        &mut self,
+        conn: ConnId,
+        session: i64,
+        xid: i32,
+        op: i32,
+        payload: &Bytes,
+        start: Instant,
+    ) -> bool {
+        if self.is_local_session(session)
+            && !self.cfg.settings.local_sessions_upgrading
+            && creates_ephemeral(op, payload)
+        {
+            self.refuse_ephemeral(conn, xid, op, start);
+            return true;
+        }
+        if op != OpCode::CloseSession.code() {
+            return false;
+        }
+        if self.is_local_session(session) || self.sessions.get(session).is_none() {
+            // Still local, or expired meanwhile: the member forgets it, no txn.
+            self.close_local_session(conn, session, xid, start);
+            return true;
+        }
+        if self.is_following() {
+            // Upgraded meanwhile: a global closeSession, through the leader.
+            self.follower_forward(conn, session, xid, op, payload.clone(), start);
+            return true;
+        }
         false
     }
 

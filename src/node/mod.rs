@@ -331,6 +331,12 @@ pub struct Node {
     local: SessionTracker,
     /// Serving read-only clients while looking for a quorum (`readonlymode.enabled`).
     read_only: bool,
+    /// Set when the member began looking with proposals the quorum had not committed (now
+    /// applied, as its history): it serves no read-only clients until an election ends, as
+    /// they could read what the quorum truncates.
+    read_only_blocked: bool,
+    /// Read-only mode was refused for this looking period (see `read_only_blocked`).
+    read_only_refused: bool,
     watches: WatchManager,
     zab: Broadcast,
     /// Set when zoo.cfg lists an ensemble: the node's role in it.
@@ -352,6 +358,16 @@ pub struct Node {
     events: Vec<Event>,
     changes: Vec<Change>,
     actions: Vec<Action>,
+}
+
+/// The server id session ids carry in their top byte: the member's myid, or 1 on a standalone
+/// server, as ZooKeeper's standalone server makes them.
+fn session_server_id(cfg: &Config) -> u64 {
+    if cfg.is_ensemble() {
+        cfg.server_id
+    } else {
+        1
+    }
 }
 
 impl Clock {
@@ -439,9 +455,7 @@ impl Node {
         clock: Clock,
         epochs: Option<crate::storage::epoch::Epochs>,
     ) -> Node {
-        // Session ids carry their server's id in the top byte: the member's myid, or 1 on a
-        // standalone server, as ZooKeeper's standalone server makes them.
-        let session_sid = if cfg.is_ensemble() { cfg.server_id } else { 1 };
+        let session_sid = session_server_id(&cfg);
         let cfg_tick = cfg.tick_time;
         let mut sessions = SessionTracker::new(cfg.tick_time, session_sid, clock.wall_ms() as u64);
         // Randomness (the snapshot interval's spread) from the OS in production, from the
@@ -487,6 +501,8 @@ impl Node {
             sessions,
             local: SessionTracker::new(cfg_tick, session_sid, 0),
             read_only: false,
+            read_only_blocked: false,
+            read_only_refused: false,
             watches: WatchManager::default(),
             conns: HashMap::new(),
             session_conn: HashMap::new(),

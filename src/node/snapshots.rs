@@ -63,7 +63,7 @@ impl Node {
         self.queue.clear();
         self.sessions = SessionTracker::new(
             self.cfg.tick_time,
-            self.cfg.server_id,
+            session_server_id(&self.cfg),
             self.wall_ms() as u64,
         );
         let now = self.now();

@@ -380,7 +380,17 @@ impl Node {
             }
             _ if is_write(op) => {
                 if self.foreign_local_session(session) {
-                    // A learner's local session: it is checked where it lives.
+                    // A learner's local session: it is checked where it lives, but it owns
+                    // no ephemeral (ZooKeeper's leader checks such a create as global).
+                    if crate::node::local::creates_ephemeral(op, &payload) {
+                        let err = ErrorCode::SessionExpired;
+                        self.propose_error(session, cxid, err, Then::Nothing);
+                        return;
+                    }
+                } else if self.sessions.get(session).is_none() {
+                    // Unknown here (expired or never created): not tracked as owned.
+                    self.propose_error(session, cxid, ErrorCode::SessionExpired, Then::Nothing);
+                    return;
                 } else if !self.owns_session(session, sid) {
                     self.propose_error(session, cxid, ErrorCode::SessionMoved, Then::Nothing);
                     return;

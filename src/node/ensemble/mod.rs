@@ -393,6 +393,7 @@ impl Node {
             error!("the txn log writer failed; exiting");
             std::process::exit(70);
         }
+        self.read_only_blocked = !self.proposals.is_empty();
         for p in self.proposals.iter_mut() {
             p.then = Then::Nothing;
         }
