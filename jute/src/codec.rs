@@ -226,6 +226,21 @@ impl Decode for String {
     }
 }
 
+/// jute `ustring` where null means something (reconfig's absent member lists).
+impl Encode for Option<String> {
+    fn encode(&self, out: &mut BytesMut) {
+        match self {
+            Some(s) => s.encode(out),
+            None => out.put_i32(-1),
+        }
+    }
+}
+impl Decode for Option<String> {
+    fn decode(r: &mut Reader) -> Result<Self, DecodeError> {
+        r.read_ustring()
+    }
+}
+
 /// jute `vector`. A null vector decodes as empty and an empty one encodes with count 0.
 impl<T: Encode> Encode for Vec<T> {
     fn encode(&self, out: &mut BytesMut) {
@@ -294,6 +309,15 @@ impl Sample for String {
         (0..n)
             .map(|_| CHARS[(r.next_u64() % CHARS.len() as u64) as usize])
             .collect()
+    }
+}
+impl Sample for Option<String> {
+    fn sample(r: &mut SampleRng) -> Self {
+        if r.next_u64().is_multiple_of(4) {
+            None
+        } else {
+            Some(String::sample(r))
+        }
     }
 }
 impl Sample for Option<Bytes> {

@@ -29,7 +29,8 @@ record! {
     pub struct GetDataRequest { path: String, watch: bool }
     pub struct SetDataRequest { path: String, data: Option<Bytes>, version: i32 }
     pub struct ReconfigRequest {
-        joining_servers: String, leaving_servers: String, new_members: String,
+        joining_servers: Option<String>, leaving_servers: Option<String>,
+        new_members: Option<String>,
         cur_config_id: i64,
     }
     pub struct SetDataResponse { stat: Stat }

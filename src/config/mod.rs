@@ -14,8 +14,11 @@ mod tls;
 
 pub use properties::parse_properties;
 use properties::parse_size;
-use quorum::{is_membership_key, Membership};
-pub use quorum::{parse_server, version_from_file_name, QuorumConfig, QuorumServer};
+use quorum::is_membership_key;
+pub use quorum::{
+    parse_server, version_from_file_name, write_dynamic_config, Membership, QuorumConfig,
+    QuorumServer,
+};
 pub use sasl::{
     jvm_properties, server_jvm_properties, KerberosSettings, SaslServerSettings, SaslSettings,
 };

@@ -82,7 +82,7 @@ impl QuorumConfig {
 
 /// The membership keys of a configuration: `server.N`, `group.N`, `weight.N`.
 #[derive(Debug, Default)]
-pub(super) struct Membership {
+pub struct Membership {
     pub servers: BTreeMap<u64, QuorumServer>,
     pub groups: BTreeMap<u64, u64>,
     pub weights: BTreeMap<u64, u64>,
@@ -188,4 +188,124 @@ pub fn parse_server(id: u64, value: &str) -> Result<QuorumServer, String> {
         observer,
         client,
     })
+}
+
+impl QuorumConfig {
+    /// A copy of this configuration with the membership and version of a configuration
+    /// text (what /zookeeper/config, election notifications, NEWLEADER and reconfig txns
+    /// carry: `server.N=...`, `group.N=...`, `weight.N=...` lines and `version=<hex>`).
+    pub fn with_text(&self, text: &str) -> Result<QuorumConfig, String> {
+        let mut m = Membership::default();
+        let mut version = 0;
+        for (k, v) in super::parse_properties(text) {
+            if k == "version" {
+                version = u64::from_str_radix(v.trim(), 16)
+                    .map_err(|_| format!("version={v}: not hex"))?;
+            } else {
+                m.add(&k, &v).map_err(|why| format!("{k}={v}: {why}"))?;
+            }
+        }
+        self.with_membership(m, version)
+    }
+
+    /// A copy with another membership (checked as zoo.cfg's is) and version.
+    pub fn with_membership(&self, m: Membership, version: u64) -> Result<Self, String> {
+        let Membership {
+            servers,
+            groups,
+            mut weights,
+        } = m;
+        if servers.is_empty() {
+            return Err("no server lines".into());
+        }
+        if !groups.is_empty() {
+            for s in servers.values().filter(|s| !s.observer) {
+                if !groups.contains_key(&s.id) {
+                    return Err(format!("server.{} is in no group", s.id));
+                }
+                weights.entry(s.id).or_insert(1);
+            }
+        }
+        Ok(QuorumConfig {
+            servers,
+            groups,
+            weights,
+            version,
+            ..self.clone()
+        })
+    }
+
+    /// The same membership: servers (ids, addresses, types, client addresses), groups and
+    /// weights; the version aside.
+    pub fn same_members(&self, o: &QuorumConfig) -> bool {
+        self.servers == o.servers && self.groups == o.groups && self.weights == o.weights
+    }
+
+    /// The text of a dynamic config file as ZooKeeper writes it: the membership lines of
+    /// `config_text` (no version line), sorted as strings, joined by newlines, no newline at
+    /// the end.
+    pub fn dynamic_file_text(&self) -> String {
+        let text = self.config_text();
+        let mut lines: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.starts_with("version="))
+            .collect();
+        lines.sort_unstable();
+        lines.join("\n")
+    }
+}
+
+/// Writes `<zoo.cfg>.dynamic.<hex version>` with the membership, then points zoo.cfg at it
+/// (`dynamicConfigFile=`), as a ZooKeeper member does when a configuration becomes active.
+/// zoo.cfg keeps its other lines and comments; its membership lines, `peerType` and old
+/// `dynamicConfigFile` lines go (and its `clientPort*` lines when this member's client
+/// address is in the membership, as ZooKeeper erases them). Both files are replaced
+/// atomically. Returns the dynamic file's path.
+pub fn write_dynamic_config(
+    static_file: &std::path::Path,
+    q: &QuorumConfig,
+    my_id: u64,
+) -> std::io::Result<std::path::PathBuf> {
+    use std::io::Write;
+    let name = format!(
+        "{}.dynamic.{:x}",
+        static_file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "zoo.cfg".into()),
+        q.version
+    );
+    let dir = static_file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let dynamic = std::fs::canonicalize(dir)?.join(name);
+    let replace = |path: &std::path::Path, text: &str| -> std::io::Result<()> {
+        let tmp = path.with_extension("ferrozk-tmp");
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    replace(&dynamic, &q.dynamic_file_text())?;
+    let erase_client = q.servers.get(&my_id).is_some_and(|s| s.client.is_some());
+    let old = std::fs::read_to_string(static_file)?;
+    let mut out = String::new();
+    for line in old.lines() {
+        let t = line.trim_start();
+        let key = t.split(['=', ':', ' ', '\t']).next().unwrap_or("").trim();
+        let drop = !(t.starts_with('#') || t.starts_with('!'))
+            && (is_membership_key(key)
+                || key == "version"
+                || key.starts_with("dynamicConfigFile")
+                || key.starts_with("peerType")
+                || (erase_client && key.starts_with("clientPort")));
+        if !drop {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out.push_str(&format!("dynamicConfigFile={}\n", dynamic.display()));
+    replace(static_file, &out)?;
+    Ok(dynamic)
 }

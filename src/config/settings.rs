@@ -161,6 +161,9 @@ pub struct Settings {
     pub handshake_timeout_ms: u64,
     /// `skipACL` (no), `DigestAuthenticationProvider.superDigest`, `enforceQuota` (false).
     pub skip_acl: bool,
+    /// `reconfigEnabled` (false): dynamic reconfiguration (the reconfig op, versioned
+    /// configurations, dynamic config files).
+    pub reconfig_enabled: bool,
     pub super_digest: Option<String>,
     pub enforce_quota: bool,
     /// `4lw.commands.whitelist`: the words allowed besides srvr.
@@ -270,6 +273,7 @@ impl Settings {
             super_digest: p.text("DigestAuthenticationProvider.superDigest"),
             enforce_quota: p.boolean("enforceQuota", false)?,
             local_sessions: p.boolean("localSessionsEnabled", false)?,
+            reconfig_enabled: p.boolean("reconfigEnabled", false)?,
             local_sessions_upgrading: p.boolean("localSessionsUpgradingEnabled", false)?,
             // Only the JVM property, as ZooKeeper reads it (Boolean.getBoolean: "true" in any
             // case); the zoo.cfg key is reported as having no effect.
@@ -504,7 +508,6 @@ fn unsupported(key: &str, value: &str) -> Option<&'static str> {
             }
             "digest schemes other than SHA1 are not supported yet"
         }
-        "reconfigEnabled" if on(value) => "dynamic reconfiguration is not supported yet",
         "multiAddress.enabled" if on(value) => {
             "multiple addresses per member are not supported yet"
         }

@@ -176,7 +176,7 @@ fn features_ferrozk_lacks_are_refused_together_and_tuning_keys_reported() {
     let base = "tickTime=2000\ndataDir=/tmp/x\nclientPort=2181\n";
     let e = Config::parse(
         Path::new("z.cfg"),
-        &format!("{base}ssl.context.supplier.class=a.B\nreconfigEnabled=true\nauthProvider.ldap=com.example.LdapProvider\n"),
+        &format!("{base}ssl.context.supplier.class=a.B\nmultiAddress.enabled=true\nauthProvider.ldap=com.example.LdapProvider\n"),
     )
     .unwrap_err();
     match e {

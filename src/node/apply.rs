@@ -95,16 +95,21 @@ impl Node {
         }
         self.overlay.retire(zxid);
         self.check_shutdown();
+        self.check_handoff();
     }
 
     /// The one place replicated state changes: apply in zxid order, fire watches, answer.
     pub(super) fn apply(&mut self, p: Proposal) {
         let zxid = p.txn.hdr.zxid;
+        let reconfig = p.txn.hdr.op == OpCode::Reconfig.code();
         if self.ensemble.is_some() {
-            self.committed(zxid, &p.raw);
+            self.committed(zxid, &p.raw, reconfig.then_some(&p.txn));
         }
         self.changes.clear();
         let rc = self.tree.apply(&p.txn, &mut self.changes);
+        if reconfig && rc.err == 0 {
+            self.reconfig_applied(&p.txn);
+        }
         if let Some(log) = self.applied_log.as_mut() {
             log.push(Applied::Txn(zxid, self.tree.digest()));
         }
@@ -243,6 +248,18 @@ impl Node {
         if err != 0 {
             return self.reply(conn, xid, zxid, err, None);
         }
+        if op == OpCode::Reconfig {
+            // The configuration now active here, with /zookeeper/config's Stat.
+            let data = self
+                .tree
+                .get(crate::tree::CONFIG)
+                .and_then(|n| n.data.clone());
+            let resp = GetDataResponse {
+                data,
+                stat: rc.stat.unwrap_or_default(),
+            };
+            return self.reply(conn, xid, zxid, 0, Some(&resp));
+        }
         let body = write_response(op, rc);
         self.reply(conn, xid, zxid, 0, body.as_deref());
     }
@@ -296,6 +313,16 @@ impl Node {
             policy: &self.policy,
         };
         let code = OpCode::from_i32(op).unwrap_or(OpCode::Error);
+        if let Request::Reconfig(r) = &req {
+            match self.prep_reconfig(r, auth) {
+                Ok(new) => self.propose_reconfig(session, cxid, new, then),
+                Err(e) => {
+                    let body = TxnBody::Error(ErrorTxn { err: e.code() });
+                    self.propose(session, cxid, OpCode::Error, body, then.failed(e), time);
+                }
+            }
+            return;
+        }
         let prepared = prep::prep_request(&self.tree, &mut self.overlay, &ctx, req);
         let (hdr_op, body) = match prepared {
             Ok(b) => (code, b),

@@ -25,6 +25,16 @@ pub enum Cmd {
     /// The node leads or follows in this epoch now: its vote says so to servers that join
     /// later (QuorumPeer.updateElectionVote, ZOOKEEPER-1732).
     Settled { epoch: i64 },
+    /// A new configuration is active: its members vote, its servers are dialled (and
+    /// peers no longer in it are let go), its text goes in notifications.
+    Reconfig {
+        servers: BTreeMap<u64, QuorumServer>,
+        members: Members,
+        config: Bytes,
+    },
+    /// The node took a role without a round (a reconfiguration named the leader): the
+    /// election answers with this vote, as after a decided round.
+    Decided(Vote),
 }
 
 /// ZooKeeper's finalizeWait: how long a vote that has a quorum waits for a better one.
@@ -38,15 +48,126 @@ struct Shared {
     tls: Transport,
     me: i64,
     my_addr: (String, u16),
-    outbox: HashMap<i64, watch::Sender<Option<Bytes>>>,
+    /// Per peer, the newest notification for it. A server that is in no configuration
+    /// this one knows (one joining) gets an entry when it connects.
+    outbox: Mutex<HashMap<i64, watch::Sender<Option<Bytes>>>>,
     inbox: mpsc::Sender<(i64, Notification)>,
     /// The live connection per peer, so that a new one replaces it.
     live: Mutex<HashMap<i64, CancellationToken>>,
-    /// Wakes the dialler of a lower id at once (it dialled us, and was hung up on).
-    redial: HashMap<i64, Arc<tokio::sync::Notify>>,
+    /// Per peer this server dials or knocks on: its address, what wakes its dialler at once
+    /// (a lower id dialled us and was hung up on), and what stops it.
+    peers: Mutex<HashMap<i64, Peer>>,
+    /// With reconfiguration on, servers in no configuration this one knows may connect
+    /// (they are joining), as in ZooKeeper.
+    accept_unknown: bool,
+}
+
+struct Peer {
+    addr: (String, u16),
+    redial: Arc<tokio::sync::Notify>,
+    stop: CancellationToken,
+}
+
+impl Shared {
+    fn outbox(&self, sid: i64) -> Option<watch::Sender<Option<Bytes>>> {
+        self.outbox
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&sid)
+            .cloned()
+    }
+
+    fn ensure_outbox(&self, sid: i64) -> watch::Sender<Option<Bytes>> {
+        self.outbox
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(sid)
+            .or_insert_with(|| watch::channel(None).0)
+            .clone()
+    }
+
+    fn redial(&self, sid: i64) -> Option<Arc<tokio::sync::Notify>> {
+        self.peers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&sid)
+            .map(|p| p.redial.clone())
+    }
+}
+
+/// Dials (a lower id) or knocks on (a higher id) each server of `servers` not yet a peer
+/// at the same address; stops the diallers of peers no longer listed (their connections end
+/// with the next failure; a live one is cut now).
+fn set_peers(shared: &Arc<Shared>, servers: &BTreeMap<u64, QuorumServer>) {
+    update_peers(shared, servers, true)
+}
+
+/// Adds peers, letting none go.
+fn add_peers(shared: &Arc<Shared>, servers: &BTreeMap<u64, QuorumServer>) {
+    update_peers(shared, servers, false)
+}
+
+fn update_peers(shared: &Arc<Shared>, servers: &BTreeMap<u64, QuorumServer>, prune: bool) {
+    let mut peers = shared.peers.lock().unwrap_or_else(|e| e.into_inner());
+    let wanted: HashMap<i64, (String, u16)> = servers
+        .iter()
+        .filter(|(sid, _)| **sid as i64 != shared.me)
+        .map(|(sid, s)| (*sid as i64, (s.host.clone(), s.election_port)))
+        .collect();
+    peers.retain(|sid, p| {
+        let keep = match wanted.get(sid) {
+            Some(a) => *a == p.addr,
+            None => !prune,
+        };
+        if !keep {
+            p.stop.cancel();
+            if let Some(k) = shared
+                .live
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(sid)
+            {
+                k.cancel();
+            }
+        }
+        keep
+    });
+    for (sid, addr) in wanted {
+        if peers.contains_key(&sid) {
+            continue;
+        }
+        shared.ensure_outbox(sid);
+        let p = Peer {
+            addr: addr.clone(),
+            redial: Arc::new(tokio::sync::Notify::new()),
+            stop: CancellationToken::new(),
+        };
+        let stop = p.stop.clone();
+        peers.insert(sid, p);
+        // A connection survives only when the higher id opened it: keep one open to each
+        // lower id; to a higher id, knock (open and introduce ourselves) when there is
+        // something to say, and it dials back, as QuorumCnxManager does.
+        let shared = shared.clone();
+        if sid < shared.me {
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = dial(sid, addr, shared.clone()) => {}
+                    _ = stop.cancelled() => {}
+                }
+            });
+        } else {
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = knock(sid, addr, shared.clone()) => {}
+                    _ = stop.cancelled() => {}
+                }
+            });
+        }
+    }
 }
 
 /// Binds the election port and runs elections for the node until the process ends.
+#[allow(clippy::too_many_arguments)]
 pub async fn start(
     me: u64,
     servers: BTreeMap<u64, QuorumServer>,
@@ -55,6 +176,7 @@ pub async fn start(
     members: Members,
     node: mpsc::Sender<Vote>,
     tls: Transport,
+    accept_unknown: bool,
 ) -> std::io::Result<mpsc::UnboundedSender<Cmd>> {
     let mine = servers
         .get(&me)
@@ -67,38 +189,18 @@ pub async fn start(
     let listener = TcpListener::bind((host, mine.election_port)).await?;
     info!("election port {} bound", listener.local_addr()?);
     let (in_tx, in_rx) = mpsc::channel(1024);
-    let mut outbox = HashMap::new();
-    for &sid in servers.keys() {
-        if sid != me {
-            outbox.insert(sid as i64, watch::channel(None).0);
-        }
-    }
-    let redial = servers
-        .keys()
-        .filter(|sid| **sid < me)
-        .map(|sid| (*sid as i64, Arc::new(tokio::sync::Notify::new())))
-        .collect();
     let shared = Arc::new(Shared {
         tls,
         me: me as i64,
-        redial,
         my_addr: (mine.host.clone(), mine.election_port),
-        outbox,
+        outbox: Mutex::new(HashMap::new()),
         inbox: in_tx,
         live: Mutex::new(HashMap::new()),
+        peers: Mutex::new(HashMap::new()),
+        accept_unknown,
     });
     tokio::spawn(accept(listener, shared.clone()));
-    for (sid, s) in &servers {
-        let addr = (s.host.clone(), s.election_port);
-        // A connection survives only when the higher id opened it: keep one open to each
-        // lower id; to a higher id, knock (open and introduce ourselves) when there is
-        // something to say, and it dials back, as QuorumCnxManager does.
-        if (*sid as i64) < shared.me {
-            tokio::spawn(dial(*sid as i64, addr, shared.clone()));
-        } else if (*sid as i64) > shared.me {
-            tokio::spawn(knock(*sid as i64, addr, shared.clone()));
-        }
-    }
+    set_peers(&shared, &servers);
     let election = Election::new(me as i64, members, Bytes::from(config_text));
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     tokio::spawn(drive(election, shared, in_rx, cmd_rx, node));
@@ -123,8 +225,8 @@ async fn accept(listener: TcpListener, shared: Arc<Shared>) {
             };
             let first =
                 tokio::time::timeout(Duration::from_secs(5), read_initial(&mut stream)).await;
-            let sid = match first {
-                Ok(Ok(m)) => m.sid,
+            let (sid, addr) = match first {
+                Ok(Ok(m)) => (m.sid, m.addresses.first().cloned()),
                 Ok(Err(e)) => {
                     warn!("election connection from {peer}: {e}; closing it");
                     return;
@@ -134,7 +236,12 @@ async fn accept(listener: TcpListener, shared: Arc<Shared>) {
                     return;
                 }
             };
-            if sid == shared.me || !shared.outbox.contains_key(&sid) {
+            if sid == shared.me || sid < 0 {
+                warn!("election connection from {peer} claims server id {sid}; closing it");
+                return;
+            }
+            let known = shared.outbox(sid).is_some();
+            if !known && !shared.accept_unknown {
                 warn!("election connection from {peer} claims server id {sid}, not a peer; closing it");
                 return;
             }
@@ -158,11 +265,30 @@ async fn accept(listener: TcpListener, shared: Arc<Shared>) {
             .await;
             if !survives {
                 debug!("election connection from lower id {sid}: closed, we dial it");
-                if let Some(n) = shared.redial.get(&sid) {
-                    n.notify_one();
+                match (shared.redial(sid), addr) {
+                    (Some(n), _) => n.notify_one(),
+                    // A server in no configuration this one knows (joining): dialled
+                    // back at the address it gave, as QuorumCnxManager does.
+                    (None, Some(addr)) => {
+                        let mut servers = BTreeMap::new();
+                        servers.insert(
+                            sid as u64,
+                            QuorumServer {
+                                id: sid as u64,
+                                host: addr.0,
+                                quorum_port: 0,
+                                election_port: addr.1,
+                                observer: false,
+                                client: None,
+                            },
+                        );
+                        add_peers(&shared, &servers);
+                    }
+                    (None, None) => {}
                 }
                 return;
             }
+            shared.ensure_outbox(sid);
             if let Err(e) = auth {
                 warn!("election connection from {peer}: {e}; closing it");
                 return;
@@ -238,7 +364,7 @@ async fn dial(sid: i64, addr: (String, u16), shared: Arc<Shared>) {
             ),
             Err(_) => debug!("election connection to {sid} timed out"),
         }
-        let wake = shared.redial.get(&sid).cloned();
+        let wake = shared.redial(sid);
         tokio::select! {
             _ = tokio::time::sleep(backoff) => {}
             _ = async {
@@ -255,10 +381,11 @@ async fn dial(sid: i64, addr: (String, u16), shared: Arc<Shared>) {
 /// For a peer with a higher id: whenever a notification is waiting for it and no connection
 /// is up, open one and send our initial message; the peer hangs up and dials back.
 async fn knock(sid: i64, addr: (String, u16), shared: Arc<Shared>) {
-    let Some(out) = shared.outbox.get(&sid) else {
+    let Some(out) = shared.outbox(sid) else {
         return;
     };
     let mut rx = out.subscribe();
+    drop(out);
     loop {
         if rx.changed().await.is_err() {
             return;
@@ -320,11 +447,12 @@ async fn run_connection(sid: i64, stream: QStream, shared: &Shared) {
     {
         old.cancel();
     }
-    let Some(out) = shared.outbox.get(&sid) else {
+    let Some(out) = shared.outbox(sid) else {
         return;
     };
     debug!("election connection with server {sid} up");
     let mut rx = out.subscribe();
+    drop(out);
     let (mut rd, mut wr) = tokio::io::split(stream);
     let writer = async {
         // The newest notification for this peer goes out first, then each newer one.
@@ -402,6 +530,14 @@ async fn drive(
                     e.start(last_zxid, current_epoch, &mut out);
                 }
                 Some(Cmd::Settled { epoch }) => e.settled(epoch),
+                Some(Cmd::Reconfig { servers, members, config }) => {
+                    set_peers(&shared, &servers);
+                    e.reconfigure(members, config);
+                }
+                Some(Cmd::Decided(v)) => {
+                    finalize = None;
+                    e.adopt(v);
+                }
                 None => return,
             },
             Some((sid, n)) = inbox.recv() => e.receive(sid, n, &mut out),
@@ -419,7 +555,7 @@ async fn drive(
         for o in out.drain(..) {
             match o {
                 Out::Send(sid, n) => {
-                    if let Some(tx) = shared.outbox.get(&sid) {
+                    if let Some(tx) = shared.outbox(sid) {
                         tx.send_replace(Some(cnx::frame(&n.encode())));
                     }
                 }

@@ -323,6 +323,22 @@ impl Election {
     /// server's vote names that epoch, so that every settled member reports the same vote
     /// (leader, epoch) to a server that joins later. Without it a joiner can see the leader
     /// and its followers disagree on the epoch and never find a quorum.
+    /// A new configuration is active: its voters count from now on, and its text goes in
+    /// notifications.
+    pub fn reconfigure(&mut self, members: Members, config: Bytes) {
+        self.members = members;
+        self.config = config;
+    }
+
+    /// The node took a role without a round (a reconfiguration named its leader): answer
+    /// with this vote, as after deciding.
+    pub fn adopt(&mut self, mut v: Vote) {
+        v.election_epoch = self.logical_clock;
+        self.state = v.state;
+        self.decided = Some(v);
+        self.finalizing = false;
+    }
+
     pub fn settled(&mut self, epoch: i64) {
         if let Some(v) = self.decided.as_mut() {
             v.peer_epoch = epoch;

@@ -32,6 +32,10 @@ pub struct Broadcast {
     acked: std::collections::BTreeMap<i64, i64>,
     proposed: i64,
     committed: i64,
+    /// A reconfiguration in flight: its zxid and the new configuration's voters. It and
+    /// every proposal after it need a quorum of the new voters as well as of the current
+    /// ones, until it is activated.
+    pending: Option<(i64, election::Members)>,
 }
 
 impl Broadcast {
@@ -44,6 +48,7 @@ impl Broadcast {
             acked,
             proposed: last_zxid,
             committed: last_zxid,
+            pending: None,
         }
     }
 
@@ -87,12 +92,32 @@ impl Broadcast {
             if z <= self.committed {
                 break;
             }
-            if self.members.is_quorum(holders.iter()) {
+            let new_quorum = match &self.pending {
+                Some((at, m)) if z >= *at => m.is_quorum(holders.iter()),
+                _ => true,
+            };
+            if self.members.is_quorum(holders.iter()) && new_quorum {
                 self.committed = z;
                 out.push(Action::Commit(z));
                 break;
             }
         }
+    }
+
+    /// The proposal `zxid` (just proposed) changes the configuration to `members`.
+    pub fn propose_reconfig(&mut self, zxid: i64, members: election::Members) {
+        self.pending = Some((zxid, members));
+    }
+
+    /// A configuration is active: its voters alone count from now on.
+    pub fn activate(&mut self, members: election::Members) {
+        self.members = members;
+        self.pending = None;
+    }
+
+    /// Whether `sid` has acknowledged everything up to `zxid`.
+    pub fn has_acked(&self, sid: i64, zxid: i64) -> bool {
+        self.acked.get(&sid).is_some_and(|z| *z >= zxid)
     }
 
     /// A member left: its acknowledgements no longer count.
@@ -158,6 +183,34 @@ mod tests {
         assert!(out.is_empty(), "the leader has not logged 15 yet");
         z.durable(15, &mut out);
         assert_eq!(out, vec![Action::Commit(15)]);
+    }
+
+    #[test]
+    fn a_reconfiguration_needs_both_quorums_until_active() {
+        let mut z = Broadcast::new(1, election::Members::majority(&[1, 2, 3]), 0);
+        let mut out = Vec::new();
+        z.propose(1, &mut out);
+        z.propose_reconfig(1, election::Members::majority(&[1, 4, 5]));
+        z.propose(2, &mut out);
+        out.clear();
+        z.durable(2, &mut out);
+        z.ack(2, 2, &mut out);
+        assert!(
+            out.is_empty(),
+            "1 and 2 are a quorum of the old voters only"
+        );
+        z.ack(4, 2, &mut out);
+        assert_eq!(out, vec![Action::Commit(2)]);
+        assert!(z.has_acked(4, 2) && !z.has_acked(3, 1));
+        z.activate(election::Members::majority(&[1, 4, 5]));
+        out.clear();
+        z.propose(3, &mut out);
+        out.clear();
+        z.durable(3, &mut out);
+        z.ack(2, 3, &mut out);
+        assert!(out.is_empty(), "2 no longer votes");
+        z.ack(5, 3, &mut out);
+        assert_eq!(out, vec![Action::Commit(3)]);
     }
 
     #[test]

@@ -339,6 +339,13 @@ impl Sim {
                         self.election_out(i, out);
                     }
                     Cmd::Settled { epoch } => self.members[i].election.settled(epoch),
+                    Cmd::Reconfig {
+                        members, config, ..
+                    } => self.members[i].election.reconfigure(members, config),
+                    Cmd::Decided(v) => {
+                        self.members[i].finalize = None;
+                        self.members[i].election.adopt(v);
+                    }
                 }
             }
         }

@@ -45,6 +45,19 @@ impl Node {
             }
             PacketType::Commit if phase != FPhase::Discovery => self.commit_up_to(p.zxid),
             PacketType::NewLeader => {
+                // The leader's configuration, made active at UPTODATE.
+                let text = p.data.as_deref().map(String::from_utf8_lossy);
+                if let (Some(text), Some(e)) = (text, self.ensemble.as_mut()) {
+                    if e.reconfig && text.len() > 1 {
+                        match e.view.with_text(&text) {
+                            Ok(q) if q.version as i64 > e.config_version => {
+                                e.newleader_config = Some(q)
+                            }
+                            Ok(_) => {}
+                            Err(why) => warn!("the leader's configuration does not parse: {why}"),
+                        }
+                    }
+                }
                 let applied = self.last_zxid();
                 let acts = self.following().map(|f| f.zab.new_leader(p.zxid, applied));
                 self.run_learner(acts.unwrap_or_default());
@@ -52,6 +65,18 @@ impl Node {
             PacketType::UpToDate => {
                 let acts = self.following().map(|f| f.zab.up_to_date());
                 self.run_learner(acts.unwrap_or_default());
+                let seen = self
+                    .ensemble
+                    .as_mut()
+                    .and_then(|e| e.newleader_config.take());
+                if let (Some(q), Some(leader)) = (seen, self.following().map(|f| f.leader)) {
+                    if self.activate_config(q, true) {
+                        self.hand_off(
+                            leader,
+                            "the leader's configuration changes this server's role",
+                        );
+                    }
+                }
             }
             PacketType::Ping => {
                 let touched = self
@@ -100,8 +125,21 @@ impl Node {
                     self.commit_up_to(zxid);
                 }
             }
-            PacketType::CommitAndActivate | PacketType::InformAndActivate => {
-                debug!("ignoring packet type {kind:?} (reconfiguration is not built)");
+            PacketType::CommitAndActivate | PacketType::InformAndActivate
+                if phase != FPhase::Discovery =>
+            {
+                let d = p.data.unwrap_or_default();
+                let Some(designated) = be_i64(&d, 0) else {
+                    warn!("{kind:?} without the leader's id; ignored");
+                    return;
+                };
+                let was_observer = self.ens().is_some_and(|e| e.observer);
+                if kind == PacketType::InformAndActivate {
+                    self.learn_txn(d.slice(8..), p.zxid, "INFORMANDACTIVATE");
+                }
+                self.commit_up_to(p.zxid);
+                let changed = self.ens().is_some_and(|e| e.observer != was_observer);
+                self.activated(designated, changed);
             }
             _ => debug!("ignoring packet {kind:?} from the leader in {phase:?}"),
         }

@@ -24,9 +24,11 @@ impl Node {
                     // Before 3.4 the info was the bare server id.
                     Err(_) => be_i64(&data, 0).unwrap_or(-1),
                 };
-                let known = self
-                    .ens()
-                    .is_some_and(|e| e.servers.contains_key(&(sid as u64)) && sid != e.me);
+                // With reconfiguration on, a server outside the configuration may follow
+                // (without a vote): it is joining, or was removed, as in ZooKeeper.
+                let known = self.ens().is_some_and(|e| {
+                    sid != e.me && sid >= 0 && (e.reconfig || e.servers.contains_key(&(sid as u64)))
+                });
                 let Some(l) = self.leading() else { return };
                 if !known {
                     warn!("a learner claims server id {sid}, which is not a peer; closing");
@@ -217,12 +219,13 @@ impl Node {
     /// then the proposals in flight, and NEWLEADER.
     pub(in crate::node) fn sync_learner(&mut self, id: LinkId, peer_zxid: i64) {
         let last = self.last_zxid();
+        let epoch = match self.ens().map(|e| &e.role) {
+            Some(Role::Leading(l)) => l.disc.epoch().unwrap_or(0),
+            _ => return,
+        };
+        let config = self.newleader_config(epoch);
         let Some(e) = self.ensemble.as_ref() else {
             return;
-        };
-        let epoch = match &e.role {
-            Role::Leading(l) => l.disc.epoch().unwrap_or(0),
-            _ => return,
         };
         let mut out: Vec<Bytes> = Vec::new();
         let committed: Vec<i64> = e.committed_log.iter().map(|(z, _)| *z).collect();
@@ -269,7 +272,7 @@ impl Node {
             Packet::new(
                 PacketType::NewLeader,
                 jute::make_zxid(epoch, 0),
-                Some(Bytes::from(e.config_text.clone())),
+                Some(Bytes::from(config)),
             )
             .encode(),
         );
@@ -322,6 +325,9 @@ impl Node {
         }
         self.actions.clear();
         self.next_zxid = jute::make_zxid(epoch, 1);
+        if let Some(seen) = self.ensemble.as_mut().and_then(|e| e.last_seen.take()) {
+            self.activate_config(seen, false);
+        }
         self.set_config_node();
         self.settle_vote(epoch);
         self.overlay = Overlay::new(&self.tree);
@@ -432,10 +438,34 @@ impl Node {
     }
 
     /// After a txn is applied: remember it for DIFFs; a leader tells its learners.
-    pub(in crate::node) fn committed(&mut self, zxid: i64, raw: &Bytes) {
+    pub(in crate::node) fn committed(&mut self, zxid: i64, raw: &Bytes, reconfig: Option<&Txn>) {
+        // A reconfiguration commits with the leader of the new configuration named.
+        let designated = match (reconfig, self.ens()) {
+            (Some(t), Some(e))
+                if e.reconfig && !e.replaying && matches!(e.role, Role::Leading(_)) =>
+            {
+                let text = match &t.body {
+                    TxnBody::SetData(s) => {
+                        String::from_utf8_lossy(s.data.as_deref().unwrap_or_default()).into_owned()
+                    }
+                    _ => String::new(),
+                };
+                e.view
+                    .with_text(&text)
+                    .ok()
+                    .map(|new| self.designated_leader(&new, zxid))
+            }
+            _ => None,
+        };
         let Some(e) = self.ensemble.as_mut() else {
             return;
         };
+        if let Some(d) = designated {
+            if d != e.me {
+                info!("the new configuration 0x{zxid:x} is led by server {d}; handing over to it");
+                e.handoff = Some(d);
+            }
+        }
         e.committed_log.push_back((zxid, raw.clone()));
         while e.committed_log.len() > COMMIT_LOG_COUNT {
             if let Some((z, _)) = e.committed_log.pop_front() {
@@ -446,8 +476,26 @@ impl Node {
             if !l.disc.established() {
                 return;
             }
-            let b = Packet::new(PacketType::Commit, zxid, None).encode();
-            let mut inform: Option<Bytes> = None;
+            let (b, mut inform) = match designated {
+                None => (Packet::new(PacketType::Commit, zxid, None).encode(), None),
+                Some(d) => {
+                    let mut informed = BytesMut::with_capacity(8 + raw.len());
+                    informed.put_i64(d);
+                    informed.extend_from_slice(raw);
+                    let id = Bytes::copy_from_slice(&d.to_be_bytes());
+                    (
+                        Packet::new(PacketType::CommitAndActivate, zxid, Some(id)).encode(),
+                        Some(
+                            Packet::new(
+                                PacketType::InformAndActivate,
+                                zxid,
+                                Some(informed.freeze()),
+                            )
+                            .encode(),
+                        ),
+                    )
+                }
+            };
             for lr in l.learners.values_mut() {
                 if lr.observer {
                     let i = inform.get_or_insert_with(|| {

@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 mod follower;
 mod leader;
+mod reconfig;
 pub(super) mod sim;
 pub use sim::SimView;
 
@@ -41,6 +42,21 @@ pub(super) struct Ensemble {
     pub tls: crate::tls::quorum::Transport,
     /// The configuration's version (the dynamic config file's suffix; 0 for a static zoo.cfg).
     pub config_version: i64,
+    /// The active configuration (what /zookeeper/config holds); `servers`, `members`,
+    /// `config_text` and `config_version` are drawn from it.
+    pub view: crate::config::QuorumConfig,
+    /// `reconfigEnabled`.
+    pub reconfig: bool,
+    /// A configuration seen but not yet active: a leader's reconfiguration in flight, or the
+    /// versioned first configuration a new leader sends in NEWLEADER.
+    pub last_seen: Option<crate::config::QuorumConfig>,
+    /// On a learner: the configuration NEWLEADER carried, made active at UPTODATE.
+    pub newleader_config: Option<crate::config::QuorumConfig>,
+    /// On a leader that committed a reconfiguration naming another leader: whom to follow
+    /// once the commit is applied.
+    pub handoff: Option<i64>,
+    /// Applying proposals no quorum committed as history (leaving a role).
+    pub replaying: bool,
     pub election: Option<mpsc::UnboundedSender<Cmd>>,
     pub tick_ms: u64,
     pub init_limit: u64,
@@ -180,6 +196,12 @@ impl Ensemble {
             members: Members::from_config(q),
             config_text: q.config_text(),
             config_version: q.version as i64,
+            view: q.clone(),
+            reconfig: cfg.settings.reconfig_enabled,
+            last_seen: None,
+            newleader_config: None,
+            handoff: None,
+            replaying: false,
             tls: Default::default(),
             election: None,
             tick_ms: cfg.tick_time as u64,
@@ -330,6 +352,7 @@ impl Node {
             e.members.clone(),
             tx.votes.clone(),
             tls.clone(),
+            e.reconfig,
         )
         .await?;
         let mine = q
@@ -359,10 +382,30 @@ impl Node {
     /// Leaves the current role: clients are disconnected, what the log holds becomes the
     /// node's history, and a new election round starts.
     pub(super) fn look(&mut self, why: &str) {
+        if !self.leave_role(why) {
+            return;
+        }
+        let (last, epoch) = (
+            self.last_zxid(),
+            self.ensemble.as_ref().map_or(0, |e| e.current_epoch),
+        );
+        if let Some(tx) = self.ensemble.as_ref().and_then(|e| e.election.clone()) {
+            let _ = tx.send(Cmd::Look {
+                last_zxid: last,
+                current_epoch: epoch,
+            });
+        }
+    }
+
+    /// What every end of a role does (see `look`); false outside an ensemble.
+    fn leave_role(&mut self, why: &str) -> bool {
         let now = self.instant();
         let Some(e) = self.ensemble.as_mut() else {
-            return;
+            return false;
         };
+        e.handoff = None;
+        e.newleader_config = None;
+        e.last_seen = None;
         let old = std::mem::replace(&mut e.role, Role::Looking);
         match old {
             Role::Leading(l) => {
@@ -398,21 +441,20 @@ impl Node {
             p.then = Then::Nothing;
         }
         if let Some(last) = self.proposals.back().map(|p| p.txn.hdr.zxid) {
+            // Uncommitted: a reconfiguration among them is history, not an active
+            // configuration (the next leader's NEWLEADER says which is).
+            if let Some(e) = self.ensemble.as_mut() {
+                e.replaying = true;
+            }
             self.commit_up_to(last);
+            if let Some(e) = self.ensemble.as_mut() {
+                e.replaying = false;
+            }
         }
         self.overlay = Overlay::new(&self.tree);
         self.next_zxid = self.last_zxid() + 1;
         self.zab = Broadcast::standalone(self.last_zxid());
-        let (last, epoch) = (
-            self.last_zxid(),
-            self.ensemble.as_ref().map_or(0, |e| e.current_epoch),
-        );
-        if let Some(tx) = self.ensemble.as_ref().and_then(|e| e.election.clone()) {
-            let _ = tx.send(Cmd::Look {
-                last_zxid: last,
-                current_epoch: epoch,
-            });
-        }
+        true
     }
 
     pub(super) fn elected(&mut self, v: Vote) {
@@ -548,7 +590,7 @@ impl Node {
                 LearnerInfo {
                     server_id: e.me,
                     protocol_version: jute::QUORUM_PROTOCOL_VERSION,
-                    config_version: 0,
+                    config_version: e.config_version,
                 }
                 .encode(&mut info);
                 let kind = if e.observer {
