@@ -182,7 +182,7 @@ pub fn check(cfg_path: &Path, out: &mut dyn Write) -> std::io::Result<bool> {
     match &in_use {
         Some((file, version)) => writeln!(
             out,
-            "dynamic config: {} (version {version:#x}), read as ZooKeeper reads it; ferrozk never rewrites it",
+            "dynamic config: {} (version {version:#x}), read as ZooKeeper reads it; with reconfigEnabled=true each reconfiguration writes the next one, as ZooKeeper does",
             file.display()
         )?,
         None => writeln!(out, "dynamic config: none (membership from zoo.cfg)")?,
@@ -191,7 +191,7 @@ pub fn check(cfg_path: &Path, out: &mut dyn Write) -> std::io::Result<bool> {
         if name.ends_with(".dynamic.next") {
             writeln!(
                 out,
-                "note: {name} holds a reconfiguration that was proposed but never committed; with reconfigEnabled=false ZooKeeper and ferrozk both ignore it"
+                "note: {name} holds a reconfiguration that was proposed but never committed; ferrozk does not read it (the next leader's configuration replaces it)"
             )?;
         } else if in_use
             .as_ref()
@@ -205,11 +205,6 @@ pub fn check(cfg_path: &Path, out: &mut dyn Write) -> std::io::Result<bool> {
     }
     for r in &refused {
         reasons.push(format!("setting {r}"));
-        if r.starts_with("reconfigEnabled=") {
-            reasons.push(
-                "  a member that ran with reconfigEnabled=true can run with reconfigEnabled=false on the same dynamic config file, under ZooKeeper as under ferrozk (the membership stays the file's until reconfiguration is supported)".into(),
-            );
-        }
     }
     for w in &cfg.ignored {
         writeln!(out, "note: {w}")?;

@@ -12,6 +12,7 @@ the test gives them, so that the test can compare what ferrozk and Apache ZooKee
 <names> is port=name,port=name,...
 """
 
+import subprocess
 import sys
 import time
 
@@ -115,6 +116,34 @@ def main():
             data, _ = retrying(lambda: zk.get(path))
             print("write: %s reads the last write: %s" % ("a member", data == last))
             zk.stop()
+    elif cmd == "zkcli":
+        # zkCli (Debian's 3.8.0) with commands on its standard input; its answers, without
+        # its log lines and prompts, ports named.
+        host, ports = sys.argv[2], names(sys.argv[3])
+        script = "\n".join(sys.argv[4:]) + "\nquit\n"
+        r = subprocess.run(["/usr/share/zookeeper/bin/zkCli.sh", "-server", host],
+                           input=script, capture_output=True, text=True, timeout=120)
+        # A Java server lists the members of an incrementally changed configuration in its
+        # HashMap's order, which depends on the JDK: the lines of each listing are sorted.
+        servers = []
+        for line in (r.stdout + r.stderr).splitlines():
+            line = line.strip()
+            if not line or line[:4].isdigit() or line.startswith("[zk:") or line.startswith("WATCHER") \
+                    or line.startswith("WatchedEvent") or line.startswith("Connecting to") \
+                    or line.startswith("Welcome to") or line.startswith("JLine") \
+                    or line.startswith("log4j") or line.startswith("SLF4J"):
+                continue
+            for port, name in ports.items():
+                line = line.replace(":" + port, ":" + name)
+            if line.startswith("server."):
+                servers.append(line)
+                continue
+            for l in sorted(servers):
+                print("zkcli: " + l)
+            servers = []
+            if line.startswith("version="):
+                line = "version=" + ("0" if int(line.split("=")[1], 16) == 0 else "set")
+            print("zkcli: " + line)
     else:
         raise SystemExit("unknown subcommand " + cmd)
 

@@ -80,7 +80,7 @@ fn run(kind: &str, java: &[u64]) -> String {
         names.push(format!("{}=m{}e", parts[2], i + 1));
         names.push(format!("{}=m{}c", e.members[i].port, i + 1));
         if i >= 3 {
-            joining.push(format!("{l}:participant;127.0.0.1:{}", e.members[i].port));
+            joining.push((l.clone(), e.members[i].port));
         }
     }
     let names = names.join(",");
@@ -96,10 +96,15 @@ fn run(kind: &str, java: &[u64]) -> String {
         out.push_str(&format!("## {what}\n{text}"));
     };
 
-    for i in 0..3 {
-        e.start(i);
-    }
+    // Member 3 first, so that it takes part in the first election and leads (the highest
+    // id among equal histories): the leader removed later is member 3 in every run.
+    e.start(2);
+    e.wait_port(2, Duration::from_secs(60));
+    std::thread::sleep(Duration::from_secs(1));
+    e.start(0);
+    e.start(1);
     let leader = e.wait_stable(Duration::from_secs(60));
+    assert_eq!(leader, 2, "{kind}: member 3 should lead:\n{}", e.logs());
     step(
         "three voters",
         python(&[&checks, "config", &host(&e, 0), &names]),
@@ -109,7 +114,11 @@ fn run(kind: &str, java: &[u64]) -> String {
     for i in [3, 4] {
         wait_mode(&e, i, &["follower"], Duration::from_secs(60));
     }
-    let add = joining.join(",");
+    let line = |i: usize, role: &str| {
+        let (l, port) = &joining[i];
+        format!("{l}:{role};127.0.0.1:{port}")
+    };
+    let add = format!("{},{}", line(0, "participant"), line(1, "participant"));
     let r = |e: &Ensemble,
              at: usize,
              auth: &str,
@@ -147,9 +156,23 @@ fn run(kind: &str, java: &[u64]) -> String {
         r(&e, 1, "secret", "-", "1,2", "-", "-"),
     );
     step(
-        "add two voters through a follower",
-        r(&e, (leader + 1) % 3, "secret", &add, "-", "-", "current"),
+        "add an observer and a voter through a follower",
+        r(
+            &e,
+            (leader + 1) % 3,
+            "secret",
+            &format!("{},{}", line(0, "observer"), line(1, "participant")),
+            "-",
+            "-",
+            "current",
+        ),
     );
+    wait_mode(&e, 3, &["observer"], Duration::from_secs(60));
+    step(
+        "the observer made a voter",
+        r(&e, 3, "secret", &line(0, "participant"), "-", "-", "-"),
+    );
+    wait_mode(&e, 3, &["follower", "leader"], Duration::from_secs(60));
     let all: Vec<usize> = (0..5).collect();
     let every = all
         .iter()
@@ -175,10 +198,23 @@ fn run(kind: &str, java: &[u64]) -> String {
         r(&e, new_leader, "secret", "-", "4,5", "-", "-"),
     );
     e.wait_stable(Duration::from_secs(60));
+    step("writes at two", python(&[&checks, "write", &every, "/two"]));
+    // zkCli: a removed server (still following without a vote) added back, and `config`.
+    let again = format!("reconfig -add {}", line(1, "participant"));
     step(
-        "writes at three",
-        python(&[&checks, "write", &every, "/three"]),
+        "zkCli",
+        python(&[
+            &checks,
+            "zkcli",
+            &host(&e, new_leader),
+            &names,
+            &again,
+            "addauth digest super:secret",
+            &again,
+            "config",
+        ]),
     );
+    e.wait_stable(Duration::from_secs(60));
     // The files: each member points at the dynamic file of the configuration it has.
     let mut files = String::new();
     for m in &e.members {

@@ -336,6 +336,17 @@ impl Node {
                 a.server_require
             );
         }
+        if self.cfg.settings.reconfig_enabled && q.dynamic_file.is_none() {
+            // As ZooKeeper: the zoo.cfg a reconfiguration will rewrite is kept as it was.
+            let mut bak = self.cfg.file.clone().into_os_string();
+            bak.push(".bak");
+            if let Err(e) = tokio::fs::copy(&self.cfg.file, &bak).await {
+                warn!(
+                    "cannot keep a copy of {} as {bak:?}: {e}",
+                    self.cfg.file.display()
+                );
+            }
+        }
         let tls = crate::tls::quorum::Transport { tls, auth };
         if let Some(e) = self.ensemble.as_mut() {
             e.tls = tls.clone();
