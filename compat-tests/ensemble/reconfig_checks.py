@@ -12,6 +12,7 @@ the test gives them, so that the test can compare what ferrozk and Apache ZooKee
 <names> is port=name,port=name,...
 """
 
+import os
 import subprocess
 import sys
 import time
@@ -115,6 +116,31 @@ def main():
             retrying(lambda: zk.sync(path))
             data, _ = retrying(lambda: zk.get(path))
             print("write: %s reads the last write: %s" % ("a member", data == last))
+            zk.stop()
+    elif cmd == "load":
+        # Sequential creates through the ensemble until <stop-file> appears; the paths
+        # acknowledged go to <out-file>.
+        hosts, stop, out = sys.argv[2], sys.argv[3], sys.argv[4]
+        zk = client(hosts)
+        zk.ensure_path("/load")
+        acked = []
+        while not os.path.exists(stop):
+            try:
+                acked.append(zk.create("/load/n-", b"x", sequence=True))
+            except KazooException:
+                time.sleep(0.05)
+        zk.stop()
+        with open(out, "w") as f:
+            f.write("\n".join(acked))
+    elif cmd == "verify":
+        # Every acknowledged create of <acked-file> is on every member of <hosts>.
+        hosts, acked = sys.argv[2].split(","), open(sys.argv[3]).read().split()
+        print("load: writes acknowledged while the configuration changed: %s" % (len(acked) > 100))
+        for h in hosts:
+            zk = client(h)
+            retrying(lambda: zk.sync("/load"))
+            have = set("/load/" + c for c in retrying(lambda: zk.get_children("/load")))
+            print("load: a member has every acknowledged write: %s" % all(p in have for p in acked))
             zk.stop()
     elif cmd == "zkcli":
         # zkCli (Debian's 3.8.0) with commands on its standard input; its answers, without

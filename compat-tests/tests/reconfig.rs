@@ -114,6 +114,21 @@ fn run(kind: &str, java: &[u64]) -> String {
     for i in [3, 4] {
         wait_mode(&e, i, &["follower"], Duration::from_secs(60));
     }
+    // A write load through every member while the configuration changes.
+    let stop = e.members[0].dir.join("load-stop");
+    let acked = e.members[0].dir.join("load-acked");
+    let every = (0..5).map(|i| host(&e, i)).collect::<Vec<_>>().join(",");
+    let load = std::process::Command::new("/usr/bin/python3")
+        .args([
+            &checks,
+            "load",
+            &every,
+            stop.to_str().unwrap(),
+            acked.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("python3");
     let line = |i: usize, role: &str| {
         let (l, port) = &joining[i];
         format!("{l}:{role};127.0.0.1:{port}")
@@ -173,12 +188,6 @@ fn run(kind: &str, java: &[u64]) -> String {
         r(&e, 3, "secret", &line(0, "participant"), "-", "-", "-"),
     );
     wait_mode(&e, 3, &["follower", "leader"], Duration::from_secs(60));
-    let all: Vec<usize> = (0..5).collect();
-    let every = all
-        .iter()
-        .map(|i| host(&e, *i))
-        .collect::<Vec<_>>()
-        .join(",");
     step("writes", python(&[&checks, "write", &every, "/five"]));
     step(
         "as member 5 sees it",
@@ -215,6 +224,13 @@ fn run(kind: &str, java: &[u64]) -> String {
         ]),
     );
     e.wait_stable(Duration::from_secs(60));
+    std::fs::write(&stop, "").unwrap();
+    let status = load.wait_with_output().expect("the load");
+    assert!(status.status.success(), "{kind}: the load failed");
+    step(
+        "the load",
+        python(&[&checks, "verify", &every, acked.to_str().unwrap()]),
+    );
     // The files: each member points at the dynamic file of the configuration it has.
     let mut files = String::new();
     for m in &e.members {
