@@ -98,7 +98,12 @@ impl Membership {
     /// Adds one membership key; an error is (why) for the key and value given.
     pub fn add(&mut self, key: &str, value: &str) -> Result<(), String> {
         if let Some(id) = key.strip_prefix("server.") {
-            let id: u64 = id.parse().map_err(|_| "server.N needs a numeric id")?;
+            // A Java long, not negative (ferrozk keeps ids as signed 64-bit numbers too).
+            let id: u64 = id
+                .parse::<i64>()
+                .ok()
+                .filter(|i| *i >= 0)
+                .ok_or("server.N needs a numeric id")? as u64;
             self.servers.insert(id, parse_server(id, value)?);
         } else if let Some(gid) = key.strip_prefix("group.") {
             let gid: u64 = gid.parse().map_err(|_| "group.N needs a numeric id")?;

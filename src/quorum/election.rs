@@ -86,6 +86,29 @@ impl Shared {
             .clone()
     }
 
+    /// Servers outside the configuration get an outbox only while they are connected, and
+    /// only so many at once.
+    fn strangers_allowed(&self) -> bool {
+        let peers = self.peers.lock().unwrap_or_else(|e| e.into_inner()).len();
+        let boxes = self.outbox.lock().unwrap_or_else(|e| e.into_inner()).len();
+        boxes < peers + 64
+    }
+
+    /// When a connection ends: a server outside the configuration keeps no outbox.
+    fn forget_stranger(&self, sid: i64) {
+        let known = self
+            .peers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(&sid);
+        if !known {
+            self.outbox
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&sid);
+        }
+    }
+
     fn redial(&self, sid: i64) -> Option<Arc<tokio::sync::Notify>> {
         self.peers
             .lock()
@@ -99,15 +122,6 @@ impl Shared {
 /// at the same address; stops the diallers of peers no longer listed (their connections end
 /// with the next failure; a live one is cut now).
 fn set_peers(shared: &Arc<Shared>, servers: &BTreeMap<u64, QuorumServer>) {
-    update_peers(shared, servers, true)
-}
-
-/// Adds peers, letting none go.
-fn add_peers(shared: &Arc<Shared>, servers: &BTreeMap<u64, QuorumServer>) {
-    update_peers(shared, servers, false)
-}
-
-fn update_peers(shared: &Arc<Shared>, servers: &BTreeMap<u64, QuorumServer>, prune: bool) {
     let mut peers = shared.peers.lock().unwrap_or_else(|e| e.into_inner());
     let wanted: HashMap<i64, (String, u16)> = servers
         .iter()
@@ -115,10 +129,7 @@ fn update_peers(shared: &Arc<Shared>, servers: &BTreeMap<u64, QuorumServer>, pru
         .map(|(sid, s)| (*sid as i64, (s.host.clone(), s.election_port)))
         .collect();
     peers.retain(|sid, p| {
-        let keep = match wanted.get(sid) {
-            Some(a) => *a == p.addr,
-            None => !prune,
-        };
+        let keep = wanted.get(sid) == Some(&p.addr);
         if !keep {
             p.stop.cancel();
             if let Some(k) = shared
@@ -267,32 +278,26 @@ async fn accept(listener: TcpListener, shared: Arc<Shared>) {
                 debug!("election connection from lower id {sid}: closed, we dial it");
                 match (shared.redial(sid), addr) {
                     (Some(n), _) => n.notify_one(),
-                    // A server in no configuration this one knows (joining): dialled
-                    // back at the address it gave, as QuorumCnxManager does.
-                    (None, Some(addr)) => {
-                        let mut servers = BTreeMap::new();
-                        servers.insert(
-                            sid as u64,
-                            QuorumServer {
-                                id: sid as u64,
-                                host: addr.0,
-                                quorum_port: 0,
-                                election_port: addr.1,
-                                observer: false,
-                                client: None,
-                            },
-                        );
-                        add_peers(&shared, &servers);
+                    // A server in no configuration this one knows (joining), once it has
+                    // authenticated: dialled back once at the address it gave, as
+                    // QuorumCnxManager does.
+                    (None, Some(addr)) if auth.is_ok() && shared.strangers_allowed() => {
+                        let shared = shared.clone();
+                        tokio::spawn(async move { dial_once(sid, &addr, &shared).await });
                     }
-                    (None, None) => {}
+                    _ => {}
                 }
                 return;
             }
-            shared.ensure_outbox(sid);
             if let Err(e) = auth {
                 warn!("election connection from {peer}: {e}; closing it");
                 return;
             }
+            if !known && !shared.strangers_allowed() {
+                warn!("election connection from {peer} (server id {sid}): too many servers outside the configuration; closing it");
+                return;
+            }
+            shared.ensure_outbox(sid);
             run_connection(sid, stream, &shared).await;
         });
     }
@@ -318,51 +323,8 @@ async fn read_initial(stream: &mut QStream) -> Result<InitialMessage, String> {
 async fn dial(sid: i64, addr: (String, u16), shared: Arc<Shared>) {
     let mut backoff = Duration::from_millis(100);
     loop {
-        let attempt = tokio::time::timeout(
-            Duration::from_secs(5),
-            TcpStream::connect((addr.0.as_str(), addr.1)),
-        )
-        .await;
-        match attempt {
-            Ok(Ok(tcp)) => {
-                let _ = tcp.set_nodelay(true);
-                let mut stream = match crate::tls::quorum::connect(&shared.tls, tcp, &addr.0).await
-                {
-                    Ok(s) => s,
-                    Err(e) => {
-                        debug!("election connection to {sid}: {e}");
-                        tokio::time::sleep(backoff).await;
-                        backoff = (backoff * 2).min(Duration::from_secs(1));
-                        continue;
-                    }
-                };
-                let hello = InitialMessage {
-                    sid: shared.me,
-                    addresses: vec![shared.my_addr.clone()],
-                };
-                if stream.write_all(&hello.encode()).await.is_ok() && stream.flush().await.is_ok() {
-                    let who = format!("server {sid}");
-                    match crate::tls::quorum::authenticate_dialled(
-                        &shared.tls,
-                        &mut stream,
-                        &addr.0,
-                        &who,
-                    )
-                    .await
-                    {
-                        Ok(()) => {
-                            backoff = Duration::from_millis(100);
-                            run_connection(sid, stream, &shared).await;
-                        }
-                        Err(e) => warn!("election connection to {sid}: {e}"),
-                    }
-                }
-            }
-            Ok(Err(e)) => debug!(
-                "cannot open election connection to {sid} at {}:{}: {e}",
-                addr.0, addr.1
-            ),
-            Err(_) => debug!("election connection to {sid} timed out"),
+        if dial_once(sid, &addr, &shared).await {
+            backoff = Duration::from_millis(100);
         }
         let wake = shared.redial(sid);
         tokio::select! {
@@ -375,6 +337,56 @@ async fn dial(sid: i64, addr: (String, u16), shared: Arc<Shared>) {
             } => {}
         }
         backoff = (backoff * 2).min(Duration::from_secs(1));
+    }
+}
+
+/// One connection to `sid`, carried until it ends; false if it could not be opened.
+async fn dial_once(sid: i64, addr: &(String, u16), shared: &Shared) -> bool {
+    let attempt = tokio::time::timeout(
+        Duration::from_secs(5),
+        TcpStream::connect((addr.0.as_str(), addr.1)),
+    )
+    .await;
+    let tcp = match attempt {
+        Ok(Ok(tcp)) => tcp,
+        Ok(Err(e)) => {
+            debug!(
+                "cannot open election connection to {sid} at {}:{}: {e}",
+                addr.0, addr.1
+            );
+            return false;
+        }
+        Err(_) => {
+            debug!("election connection to {sid} timed out");
+            return false;
+        }
+    };
+    let _ = tcp.set_nodelay(true);
+    let mut stream = match crate::tls::quorum::connect(&shared.tls, tcp, &addr.0).await {
+        Ok(s) => s,
+        Err(e) => {
+            debug!("election connection to {sid}: {e}");
+            return false;
+        }
+    };
+    let hello = InitialMessage {
+        sid: shared.me,
+        addresses: vec![shared.my_addr.clone()],
+    };
+    if stream.write_all(&hello.encode()).await.is_err() || stream.flush().await.is_err() {
+        return false;
+    }
+    let who = format!("server {sid}");
+    match crate::tls::quorum::authenticate_dialled(&shared.tls, &mut stream, &addr.0, &who).await {
+        Ok(()) => {
+            shared.ensure_outbox(sid);
+            run_connection(sid, stream, shared).await;
+            true
+        }
+        Err(e) => {
+            warn!("election connection to {sid}: {e}");
+            false
+        }
     }
 }
 
@@ -497,6 +509,8 @@ async fn run_connection(sid: i64, stream: QStream, shared: &Shared) {
         .is_some_and(|k| k.is_cancelled() || *k == kill)
     {
         live.remove(&sid);
+        drop(live);
+        shared.forget_stranger(sid);
     }
 }
 

@@ -101,7 +101,10 @@ fn start_link(
         // Everything queued goes out in one write where it can.
         let mut buf = BytesMut::new();
         loop {
+            // What was queued before the link was closed still goes out (a leader that
+            // hands over closes its links right after COMMITANDACTIVATE).
             let first = tokio::select! {
+                biased;
                 m = rx.recv() => m,
                 _ = k.cancelled() => None,
             };

@@ -66,6 +66,9 @@ pub fn plan_sync(peer: i64, last: i64, floor: i64, committed: &[i64]) -> SyncPla
 pub struct Discovery {
     me: i64,
     members: Members,
+    /// A configuration seen but not yet active (a reconfiguration in this leader's log):
+    /// its voters must make a quorum too, as ZooKeeper's leader requires.
+    also: Option<Members>,
     /// FOLLOWERINFO's accepted epochs, by server id (this one included).
     infos: BTreeMap<i64, i64>,
     epoch: Option<i64>,
@@ -84,12 +87,22 @@ impl Discovery {
         Discovery {
             me,
             members,
+            also: None,
             infos: BTreeMap::from([(me, accepted)]),
             epoch: None,
             epoch_acks: BTreeSet::from([me]),
             newleader_acks: BTreeSet::from([me]),
             established: false,
         }
+    }
+
+    /// The voters of a configuration seen but not yet active count too.
+    pub fn also_needs(&mut self, m: Members) {
+        self.also = Some(m);
+    }
+
+    fn quorum<'a>(&self, sids: impl Iterator<Item = &'a i64> + Clone) -> bool {
+        self.members.is_quorum(sids.clone()) && self.also.as_ref().is_none_or(|m| m.is_quorum(sids))
     }
 
     pub fn epoch(&self) -> Option<i64> {
@@ -108,7 +121,7 @@ impl Discovery {
     }
 
     fn choose_epoch(&mut self) -> Vec<Action> {
-        if self.epoch.is_some() || !self.members.is_quorum(self.infos.keys()) {
+        if self.epoch.is_some() || !self.quorum(self.infos.keys()) {
             return Vec::new();
         }
         let epoch = self.infos.values().copied().max().unwrap_or(0) + 1;
@@ -120,7 +133,7 @@ impl Discovery {
         let Some(epoch) = self.epoch else {
             return Vec::new();
         };
-        if self.established || !self.members.is_quorum(self.newleader_acks.iter()) {
+        if self.established || !self.quorum(self.newleader_acks.iter()) {
             return Vec::new();
         }
         self.established = true;
@@ -167,7 +180,7 @@ impl Discovery {
         if their_epoch != -1 && !observer {
             self.epoch_acks.insert(sid);
         }
-        if self.members.is_quorum(self.epoch_acks.iter()) {
+        if self.quorum(self.epoch_acks.iter()) {
             vec![Action::SyncWaiting]
         } else {
             Vec::new()

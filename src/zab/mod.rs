@@ -82,16 +82,28 @@ impl Broadcast {
             return;
         }
         *e = zxid;
+        self.recheck(out);
+    }
+
+    /// Commits what a quorum holds now. Never past a reconfiguration in flight in one step:
+    /// it commits alone, so that its activation (and a hand-over to another leader) comes
+    /// before anything proposed after it commits.
+    fn recheck(&mut self, out: &mut Vec<Action>) {
         // The highest zxid a quorum holds: walk the acknowledgements from the highest down
         // until the members at or above it form a quorum.
         let mut by: Vec<(i64, i64)> = self.acked.iter().map(|(s, z)| (*z, *s)).collect();
         by.sort_unstable_by(|a, b| b.cmp(a));
         let mut holders = Vec::with_capacity(by.len());
+        let cap = match &self.pending {
+            Some((at, _)) if *at > self.committed => *at,
+            _ => i64::MAX,
+        };
         for (z, s) in by {
             holders.push(s);
             if z <= self.committed {
                 break;
             }
+            let z = z.min(cap);
             let new_quorum = match &self.pending {
                 Some((at, m)) if z >= *at => m.is_quorum(holders.iter()),
                 _ => true,
@@ -110,9 +122,15 @@ impl Broadcast {
     }
 
     /// A configuration is active: its voters alone count from now on.
-    pub fn activate(&mut self, members: election::Members) {
+    pub fn activate(&mut self, members: election::Members, out: &mut Vec<Action>) {
         self.members = members;
         self.pending = None;
+        self.recheck(out);
+    }
+
+    /// The highest zxid `sid` has acknowledged.
+    pub fn acked(&self, sid: i64) -> Option<i64> {
+        self.acked.get(&sid).copied()
     }
 
     /// Whether `sid` has acknowledged everything up to `zxid`.
@@ -200,9 +218,11 @@ mod tests {
             "1 and 2 are a quorum of the old voters only"
         );
         z.ack(4, 2, &mut out);
-        assert_eq!(out, vec![Action::Commit(2)]);
+        assert_eq!(out, vec![Action::Commit(1)], "the reconfiguration alone");
         assert!(z.has_acked(4, 2) && !z.has_acked(3, 1));
-        z.activate(election::Members::majority(&[1, 4, 5]));
+        out.clear();
+        z.activate(election::Members::majority(&[1, 4, 5]), &mut out);
+        assert_eq!(out, vec![Action::Commit(2)], "1 and 4 are a quorum of the new voters");
         out.clear();
         z.propose(3, &mut out);
         out.clear();
@@ -211,6 +231,27 @@ mod tests {
         assert!(out.is_empty(), "2 no longer votes");
         z.ack(5, 3, &mut out);
         assert_eq!(out, vec![Action::Commit(3)]);
+    }
+
+    #[test]
+    fn a_reconfiguration_commits_alone() {
+        let mut z = Broadcast::new(1, election::Members::majority(&[1, 2, 3]), 0);
+        let mut out = Vec::new();
+        z.propose(1, &mut out);
+        z.propose_reconfig(1, election::Members::majority(&[1, 2, 3]));
+        z.propose(2, &mut out);
+        z.propose(3, &mut out);
+        out.clear();
+        z.durable(3, &mut out);
+        z.ack(2, 3, &mut out);
+        assert_eq!(
+            out,
+            vec![Action::Commit(1)],
+            "the reconfiguration first, alone"
+        );
+        out.clear();
+        z.activate(election::Members::majority(&[1, 2, 3]), &mut out);
+        assert_eq!(out, vec![Action::Commit(3)], "the rest once it is active");
     }
 
     #[test]

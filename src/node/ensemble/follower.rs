@@ -70,11 +70,17 @@ impl Node {
                     .as_mut()
                     .and_then(|e| e.newleader_config.take());
                 if let (Some(q), Some(leader)) = (seen, self.following().map(|f| f.leader)) {
+                    let leader_votes = crate::zab::election::Members::from_config(&q)
+                        .weights
+                        .get(&leader)
+                        .is_some_and(|w| *w > 0);
                     if self.activate_config(q, true) {
                         self.hand_off(
                             leader,
                             "the leader's configuration changes this server's role",
                         );
+                    } else if !leader_votes {
+                        self.look("the leader is not a voter of the configuration it established");
                     }
                 }
             }
@@ -179,7 +185,13 @@ impl Node {
                         std::process::exit(70);
                     }
                 }
-                learner::Action::Truncate(zxid) => self.truncate_to(zxid),
+                learner::Action::Truncate(zxid) => {
+                    // A reconfiguration seen in the history cut off is gone with it.
+                    if let Some(e) = self.ensemble.as_mut() {
+                        e.last_seen = None;
+                    }
+                    self.truncate_to(zxid)
+                }
                 learner::Action::ExpectSnapshot(zxid) => {
                     if let Some(f) = self.following() {
                         f.snap_zxid = Some(zxid);
@@ -243,6 +255,9 @@ impl Node {
         if zxid <= self.zab_last_logged() {
             return None; // already part of this node's history
         }
+        if txn.hdr.op == OpCode::Reconfig.code() {
+            self.reconfig_seen(&txn);
+        }
         self.proposals.push_back(Proposal {
             txn,
             then: Then::Nothing,
@@ -275,6 +290,9 @@ impl Node {
     /// The leader's snapshot replaces this node's state; it is written to disk, and later
     /// records dropped from the log, before NEWLEADER is acknowledged.
     pub(in crate::node) fn install_snapshot(&mut self, data: Bytes) {
+        if let Some(e) = self.ensemble.as_mut() {
+            e.last_seen = None;
+        }
         let Some(zxid) = self.following().and_then(|f| f.snap_zxid.take()) else {
             return;
         };

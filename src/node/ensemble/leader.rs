@@ -325,9 +325,7 @@ impl Node {
         }
         self.actions.clear();
         self.next_zxid = jute::make_zxid(epoch, 1);
-        if let Some(seen) = self.ensemble.as_mut().and_then(|e| e.last_seen.take()) {
-            self.activate_config(seen, false);
-        }
+        self.establish_config(epoch, &acked);
         self.set_config_node();
         self.settle_vote(epoch);
         self.overlay = Overlay::new(&self.tree);
@@ -339,6 +337,7 @@ impl Node {
         info!(
             "LEADING: epoch {epoch} established with followers {up:?} in {took:?} ({since:?} since LOOKING); serving clients"
         );
+        self.check_handoff();
     }
 
     /// A learner's client request: prepared and proposed here; the learner answers its

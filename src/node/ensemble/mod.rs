@@ -336,6 +336,23 @@ impl Node {
                 a.server_require
             );
         }
+        // A reconfiguration in the recovered history newer than the configuration on disk
+        // (proposed, perhaps committed, before a crash): seen, to be completed by a leader.
+        let in_tree = self
+            .tree
+            .get(crate::tree::CONFIG)
+            .and_then(|n| n.data.clone())
+            .map(|d| String::from_utf8_lossy(&d).into_owned());
+        if let (Some(text), Some(e)) = (in_tree, self.ensemble.as_mut()) {
+            if e.reconfig {
+                if let Ok(seen) = e.view.with_text(&text) {
+                    if seen.version as i64 > e.config_version {
+                        info!("configuration 0x{:x} is in the recovered history: seen, not yet active", seen.version);
+                        e.last_seen = Some(seen);
+                    }
+                }
+            }
+        }
         if self.cfg.settings.reconfig_enabled && q.dynamic_file.is_none() {
             // As ZooKeeper: the zoo.cfg a reconfiguration will rewrite is kept as it was.
             let mut bak = self.cfg.file.clone().into_os_string();
@@ -414,9 +431,10 @@ impl Node {
         let Some(e) = self.ensemble.as_mut() else {
             return false;
         };
+        // A reconfiguration seen and not yet active stays seen: the next leader completes it
+        // (or a leader's sync cuts it off).
         e.handoff = None;
         e.newleader_config = None;
-        e.last_seen = None;
         let old = std::mem::replace(&mut e.role, Role::Looking);
         match old {
             Role::Leading(l) => {
@@ -485,8 +503,21 @@ impl Node {
                 "LEADING: waiting for followers (initLimit {} ticks)",
                 e.init_limit
             );
-            let disc =
+            let mut disc =
                 crate::zab::leader::Discovery::new(e.me, e.members.clone(), e.accepted_epoch);
+            // A reconfiguration in this leader's history, not yet active: its voters must
+            // agree to the epoch too; it becomes active at establishment.
+            if let Some(l) = e
+                .last_seen
+                .as_ref()
+                .filter(|l| e.reconfig && l.version as i64 > e.config_version)
+            {
+                info!(
+                    "completing configuration 0x{:x} seen in this leader's history",
+                    l.version
+                );
+                disc.also_needs(Members::from_config(l));
+            }
             e.role = Role::Leading(Box::new(Leading {
                 disc,
                 learners: HashMap::new(),
@@ -725,6 +756,8 @@ impl Node {
         let init = tick * e.init_limit as u32;
         let sync = tick * e.sync_limit as u32;
         let (me, members) = (e.me, e.members.clone());
+        // A reconfiguration in flight needs its own quorum too (as ZooKeeper's leader checks).
+        let pending = e.last_seen.as_ref().map(Members::from_config);
         let last = self.last_zxid();
         let now = self.instant();
         let age = |t: Instant| now.saturating_duration_since(t);
@@ -775,7 +808,11 @@ impl Node {
                 for sid in forget {
                     self.zab.forget(sid);
                 }
-                if !members.is_quorum(synced.iter()) {
+                if !members.is_quorum(synced.iter())
+                    || pending
+                        .as_ref()
+                        .is_some_and(|p| !p.is_quorum(synced.iter()))
+                {
                     self.look(&format!(
                         "only {synced:?} are synchronised with this leader: not a quorum"
                     ));

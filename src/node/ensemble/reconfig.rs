@@ -68,7 +68,7 @@ impl Node {
                         .collect()
                 };
                 for id in list(&r.leaving_servers) {
-                    let id: u64 = id.parse().map_err(|_| ErrorCode::MarshallingError)?;
+                    let id = id.parse::<i64>().map_err(|_| ErrorCode::MarshallingError)? as u64;
                     servers.remove(&id);
                 }
                 for entry in list(&r.joining_servers) {
@@ -80,8 +80,10 @@ impl Node {
                     let id: u64 = key
                         .rsplit('.')
                         .next()
-                        .and_then(|x| x.parse().ok())
-                        .ok_or(ErrorCode::MarshallingError)?;
+                        .and_then(|x| x.parse::<i64>().ok())
+                        .ok_or(ErrorCode::MarshallingError)?
+                        .try_into()
+                        .map_err(|_| ErrorCode::BadArguments)?;
                     let s = parse_server(id, spec).map_err(|why| {
                         info!("reconfig refused: {entry}: {why}");
                         ErrorCode::BadArguments
@@ -171,8 +173,9 @@ impl Node {
     }
 
     /// On a leader committing reconfiguration `zxid`: the leader of the new configuration.
-    /// This one if it is a voter there at the same quorum address; otherwise the lowest id
-    /// among the new voters that acknowledged it.
+    /// This one if it is a voter there at the same quorum address; otherwise, among the new
+    /// voters that acknowledged it, the one that holds the most (then the lowest id), so that
+    /// it has everything committed and as much as possible of what was proposed after.
     pub(in crate::node) fn designated_leader(&self, new: &QuorumConfig, zxid: i64) -> i64 {
         let Some(e) = self.ens() else { return -1 };
         let me = e.me as u64;
@@ -186,11 +189,17 @@ impl Node {
         if voter(e.me) && same(new.servers.get(&me), e.view.servers.get(&me)) {
             return e.me;
         }
-        members
-            .weights
-            .keys()
-            .copied()
-            .find(|sid| *sid != e.me && voter(*sid) && self.zab.has_acked(*sid, zxid))
+        let mut best: Option<(i64, i64)> = None;
+        for sid in members.weights.keys().copied() {
+            if sid == e.me || !voter(sid) || !self.zab.has_acked(sid, zxid) {
+                continue;
+            }
+            let held = self.zab.acked(sid).unwrap_or(zxid);
+            if best.is_none_or(|(_, h)| held > h) {
+                best = Some((sid, held));
+            }
+        }
+        best.map(|(sid, _)| sid)
             .or_else(|| members.weights.keys().copied().find(|s| voter(*s)))
             .unwrap_or(e.me)
     }
@@ -199,8 +208,11 @@ impl Node {
     /// history being replayed, or reconfiguration is off, as in ZooKeeper).
     pub(in crate::node) fn reconfig_applied(&mut self, txn: &Txn) {
         let Some(e) = self.ens() else { return };
-        if !e.reconfig || e.replaying {
+        if !e.reconfig {
             return;
+        }
+        if e.replaying {
+            return self.reconfig_seen(txn);
         }
         let TxnBody::SetData(t) = &txn.body else {
             return;
@@ -212,6 +224,31 @@ impl Node {
             }
             Err(why) => warn!(
                 "the reconfiguration 0x{:x} does not parse ({why}); the configuration stays",
+                txn.hdr.zxid
+            ),
+        }
+    }
+
+    /// A reconfiguration logged but not known to be committed (a learner's proposal, a
+    /// history replayed): seen, so that a leader this member becomes completes it, with the
+    /// quorums of both configurations, as ZooKeeper's does.
+    pub(in crate::node) fn reconfig_seen(&mut self, txn: &Txn) {
+        let TxnBody::SetData(t) = &txn.body else {
+            return;
+        };
+        let text = String::from_utf8_lossy(t.data.as_deref().unwrap_or_default()).into_owned();
+        let Some(e) = self.ensemble.as_mut().filter(|e| e.reconfig) else {
+            return;
+        };
+        match e.view.with_text(&text) {
+            Ok(q) if q.version as i64 > e.config_version => {
+                if e.last_seen.as_ref().is_none_or(|l| l.version < q.version) {
+                    e.last_seen = Some(q);
+                }
+            }
+            Ok(_) => {}
+            Err(why) => warn!(
+                "the reconfiguration 0x{:x} does not parse ({why})",
                 txn.hdr.zxid
             ),
         }
@@ -268,8 +305,10 @@ impl Node {
                 config: Bytes::from(e.config_text.clone()),
             });
         }
-        if matches!(e.role, Role::Leading(_)) {
-            self.zab.activate(members);
+        // A leader that stays leads with the new voters (and commits what they hold); one
+        // handing over commits nothing more.
+        if matches!(e.role, Role::Leading(_)) && e.handoff.is_none() {
+            self.zab.activate(members, &mut self.actions);
         }
         if e_sim(self) {
             // The simulation has no files.
@@ -289,6 +328,11 @@ impl Node {
     /// After the configuration `zxid` is applied on a learner (COMMITANDACTIVATE or
     /// INFORMANDACTIVATE): follow the leader it names, or take the role it gives.
     pub(in crate::node) fn activated(&mut self, designated: i64, role_changed: bool) {
+        if !self.ens().is_some_and(|e| e.reconfig) {
+            // As ZooKeeper: with reconfiguration off the configuration stays, and so does
+            // this member's leader.
+            return;
+        }
         let leader = self.following().map(|f| f.leader);
         if leader.is_some_and(|l| l != designated) || role_changed {
             self.hand_off(
@@ -338,18 +382,54 @@ impl Node {
     /// The configuration a new leader sends in NEWLEADER: with reconfiguration on, an
     /// unversioned one gets the new epoch's first zxid as its version (as ZooKeeper's
     /// leader does), and is made active at establishment.
-    pub(in crate::node) fn newleader_config(&mut self, epoch: i64) -> String {
-        let Some(e) = self.ensemble.as_mut() else {
-            return String::new();
-        };
-        if e.reconfig && e.config_version == 0 && e.last_seen.is_none() {
-            let mut bumped = e.view.clone();
-            bumped.version = jute::make_zxid(epoch, 0) as u64;
-            e.last_seen = Some(bumped);
+    pub(in crate::node) fn newleader_config(&self, epoch: i64) -> String {
+        match self.config_to_establish(epoch) {
+            Some(q) => q.config_text(),
+            None => self
+                .ens()
+                .map(|e| e.config_text.clone())
+                .unwrap_or_default(),
         }
+    }
+
+    /// The configuration a new leader makes active when its epoch is established (and
+    /// sends in NEWLEADER): one seen in its history and not yet active, else, for an
+    /// unversioned one, the same members with the epoch's first zxid as version.
+    pub(in crate::node) fn config_to_establish(&self, epoch: i64) -> Option<QuorumConfig> {
+        let e = self.ens().filter(|e| e.reconfig)?;
         match &e.last_seen {
-            Some(l) if e.reconfig => l.config_text(),
-            _ => e.config_text.clone(),
+            Some(l) if l.version as i64 > e.config_version => Some(l.clone()),
+            _ if e.config_version == 0 => {
+                let mut bumped = e.view.clone();
+                bumped.version = jute::make_zxid(epoch, 0) as u64;
+                Some(bumped)
+            }
+            _ => None,
+        }
+    }
+
+    /// At establishment: the configuration to establish becomes active. If this leader is
+    /// not a voter of it, the acknowledged voter with the lowest id leads instead.
+    pub(in crate::node) fn establish_config(&mut self, epoch: i64, acked: &BTreeSet<i64>) {
+        let Some(q) = self.config_to_establish(epoch) else {
+            return;
+        };
+        let me = self.ens().map_or(-1, |e| e.me);
+        let members = crate::zab::election::Members::from_config(&q);
+        let voter = |sid: &i64| members.weights.get(sid).is_some_and(|w| *w > 0);
+        if !voter(&me) {
+            let next = acked.iter().copied().find(|s| *s != me && voter(s));
+            if let (Some(e), Some(n)) = (self.ensemble.as_mut(), next) {
+                info!(
+                    "this leader is not a voter of configuration 0x{:x}; server {n} leads it",
+                    q.version
+                );
+                e.handoff = Some(n);
+            }
+        }
+        self.activate_config(q, false);
+        if let Some(e) = self.ensemble.as_mut() {
+            e.last_seen = None;
         }
     }
 }
