@@ -78,6 +78,8 @@ pub enum Input {
     Link(LinkEvent),
     /// Leader election decided.
     Elected(Vote),
+    /// While looking, a peer's election notification carried a newer configuration.
+    NewerConfig(Bytes),
     Control(Control),
 }
 
@@ -111,7 +113,7 @@ pub struct Senders {
     pub clients: mpsc::Sender<ClientEvent>,
     pub ops: mpsc::Sender<OpsRequest>,
     pub links: mpsc::Sender<LinkEvent>,
-    pub votes: mpsc::Sender<Vote>,
+    pub votes: mpsc::Sender<crate::quorum::election::Event>,
     pub control: mpsc::Sender<Control>,
 }
 
@@ -120,7 +122,7 @@ pub struct Receivers {
     clients: mpsc::Receiver<ClientEvent>,
     ops: mpsc::Receiver<OpsRequest>,
     links: mpsc::Receiver<LinkEvent>,
-    votes: mpsc::Receiver<Vote>,
+    votes: mpsc::Receiver<crate::quorum::election::Event>,
     control: mpsc::Receiver<Control>,
 }
 
@@ -599,7 +601,12 @@ impl Node {
                         self.handle(Input::Link(m));
                     }
                 }
-                Some(v) = rx.votes.recv() => self.handle(Input::Elected(v)),
+                Some(ev) = rx.votes.recv() => match ev {
+                    crate::quorum::election::Event::Decided(v) => self.handle(Input::Elected(v)),
+                    crate::quorum::election::Event::NewerConfig(c) => {
+                        self.handle(Input::NewerConfig(c))
+                    }
+                },
                 Some(m) = rx.ops.recv() => self.handle(Input::Ops(m)),
                 Some(zxid) = durable.recv() => self.log_durable(zxid),
                 _ = ticker.tick() => self.tick(),
@@ -702,6 +709,7 @@ impl Node {
                 std::process::exit(70);
             }
             Input::Elected(v) => self.elected(v),
+            Input::NewerConfig(c) => self.newer_config(c),
             Input::Link(ev) => self.link_event(ev),
             Input::Control(Control::Shutdown { done }) => {
                 info!(

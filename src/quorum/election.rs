@@ -18,6 +18,15 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+/// What the election tells the node.
+#[derive(Debug)]
+pub enum Event {
+    /// The round is decided.
+    Decided(Vote),
+    /// A peer's notification carried a newer configuration (its text).
+    NewerConfig(Bytes),
+}
+
 /// What the node asks of the election.
 pub enum Cmd {
     /// Start a round: the node has stopped serving; its history ends at `last_zxid`.
@@ -185,7 +194,7 @@ pub async fn start(
     listen_all: bool,
     config_text: String,
     members: Members,
-    node: mpsc::Sender<Vote>,
+    node: mpsc::Sender<Event>,
     tls: Transport,
     accept_unknown: bool,
 ) -> std::io::Result<mpsc::UnboundedSender<Cmd>> {
@@ -519,7 +528,7 @@ async fn drive(
     shared: Arc<Shared>,
     mut inbox: mpsc::Receiver<(i64, Notification)>,
     mut cmds: mpsc::UnboundedReceiver<Cmd>,
-    node: mpsc::Sender<Vote>,
+    node: mpsc::Sender<Event>,
 ) {
     let mut out = Vec::new();
     let mut finalize: Option<(tokio::time::Instant, u64)> = None;
@@ -573,6 +582,11 @@ async fn drive(
                         tx.send_replace(Some(cnx::frame(&n.encode())));
                     }
                 }
+                Out::NewerConfig(c) => {
+                    if node.send(Event::NewerConfig(c)).await.is_err() {
+                        return;
+                    }
+                }
                 Out::ArmFinalize(g) => {
                     finalize = Some((tokio::time::Instant::now() + FINALIZE_WAIT, g));
                 }
@@ -589,7 +603,7 @@ async fn drive(
                     crate::stats::stats()
                         .election_time
                         .add(started.elapsed().as_millis() as u64);
-                    if node.send(v).await.is_err() {
+                    if node.send(Event::Decided(v)).await.is_err() {
                         return;
                     }
                 }

@@ -229,6 +229,18 @@ pub enum Out {
     ArmFinalize(u64),
     /// The election is over: follow (or lead, when it is this server) `leader`.
     Decided(Vote),
+    /// While looking, a notification carried a configuration newer than this server's:
+    /// the node makes it active (and starts a new round), as ZooKeeper's members do.
+    NewerConfig(Bytes),
+}
+
+/// The version of a configuration text (its `version=<hex>` line).
+pub fn config_version(text: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(text).ok()?;
+    let v = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("version="))?;
+    u64::from_str_radix(v.trim(), 16).ok()
 }
 
 /// One server's election.
@@ -328,6 +340,18 @@ impl Election {
     pub fn reconfigure(&mut self, members: Members, config: Bytes) {
         self.members = members;
         self.config = config;
+        // A settled learner's answers say whether it now votes (a removed server made a
+        // voter again follows; one removed observes), or looking peers cannot count it.
+        if matches!(self.state, PeerState::Following | PeerState::Observing) {
+            self.state = if self.members.is_voter(self.me) {
+                PeerState::Following
+            } else {
+                PeerState::Observing
+            };
+            if let Some(v) = self.decided.as_mut() {
+                v.state = self.state;
+            }
+        }
     }
 
     /// The node took a role without a round (a reconfiguration named its leader): answer
@@ -388,6 +412,12 @@ impl Election {
 
     /// A notification from `from`.
     pub fn receive(&mut self, from: i64, n: Notification, out: &mut Vec<Out>) {
+        if self.state == PeerState::Looking && !n.config.is_empty() {
+            let mine = config_version(&self.config).unwrap_or(0);
+            if config_version(&n.config).is_some_and(|v| v > mine) {
+                out.push(Out::NewerConfig(n.config.clone()));
+            }
+        }
         let i_vote = self.members.is_voter(self.me);
         if !self.members.is_voter(from) {
             // An observer's notification counts for nothing; a looking observer is told
@@ -645,7 +675,7 @@ mod tests {
                 match o {
                     Out::Send(to, n) => net.push((from, to, n)),
                     Out::ArmFinalize(g) => timers.push((from, g)),
-                    Out::Decided(_) => {}
+                    Out::Decided(_) | Out::NewerConfig(_) => {}
                 }
             }
         };

@@ -222,7 +222,11 @@ mod tests {
         assert!(z.has_acked(4, 2) && !z.has_acked(3, 1));
         out.clear();
         z.activate(election::Members::majority(&[1, 4, 5]), &mut out);
-        assert_eq!(out, vec![Action::Commit(2)], "1 and 4 are a quorum of the new voters");
+        assert_eq!(
+            out,
+            vec![Action::Commit(2)],
+            "1 and 4 are a quorum of the new voters"
+        );
         out.clear();
         z.propose(3, &mut out);
         out.clear();

@@ -25,7 +25,7 @@ use ferrozk::quorum::packet;
 use ferrozk::quorum::{Link, LinkEvent};
 use ferrozk::storage::mem::MemLog;
 use ferrozk::zab::election::{Election, Members, Notification, Out as EOut};
-use jute::{Acl, ConnectRequest, CreateRequest, Encode, GetDataRequest, OpCode};
+use jute::{Acl, ConnectRequest, CreateRequest, Encode, GetDataRequest, OpCode, ReconfigRequest};
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -96,6 +96,9 @@ struct Member {
     resend_at: u64,
     next_tick: u64,
     cfg: Config,
+    /// With reconfiguration: the configuration active when it last ran, which a restart
+    /// reads (from the dynamic config file, in a real member).
+    active: Option<String>,
     /// Zxids applied since the last check (index into the node's applied log).
     checked: usize,
     last_applied: i64,
@@ -111,6 +114,8 @@ struct Client {
     /// Every request sent and not answered yet, in the order sent: replies must come in
     /// this order (ZooKeeper's per-session order).
     unanswered: VecDeque<i32>,
+    /// The reconfig requests sent and not answered.
+    reconfigs: std::collections::BTreeSet<i32>,
     next_xid: i32,
 }
 
@@ -122,6 +127,12 @@ struct Sim {
     now: u64,
     members: Vec<Member>,
     voters: Vec<i64>,
+    /// Clients send reconfig requests now and then (`reconfigEnabled=true`), drawn from
+    /// their own generator.
+    reconfig: Option<Rng>,
+    ports: Vec<(u16, u16)>,
+    /// Reconfigurations that committed.
+    reconfigs: u64,
     /// Election messages in flight: (deliver at, from, to, notification).
     notes: Vec<(u64, usize, usize, Notification)>,
     conns: Vec<Conn>,
@@ -151,11 +162,15 @@ fn config(
     n: usize,
     observers: usize,
     ports: &[(u16, u16)],
+    reconfig: bool,
 ) -> Config {
     let mut text = format!(
         "tickTime={TICK_MS}\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPort=1\nsnapCount=1000000000\n",
         dir.display()
     );
+    if reconfig {
+        text.push_str("reconfigEnabled=true\nskipACL=yes\n");
+    }
     for (i, (q, e)) in ports.iter().enumerate().take(n) {
         let kind = if i >= n - observers { ":observer" } else { "" };
         text.push_str(&format!("server.{}=127.0.0.1:{q}:{e}{kind}\n", i + 1));
@@ -170,7 +185,7 @@ fn frame_body(b: &Bytes) -> &[u8] {
 }
 
 impl Sim {
-    fn new(seed: u64, n: usize, observers: usize) -> Sim {
+    fn new(seed: u64, n: usize, observers: usize, reconfig: bool) -> Sim {
         let base = std::env::temp_dir().join(format!("ferrozk-sim-{}-{seed}", std::process::id()));
         let ports: Vec<(u16, u16)> = (0..n)
             .map(|i| (30000 + i as u16, 31000 + i as u16))
@@ -184,6 +199,7 @@ impl Sim {
                 n,
                 observers,
                 &ports,
+                reconfig,
             );
             let (cmd_tx, cmds) = mpsc::unbounded_channel();
             members.push(Member {
@@ -200,6 +216,7 @@ impl Sim {
                 resend_at: 0,
                 next_tick: 0,
                 cfg,
+                active: None,
                 checked: 0,
                 last_applied: i64::MIN,
             });
@@ -211,6 +228,9 @@ impl Sim {
             now: 0,
             members,
             voters,
+            reconfig: reconfig.then_some(Rng(seed ^ 0x0C0F_16C0_4F16)),
+            ports,
+            reconfigs: 0,
             notes: Vec::new(),
             conns: Vec::new(),
             side: vec![0; n],
@@ -243,13 +263,26 @@ impl Sim {
         let m = &mut self.members[i];
         m.clock.store(0, Ordering::Release);
         m.made_at = now;
-        let mut node =
-            Node::in_memory(m.cfg.clone(), m.mem.clone(), Clock::Manual(m.clock.clone()))
-                .expect("recover from memory");
+        let mut cfg = m.cfg.clone();
+        let mut members = Members::majority(&self.voters);
+        let mut text = Bytes::new();
+        if let Some(q) = cfg.quorum.as_mut() {
+            if let Some(active) = &m.active {
+                *q = q
+                    .with_text(active)
+                    .expect("the active configuration parses");
+                members = Members::from_config(q);
+            }
+            // What a member's notifications carry (its configuration), as the runtime
+            // starts its election.
+            text = Bytes::from(q.config_text());
+        }
+        let mut node = Node::in_memory(cfg, m.mem.clone(), Clock::Manual(m.clock.clone()))
+            .expect("recover from memory");
         let (cmd_tx, cmds) = mpsc::unbounded_channel();
         m.cmd_tx = cmd_tx;
         m.cmds = cmds;
-        m.election = Election::new(m.id, Members::majority(&self.voters), Bytes::new());
+        m.election = Election::new(m.id, members, text);
         m.finalize = None;
         m.connects = Arc::new(Mutex::new(Vec::new()));
         node.sim_start(m.cmd_tx.clone(), m.connects.clone());
@@ -261,8 +294,11 @@ impl Sim {
     }
 
     fn crash(&mut self, i: usize) {
-        if self.members[i].node.take().is_none() {
+        let Some(node) = self.members[i].node.take() else {
             return;
+        };
+        if let Some(text) = node.sim_config() {
+            self.members[i].active = Some(text);
         }
         self.members[i].mem.lock().unwrap().crash();
         self.clients.retain(|c| c.member != i);
@@ -303,6 +339,7 @@ impl Sim {
                     }
                 }
                 EOut::ArmFinalize(g) => self.members[i].finalize = Some((self.now + 200, g)),
+                EOut::NewerConfig(c) => self.deliver(i, Msg::NewerConfig(c)),
                 EOut::Decided(v) => {
                     self.note(format!(
                         "{} decided leader {} ({:?})",
@@ -603,6 +640,7 @@ impl Sim {
                     connected: false,
                     pending: BTreeMap::new(),
                     unanswered: VecDeque::new(),
+                    reconfigs: Default::default(),
                     next_xid: 1,
                 });
             }
@@ -637,6 +675,9 @@ impl Sim {
                             if err == 0 {
                                 self.acked.insert(path, zxid);
                             }
+                        }
+                        if c.reconfigs.remove(&xid) && err == 0 {
+                            self.reconfigs += 1;
                         }
                     }
                 }
@@ -699,6 +740,49 @@ impl Sim {
                         body: body.freeze(),
                     }),
                 ));
+            }
+        }
+        // Now and then a reconfiguration: a member leaves, or joins as a voter or an
+        // observer (a removed member keeps following without a vote).
+        if let Some(r) = self.reconfig.as_mut() {
+            let n = self.members.len() as u64;
+            if !self.quiet && r.chance(4) {
+                if let Some(c) = self.clients.iter_mut().find(|c| c.connected) {
+                    let sid = 1 + r.below(n);
+                    let (q, e) = self.ports[(sid - 1) as usize];
+                    let req = match r.below(3) {
+                        0 => ReconfigRequest {
+                            joining_servers: None,
+                            leaving_servers: Some(sid.to_string()),
+                            new_members: None,
+                            cur_config_id: -1,
+                        },
+                        k => ReconfigRequest {
+                            joining_servers: Some(format!(
+                                "server.{sid}=127.0.0.1:{q}:{e}:{};127.0.0.1:1",
+                                if k == 1 { "participant" } else { "observer" }
+                            )),
+                            leaving_servers: None,
+                            new_members: None,
+                            cur_config_id: -1,
+                        },
+                    };
+                    let mut body = BytesMut::new();
+                    req.encode(&mut body);
+                    let xid = c.next_xid;
+                    c.next_xid += 1;
+                    c.unanswered.push_back(xid);
+                    c.reconfigs.insert(xid);
+                    sends.push((
+                        c.member,
+                        Msg::Client(ClientEvent::Request {
+                            conn: c.conn,
+                            xid,
+                            op: OpCode::Reconfig.code(),
+                            body: body.freeze(),
+                        }),
+                    ));
+                }
             }
         }
         for (member, m) in sends {
@@ -857,8 +941,18 @@ impl Sim {
             .iter()
             .map(|m| m.node.as_ref().map(|n| n.sim_view()))
             .collect();
+        let configs: Vec<Option<String>> = self
+            .members
+            .iter()
+            .map(|m| m.node.as_ref().and_then(|n| n.sim_config()))
+            .collect();
+        if std::env::var_os("FERROZK_SIM_DEBUG").is_some() {
+            for m in &self.members {
+                eprintln!("member {} election: {:?}", m.id, m.election);
+            }
+        }
         self.fail(format!(
-            "did not converge after healing ({} writes acknowledged, quiet: {}): {views:?}",
+            "did not converge after healing ({} writes acknowledged, quiet: {}): {views:?}; configurations {configs:?}",
             self.acked.len(),
             self.quiet
         ));
@@ -881,13 +975,27 @@ impl Sim {
     }
 }
 
-fn run(seed: u64, n: usize, observers: usize, steps: u64) -> (u64, usize, usize, [u64; 3]) {
-    let mut sim = Sim::new(seed, n, observers);
+struct Outcome {
+    now: u64,
+    acked: usize,
+    epochs: usize,
+    syncs: [u64; 3],
+    reconfigs: u64,
+}
+
+fn run(seed: u64, n: usize, observers: usize, reconfig: bool, steps: u64) -> Outcome {
+    let mut sim = Sim::new(seed, n, observers, reconfig);
     for _ in 0..steps {
         sim.step();
     }
     sim.heal();
-    (sim.now, sim.acked.len(), sim.leaders.len(), sim.syncs)
+    Outcome {
+        now: sim.now,
+        acked: sim.acked.len(),
+        epochs: sim.leaders.len(),
+        syncs: sim.syncs,
+        reconfigs: sim.reconfigs,
+    }
 }
 
 fn env(name: &str) -> Option<u64> {
@@ -907,18 +1015,28 @@ fn simulated_ensembles_keep_the_zab_invariants() {
     };
     let mut total_steps = 0;
     let mut totals = [0u64; 3];
+    let mut reconfigs = 0;
     for seed in seeds {
-        // Three voters; five voters; three voters and an observer.
-        for (n, observers) in [(3, 0), (5, 0), (4, 1)] {
-            let r = std::panic::catch_unwind(|| run(seed, n, observers, steps));
+        // Three voters; five voters; three voters and an observer; five members whose
+        // clients reconfigure them (members leaving, joining as voters and as observers).
+        for (n, observers, reconfig) in [(3, 0, false), (5, 0, false), (4, 1, false), (5, 0, true)]
+        {
+            let r = std::panic::catch_unwind(|| run(seed, n, observers, reconfig, steps));
             match r {
-                Ok((t, acked, epochs, syncs)) => {
+                Ok(o) => {
                     total_steps += steps;
-                    for (k, v) in totals.iter_mut().zip(syncs) {
+                    for (k, v) in totals.iter_mut().zip(o.syncs) {
                         *k += v;
                     }
+                    reconfigs += o.reconfigs;
                     eprintln!(
-                        "seed {seed}, {n} members ({observers} observing): {acked} writes acknowledged, {epochs} epochs led, {t} ms simulated, DIFF/TRUNC/SNAP {syncs:?}"
+                        "seed {seed}, {n} members ({observers} observing{}): {} writes acknowledged, {} epochs led, {} reconfigurations, {} ms simulated, DIFF/TRUNC/SNAP {:?}",
+                        if reconfig { ", reconfiguring" } else { "" },
+                        o.acked,
+                        o.epochs,
+                        o.reconfigs,
+                        o.now,
+                        o.syncs
                     );
                 }
                 Err(e) => {
@@ -927,11 +1045,15 @@ fn simulated_ensembles_keep_the_zab_invariants() {
                         .cloned()
                         .unwrap_or_else(|| "panic".into());
                     panic!(
-                        "simulation failed with seed {seed}, {n} members, {observers} observing (rerun: FERROZK_SIM_SEED={seed}):\n{msg}"
+                        "simulation failed with seed {seed}, {n} members, {observers} observing, reconfiguring {reconfig} (rerun: FERROZK_SIM_SEED={seed}):\n{msg}"
                     );
                 }
             }
         }
     }
-    eprintln!("{total_steps} steps simulated; synchronisations by DIFF, TRUNC, SNAP: {totals:?}");
+    eprintln!("{total_steps} steps simulated; synchronisations by DIFF, TRUNC, SNAP: {totals:?}; {reconfigs} reconfigurations committed");
+    if env("FERROZK_SIM_SEED").is_none() {
+        // Over the default seeds, reconfigurations do commit (one seed alone may have none).
+        assert!(reconfigs > 0, "no reconfiguration ever committed");
+    }
 }

@@ -370,6 +370,28 @@ impl Node {
         self.elected(v);
     }
 
+    /// While looking: a peer's notification carried a newer configuration. It becomes
+    /// active here, and a new round starts with its voters, as in ZooKeeper (this is how a
+    /// member that missed reconfigurations catches up).
+    pub(in crate::node) fn newer_config(&mut self, text: Bytes) {
+        let Some(e) = self.ens().filter(|e| e.reconfig) else {
+            return;
+        };
+        if !matches!(e.role, Role::Looking) {
+            return;
+        }
+        let text = String::from_utf8_lossy(&text).into_owned();
+        match e.view.with_text(&text) {
+            Ok(q) if q.version as i64 > e.config_version => {
+                let v = q.version;
+                self.activate_config(q, true);
+                self.look(&format!("configuration 0x{v:x} learnt from a peer"));
+            }
+            Ok(_) => {}
+            Err(why) => warn!("a peer's configuration does not parse: {why}"),
+        }
+    }
+
     /// At the end of a commit: a leader whose committed reconfiguration named another
     /// leader follows it now.
     pub(in crate::node) fn check_handoff(&mut self) {

@@ -26,6 +26,14 @@ impl Node {
         self.tree.get(path).map(|n| n.stat.czxid)
     }
 
+    /// The active configuration's text (what a restart reads from its dynamic file).
+    #[doc(hidden)]
+    pub fn sim_config(&self) -> Option<String> {
+        self.ens()
+            .filter(|e| e.reconfig)
+            .map(|e| e.config_text.clone())
+    }
+
     #[doc(hidden)]
     pub fn sim_view(&self) -> SimView {
         SimView {
