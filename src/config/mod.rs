@@ -408,6 +408,20 @@ impl Config {
             .as_ref()
             .is_some_and(|q| q.participants() > 1 || !q.standalone_enabled);
         let settings = Settings::parse(&system_properties, jvm, &file, max_buffer, ensemble)?;
+        // Several addresses per server need multiAddress.enabled (zoo.cfg, or the JVM's
+        // zookeeper.multiAddress.enabled), as in ZooKeeper.
+        if let Some(s) = quorum
+            .as_ref()
+            .and_then(|q| q.servers.values().find(|s| s.addrs.len() > 1))
+        {
+            if !settings.multi_address {
+                return Err(invalid(
+                    &format!("server.{}", s.id),
+                    "",
+                    "lists several addresses: set multiAddress.enabled=true",
+                ));
+            }
+        }
         // As ZooKeeper: a client port, a secure client port, or both.
         let secure = settings
             .client_tls

@@ -12,6 +12,21 @@ pub struct QuorumServer {
     pub election_port: u16,
     pub observer: bool,
     pub client: Option<(Option<String>, u16)>,
+    /// Every address of the server, as listed (`a1:q:e|a2:q:e` with `multiAddress.enabled`):
+    /// (host, quorum port, election port). The first is `host`, `quorum_port`, `election_port`.
+    pub addrs: Vec<(String, u16, u16)>,
+}
+
+impl QuorumServer {
+    /// The quorum (leader-learner) addresses, in the order listed.
+    pub fn quorum_addrs(&self) -> Vec<(String, u16)> {
+        self.addrs.iter().map(|(h, q, _)| (h.clone(), *q)).collect()
+    }
+
+    /// The election addresses, in the order listed.
+    pub fn election_addrs(&self) -> Vec<(String, u16)> {
+        self.addrs.iter().map(|(h, _, e)| (h.clone(), *e)).collect()
+    }
 }
 
 /// The quorum settings of zoo.cfg (QuorumPeerConfig).
@@ -45,12 +60,24 @@ impl QuorumConfig {
     pub fn config_text(&self) -> String {
         let mut out = String::new();
         for s in self.servers.values() {
+            // As QuorumServer.toString: the addresses sorted by host, IPv6 in brackets.
+            let mut addrs = s.addrs.clone();
+            addrs.sort_by(|a, b| a.0.cmp(&b.0));
+            let bracket = |h: &str| {
+                if h.contains(':') {
+                    format!("[{h}]")
+                } else {
+                    h.to_string()
+                }
+            };
+            let listed: Vec<String> = addrs
+                .iter()
+                .map(|(h, q, e)| format!("{}:{q}:{e}", bracket(h)))
+                .collect();
             out.push_str(&format!(
-                "server.{}={}:{}:{}:{}",
+                "server.{}={}:{}",
                 s.id,
-                s.host,
-                s.quorum_port,
-                s.election_port,
+                listed.join("|"),
                 if s.observer {
                     "observer"
                 } else {
@@ -132,29 +159,14 @@ pub fn version_from_file_name(path: &std::path::Path) -> Option<u64> {
     u64::from_str_radix(suffix, 16).ok()
 }
 
-/// Parses the value of a `server.N` line.
+/// Parses the value of a `server.N` line:
+/// `host:q:e[:type][|host:q:e[:type]...][;[clientAddr:]clientPort]`. Several addresses (a
+/// member reachable on several networks) need `multiAddress.enabled`, which the caller checks.
 pub fn parse_server(id: u64, value: &str) -> Result<QuorumServer, String> {
     let (addrs, client) = match value.split_once(';') {
         Some((a, c)) => (a.trim(), Some(c.trim())),
         None => (value.trim(), None),
     };
-    // `[v6]:p:p` or `host:p:p`, optionally `:participant|observer`.
-    let (host, rest) = if let Some(r) = addrs.strip_prefix('[') {
-        let (h, rest) = r.split_once(']').ok_or("unclosed [ in the address")?;
-        (
-            h.to_string(),
-            rest.strip_prefix(':').ok_or("no port after the address")?,
-        )
-    } else {
-        let (h, rest) = addrs
-            .split_once(':')
-            .ok_or("expected host:quorumPort:electionPort")?;
-        (h.to_string(), rest)
-    };
-    if host.is_empty() {
-        return Err("empty host".into());
-    }
-    let parts: Vec<&str> = rest.split(':').collect();
     let port = |p: &str| {
         p.trim()
             .parse::<u16>()
@@ -162,19 +174,48 @@ pub fn parse_server(id: u64, value: &str) -> Result<QuorumServer, String> {
             .filter(|p| *p > 0)
             .ok_or_else(|| format!("{p:?} is not a port"))
     };
-    let (quorum_port, election_port, observer) = match parts.as_slice() {
-        [q, e] => (port(q)?, port(e)?, false),
-        [q, e, t] => (
-            port(q)?,
-            port(e)?,
-            match t.trim().to_ascii_lowercase().as_str() {
-                "participant" => false,
-                "observer" => true,
-                other => return Err(format!("unknown server type {other:?}")),
-            },
-        ),
-        _ => return Err("expected host:quorumPort:electionPort[:type]".into()),
-    };
+    let mut all = Vec::new();
+    let mut kind: Option<bool> = None;
+    for one in addrs.split('|') {
+        let one = one.trim();
+        // `[v6]:p:p` or `host:p:p`, optionally `:participant|observer`.
+        let (host, rest) = if let Some(r) = one.strip_prefix('[') {
+            let (h, rest) = r.split_once(']').ok_or("unclosed [ in the address")?;
+            (
+                h.to_string(),
+                rest.strip_prefix(':').ok_or("no port after the address")?,
+            )
+        } else {
+            let (h, rest) = one
+                .split_once(':')
+                .ok_or("expected host:quorumPort:electionPort")?;
+            (h.to_string(), rest)
+        };
+        if host.is_empty() {
+            return Err("empty host".into());
+        }
+        let parts: Vec<&str> = rest.split(':').collect();
+        let (q, e, observer) = match parts.as_slice() {
+            [q, e] => (port(q)?, port(e)?, None),
+            [q, e, t] => (
+                port(q)?,
+                port(e)?,
+                Some(match t.trim().to_ascii_lowercase().as_str() {
+                    "participant" => false,
+                    "observer" => true,
+                    other => return Err(format!("unknown server type {other:?}")),
+                }),
+            ),
+            _ => return Err("expected host:quorumPort:electionPort[:type]".into()),
+        };
+        if let Some(o) = observer {
+            if kind.is_some_and(|k| k != o) {
+                return Err("the addresses of one server give it different types".into());
+            }
+            kind = Some(o);
+        }
+        all.push((host, q, e));
+    }
     let client = match client {
         None | Some("") => None,
         Some(c) => match c.rsplit_once(':') {
@@ -185,13 +226,15 @@ pub fn parse_server(id: u64, value: &str) -> Result<QuorumServer, String> {
             None => Some((None, port(c)?)),
         },
     };
+    let (host, quorum_port, election_port) = all[0].clone();
     Ok(QuorumServer {
         id,
         host,
         quorum_port,
         election_port,
-        observer,
+        observer: kind.unwrap_or(false),
         client,
+        addrs: all,
     })
 }
 

@@ -164,6 +164,12 @@ pub struct Settings {
     /// `reconfigEnabled` (false): dynamic reconfiguration (the reconfig op, versioned
     /// configurations, dynamic config files).
     pub reconfig_enabled: bool,
+    /// `multiAddress.enabled` (false): `server.N` lines may list several addresses.
+    pub multi_address: bool,
+    /// `multiAddress.reachabilityCheckEnabled` (true) and `...TimeoutMs` (1000): how long
+    /// an address of a server with several may take to answer before the next is tried.
+    pub reachability_check: bool,
+    pub reachability_timeout_ms: u64,
     pub super_digest: Option<String>,
     pub enforce_quota: bool,
     /// `4lw.commands.whitelist`: the words allowed besides srvr.
@@ -274,6 +280,9 @@ impl Settings {
             enforce_quota: p.boolean("enforceQuota", false)?,
             local_sessions: p.boolean("localSessionsEnabled", false)?,
             reconfig_enabled: p.boolean("reconfigEnabled", false)?,
+            multi_address: p.boolean("multiAddress.enabled", false)?,
+            reachability_check: p.boolean("multiAddress.reachabilityCheckEnabled", true)?,
+            reachability_timeout_ms: p.num("multiAddress.reachabilityCheckTimeoutMs", 1000, 1)?,
             local_sessions_upgrading: p.boolean("localSessionsUpgradingEnabled", false)?,
             // Only the JVM property, as ZooKeeper reads it (Boolean.getBoolean: "true" in any
             // case); the zoo.cfg key is reported as having no effect.
@@ -507,9 +516,6 @@ fn unsupported(key: &str, value: &str) -> Option<&'static str> {
                 return None;
             }
             "digest schemes other than SHA1 are not supported yet"
-        }
-        "multiAddress.enabled" if on(value) => {
-            "multiple addresses per member are not supported yet"
         }
         "observerMasterPort" => "observers syncing from followers are not supported yet",
         "snapshot.trust.empty" if on(value) => {

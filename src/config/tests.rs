@@ -172,11 +172,67 @@ fn settings_have_zookeepers_defaults_and_refuse_bad_values() {
 }
 
 #[test]
+fn several_addresses_per_server_as_zookeeper_reads_them() {
+    let s = parse_server(1, "zk1b:2889:3889|zk1a:2888:3888:participant;2181").unwrap();
+    assert_eq!(
+        s.addrs,
+        vec![
+            ("zk1b".to_string(), 2889, 3889),
+            ("zk1a".to_string(), 2888, 3888)
+        ]
+    );
+    assert_eq!((s.host.as_str(), s.quorum_port), ("zk1b", 2889));
+    assert!(parse_server(1, "a:1:2:observer|b:3:4:participant").is_err());
+    let dir = std::env::temp_dir().join(format!("ferrozk-multiaddr-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("myid"), "1\n").unwrap();
+    let base = format!(
+        "tickTime=2000\ninitLimit=5\nsyncLimit=2\ndataDir={}\nclientPort=2181\n",
+        dir.display()
+    );
+    let lines = "server.1=[::1]:2888:3888|127.0.0.1:2889:3889\nserver.2=127.0.0.2:2888:3888\n";
+    let e = Config::parse(Path::new("z.cfg"), &format!("{base}{lines}")).unwrap_err();
+    assert!(
+        e.to_string().contains("server.1") && e.to_string().contains("multiAddress.enabled"),
+        "{e}"
+    );
+    let c = Config::parse(
+        Path::new("z.cfg"),
+        &format!("{base}multiAddress.enabled=true\n{lines}"),
+    )
+    .unwrap();
+    assert_eq!(c.quorum.unwrap().servers[&1].addrs.len(), 2);
+    let _ = std::fs::remove_dir_all(&dir);
+    let q = QuorumConfig {
+        servers: [(
+            1,
+            parse_server(1, "[::1]:2888:3888|127.0.0.1:2889:3889").unwrap(),
+        )]
+        .into(),
+        init_limit: 5,
+        sync_limit: 2,
+        standalone_enabled: true,
+        quorum_listen_on_all_ips: false,
+        peer_type_observer: false,
+        groups: Default::default(),
+        weights: Default::default(),
+        my_id: Some(1),
+        version: 0,
+        dynamic_file: None,
+    };
+    // As QuorumServer.toString: sorted by host, IPv6 in brackets.
+    assert_eq!(
+        q.config_text(),
+        "server.1=127.0.0.1:2889:3889|[::1]:2888:3888:participant\nversion=0"
+    );
+}
+
+#[test]
 fn features_ferrozk_lacks_are_refused_together_and_tuning_keys_reported() {
     let base = "tickTime=2000\ndataDir=/tmp/x\nclientPort=2181\n";
     let e = Config::parse(
         Path::new("z.cfg"),
-        &format!("{base}ssl.context.supplier.class=a.B\nmultiAddress.enabled=true\nauthProvider.ldap=com.example.LdapProvider\n"),
+        &format!("{base}ssl.context.supplier.class=a.B\nobserverMasterPort=2191\nauthProvider.ldap=com.example.LdapProvider\n"),
     )
     .unwrap_err();
     match e {

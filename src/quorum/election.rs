@@ -56,7 +56,11 @@ struct Shared {
     /// Plaintext, or TLS as `sslQuorum`/`portUnification` say.
     tls: Transport,
     me: i64,
-    my_addr: (String, u16),
+    /// This server's election addresses (several with multiAddress.enabled).
+    my_addrs: Vec<(String, u16)>,
+    /// How long one address of a server with several may take to connect before the next
+    /// is tried (multiAddress.reachabilityCheckTimeoutMs).
+    reach: Duration,
     /// Per peer, the newest notification for it. A server that is in no configuration
     /// this one knows (one joining) gets an entry when it connects.
     outbox: Mutex<HashMap<i64, watch::Sender<Option<Bytes>>>>,
@@ -72,7 +76,7 @@ struct Shared {
 }
 
 struct Peer {
-    addr: (String, u16),
+    addrs: Vec<(String, u16)>,
     redial: Arc<tokio::sync::Notify>,
     stop: CancellationToken,
 }
@@ -132,13 +136,13 @@ impl Shared {
 /// with the next failure; a live one is cut now).
 fn set_peers(shared: &Arc<Shared>, servers: &BTreeMap<u64, QuorumServer>) {
     let mut peers = shared.peers.lock().unwrap_or_else(|e| e.into_inner());
-    let wanted: HashMap<i64, (String, u16)> = servers
+    let wanted: HashMap<i64, Vec<(String, u16)>> = servers
         .iter()
         .filter(|(sid, _)| **sid as i64 != shared.me)
-        .map(|(sid, s)| (*sid as i64, (s.host.clone(), s.election_port)))
+        .map(|(sid, s)| (*sid as i64, s.election_addrs()))
         .collect();
     peers.retain(|sid, p| {
-        let keep = wanted.get(sid) == Some(&p.addr);
+        let keep = wanted.get(sid) == Some(&p.addrs);
         if !keep {
             p.stop.cancel();
             if let Some(k) = shared
@@ -152,13 +156,13 @@ fn set_peers(shared: &Arc<Shared>, servers: &BTreeMap<u64, QuorumServer>) {
         }
         keep
     });
-    for (sid, addr) in wanted {
+    for (sid, addrs) in wanted {
         if peers.contains_key(&sid) {
             continue;
         }
         shared.ensure_outbox(sid);
         let p = Peer {
-            addr: addr.clone(),
+            addrs: addrs.clone(),
             redial: Arc::new(tokio::sync::Notify::new()),
             stop: CancellationToken::new(),
         };
@@ -171,14 +175,14 @@ fn set_peers(shared: &Arc<Shared>, servers: &BTreeMap<u64, QuorumServer>) {
         if sid < shared.me {
             tokio::spawn(async move {
                 tokio::select! {
-                    _ = dial(sid, addr, shared.clone()) => {}
+                    _ = dial(sid, addrs, shared.clone()) => {}
                     _ = stop.cancelled() => {}
                 }
             });
         } else {
             tokio::spawn(async move {
                 tokio::select! {
-                    _ = knock(sid, addr, shared.clone()) => {}
+                    _ = knock(sid, addrs, shared.clone()) => {}
                     _ = stop.cancelled() => {}
                 }
             });
@@ -197,29 +201,39 @@ pub async fn start(
     node: mpsc::Sender<Event>,
     tls: Transport,
     accept_unknown: bool,
+    reach: Duration,
 ) -> std::io::Result<mpsc::UnboundedSender<Cmd>> {
     let mine = servers
         .get(&me)
         .ok_or_else(|| std::io::Error::other(format!("myid {me} is not in the server list")))?;
-    let host = if listen_all {
-        "0.0.0.0"
-    } else {
-        mine.host.as_str()
-    };
-    let listener = TcpListener::bind((host, mine.election_port)).await?;
-    info!("election port {} bound", listener.local_addr()?);
+    // One listener per election address (with quorumListenOnAllIPs, per port on all
+    // interfaces), as QuorumCnxManager listens on each.
+    let mut listeners = Vec::new();
+    let mut bound = std::collections::BTreeSet::new();
+    for (h, port) in mine.election_addrs() {
+        let host = if listen_all { "0.0.0.0".to_string() } else { h };
+        if !bound.insert((host.clone(), port)) {
+            continue;
+        }
+        let listener = TcpListener::bind((host.as_str(), port)).await?;
+        info!("election port {} bound", listener.local_addr()?);
+        listeners.push(listener);
+    }
     let (in_tx, in_rx) = mpsc::channel(1024);
     let shared = Arc::new(Shared {
         tls,
         me: me as i64,
-        my_addr: (mine.host.clone(), mine.election_port),
+        my_addrs: mine.election_addrs(),
+        reach,
         outbox: Mutex::new(HashMap::new()),
         inbox: in_tx,
         live: Mutex::new(HashMap::new()),
         peers: Mutex::new(HashMap::new()),
         accept_unknown,
     });
-    tokio::spawn(accept(listener, shared.clone()));
+    for listener in listeners {
+        tokio::spawn(accept(listener, shared.clone()));
+    }
     set_peers(&shared, &servers);
     let election = Election::new(me as i64, members, Bytes::from(config_text));
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
@@ -246,7 +260,7 @@ async fn accept(listener: TcpListener, shared: Arc<Shared>) {
             let first =
                 tokio::time::timeout(Duration::from_secs(5), read_initial(&mut stream)).await;
             let (sid, addr) = match first {
-                Ok(Ok(m)) => (m.sid, m.addresses.first().cloned()),
+                Ok(Ok(m)) => (m.sid, Some(m.addresses).filter(|a| !a.is_empty())),
                 Ok(Err(e)) => {
                     warn!("election connection from {peer}: {e}; closing it");
                     return;
@@ -292,7 +306,9 @@ async fn accept(listener: TcpListener, shared: Arc<Shared>) {
                     // QuorumCnxManager does.
                     (None, Some(addr)) if auth.is_ok() && shared.strangers_allowed() => {
                         let shared = shared.clone();
-                        tokio::spawn(async move { dial_once(sid, &addr, &shared).await });
+                        tokio::spawn(async move {
+                            dial_once(sid, &addr, &shared).await;
+                        });
                     }
                     _ => {}
                 }
@@ -329,11 +345,26 @@ async fn read_initial(stream: &mut QStream) -> Result<InitialMessage, String> {
     }
 }
 
-async fn dial(sid: i64, addr: (String, u16), shared: Arc<Shared>) {
+async fn dial(sid: i64, addrs: Vec<(String, u16)>, shared: Arc<Shared>) {
     let mut backoff = Duration::from_millis(100);
+    // The address tried first: the next one after an address that did not answer or
+    // reached something other than the peer's election port (fail-over).
+    let mut first = 0;
     loop {
-        if dial_once(sid, &addr, &shared).await {
-            backoff = Duration::from_millis(100);
+        let order: Vec<(String, u16)> = addrs
+            .iter()
+            .cycle()
+            .skip(first)
+            .take(addrs.len())
+            .cloned()
+            .collect();
+        match dial_once(sid, &order, &shared).await {
+            Dialled::Spoke => backoff = Duration::from_millis(100),
+            Dialled::Failed => {}
+            Dialled::Garbled(i) => {
+                first = (first + i + 1) % addrs.len().max(1);
+                warn!("election connection to {sid} at {}:{} did not speak ZooKeeper's election protocol; trying its next address", order[i].0, order[i].1);
+            }
         }
         let wake = shared.redial(sid);
         tokio::select! {
@@ -349,59 +380,84 @@ async fn dial(sid: i64, addr: (String, u16), shared: Arc<Shared>) {
     }
 }
 
-/// One connection to `sid`, carried until it ends; false if it could not be opened.
-async fn dial_once(sid: i64, addr: &(String, u16), shared: &Shared) -> bool {
-    let attempt = tokio::time::timeout(
-        Duration::from_secs(5),
-        TcpStream::connect((addr.0.as_str(), addr.1)),
-    )
-    .await;
-    let tcp = match attempt {
-        Ok(Ok(tcp)) => tcp,
-        Ok(Err(e)) => {
-            debug!(
-                "cannot open election connection to {sid} at {}:{}: {e}",
-                addr.0, addr.1
-            );
-            return false;
-        }
-        Err(_) => {
-            debug!("election connection to {sid} timed out");
-            return false;
-        }
+/// A TCP connection to the first of `addrs` that answers; each of several addresses gets
+/// `reach` to answer (ZooKeeper's reachability check), a single address 5 s.
+pub(crate) async fn connect_first(
+    addrs: &[(String, u16)],
+    reach: Duration,
+    what: &str,
+) -> Option<(TcpStream, (String, u16))> {
+    let limit = if addrs.len() > 1 {
+        reach
+    } else {
+        Duration::from_secs(5)
     };
+    for addr in addrs {
+        match tokio::time::timeout(limit, TcpStream::connect((addr.0.as_str(), addr.1))).await {
+            Ok(Ok(tcp)) => return Some((tcp, addr.clone())),
+            Ok(Err(e)) => debug!("cannot open {what} at {}:{}: {e}", addr.0, addr.1),
+            Err(_) => debug!(
+                "{what} at {}:{} did not answer within {limit:?}",
+                addr.0, addr.1
+            ),
+        }
+    }
+    None
+}
+
+/// How a dialled connection went.
+enum Dialled {
+    /// Carried until it ended.
+    Spoke,
+    /// No address could be opened (or the handshake failed).
+    Failed,
+    /// The address at this index (of those given) answered with something else.
+    Garbled(usize),
+}
+
+/// One connection to `sid`, carried until it ends.
+async fn dial_once(sid: i64, addrs: &[(String, u16)], shared: &Shared) -> Dialled {
+    let what = format!("the election connection to {sid}");
+    let Some((tcp, addr)) = connect_first(addrs, shared.reach, &what).await else {
+        return Dialled::Failed;
+    };
+    let at = addrs.iter().position(|a| *a == addr).unwrap_or(0);
     let _ = tcp.set_nodelay(true);
     let mut stream = match crate::tls::quorum::connect(&shared.tls, tcp, &addr.0).await {
         Ok(s) => s,
         Err(e) => {
             debug!("election connection to {sid}: {e}");
-            return false;
+            return Dialled::Failed;
         }
     };
     let hello = InitialMessage {
         sid: shared.me,
-        addresses: vec![shared.my_addr.clone()],
+        addresses: shared.my_addrs.clone(),
     };
     if stream.write_all(&hello.encode()).await.is_err() || stream.flush().await.is_err() {
-        return false;
+        return Dialled::Failed;
     }
     let who = format!("server {sid}");
     match crate::tls::quorum::authenticate_dialled(&shared.tls, &mut stream, &addr.0, &who).await {
         Ok(()) => {
             shared.ensure_outbox(sid);
-            run_connection(sid, stream, shared).await;
-            true
+            if run_connection(sid, stream, shared).await {
+                Dialled::Spoke
+            } else {
+                Dialled::Garbled(at)
+            }
         }
         Err(e) => {
             warn!("election connection to {sid}: {e}");
-            false
+            Dialled::Failed
         }
     }
 }
 
 /// For a peer with a higher id: whenever a notification is waiting for it and no connection
 /// is up, open one and send our initial message; the peer hangs up and dials back.
-async fn knock(sid: i64, addr: (String, u16), shared: Arc<Shared>) {
+async fn knock(sid: i64, addrs: Vec<(String, u16)>, shared: Arc<Shared>) {
+    let mut first = 0;
     let Some(out) = shared.outbox(sid) else {
         return;
     };
@@ -419,21 +475,27 @@ async fn knock(sid: i64, addr: (String, u16), shared: Arc<Shared>) {
         if up {
             continue;
         }
-        let attempt = tokio::time::timeout(
-            Duration::from_secs(5),
-            TcpStream::connect((addr.0.as_str(), addr.1)),
-        )
-        .await;
-        let stream = match attempt {
-            Ok(Ok(tcp)) => crate::tls::quorum::connect(&shared.tls, tcp, &addr.0)
-                .await
-                .ok(),
-            _ => None,
+        let what = format!("the election port of {sid}");
+        let order: Vec<(String, u16)> = addrs
+            .iter()
+            .cycle()
+            .skip(first)
+            .take(addrs.len())
+            .cloned()
+            .collect();
+        let (stream, addr) = match connect_first(&order, shared.reach, &what).await {
+            Some((tcp, addr)) => (
+                crate::tls::quorum::connect(&shared.tls, tcp, &addr.0)
+                    .await
+                    .ok(),
+                addr,
+            ),
+            None => (None, addrs[0].clone()),
         };
         if let Some(mut stream) = stream {
             let hello = InitialMessage {
                 sid: shared.me,
-                addresses: vec![shared.my_addr.clone()],
+                addresses: shared.my_addrs.clone(),
             };
             let who = format!("server {sid}");
             if stream.write_all(&hello.encode()).await.is_ok()
@@ -447,7 +509,14 @@ async fn knock(sid: i64, addr: (String, u16), shared: Arc<Shared>) {
                 // acceptor does): hang up at once, as ZooKeeper's dialler does.
                 if shared.tls.auth.is_none() {
                     let mut b = [0u8; 64];
-                    let _ = tokio::time::timeout(Duration::from_secs(2), stream.read(&mut b)).await;
+                    let r = tokio::time::timeout(Duration::from_secs(2), stream.read(&mut b)).await;
+                    // A peer hangs up without a word; anything said is not the peer's
+                    // election port: the next address is tried next time.
+                    if matches!(r, Ok(Ok(n)) if n > 0) && addrs.len() > 1 {
+                        let at = addrs.iter().position(|a| *a == addr).unwrap_or(0);
+                        first = (at + 1) % addrs.len();
+                        warn!("the election port of {sid} at {}:{} answered with something else; trying its next address", addr.0, addr.1);
+                    }
                 }
             }
         }
@@ -458,7 +527,10 @@ async fn knock(sid: i64, addr: (String, u16), shared: Arc<Shared>) {
 
 /// Carries notifications both ways until either side fails or a newer connection to the
 /// same peer replaces this one.
-async fn run_connection(sid: i64, stream: QStream, shared: &Shared) {
+/// Returns false when the peer did not speak the election protocol (its first bytes were
+/// not a notification): the address reached something else, and the next one should be
+/// tried.
+async fn run_connection(sid: i64, stream: QStream, shared: &Shared) -> bool {
     let kill = CancellationToken::new();
     if let Some(old) = shared
         .live
@@ -469,9 +541,10 @@ async fn run_connection(sid: i64, stream: QStream, shared: &Shared) {
         old.cancel();
     }
     let Some(out) = shared.outbox(sid) else {
-        return;
+        return true;
     };
     debug!("election connection with server {sid} up");
+    let spoke = std::sync::atomic::AtomicBool::new(false);
     let mut rx = out.subscribe();
     drop(out);
     let (mut rd, mut wr) = tokio::io::split(stream);
@@ -496,6 +569,7 @@ async fn run_connection(sid: i64, stream: QStream, shared: &Shared) {
             rd.read_exact(&mut msg).await?;
             match Notification::decode(&msg) {
                 Ok(note) => {
+                    spoke.store(true, std::sync::atomic::Ordering::Relaxed);
                     if shared.inbox.send((sid, note)).await.is_err() {
                         return Ok(());
                     }
@@ -506,9 +580,13 @@ async fn run_connection(sid: i64, stream: QStream, shared: &Shared) {
         #[allow(unreachable_code)]
         Ok::<(), std::io::Error>(())
     };
+    let mut garbled = false;
     let why = tokio::select! {
         r = writer => r.err().map(|e| e.to_string()).unwrap_or_default(),
-        r = reader => r.err().map(|e| e.to_string()).unwrap_or_default(),
+        r = reader => {
+            garbled = r.as_ref().is_err_and(|e| e.kind() == std::io::ErrorKind::Other);
+            r.err().map(|e| e.to_string()).unwrap_or_default()
+        }
         _ = kill.cancelled() => "replaced by a newer connection".into(),
     };
     debug!("election connection with server {sid} closed: {why}");
@@ -521,6 +599,7 @@ async fn run_connection(sid: i64, stream: QStream, shared: &Shared) {
         drop(live);
         shared.forget_stranger(sid);
     }
+    !garbled || spoke.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 async fn drive(

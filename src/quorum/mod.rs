@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
@@ -231,8 +231,10 @@ pub async fn serve_quorum(
 /// Learner.connectToLeader. Returns the id the link will have: `Up` reports the link with that
 /// id, or `Down` with that id when all tries failed, so that the node can tell this attempt's
 /// outcome from an older one's still in its queue.
+#[allow(clippy::too_many_arguments)]
 pub fn connect_to_leader(
-    addr: (String, u16),
+    addrs: Vec<(String, u16)>,
+    reach: Duration,
     attempts: u32,
     node: mpsc::Sender<LinkEvent>,
     max: usize,
@@ -249,13 +251,11 @@ pub fn connect_to_leader(
                     _ = cancel.cancelled() => return,
                 }
             }
-            let conn = tokio::time::timeout(
-                Duration::from_secs(5),
-                TcpStream::connect((addr.0.as_str(), addr.1)),
-            )
-            .await;
+            // The first of the leader's addresses that answers (each of several gets
+            // `reach`, ZooKeeper's reachability check).
+            let conn = election::connect_first(&addrs, reach, "the leader").await;
             match conn {
-                Ok(Ok(tcp)) => {
+                Some((tcp, addr)) => {
                     if cancel.is_cancelled() {
                         return;
                     }
@@ -284,8 +284,7 @@ pub fn connect_to_leader(
                     let _ = node.send(LinkEvent::Up(link)).await;
                     return;
                 }
-                Ok(Err(e)) => last = e.to_string(),
-                Err(_) => last = "timed out".into(),
+                None => last = "no address of the leader answered".into(),
             }
         }
         if !cancel.is_cancelled() {
@@ -293,8 +292,12 @@ pub fn connect_to_leader(
                 .send(LinkEvent::Down(
                     id,
                     format!(
-                        "cannot connect to the leader at {}:{}: {last}",
-                        addr.0, addr.1
+                        "cannot connect to the leader at {}: {last}",
+                        addrs
+                            .iter()
+                            .map(|(h, p)| format!("{h}:{p}"))
+                            .collect::<Vec<_>>()
+                            .join("|")
                     ),
                 ))
                 .await;

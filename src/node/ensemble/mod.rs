@@ -22,6 +22,8 @@ mod follower;
 mod leader;
 mod reconfig;
 pub(super) mod sim;
+mod start;
+mod tick;
 pub use sim::SimView;
 
 /// Committed txns a leader keeps to bring a learner up to date with a DIFF (ZooKeeper's
@@ -57,6 +59,9 @@ pub(super) struct Ensemble {
     pub handoff: Option<i64>,
     /// Applying proposals no quorum committed as history (leaving a role).
     pub replaying: bool,
+    /// Per leader with several addresses: the one to try first (the next one after an
+    /// address whose connection failed before the leader answered).
+    pub leader_addr_first: HashMap<i64, usize>,
     pub election: Option<mpsc::UnboundedSender<Cmd>>,
     pub tick_ms: u64,
     pub init_limit: u64,
@@ -202,6 +207,7 @@ impl Ensemble {
             newleader_config: None,
             handoff: None,
             replaying: false,
+            leader_addr_first: HashMap::new(),
             tls: Default::default(),
             election: None,
             tick_ms: cfg.tick_time as u64,
@@ -290,123 +296,6 @@ impl Node {
         }
     }
 
-    /// Starts the election machinery; the node begins LOOKING.
-    pub async fn start_ensemble(&mut self) -> std::io::Result<()> {
-        let Some(tx) = self.senders.clone() else {
-            return Ok(());
-        };
-        let Some(q) = self.cfg.quorum.clone() else {
-            return Ok(());
-        };
-        // The quorum's stores (file reads, off the async workers).
-        let tls = match self.cfg.settings.quorum_tls.clone() {
-            None => None,
-            Some(t) => Some(
-                tokio::task::spawn_blocking(move || crate::tls::quorum::QuorumTls::new(t))
-                    .await
-                    .map_err(std::io::Error::other)?
-                    .map_err(|e| std::io::Error::other(format!("quorum TLS: {e}")))?,
-            ),
-        };
-        if let Some(t) = &tls {
-            info!(
-                "quorum TLS: sslQuorum={}, portUnification={}",
-                t.settings().ssl_quorum,
-                t.settings().port_unification
-            );
-            if t.settings().reload {
-                let t = t.clone();
-                crate::tls::reload::poll(move || t.reload_if_changed());
-            }
-        }
-        let auth = self.cfg.settings.sasl.quorum.clone().map(|mut a| {
-            // A Kerberos learner's principal must name one of these hosts.
-            a.hosts = q.servers.values().map(|s| s.host.clone()).collect();
-            std::sync::Arc::new(a)
-        });
-        if let Some(a) = &auth {
-            info!(
-                "quorum SASL ({}): learnerRequireSasl={}, serverRequireSasl={}",
-                if a.kerberos_server.is_some() || a.kerberos_learner.is_some() {
-                    "Kerberos"
-                } else {
-                    "DIGEST-MD5"
-                },
-                a.learner_require,
-                a.server_require
-            );
-        }
-        // A reconfiguration in the recovered history newer than the configuration on disk
-        // (proposed, perhaps committed, before a crash): seen, to be completed by a leader.
-        let in_tree = self
-            .tree
-            .get(crate::tree::CONFIG)
-            .and_then(|n| n.data.clone())
-            .map(|d| String::from_utf8_lossy(&d).into_owned());
-        if let (Some(text), Some(e)) = (in_tree, self.ensemble.as_mut()) {
-            if e.reconfig {
-                if let Ok(seen) = e.view.with_text(&text) {
-                    if seen.version as i64 > e.config_version {
-                        info!("configuration 0x{:x} is in the recovered history: seen, not yet active", seen.version);
-                        e.last_seen = Some(seen);
-                    }
-                }
-            }
-        }
-        if self.cfg.settings.reconfig_enabled && q.dynamic_file.is_none() {
-            // As ZooKeeper: the zoo.cfg a reconfiguration will rewrite is kept as it was.
-            let mut bak = self.cfg.file.clone().into_os_string();
-            bak.push(".bak");
-            if let Err(e) = tokio::fs::copy(&self.cfg.file, &bak).await {
-                warn!(
-                    "cannot keep a copy of {} as {bak:?}: {e}",
-                    self.cfg.file.display()
-                );
-            }
-        }
-        let tls = crate::tls::quorum::Transport { tls, auth };
-        if let Some(e) = self.ensemble.as_mut() {
-            e.tls = tls.clone();
-        }
-        let Some(e) = self.ensemble.as_ref() else {
-            return Ok(());
-        };
-        let me = e.me as u64;
-        let cmd = crate::quorum::election::start(
-            me,
-            q.servers.clone(),
-            q.quorum_listen_on_all_ips,
-            e.config_text.clone(),
-            e.members.clone(),
-            tx.votes.clone(),
-            tls.clone(),
-            e.reconfig,
-        )
-        .await?;
-        let mine = q
-            .servers
-            .get(&me)
-            .ok_or_else(|| std::io::Error::other("myid is not in the server list"))?;
-        let host = if q.quorum_listen_on_all_ips {
-            "0.0.0.0"
-        } else {
-            mine.host.as_str()
-        };
-        let l = tokio::net::TcpListener::bind((host, mine.quorum_port)).await?;
-        info!("quorum port {} bound", l.local_addr()?);
-        tokio::spawn(crate::quorum::serve_quorum(
-            l,
-            tx.links,
-            self.cfg.max_buffer + 1024,
-            tls,
-        ));
-        if let Some(e) = self.ensemble.as_mut() {
-            e.election = Some(cmd);
-        }
-        self.look("starting up");
-        Ok(())
-    }
-
     /// Leaves the current role: clients are disconnected, what the log holds becomes the
     /// node's history, and a new election round starts.
     pub(super) fn look(&mut self, why: &str) {
@@ -488,6 +377,7 @@ impl Node {
 
     pub(super) fn elected(&mut self, v: Vote) {
         let now = self.instant();
+        let reach = self.reach();
         if self.looking_for().is_some() {
             // Read-only clients and local sessions end with the looking role.
             self.leave_local_role();
@@ -545,9 +435,15 @@ impl Node {
                 self.look("the elected leader is not in the server list");
                 return;
             };
+            let mut addrs = s.quorum_addrs();
+            let first = e.leader_addr_first.get(&v.leader).copied().unwrap_or(0);
+            let n = addrs.len().max(1);
+            addrs.rotate_left(first % n);
+            let listed: Vec<String> = addrs.iter().map(|(h, p)| format!("{h}:{p}")).collect();
             info!(
-                "FOLLOWING: connecting to leader {} at {}:{}",
-                v.leader, s.host, s.quorum_port
+                "FOLLOWING: connecting to leader {} at {}",
+                v.leader,
+                listed.join("|")
             );
             for (l, _) in e.parked.drain(..) {
                 l.close();
@@ -562,7 +458,8 @@ impl Node {
                     .push((e.me, v.leader));
             } else if let Some(tx) = self.senders.as_ref().map(|s| s.links.clone()) {
                 attempt = crate::quorum::connect_to_leader(
-                    (s.host.clone(), s.quorum_port),
+                    addrs,
+                    reach,
                     attempts,
                     tx,
                     self.cfg.max_buffer + 1024,
@@ -704,6 +601,19 @@ impl Node {
                     || f.link.as_ref().is_some_and(|l| l.id == id) =>
             {
                 let leader = f.leader;
+                // Lost before the leader said anything: its address reached something
+                // else (or nothing); with several, the next is tried first next time.
+                if f.phase() == FPhase::Discovery {
+                    if let Some(n) = e
+                        .servers
+                        .get(&(leader as u64))
+                        .map(|s| s.addrs.len())
+                        .filter(|n| *n > 1)
+                    {
+                        let first = e.leader_addr_first.entry(leader).or_default();
+                        *first = (*first + 1) % n;
+                    }
+                }
                 self.look(&format!("lost the leader {leader}: {why}"));
             }
             _ => {}
@@ -744,99 +654,6 @@ impl Node {
         match self.ensemble.as_mut().map(|e| &mut e.role) {
             Some(Role::Following(f)) => Some(f),
             _ => None,
-        }
-    }
-
-    /// Every half tick: pings, and the liveness checks of initLimit and syncLimit.
-    pub(super) fn ensemble_tick(&mut self) {
-        let Some(e) = self.ensemble.as_ref() else {
-            return;
-        };
-        let tick = std::time::Duration::from_millis(e.tick_ms);
-        let init = tick * e.init_limit as u32;
-        let sync = tick * e.sync_limit as u32;
-        let (me, members) = (e.me, e.members.clone());
-        // A reconfiguration in flight needs its own quorum too (as ZooKeeper's leader checks).
-        let pending = e.last_seen.as_ref().map(Members::from_config);
-        let last = self.last_zxid();
-        let now = self.instant();
-        let age = |t: Instant| now.saturating_duration_since(t);
-        match self.ensemble.as_mut().map(|e| &mut e.role) {
-            Some(Role::Leading(l)) => {
-                if !l.disc.established() {
-                    if age(l.since) > init {
-                        self.look("no quorum of followers synchronised within initLimit");
-                    }
-                    return;
-                }
-                let ping = Packet::new(PacketType::Ping, last, None).encode();
-                let mut stale = Vec::new();
-                let mut forget = Vec::new();
-                for (id, lr) in &l.learners {
-                    // A learner still being synchronised (a large SNAP) has initLimit, as in
-                    // ZooKeeper; one being served, syncLimit.
-                    let limit = if lr.phase == LPhase::Serving {
-                        sync
-                    } else {
-                        init
-                    };
-                    if age(lr.last_heard) > limit {
-                        stale.push(*id);
-                    } else if lr.phase == LPhase::Serving {
-                        lr.link.send_raw(ping.clone());
-                    }
-                }
-                for id in stale {
-                    if let Some(lr) = l.learners.remove(&id) {
-                        warn!(
-                            "learner {} silent for more than syncLimit; dropping it",
-                            lr.sid
-                        );
-                        lr.link.close();
-                        if lr.sid >= 0 && !l.learners.values().any(|o| o.sid == lr.sid) {
-                            forget.push(lr.sid);
-                        }
-                    }
-                }
-                let mut synced: BTreeSet<i64> = l
-                    .learners
-                    .values()
-                    .filter(|lr| lr.phase == LPhase::Serving)
-                    .map(|lr| lr.sid)
-                    .collect();
-                synced.insert(me);
-                for sid in forget {
-                    self.zab.forget(sid);
-                }
-                if !members.is_quorum(synced.iter())
-                    || pending
-                        .as_ref()
-                        .is_some_and(|p| !p.is_quorum(synced.iter()))
-                {
-                    self.look(&format!(
-                        "only {synced:?} are synchronised with this leader: not a quorum"
-                    ));
-                }
-            }
-            Some(Role::Following(f)) => {
-                let limit = if f.phase() == FPhase::Serving {
-                    sync
-                } else {
-                    init
-                };
-                if f.phase() != FPhase::Serving && age(f.since) > init {
-                    let leader = f.leader;
-                    self.look(&format!(
-                        "not synchronised with leader {leader} within initLimit"
-                    ));
-                } else if f.phase() != FPhase::Connecting && age(f.last_heard) > limit {
-                    let leader = f.leader;
-                    self.look(&format!(
-                        "nothing heard from leader {leader} within the limit"
-                    ));
-                }
-            }
-            _ => {}
         }
     }
 }

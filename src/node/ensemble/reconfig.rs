@@ -107,6 +107,12 @@ impl Node {
                 }
             }
         };
+        if !self.cfg.settings.multi_address && new.servers.values().any(|s| s.addrs.len() > 1) {
+            info!(
+                "reconfig refused: several addresses for one server need multiAddress.enabled=true"
+            );
+            return Err(ErrorCode::BadArguments);
+        }
         new.version = self.next_zxid as u64;
         let voters = new.participants();
         if (e.view.standalone_enabled && voters < 2) || voters < 1 {
@@ -181,7 +187,7 @@ impl Node {
         let me = e.me as u64;
         let same = |a: Option<&crate::config::QuorumServer>,
                     b: Option<&crate::config::QuorumServer>| match (a, b) {
-            (Some(a), Some(b)) => a.host == b.host && a.quorum_port == b.quorum_port,
+            (Some(a), Some(b)) => a.quorum_addrs() == b.quorum_addrs(),
             _ => false,
         };
         let members = crate::zab::election::Members::from_config(new);

@@ -1,0 +1,98 @@
+//! The ensemble's clock: pings, and the liveness checks of initLimit and syncLimit.
+
+use super::*;
+
+impl Node {
+    /// Every half tick: pings, and the liveness checks of initLimit and syncLimit.
+    pub(in crate::node) fn ensemble_tick(&mut self) {
+        let Some(e) = self.ensemble.as_ref() else {
+            return;
+        };
+        let tick = std::time::Duration::from_millis(e.tick_ms);
+        let init = tick * e.init_limit as u32;
+        let sync = tick * e.sync_limit as u32;
+        let (me, members) = (e.me, e.members.clone());
+        // A reconfiguration in flight needs its own quorum too (as ZooKeeper's leader checks).
+        let pending = e.last_seen.as_ref().map(Members::from_config);
+        let last = self.last_zxid();
+        let now = self.instant();
+        let age = |t: Instant| now.saturating_duration_since(t);
+        match self.ensemble.as_mut().map(|e| &mut e.role) {
+            Some(Role::Leading(l)) => {
+                if !l.disc.established() {
+                    if age(l.since) > init {
+                        self.look("no quorum of followers synchronised within initLimit");
+                    }
+                    return;
+                }
+                let ping = Packet::new(PacketType::Ping, last, None).encode();
+                let mut stale = Vec::new();
+                let mut forget = Vec::new();
+                for (id, lr) in &l.learners {
+                    // A learner still being synchronised (a large SNAP) has initLimit, as in
+                    // ZooKeeper; one being served, syncLimit.
+                    let limit = if lr.phase == LPhase::Serving {
+                        sync
+                    } else {
+                        init
+                    };
+                    if age(lr.last_heard) > limit {
+                        stale.push(*id);
+                    } else if lr.phase == LPhase::Serving {
+                        lr.link.send_raw(ping.clone());
+                    }
+                }
+                for id in stale {
+                    if let Some(lr) = l.learners.remove(&id) {
+                        warn!(
+                            "learner {} silent for more than syncLimit; dropping it",
+                            lr.sid
+                        );
+                        lr.link.close();
+                        if lr.sid >= 0 && !l.learners.values().any(|o| o.sid == lr.sid) {
+                            forget.push(lr.sid);
+                        }
+                    }
+                }
+                let mut synced: BTreeSet<i64> = l
+                    .learners
+                    .values()
+                    .filter(|lr| lr.phase == LPhase::Serving)
+                    .map(|lr| lr.sid)
+                    .collect();
+                synced.insert(me);
+                for sid in forget {
+                    self.zab.forget(sid);
+                }
+                if !members.is_quorum(synced.iter())
+                    || pending
+                        .as_ref()
+                        .is_some_and(|p| !p.is_quorum(synced.iter()))
+                {
+                    self.look(&format!(
+                        "only {synced:?} are synchronised with this leader: not a quorum"
+                    ));
+                }
+            }
+            Some(Role::Following(f)) => {
+                let limit = if f.phase() == FPhase::Serving {
+                    sync
+                } else {
+                    init
+                };
+                if f.phase() != FPhase::Serving && age(f.since) > init {
+                    let leader = f.leader;
+                    self.look(&format!(
+                        "not synchronised with leader {leader} within initLimit"
+                    ));
+                } else if f.phase() != FPhase::Connecting && age(f.last_heard) > limit {
+                    let leader = f.leader;
+                    self.look(&format!(
+                        "nothing heard from leader {leader} within the limit"
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+}
