@@ -6,7 +6,8 @@
 //! writes go through every member; the ensemble shrinks back; every member's zoo.cfg points
 //! at the dynamic config file of the last configuration, and a restarted member rejoins on
 //! it. The same steps run on ZooKeeper 3.9 members, on ferrozk members and on mixed
-//! ensembles; every line printed must be the same.
+//! ensembles (with ZooKeeper 3.9 and with Debian's 3.8.0); every line printed must be the
+//! same.
 
 use compat_tests::ensemble::Ensemble;
 use compat_tests::{python, workspace, zookeeper_version};
@@ -63,11 +64,17 @@ fn wait_mode(e: &Ensemble, i: usize, modes: &[&str], within: Duration) {
     }
 }
 
+/// Runs the steps; the members `java` run ZooKeeper 3.9 from Maven Central, or Debian's
+/// 3.8.0 package with `debian`.
 fn run(kind: &str, java: &[u64]) -> String {
+    run_on(kind, java, false)
+}
+
+fn run_on(kind: &str, java: &[u64], debian: bool) -> String {
     let mut e = Ensemble::new(&format!("rc-{kind}"), 5, java, CFG);
     let v = zookeeper_version("ZK39_VERSION");
     for id in java {
-        e.set_java_version(*id, Some(&v));
+        e.set_java_version(*id, if debian { None } else { Some(&v) });
     }
     let lines = server_lines(&e);
     // Ports named by member and role, and the joining servers' lines with client ports.
@@ -295,4 +302,6 @@ fn reconfiguration_with_java_and_ferrozk_members() {
     // Java voters with ferrozk joiners, and the other way round.
     assert_eq!(run("joiners-ferrozk", &[1, 2, 3]), java);
     assert_eq!(run("joiners-java", &[4, 5]), java);
+    // Debian's ZooKeeper 3.8.0 joining ferrozk voters.
+    assert_eq!(run_on("joiners-debian", &[4, 5], true), java);
 }
