@@ -177,6 +177,29 @@ fn run_on(kind: &str, java: &[u64], debian: bool) -> String {
         "down to one voter",
         r(&e, 1, "secret", "-", "1,2", "-", "-"),
     );
+    // Curator's EnsembleTracker, given member 1 only, follows the configuration as the
+    // joiners are added (the newest Curator release, with its ZooKeeper 3.9 client).
+    let expected = format!(
+        "127.0.0.1:{},127.0.0.1:{}",
+        e.members[3].port, e.members[4].port
+    );
+    let first = host(&e, 0);
+    let tracking = std::thread::spawn(move || {
+        compat_tests::run_suite(
+            "env",
+            &[
+                &format!("FERROZK_CURATOR_VERSION={}", compat_tests::NEWEST_CURATOR),
+                "bash",
+                "compat-tests/clients/java/run.sh",
+                "EnsembleTracking",
+                &expected,
+                &first,
+            ],
+            Duration::from_secs(300),
+        )
+    });
+    // Its client connected before the configuration changes.
+    std::thread::sleep(Duration::from_secs(5));
     step(
         "add an observer and a voter through a follower",
         r(
@@ -199,6 +222,11 @@ fn run_on(kind: &str, java: &[u64], debian: bool) -> String {
     step(
         "as member 5 sees it",
         python(&[&checks, "config", &host(&e, 4), &names]),
+    );
+    let tracked = tracking.join().expect("the EnsembleTracking check");
+    assert!(
+        tracked.contains(" passed, 0 failed"),
+        "{kind}: EnsembleTracking:\n{tracked}"
     );
     let leader = e.wait_stable(Duration::from_secs(60));
     let id = (leader + 1).to_string();
