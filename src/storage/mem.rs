@@ -12,8 +12,9 @@ pub struct MemLog {
     /// Appended records (zxid, txn), in order; the first `durable` of them survive a crash.
     pub records: Vec<(i64, Bytes)>,
     pub durable: usize,
-    /// The newest snapshot written (zxid, file bytes).
-    pub snapshot: Option<(i64, Bytes)>,
+    /// The snapshots kept (zxid, file bytes), oldest first: the newest three, as a server
+    /// on disk keeps them (autopurge.snapRetainCount's minimum).
+    pub snapshots: Vec<(i64, Bytes)>,
     pub accepted_epoch: Option<i64>,
     pub current_epoch: Option<i64>,
 }
@@ -35,15 +36,22 @@ impl MemLog {
     pub fn truncate_after(&mut self, zxid: i64) {
         self.records.retain(|(z, _)| *z <= zxid);
         self.durable = self.durable.min(self.records.len());
-        if self.snapshot.as_ref().is_some_and(|(z, _)| *z > zxid) {
-            self.snapshot = None;
-        }
+        self.snapshots.retain(|(z, _)| *z <= zxid);
+    }
+
+    /// A snapshot written at `zxid`; the oldest beyond three go.
+    pub fn add_snapshot(&mut self, zxid: i64, bytes: Bytes) {
+        self.snapshots.retain(|(z, _)| *z != zxid);
+        self.snapshots.push((zxid, bytes));
+        self.snapshots.sort_by_key(|(z, _)| *z);
+        let extra = self.snapshots.len().saturating_sub(3);
+        self.snapshots.drain(..extra);
     }
 
     /// What recovery rebuilds from the durable state: the snapshot, then every durable
     /// record after it, and the sessions alive at the end.
     pub fn recover(&self) -> Result<(DataTree, Vec<(i64, i32)>), String> {
-        let (mut tree, sessions) = match &self.snapshot {
+        let (mut tree, sessions) = match self.snapshots.last() {
             Some((zxid, bytes)) => {
                 let l = super::snap::deserialize(bytes.clone(), *zxid)?;
                 (l.tree, l.sessions)

@@ -155,7 +155,7 @@ impl Store for MemStore {
         let bytes = Bytes::from(parts.concat());
         self.with(|m| {
             m.truncate_after(zxid);
-            m.snapshot = Some((zxid, bytes));
+            m.add_snapshot(zxid, bytes);
         });
         Ok(())
     }

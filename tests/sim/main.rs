@@ -41,7 +41,11 @@ use tokio::sync::mpsc;
 /// 727: a learner told to TRUNC recovered a snapshot newer than the truncation point (a
 /// leader's SNAP had replaced its older records) and kept two proposals the new leader did
 /// not have; now the snapshot goes and the learner resynchronises from what its log holds.
-const REGRESSIONS: &[u64] = &[148, 582, 727];
+/// 338: the same, where the learner's only snapshot was the leader's: the simulated store
+/// kept one snapshot, so recovery replayed its log from an empty tree, through records of a
+/// history a much earlier SNAP had replaced (a server on disk keeps at least three
+/// snapshots; the simulated store now does too).
+const REGRESSIONS: &[u64] = &[148, 338, 582, 727];
 
 const TICK_MS: u64 = 100;
 
@@ -341,11 +345,19 @@ impl Sim {
                 EOut::ArmFinalize(g) => self.members[i].finalize = Some((self.now + 200, g)),
                 EOut::NewerConfig(c) => self.deliver(i, Msg::NewerConfig(c)),
                 EOut::Decided(v) => {
+                    let at = self.members[i]
+                        .node
+                        .as_ref()
+                        .map(|n| n.sim_view())
+                        .map(|w| format!(" at 0x{:x}, epoch {}", w.last_zxid, w.epoch))
+                        .unwrap_or_default();
                     self.note(format!(
-                        "{} decided leader {} ({:?})",
+                        "{} decided leader {} ({:?}, vote zxid 0x{:x} epoch {}){at}",
                         i + 1,
                         v.leader,
-                        v.state
+                        v.state,
+                        v.zxid,
+                        v.peer_epoch
                     ));
                     self.deliver(i, Msg::Elected(v));
                 }
