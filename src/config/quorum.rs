@@ -313,6 +313,7 @@ pub fn write_dynamic_config(
     static_file: &std::path::Path,
     q: &QuorumConfig,
     my_id: u64,
+    serving: Option<std::net::SocketAddr>,
 ) -> std::io::Result<std::path::PathBuf> {
     use std::io::Write;
     let name = format!(
@@ -351,6 +352,18 @@ pub fn write_dynamic_config(
         if !drop {
             out.push_str(line);
             out.push('\n');
+        }
+    }
+    // A configuration that no longer gives this member a client address, in a zoo.cfg whose
+    // clientPort an earlier one erased: the address it serves on is written back, so that
+    // it starts again on it.
+    let has_port = out.lines().any(|l| {
+        l.trim_start().starts_with("clientPort=") || l.trim_start().starts_with("clientPort ")
+    });
+    if let (false, false, Some(addr)) = (erase_client, has_port, serving) {
+        out.push_str(&format!("clientPort={}\n", addr.port()));
+        if !addr.ip().is_unspecified() && !out.contains("clientPortAddress") {
+            out.push_str(&format!("clientPortAddress={}\n", addr.ip()));
         }
     }
     out.push_str(&format!("dynamicConfigFile={}\n", dynamic.display()));

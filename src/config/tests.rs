@@ -370,3 +370,60 @@ fn read_only_mode_is_a_jvm_property_only() {
     let c = Config::parse_with_jvm(Path::new("z.cfg"), base, &jvm).unwrap();
     assert!(c.settings.read_only_mode);
 }
+
+#[test]
+fn dynamic_config_files_as_zookeeper_writes_them() {
+    let dir = std::env::temp_dir().join(format!("ferrozk-dynwrite-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("myid"), "1\n").unwrap();
+    let cfg = dir.join("zoo.cfg");
+    std::fs::write(
+        &cfg,
+        format!(
+            "# kept\ntickTime=2000\ninitLimit=5\nsyncLimit=2\ndataDir={}\nclientPort=2181\nreconfigEnabled=true\nserver.1=127.0.0.1:2888:3888\nserver.2=127.0.0.1:2889:3889\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    let c = Config::load(&cfg).unwrap();
+    let mut q = c.quorum.clone().unwrap();
+    q = q
+        .with_text("server.1=127.0.0.1:2888:3888:participant;127.0.0.1:2181\nserver.10=127.0.0.1:2890:3890:observer\nserver.2=127.0.0.1:2889:3889:participant\nversion=100000003")
+        .unwrap();
+    let serving = c.client_address();
+    let dynamic = write_dynamic_config(&cfg, &q, 1, serving).unwrap();
+    assert!(
+        dynamic.ends_with("zoo.cfg.dynamic.100000003"),
+        "{dynamic:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&dynamic).unwrap(),
+        "server.10=127.0.0.1:2890:3890:observer\nserver.1=127.0.0.1:2888:3888:participant;127.0.0.1:2181\nserver.2=127.0.0.1:2889:3889:participant",
+        "sorted as strings ('0' before '='), no version, no newline at the end"
+    );
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    assert!(text.starts_with("# kept\n"), "{text}");
+    assert!(
+        !text.contains("server.") && !text.contains("clientPort"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("dynamicConfigFile={}", dynamic.display())),
+        "{text}"
+    );
+    // It starts again on what was written, with the client address from its server line.
+    let again = Config::load(&cfg).unwrap();
+    assert_eq!(again.quorum.as_ref().unwrap().version, 0x100000003);
+    assert_eq!(
+        again.client_address(),
+        serving.map(|a| std::net::SocketAddr::new("127.0.0.1".parse().unwrap(), a.port()))
+    );
+    // A later configuration without this member's client address: the port comes back.
+    let q2 = q
+        .with_text("server.1=127.0.0.1:2888:3888:participant\nserver.2=127.0.0.1:2889:3889:participant\nversion=100000009")
+        .unwrap();
+    write_dynamic_config(&cfg, &q2, 1, again.client_address()).unwrap();
+    let third = Config::load(&cfg).unwrap();
+    assert_eq!(third.client_address().map(|a| a.port()), Some(2181));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -265,6 +265,7 @@ impl Node {
     /// whether this member's own type changed (participant and observer).
     pub(in crate::node) fn activate_config(&mut self, new: QuorumConfig, set_node: bool) -> bool {
         let file = self.cfg.file.clone();
+        let serving = self.cfg.client_address();
         let Some(e) = self.ensemble.as_mut() else {
             return false;
         };
@@ -318,7 +319,9 @@ impl Node {
         }
         if e_sim(self) {
             // The simulation has no files.
-        } else if let Err(err) = block(|| crate::config::write_dynamic_config(&file, &new, me)) {
+        } else if let Err(err) =
+            block(|| crate::config::write_dynamic_config(&file, &new, me, serving))
+        {
             error!(
                 "cannot write the dynamic config file of configuration 0x{:x} beside {}: {err}",
                 new.version,
