@@ -29,7 +29,10 @@ impl Node {
                 },
             );
         };
-        if e.last_seen.is_some() {
+        if e.last_seen
+            .as_ref()
+            .is_some_and(|l| l.version as i64 > e.config_version)
+        {
             return Err(ErrorCode::ReconfigInProgress);
         }
         if r.cur_config_id != -1 && r.cur_config_id != e.config_version {
@@ -443,6 +446,10 @@ impl Node {
     /// not a voter of it, the acknowledged voter with the lowest id leads instead.
     pub(in crate::node) fn establish_config(&mut self, epoch: i64, acked: &BTreeSet<i64>) {
         let Some(q) = self.config_to_establish(epoch) else {
+            // Nothing newer was seen: whatever was is stale.
+            if let Some(e) = self.ensemble.as_mut() {
+                e.last_seen = None;
+            }
             return;
         };
         let me = self.ens().map_or(-1, |e| e.me);
