@@ -114,23 +114,35 @@ fn a_full_disk_stops_writes_cleanly_and_loses_nothing_acknowledged() {
 fn a_corrupt_newest_snapshot_falls_back_to_an_older_one() {
     let mut srv = Server::start("snapCount=10\npreAllocSize=16");
     let mut a = Raw::connect(srv.port, true);
-    for i in 0..60 {
-        assert_eq!(a.create(&format!("/s{i}"), b"v", 0).0, 0);
+    let v2 = srv.dir.join("data/version-2");
+    let snapshots = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(&v2)
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .starts_with("snapshot.")
+            })
+            .collect()
+    };
+    // Writes until at least two snapshots are on disk (a snapshot is skipped while another
+    // is being written, which a loaded machine makes slow).
+    let mut created = 0;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while created < 60 || snapshots().len() < 2 {
+        assert!(std::time::Instant::now() < deadline, "{:?}", snapshots());
+        assert_eq!(a.create(&format!("/s{created}"), b"v", 0).0, 0);
+        created += 1;
+        if created >= 60 {
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
     std::thread::sleep(Duration::from_millis(300));
     srv.stop();
-    let v2 = srv.dir.join("data/version-2");
-    let mut snaps: Vec<_> = std::fs::read_dir(&v2)
-        .unwrap()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .starts_with("snapshot.")
-        })
-        .collect();
+    let mut snaps = snapshots();
     snaps.sort_by_key(|p| {
         u64::from_str_radix(p.extension().unwrap().to_str().unwrap(), 16).unwrap()
     });
@@ -146,7 +158,7 @@ fn a_corrupt_newest_snapshot_falls_back_to_an_older_one() {
         "the corrupt snapshot is reported"
     );
     let mut b = Raw::connect(srv.port, true);
-    for i in 0..60 {
+    for i in 0..created {
         assert!(b.exists(&format!("/s{i}")).is_some(), "/s{i}");
     }
 }
