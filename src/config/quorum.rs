@@ -85,7 +85,10 @@ impl QuorumConfig {
                 }
             ));
             if let Some((addr, port)) = &s.client {
-                out.push_str(&format!(";{}:{port}", addr.as_deref().unwrap_or("0.0.0.0")));
+                out.push_str(&format!(
+                    ";{}:{port}",
+                    bracket(addr.as_deref().unwrap_or("0.0.0.0"))
+                ));
             }
             out.push('\n');
         }

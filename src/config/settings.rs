@@ -282,7 +282,7 @@ impl Settings {
             reconfig_enabled: p.boolean("reconfigEnabled", false)?,
             multi_address: p.boolean("multiAddress.enabled", false)?,
             reachability_check: p.boolean("multiAddress.reachabilityCheckEnabled", true)?,
-            reachability_timeout_ms: p.num("multiAddress.reachabilityCheckTimeoutMs", 1000, 1)?,
+            reachability_timeout_ms: p.num("multiAddress.reachabilityCheckTimeoutMs", 1000, 0)?,
             local_sessions_upgrading: p.boolean("localSessionsUpgradingEnabled", false)?,
             // Only the JVM property, as ZooKeeper reads it (Boolean.getBoolean: "true" in any
             // case); the zoo.cfg key is reported as having no effect.

@@ -134,6 +134,15 @@ impl Shared {
 /// Dials (a lower id) or knocks on (a higher id) each server of `servers` not yet a peer
 /// at the same address; stops the diallers of peers no longer listed (their connections end
 /// with the next failure; a live one is cut now).
+/// The same addresses, in any order (a configuration text lists them sorted).
+fn same_addrs(a: &[(String, u16)], b: &[(String, u16)]) -> bool {
+    let mut a = a.to_vec();
+    let mut b = b.to_vec();
+    a.sort();
+    b.sort();
+    a == b
+}
+
 fn set_peers(shared: &Arc<Shared>, servers: &BTreeMap<u64, QuorumServer>) {
     let mut peers = shared.peers.lock().unwrap_or_else(|e| e.into_inner());
     let wanted: HashMap<i64, Vec<(String, u16)>> = servers
@@ -142,7 +151,7 @@ fn set_peers(shared: &Arc<Shared>, servers: &BTreeMap<u64, QuorumServer>) {
         .map(|(sid, s)| (*sid as i64, s.election_addrs()))
         .collect();
     peers.retain(|sid, p| {
-        let keep = wanted.get(sid) == Some(&p.addrs);
+        let keep = wanted.get(sid).is_some_and(|w| same_addrs(w, &p.addrs));
         if !keep {
             p.stop.cancel();
             if let Some(k) = shared
@@ -215,9 +224,21 @@ pub async fn start(
         if !bound.insert((host.clone(), port)) {
             continue;
         }
-        let listener = TcpListener::bind((host.as_str(), port)).await?;
-        info!("election port {} bound", listener.local_addr()?);
-        listeners.push(listener);
+        // With several addresses, one that cannot be bound (an interface that is down) is
+        // skipped, as ZooKeeper does; the member needs at least one.
+        match TcpListener::bind((host.as_str(), port)).await {
+            Ok(listener) => {
+                info!("election port {} bound", listener.local_addr()?);
+                listeners.push(listener);
+            }
+            Err(e) if mine.addrs.len() > 1 => {
+                warn!("cannot bind the election port {host}:{port}: {e}; using the other addresses")
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if listeners.is_empty() {
+        return Err(std::io::Error::other("no election address could be bound"));
     }
     let (in_tx, in_rx) = mpsc::channel(1024);
     let shared = Arc::new(Shared {
@@ -423,11 +444,13 @@ async fn dial_once(sid: i64, addrs: &[(String, u16)], shared: &Shared) -> Dialle
     };
     let at = addrs.iter().position(|a| *a == addr).unwrap_or(0);
     let _ = tcp.set_nodelay(true);
+    // A handshake that fails at this address counts against the address: the next one is
+    // tried first next time.
     let mut stream = match crate::tls::quorum::connect(&shared.tls, tcp, &addr.0).await {
         Ok(s) => s,
         Err(e) => {
             debug!("election connection to {sid}: {e}");
-            return Dialled::Failed;
+            return Dialled::Garbled(at);
         }
     };
     let hello = InitialMessage {
@@ -449,7 +472,7 @@ async fn dial_once(sid: i64, addrs: &[(String, u16)], shared: &Shared) -> Dialle
         }
         Err(e) => {
             warn!("election connection to {sid}: {e}");
-            Dialled::Failed
+            Dialled::Garbled(at)
         }
     }
 }

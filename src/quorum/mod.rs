@@ -244,6 +244,14 @@ pub fn connect_to_leader(
     let id = NEXT_LINK.fetch_add(1, Ordering::Relaxed);
     tokio::spawn(async move {
         let mut last = String::new();
+        let mut addrs = addrs;
+        // An address whose handshake failed goes last for the next try.
+        let demote = |addrs: &mut Vec<(String, u16)>, bad: &(String, u16)| {
+            if let Some(i) = addrs.iter().position(|a| a == bad) {
+                let a = addrs.remove(i);
+                addrs.push(a);
+            }
+        };
         for i in 0..attempts.max(1) {
             if i > 0 {
                 tokio::select! {
@@ -267,6 +275,7 @@ pub fn connect_to_leader(
                         Ok(s) => s,
                         Err(e) => {
                             last = e.to_string();
+                            demote(&mut addrs, &addr);
                             continue;
                         }
                     };
@@ -277,6 +286,7 @@ pub fn connect_to_leader(
                     {
                         warn!("{e}");
                         last = e.to_string();
+                        demote(&mut addrs, &addr);
                         continue;
                     }
                     info!("connected to the leader at {peer}");

@@ -94,6 +94,10 @@ impl InitialMessage {
             if host.is_empty() {
                 return Err(format!("badly formed address {a:?}"));
             }
+            // As ZooKeeper: a wildcard address says nothing about where the server is.
+            if matches!(host, "0.0.0.0" | "::" | "0:0:0:0:0:0:0:0") {
+                continue;
+            }
             addresses.push((host.to_string(), port));
         }
         Ok(Some((InitialMessage { sid, addresses }, end)))

@@ -190,7 +190,13 @@ impl Node {
         let me = e.me as u64;
         let same = |a: Option<&crate::config::QuorumServer>,
                     b: Option<&crate::config::QuorumServer>| match (a, b) {
-            (Some(a), Some(b)) => a.quorum_addrs() == b.quorum_addrs(),
+            (Some(a), Some(b)) => {
+                // The same addresses in any order (a configuration text lists them sorted).
+                let (mut x, mut y) = (a.quorum_addrs(), b.quorum_addrs());
+                x.sort();
+                y.sort();
+                x == y
+            }
             _ => false,
         };
         let members = crate::zab::election::Members::from_config(new);

@@ -8,7 +8,7 @@ impl Node {
     /// is tried: multiAddress.reachabilityCheckTimeoutMs, or 5 s without the check.
     pub(in crate::node) fn reach(&self) -> std::time::Duration {
         let s = &self.cfg.settings;
-        if s.reachability_check {
+        if s.reachability_check && s.reachability_timeout_ms > 0 {
             std::time::Duration::from_millis(s.reachability_timeout_ms)
         } else {
             std::time::Duration::from_secs(5)
@@ -120,6 +120,7 @@ impl Node {
         // One listener per quorum address (per port on all interfaces with
         // quorumListenOnAllIPs), as ZooKeeper's leader listens on each.
         let mut bound = BTreeSet::new();
+        let mut listening = 0;
         for (h, port) in mine.quorum_addrs() {
             let host = if q.quorum_listen_on_all_ips {
                 "0.0.0.0".to_string()
@@ -129,14 +130,27 @@ impl Node {
             if !bound.insert((host.clone(), port)) {
                 continue;
             }
-            let l = tokio::net::TcpListener::bind((host.as_str(), port)).await?;
+            let l = match tokio::net::TcpListener::bind((host.as_str(), port)).await {
+                Ok(l) => l,
+                Err(e) if mine.addrs.len() > 1 => {
+                    warn!(
+                        "cannot bind the quorum port {host}:{port}: {e}; using the other addresses"
+                    );
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             info!("quorum port {} bound", l.local_addr()?);
+            listening += 1;
             tokio::spawn(crate::quorum::serve_quorum(
                 l,
                 tx.links.clone(),
                 self.cfg.max_buffer + 1024,
                 tls.clone(),
             ));
+        }
+        if listening == 0 {
+            return Err(std::io::Error::other("no quorum address could be bound"));
         }
         if let Some(e) = self.ensemble.as_mut() {
             e.election = Some(cmd);
