@@ -134,6 +134,16 @@ impl Shared {
 /// Dials (a lower id) or knocks on (a higher id) each server of `servers` not yet a peer
 /// at the same address; stops the diallers of peers no longer listed (their connections end
 /// with the next failure; a live one is cut now).
+/// `addrs` starting at index `first`, wrapping around.
+fn rotated(addrs: &[(String, u16)], first: usize) -> Vec<(String, u16)> {
+    let mut v = addrs.to_vec();
+    let n = v.len();
+    if n > 0 {
+        v.rotate_left(first % n);
+    }
+    v
+}
+
 /// The same addresses, in any order (a configuration text lists them sorted).
 fn same_addrs(a: &[(String, u16)], b: &[(String, u16)]) -> bool {
     let mut a = a.to_vec();
@@ -372,13 +382,7 @@ async fn dial(sid: i64, addrs: Vec<(String, u16)>, shared: Arc<Shared>) {
     // reached something other than the peer's election port (fail-over).
     let mut first = 0;
     loop {
-        let order: Vec<(String, u16)> = addrs
-            .iter()
-            .cycle()
-            .skip(first)
-            .take(addrs.len())
-            .cloned()
-            .collect();
+        let order = rotated(&addrs, first);
         match dial_once(sid, &order, &shared).await {
             Dialled::Spoke => backoff = Duration::from_millis(100),
             Dialled::Failed => {}
@@ -499,13 +503,7 @@ async fn knock(sid: i64, addrs: Vec<(String, u16)>, shared: Arc<Shared>) {
             continue;
         }
         let what = format!("the election port of {sid}");
-        let order: Vec<(String, u16)> = addrs
-            .iter()
-            .cycle()
-            .skip(first)
-            .take(addrs.len())
-            .cloned()
-            .collect();
+        let order = rotated(&addrs, first);
         let (stream, addr) = match connect_first(&order, shared.reach, &what).await {
             Some((tcp, addr)) => (
                 crate::tls::quorum::connect(&shared.tls, tcp, &addr.0)
