@@ -389,6 +389,10 @@ public final class KafkaCheck extends AppCheck {
                         return false;
                     }
                 });
+                // The new partitions have leaders and every replica before anything is
+                // produced to them (once, on ZooKeeper 3.8.0, a new partition took longer
+                // than the producer's two minutes).
+                waitInSync(a, "orders", 3);
                 ConfigResource r = new ConfigResource(ConfigResource.Type.TOPIC, "orders");
                 a.incrementalAlterConfigs(Map.of(r, List.of(new AlterConfigOp(
                         new ConfigEntry("retention.ms", "86400000"), AlterConfigOp.OpType.SET)))).all().get();
