@@ -312,21 +312,22 @@ fn run_on(kind: &str, java: &[u64], debian: bool) -> String {
     out
 }
 
-/// ZooKeeper 3.9's lines (each test runs its own ensemble, under its own name).
-fn zookeeper(name: &str) -> String {
-    run(name, &[1, 2, 3, 4, 5])
+/// ZooKeeper 3.9's lines, from one run shared by the tests of this file.
+fn zookeeper() -> String {
+    static JAVA: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    JAVA.get_or_init(|| run("java", &[1, 2, 3, 4, 5])).clone()
 }
 
 #[test]
 fn reconfiguration_as_zookeeper_3_9() {
-    let java = zookeeper("java");
+    let java = zookeeper();
     let ferrozk = run("ferrozk", &[]);
     assert_eq!(ferrozk, java);
 }
 
 #[test]
 fn reconfiguration_with_java_and_ferrozk_members() {
-    let java = zookeeper("java-for-mixed");
+    let java = zookeeper();
     // Java voters with ferrozk joiners, and the other way round.
     assert_eq!(run("joiners-ferrozk", &[1, 2, 3]), java);
     assert_eq!(run("joiners-java", &[4, 5]), java);
