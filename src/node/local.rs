@@ -242,18 +242,9 @@ impl Node {
         if !self.is_local_session(session) {
             return false;
         }
+        // A request held behind the session's earlier ones is carried out by dispatch then.
         if op == OpCode::CloseSession.code() {
-            if self.queue.busy(session) {
-                // After the session's earlier requests (dispatch closes it then).
-                let held = Held {
-                    conn,
-                    xid,
-                    op,
-                    body: payload.clone(),
-                    start,
-                };
-                self.queue.hold(session, held);
-            } else {
+            if !self.hold_if_busy(session, conn, xid, op, payload, start) {
                 self.close_local_session(conn, session, xid, start);
             }
             return true;
@@ -262,17 +253,7 @@ impl Node {
             return false;
         }
         if !self.cfg.settings.local_sessions_upgrading {
-            if self.queue.busy(session) {
-                // After the session's earlier requests (dispatch refuses it then).
-                let held = Held {
-                    conn,
-                    xid,
-                    op,
-                    body: payload.clone(),
-                    start,
-                };
-                self.queue.hold(session, held);
-            } else {
+            if !self.hold_if_busy(session, conn, xid, op, payload, start) {
                 self.refuse_ephemeral(conn, xid, op, start);
             }
             return true;
@@ -283,6 +264,31 @@ impl Node {
 
     /// EPHEMERALONLOCALSESSION: a local session that may not be upgraded asked for an
     /// ephemeral node.
+    /// Holds `held` behind the session's earlier requests if it has any in flight.
+    fn hold_if_busy(
+        &mut self,
+        session: i64,
+        conn: ConnId,
+        xid: i32,
+        op: i32,
+        payload: &Bytes,
+        start: Instant,
+    ) -> bool {
+        if self.queue.busy(session) {
+            let held = Held {
+                conn,
+                xid,
+                op,
+                body: payload.clone(),
+                start,
+            };
+            self.queue.hold(session, held);
+            true
+        } else {
+            false
+        }
+    }
+
     pub(super) fn refuse_ephemeral(&mut self, conn: ConnId, xid: i32, op: i32, start: Instant) {
         let err = ErrorCode::EphemeralOnLocalSession.code();
         self.reply(conn, xid, self.last_zxid(), err, None);

@@ -443,14 +443,7 @@ impl Node {
             (Some(t), Some(e))
                 if e.reconfig && !e.replaying && matches!(e.role, Role::Leading(_)) =>
             {
-                let text = match &t.body {
-                    TxnBody::SetData(s) => {
-                        String::from_utf8_lossy(s.data.as_deref().unwrap_or_default()).into_owned()
-                    }
-                    _ => String::new(),
-                };
-                e.view
-                    .with_text(&text)
+                super::reconfig::txn_config(&e.view, t)
                     .ok()
                     .map(|new| self.designated_leader(&new, zxid))
             }

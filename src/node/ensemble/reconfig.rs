@@ -229,11 +229,7 @@ impl Node {
         if e.replaying {
             return self.reconfig_seen(txn);
         }
-        let TxnBody::SetData(t) = &txn.body else {
-            return;
-        };
-        let text = String::from_utf8_lossy(t.data.as_deref().unwrap_or_default()).into_owned();
-        match e.view.with_text(&text) {
+        match txn_config(&e.view, txn) {
             Ok(new) => {
                 self.activate_config(new, false);
             }
@@ -248,14 +244,10 @@ impl Node {
     /// history replayed): seen, so that a leader this member becomes completes it, with the
     /// quorums of both configurations, as ZooKeeper's does.
     pub(in crate::node) fn reconfig_seen(&mut self, txn: &Txn) {
-        let TxnBody::SetData(t) = &txn.body else {
-            return;
-        };
-        let text = String::from_utf8_lossy(t.data.as_deref().unwrap_or_default()).into_owned();
         let Some(e) = self.ensemble.as_mut().filter(|e| e.reconfig) else {
             return;
         };
-        match e.view.with_text(&text) {
+        match txn_config(&e.view, txn) {
             Ok(q) if q.version as i64 > e.config_version => {
                 if e.last_seen.as_ref().is_none_or(|l| l.version < q.version) {
                     e.last_seen = Some(q);
@@ -476,6 +468,17 @@ impl Node {
             e.last_seen = None;
         }
     }
+}
+
+/// The configuration a reconfig txn carries (a setData of /zookeeper/config), read against
+/// `view` (the settings that are not membership).
+pub(super) fn txn_config(view: &QuorumConfig, txn: &Txn) -> Result<QuorumConfig, String> {
+    let TxnBody::SetData(t) = &txn.body else {
+        return Err("not a setData of /zookeeper/config".into());
+    };
+    view.with_text(&String::from_utf8_lossy(
+        t.data.as_deref().unwrap_or_default(),
+    ))
 }
 
 fn e_sim(n: &Node) -> bool {
