@@ -217,14 +217,16 @@ fn quorum_tls_and_quorum_sasl_are_refused() {
 }
 
 #[test]
-fn membership_features_ferrozk_lacks_are_refused() {
+fn membership_features_are_read_and_a_bad_observer_master_port_stops_start_up() {
+    // Every membership key ZooKeeper has is now read; a value that is not a port stops
+    // start-up and is named, and the other membership keys are not blamed.
     let err = refused(
         "members",
         "reconfigEnabled=true\n\
          multiAddress.enabled=true\n\
-         observerMasterPort=2191",
+         observerMasterPort=70000",
     );
-    assert_names(&err, &["observerMasterPort"]);
+    assert_names(&err, &["observerMasterPort", "70000"]);
     assert!(
         !err.contains("reconfigEnabled") && !err.contains("multiAddress"),
         "{err}"

@@ -443,13 +443,13 @@ fn migrate_check_on_java_and_ferrozk_data_dirs() {
     // A setting ferrozk does not have: not ready, and the reason names the key.
     let secured = m.members[0].dir.join("secured.cfg");
     let mut text_cfg = std::fs::read_to_string(&cfg).unwrap();
-    text_cfg.push_str("reconfigEnabled=true\nobserverMasterPort=2191\n");
+    text_cfg.push_str("reconfigEnabled=true\nDigestAuthenticationProvider.digestAlg=SHA-256\n");
     std::fs::write(&secured, text_cfg).unwrap();
     let (ok, text) = migrate_check(&secured);
     assert!(!ok, "{text}");
     assert!(
         text.contains("NOT READY")
-            && text.contains("observerMasterPort")
+            && text.contains("DigestAuthenticationProvider.digestAlg")
             && !text.contains("setting reconfigEnabled"),
         "{text}"
     );

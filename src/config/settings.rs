@@ -170,6 +170,9 @@ pub struct Settings {
     /// an address of a server with several may take to answer before the next is tried.
     pub reachability_check: bool,
     pub reachability_timeout_ms: u64,
+    /// `observerMasterPort` (0: off). On a follower, the port observers may sync from; on an
+    /// observer, the port it dials on the voters to sync from one of them.
+    pub observer_master_port: u16,
     pub super_digest: Option<String>,
     pub enforce_quota: bool,
     /// `4lw.commands.whitelist`: the words allowed besides srvr.
@@ -283,6 +286,7 @@ impl Settings {
             multi_address: p.boolean("multiAddress.enabled", false)?,
             reachability_check: p.boolean("multiAddress.reachabilityCheckEnabled", true)?,
             reachability_timeout_ms: p.num("multiAddress.reachabilityCheckTimeoutMs", 1000, 0)?,
+            observer_master_port: observer_master_port(&p)?,
             local_sessions_upgrading: p.boolean("localSessionsUpgradingEnabled", false)?,
             // Only the JVM property, as ZooKeeper reads it (Boolean.getBoolean: "true" in any
             // case); the zoo.cfg key is reported as having no effect.
@@ -417,6 +421,7 @@ const KNOWN: &[&str] = &[
     "ssl.quorum.crl",
     "ssl.quorum.ocsp",
     "extendedTypesEnabled",
+    "observerMasterPort",
     "znode.container.checkIntervalMs",
     "ferrozk.log.level",
     "ferrozk.log.format",
@@ -485,6 +490,18 @@ const TUNING: &[&str] = &[
     "watchManagerName",
 ];
 
+/// `observerMasterPort` as ZooKeeper reads it: zero or less (or no key) leaves it off.
+fn observer_master_port(p: &Props) -> Result<u16, ConfigError> {
+    let Some(v) = p.get("observerMasterPort") else {
+        return Ok(0);
+    };
+    match v.trim().parse::<i64>() {
+        Ok(n) if n <= 0 => Ok(0),
+        Ok(n) if n <= u16::MAX as i64 => Ok(n as u16),
+        _ => Err(p.invalid("observerMasterPort", v, "not a port number")),
+    }
+}
+
 /// Why a key, with this value, asks for something ferrozk does not have; `None` when the
 /// value leaves the feature off (or the key is not such a key).
 fn unsupported(key: &str, value: &str) -> Option<&'static str> {
@@ -517,7 +534,6 @@ fn unsupported(key: &str, value: &str) -> Option<&'static str> {
             }
             "digest schemes other than SHA1 are not supported yet"
         }
-        "observerMasterPort" => "observers syncing from followers are not supported yet",
         "snapshot.trust.empty" if on(value) => {
             "starting without a snapshot on a non-empty log is not supported"
         }

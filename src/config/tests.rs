@@ -232,7 +232,7 @@ fn features_ferrozk_lacks_are_refused_together_and_tuning_keys_reported() {
     let base = "tickTime=2000\ndataDir=/tmp/x\nclientPort=2181\n";
     let e = Config::parse(
         Path::new("z.cfg"),
-        &format!("{base}ssl.context.supplier.class=a.B\nobserverMasterPort=2191\nauthProvider.ldap=com.example.LdapProvider\n"),
+        &format!("{base}ssl.context.supplier.class=a.B\nDigestAuthenticationProvider.digestAlg=SHA-256\nauthProvider.ldap=com.example.LdapProvider\n"),
     )
     .unwrap_err();
     match e {

@@ -722,7 +722,10 @@ async fn run(
             m.extend(jvalues(&monitor_values(&v)));
         }
         "observers" => {
-            m.insert("synced_observers".into(), 0.into());
+            m.insert(
+                "synced_observers".into(),
+                v.synced_observers.unwrap_or(0).into(),
+            );
             m.insert("observers".into(), Json::Array(vec![]));
         }
         "server_stats" | "stats" => {

@@ -99,6 +99,10 @@ pub struct NodeView {
     pub watches_by_path: BTreeMap<String, Vec<i64>>,
     pub digests: Vec<(i64, u64)>,
     pub last_snapshot: Option<(i64, i64)>,
+    /// On a follower serving observers (observerMasterPort): how many are synchronised.
+    pub synced_observers: Option<u64>,
+    /// On an observer: the member it syncs from (a follower, or the leader).
+    pub observer_master_id: Option<i64>,
 }
 
 /// Four-letter words ZooKeeper knows.
@@ -260,6 +264,12 @@ pub fn monitor_values(v: &NodeView) -> Vec<(String, Value)> {
         ("quorum_size".into(), Value::U(1)),
         ("proposal_count".into(), Value::U(0)),
     ];
+    if let Some(n) = v.synced_observers {
+        out.push(("synced_observers".into(), Value::U(n)));
+    }
+    if let Some(id) = v.observer_master_id {
+        out.push(("observer_master_id".into(), Value::I(id)));
+    }
     for c in s.counters() {
         out.push((c.name.to_string(), Value::U(c.get())));
     }

@@ -68,6 +68,8 @@ impl Link {
 /// What a link tells the node.
 pub enum LinkEvent {
     Up(Link),
+    /// An observer dialled this follower's observer master port.
+    ObserverUp(Link),
     Packet(LinkId, Packet),
     /// The snapshot stream that followed a SNAP packet.
     Snapshot(LinkId, Bytes),
@@ -182,19 +184,28 @@ fn start_link(
     link
 }
 
-/// Accepts learners on the quorum port; the node decides whether it is leading.
+/// Accepts learners on the quorum port; the node decides whether it is leading. With
+/// `observer_master`, the listener is a follower's observer master port: it accepts observers
+/// until the token is cancelled (the follower leaves its leader).
 pub async fn serve_quorum(
     listener: TcpListener,
     node: mpsc::Sender<LinkEvent>,
     max: usize,
     tls: Transport,
+    observer_master: Option<CancellationToken>,
 ) {
+    let stop = observer_master.clone().unwrap_or_default();
     loop {
-        match listener.accept().await {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stop.cancelled() => return,
+        };
+        match accepted {
             Ok((tcp, peer)) => {
                 debug!("quorum connection from {peer}");
                 let _ = tcp.set_nodelay(true);
                 let (node, tls) = (node.clone(), tls.clone());
+                let om = observer_master.is_some();
                 // The TLS handshake (or the wait to tell TLS from plaintext) runs apart, so
                 // that one slow peer holds up no other.
                 tokio::spawn(async move {
@@ -216,11 +227,16 @@ pub async fn serve_quorum(
                     }
                     let id = NEXT_LINK.fetch_add(1, Ordering::Relaxed);
                     let link = start_link(id, stream, peer, node.clone(), max, false);
-                    let _ = node.send(LinkEvent::Up(link)).await;
+                    let ev = if om {
+                        LinkEvent::ObserverUp(link)
+                    } else {
+                        LinkEvent::Up(link)
+                    };
+                    let _ = node.send(ev).await;
                 });
             }
             Err(e) => {
-                warn!("accepting on the quorum port: {e}");
+                warn!("accepting quorum connections: {e}");
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }

@@ -100,8 +100,11 @@ impl Node {
             }
             PacketType::Sync => {
                 // The leader answers syncs in the order they were forwarded.
-                let Some(session) = self.following().and_then(|f| f.syncs.pop_front()) else {
-                    return;
+                use super::observer_master::SyncFor;
+                let session = match self.following().and_then(|f| f.syncs.pop_front()) {
+                    Some(SyncFor::Session(s)) => s,
+                    Some(SyncFor::Observer(id)) => return self.observer_synced(id),
+                    None => return,
                 };
                 let outcome = super::Outcome {
                     zxid: self.last_zxid(),
@@ -117,6 +120,10 @@ impl Node {
                 else {
                     return;
                 };
+                let reply = Packet::new(PacketType::Revalidate, p.zxid, Some(d.clone()));
+                if self.observer_revalidated(&reply, session) {
+                    return;
+                }
                 let Some((conn, timeout, ro)) = self
                     .following()
                     .and_then(|f| f.revalidating.remove(&session))
@@ -139,6 +146,10 @@ impl Node {
                     warn!("{kind:?} without the leader's id; ignored");
                     return;
                 };
+                // Relayed to this follower's observers as INFORMANDACTIVATE.
+                if let Some(f) = self.following() {
+                    f.activating = Some((p.zxid, designated));
+                }
                 let was_observer = self.ens().is_some_and(|e| e.observer);
                 if kind == PacketType::InformAndActivate {
                     self.learn_txn(d.slice(8..), p.zxid, "INFORMANDACTIVATE");
@@ -212,6 +223,10 @@ impl Node {
                     self.next_zxid = jute::make_zxid(epoch, 1).max(self.last_zxid() + 1);
                     self.set_config_node();
                     self.settle_vote(epoch);
+                    if let Some(e) = self.ensemble.as_mut() {
+                        e.om_failures = 0;
+                    }
+                    self.start_observer_master();
                 }
                 learner::Action::Look(why) => return self.look(&why),
             }
@@ -510,7 +525,8 @@ impl Node {
                 let path = SyncRequest::decode(&mut Reader::new(payload.clone()))
                     .map(|r| r.path)
                     .unwrap_or_default();
-                f.syncs.push_back(session);
+                f.syncs
+                    .push_back(super::observer_master::SyncFor::Session(session));
                 let then = Then::Sync {
                     conn,
                     xid,

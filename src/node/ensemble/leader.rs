@@ -227,35 +227,7 @@ impl Node {
         let Some(e) = self.ensemble.as_ref() else {
             return;
         };
-        let mut out: Vec<Bytes> = Vec::new();
-        let committed: Vec<i64> = e.committed_log.iter().map(|(z, _)| *z).collect();
-        let plan = zab_leader::plan_sync(peer_zxid, last, e.committed_floor, &committed);
-        let how = match plan {
-            zab_leader::SyncPlan::Trunc(to) => {
-                out.push(Packet::new(PacketType::Trunc, to, None).encode());
-                format!("TRUNC to 0x{to:x}")
-            }
-            zab_leader::SyncPlan::Diff(from) => {
-                out.push(Packet::new(PacketType::Diff, last, None).encode());
-                for (z, txn) in e.committed_log.iter().skip(from) {
-                    out.push(Packet::new(PacketType::Proposal, *z, Some(txn.clone())).encode());
-                    out.push(Packet::new(PacketType::Commit, *z, None).encode());
-                }
-                format!("DIFF of {} txns", e.committed_log.len() - from)
-            }
-            zab_leader::SyncPlan::Snap => {
-                out.push(Packet::new(PacketType::Snap, last, None).encode());
-                let sessions: Vec<(i64, i32)> = self
-                    .committed_sessions
-                    .iter()
-                    .map(|(k, v)| (*k, *v))
-                    .collect();
-                let parts = snap::serialize_stream_parts(&self.tree, &sessions);
-                let n: usize = parts.iter().map(|p| p.len()).sum();
-                out.extend(parts);
-                format!("SNAP of {n} bytes")
-            }
-        };
+        let (mut out, how) = self.sync_packets(peer_zxid);
         let observer = match &e.role {
             Role::Leading(l) => l.learners.get(&id).is_some_and(|lr| lr.observer),
             _ => false,
@@ -287,6 +259,46 @@ impl Node {
             lr.link.send_raw(b);
         }
         lr.phase = LPhase::NewLeaderAck;
+    }
+
+    /// What brings a learner whose history ends at `peer_zxid` to what this member has
+    /// applied: TRUNC, a DIFF of the committed txns it lacks, or a SNAP of the tree (the
+    /// leader's plan, which a follower serving observers uses too); and a word on which.
+    pub(in crate::node) fn sync_packets(&self, peer_zxid: i64) -> (Vec<Bytes>, String) {
+        let last = self.last_zxid();
+        let mut out: Vec<Bytes> = Vec::new();
+        let Some(e) = self.ensemble.as_ref() else {
+            return (out, String::new());
+        };
+        let committed: Vec<i64> = e.committed_log.iter().map(|(z, _)| *z).collect();
+        let plan = zab_leader::plan_sync(peer_zxid, last, e.committed_floor, &committed);
+        let how = match plan {
+            zab_leader::SyncPlan::Trunc(to) => {
+                out.push(Packet::new(PacketType::Trunc, to, None).encode());
+                format!("TRUNC to 0x{to:x}")
+            }
+            zab_leader::SyncPlan::Diff(from) => {
+                out.push(Packet::new(PacketType::Diff, last, None).encode());
+                for (z, txn) in e.committed_log.iter().skip(from) {
+                    out.push(Packet::new(PacketType::Proposal, *z, Some(txn.clone())).encode());
+                    out.push(Packet::new(PacketType::Commit, *z, None).encode());
+                }
+                format!("DIFF of {} txns", e.committed_log.len() - from)
+            }
+            zab_leader::SyncPlan::Snap => {
+                out.push(Packet::new(PacketType::Snap, last, None).encode());
+                let sessions: Vec<(i64, i32)> = self
+                    .committed_sessions
+                    .iter()
+                    .map(|(k, v)| (*k, *v))
+                    .collect();
+                let parts = snap::serialize_stream_parts(&self.tree, &sessions);
+                let n: usize = parts.iter().map(|p| p.len()).sum();
+                out.extend(parts);
+                format!("SNAP of {n} bytes")
+            }
+        };
+        (out, how)
     }
 
     pub(in crate::node) fn newleader_acked(&mut self, _id: LinkId, sid: i64) {
@@ -438,6 +450,9 @@ impl Node {
 
     /// After a txn is applied: remember it for DIFFs; a leader tells its learners.
     pub(in crate::node) fn committed(&mut self, zxid: i64, raw: &Bytes, reconfig: Option<&Txn>) {
+        if self.is_following() {
+            self.relay_to_observers(zxid, raw);
+        }
         // A reconfiguration commits with the leader of the new configuration named.
         let designated = match (reconfig, self.ens()) {
             (Some(t), Some(e))

@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 mod follower;
 mod leader;
+mod observer_master;
 mod reconfig;
 pub(super) mod sim;
 mod start;
@@ -62,6 +63,12 @@ pub(super) struct Ensemble {
     /// Per leader with several addresses: the one to try first (the next one after an
     /// address whose connection failed before the leader answered).
     pub leader_addr_first: HashMap<i64, usize>,
+    /// On an observer with observerMasterPort: the voters to sync from, shuffled once per
+    /// configuration version; the next to try; failed tries in a row.
+    pub om_order: Vec<i64>,
+    pub om_order_version: Option<i64>,
+    pub om_next: usize,
+    pub om_failures: usize,
     pub election: Option<mpsc::UnboundedSender<Cmd>>,
     pub tick_ms: u64,
     pub init_limit: u64,
@@ -167,6 +174,14 @@ impl Following {
 
 pub(super) struct Following {
     leader: i64,
+    /// The member this one syncs from: the leader, or (an observer with observerMasterPort)
+    /// a follower.
+    master: i64,
+    /// On a follower with observerMasterPort: the observers it serves, once it listens.
+    om: Option<observer_master::ObserverMaster>,
+    om_bind_failed: bool,
+    /// A COMMITANDACTIVATE being applied: its zxid and the leader it names.
+    activating: Option<(i64, i64)>,
     /// The id of the link being dialled to the leader (0 in the simulation: any).
     attempt: LinkId,
     link: Option<Link>,
@@ -177,9 +192,9 @@ pub(super) struct Following {
     since: Instant,
     last_heard: Instant,
     snap_zxid: Option<i64>,
-    /// The sessions whose syncs were sent to the leader, in order (the leader answers them
-    /// in that order); each sync waits in its session's commit queue.
-    syncs: VecDeque<i64>,
+    /// The syncs sent to the leader, in order (the leader answers them in that order): a
+    /// session's waits in its commit queue; an observer's is relayed.
+    syncs: VecDeque<observer_master::SyncFor>,
     revalidating: HashMap<i64, (ConnId, u32, bool)>,
     /// Sessions with activity since the last ping (id, timeout), reported to the leader.
     touched: HashMap<i64, i32>,
@@ -208,6 +223,10 @@ impl Ensemble {
             handoff: None,
             replaying: false,
             leader_addr_first: HashMap::new(),
+            om_order: Vec::new(),
+            om_order_version: None,
+            om_next: 0,
+            om_failures: 0,
             tls: Default::default(),
             election: None,
             tick_ms: cfg.tick_time as u64,
@@ -336,6 +355,9 @@ impl Node {
                 if let Some(l) = &f.link {
                     l.close();
                 }
+                if let Some(om) = &f.om {
+                    om.stop();
+                }
             }
             Role::Looking => {}
         }
@@ -378,6 +400,11 @@ impl Node {
     pub(super) fn elected(&mut self, v: Vote) {
         let now = self.instant();
         let reach = self.reach();
+        let me = self.ens().map_or(-1, |e| e.me);
+        let master = match self.looking_for() {
+            Some(_) if v.leader != me => self.pick_learner_master(v.leader),
+            _ => None,
+        };
         if self.looking_for().is_some() {
             // Read-only clients and local sessions end with the looking role.
             self.leave_local_role();
@@ -439,12 +466,24 @@ impl Node {
             let first = e.leader_addr_first.get(&v.leader).copied().unwrap_or(0);
             let n = addrs.len().max(1);
             addrs.rotate_left(first % n);
+            let mut master_id = v.leader;
+            if let Some((sid, a)) = master {
+                (master_id, addrs) = (sid, a);
+            }
             let listed: Vec<String> = addrs.iter().map(|(h, p)| format!("{h}:{p}")).collect();
-            info!(
-                "FOLLOWING: connecting to leader {} at {}",
-                v.leader,
-                listed.join("|")
-            );
+            if master_id == v.leader {
+                info!(
+                    "FOLLOWING: connecting to leader {} at {}",
+                    v.leader,
+                    listed.join("|")
+                );
+            } else {
+                info!(
+                    "OBSERVING leader {}: syncing from server {master_id} at {} (observerMasterPort)",
+                    v.leader,
+                    listed.join("|")
+                );
+            }
             for (l, _) in e.parked.drain(..) {
                 l.close();
             }
@@ -469,6 +508,10 @@ impl Node {
             }
             e.role = Role::Following(Box::new(Following {
                 leader: v.leader,
+                master: master_id,
+                om: None,
+                om_bind_failed: false,
+                activating: None,
                 attempt,
                 link: None,
                 cancel,
@@ -503,12 +546,14 @@ impl Node {
     pub(super) fn link_event(&mut self, ev: LinkEvent) {
         let now = self.instant();
         let Some(e) = self.ensemble.as_mut() else {
-            if let LinkEvent::Up(l) = ev {
+            if let LinkEvent::Up(l) | LinkEvent::ObserverUp(l) = ev {
                 l.close();
             }
             return;
         };
         match (&mut e.role, ev) {
+            (Role::Following(_), LinkEvent::ObserverUp(link)) => self.observer_up(link),
+            (_, LinkEvent::ObserverUp(link)) => link.close(),
             (Role::Leading(l), LinkEvent::Up(link)) => {
                 l.learners.insert(
                     link.id,
@@ -579,6 +624,11 @@ impl Node {
                 f.last_heard = now;
                 self.leader_packet(p);
             }
+            (Role::Following(f), LinkEvent::Packet(id, p))
+                if f.om.as_ref().is_some_and(|o| o.observers.contains_key(&id)) =>
+            {
+                self.observer_packet(id, p)
+            }
             (Role::Following(f), LinkEvent::Snapshot(id, data))
                 if f.link.as_ref().is_some_and(|l| l.id == id) =>
             {
@@ -600,7 +650,16 @@ impl Node {
                     || (f.phase() == FPhase::Connecting && id == f.attempt)
                     || f.link.as_ref().is_some_and(|l| l.id == id) =>
             {
-                let leader = f.leader;
+                let (leader, master) = (f.leader, f.master);
+                if master != leader {
+                    // An observer that could not sync from a follower tries another next.
+                    if f.phase() != FPhase::Serving {
+                        e.om_failures += 1;
+                    }
+                    return self.look(&format!(
+                        "lost server {master} (syncing from it, leader {leader}): {why}"
+                    ));
+                }
                 // Lost before the leader said anything: its address reached something
                 // else (or nothing); with several, the next is tried first next time.
                 if f.phase() == FPhase::Discovery {
@@ -616,6 +675,7 @@ impl Node {
                 }
                 self.look(&format!("lost the leader {leader}: {why}"));
             }
+            (Role::Following(_), LinkEvent::Down(id, why)) => self.observer_down(id, &why),
             _ => {}
         }
     }

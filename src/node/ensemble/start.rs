@@ -147,6 +147,7 @@ impl Node {
                 tx.links.clone(),
                 self.cfg.max_buffer + 1024,
                 tls.clone(),
+                None,
             ));
         }
         if listening == 0 {

@@ -86,10 +86,18 @@ impl Node {
                         "not synchronised with leader {leader} within initLimit"
                     ));
                 } else if f.phase() != FPhase::Connecting && age(f.last_heard) > limit {
-                    let leader = f.leader;
-                    self.look(&format!(
-                        "nothing heard from leader {leader} within the limit"
-                    ));
+                    let (leader, master) = (f.leader, f.master);
+                    if master != leader {
+                        self.look(&format!(
+                            "nothing heard from server {master} (syncing from it, leader {leader}) within the limit"
+                        ));
+                    } else {
+                        self.look(&format!(
+                            "nothing heard from leader {leader} within the limit"
+                        ));
+                    }
+                } else if f.phase() == FPhase::Serving {
+                    self.observer_master_tick(init, sync);
                 }
             }
             _ => {}

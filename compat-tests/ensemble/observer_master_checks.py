@@ -1,0 +1,184 @@
+"""Observers that sync from followers (observerMasterPort), seen by kazoo and the
+four-letter words. Prints one line per observation so that the test can compare the lines
+for every observer (ZooKeeper's and ferrozk's, on ZooKeeper's and on ferrozk's voters).
+
+  observer_master_checks.py run <observers> <leader> <followers>
+
+<observers>: client addresses of the observers, comma-separated.
+<leader>: the leader's client address.
+<followers>: the followers, comma-separated, each as sid=host:port=pid.
+
+Steps: each observer syncs from a follower (not the leader); every observer is counted by
+the followers' synced_observers; through each observer: writes, an ephemeral, a sequential
+node, a multi, errors, a watch fired by a write through the leader, sync and read, and a
+session idle for longer than its timeout that stays alive (its pings reach the leader
+through the follower); then the follower the first observer syncs from is killed, and every
+observer serves again with its sessions and ephemerals kept.
+"""
+
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+
+from kazoo.client import KazooClient
+from kazoo.exceptions import BadVersionError, NodeExistsError
+
+
+def four(host, word):
+    h, p = host.rsplit(":", 1)
+    try:
+        with socket.create_connection((h, int(p)), timeout=5) as s:
+            s.sendall(word.encode())
+            out = b""
+            while True:
+                b = s.recv(4096)
+                if not b:
+                    return out.decode()
+                out += b
+    except OSError:
+        return ""
+
+
+def mntr(host):
+    out = {}
+    for line in four(host, "mntr").splitlines():
+        k, _, v = line.partition("\t")
+        out[k] = v
+    return out
+
+
+def mode(host):
+    for line in four(host, "srvr").splitlines():
+        if line.startswith("Mode:"):
+            return line.split()[1]
+    return None
+
+
+def wait(what, f, within=90):
+    deadline = time.time() + within
+    while time.time() < deadline:
+        v = f()
+        if v:
+            return v
+        time.sleep(0.2)
+    raise SystemExit(f"timed out waiting for {what}")
+
+
+def client(host, timeout=10.0):
+    zk = KazooClient(hosts=host, timeout=timeout)
+    zk.start(timeout=60)
+    return zk
+
+
+def master_of(host):
+    v = mntr(host).get("zk_observer_master_id")
+    return int(v) if v not in (None, "", "-1") else None
+
+
+def run(observers, leader, followers):
+    fol = {}
+    for f in followers:
+        sid, addr, pid = f.split("=")
+        fol[int(sid)] = (addr, int(pid))
+    out = []
+    # Each observer serves, syncing from a follower.
+    for i, o in enumerate(observers):
+        wait(f"observer {i} serving", lambda: mode(o) == "observer")
+        m = wait(f"observer {i} naming its master", lambda: master_of(o))
+        out.append(f"observer {i}: syncs from a follower: {m in fol}")
+    total = wait(
+        "every observer counted by the followers",
+        lambda: (lambda n: n if n == len(observers) else None)(
+            sum(int(mntr(a).get("zk_synced_observers", "0")) for a, _ in fol.values())
+        ),
+    )
+    out.append(f"followers count every observer: {total == len(observers)}")
+    lz = client(leader)
+    kept = []
+    for i, o in enumerate(observers):
+        lz.ensure_path(f"/om{i}")
+        p = f"/om{i}/n"
+        # Long enough to outlast the move to another follower below.
+        zk = client(o, timeout=20.0)
+        zk.create(p, b"v1")
+        st = zk.set(p, b"v2")
+        out.append(f"observer {i}: set version {st.version}")
+        data, st = zk.get(p)
+        out.append(f"observer {i}: read {data!r} version {st.version}")
+        eph = zk.create(p + "-eph", b"e", ephemeral=True)
+        seq = zk.create(p + "-seq-", b"s", sequence=True)
+        out.append(f"observer {i}: sequential suffix {seq[len(p) + 5:]}")
+        lz.sync(eph)
+        out.append(f"observer {i}: ephemeral seen by the leader: {lz.exists(eph) is not None}")
+        try:
+            zk.create(p, b"again")
+        except NodeExistsError:
+            out.append(f"observer {i}: create existing: NodeExistsError")
+        try:
+            zk.set(p, b"x", version=7)
+        except BadVersionError:
+            out.append(f"observer {i}: set bad version: BadVersionError")
+        t = zk.transaction()
+        t.create(p + "-m", b"m")
+        t.check(p, 1)
+        t.set_data(p, b"v3")
+        res = t.commit()
+        out.append(f"observer {i}: multi {[type(r).__name__ for r in res]}")
+        fired = threading.Event()
+        events = []
+
+        def watcher(ev, events=events, fired=fired):
+            events.append(ev.type)
+            fired.set()
+
+        zk.get(p, watch=watcher)
+        lz.set(p, b"from-leader")
+        fired.wait(20)
+        out.append(f"observer {i}: watch {events}")
+        zk.sync(p)
+        out.append(f"observer {i}: after sync {zk.get(p)[0]!r}")
+        kept.append((zk, eph, p))
+    # Sessions of 4 s idle for 10 s: alive only if their pings reach the leader.
+    short = []
+    for i, o in enumerate(observers):
+        c = client(o, timeout=4.0)
+        short.append((c, c.create(f"/om{i}/short", b"s", ephemeral=True)))
+    time.sleep(10)
+    for i, (c, path) in enumerate(short):
+        lz.sync(path)
+        out.append(f"observer {i}: idle session's ephemeral alive: {lz.exists(path) is not None}")
+        c.stop()
+        c.close()
+        gone = wait(f"observer {i} closed session's ephemeral gone",
+                    lambda: lz.sync(path) is not None and lz.exists(path) is None, 30)
+        out.append(f"observer {i}: closed session's ephemeral gone: {gone}")
+    # The follower the first observer syncs from dies: every observer serves again.
+    victim = master_of(observers[0])
+    os.kill(fol[victim][1], signal.SIGKILL)
+    for i, o in enumerate(observers):
+        def back(o=o):
+            m = master_of(o)
+            return mode(o) == "observer" and m is not None and m != victim
+        wait(f"observer {i} serving again", back, 120)
+        m = master_of(o)
+        out.append(f"observer {i}: after the kill syncs from a live member: {m != victim}")
+    for i, (zk, eph, p) in enumerate(kept):
+        wait(f"observer {i} client reconnected", lambda zk=zk: zk.connected, 60)
+        zk.set(p, b"after")
+        lz.sync(p)
+        out.append(f"observer {i}: write after the kill seen by the leader: {lz.get(p)[0]!r}")
+        out.append(f"observer {i}: ephemeral kept: {lz.exists(eph) is not None}")
+        zk.stop()
+        zk.close()
+    lz.stop()
+    lz.close()
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 5 or sys.argv[1] != "run":
+        raise SystemExit(__doc__)
+    run(sys.argv[2].split(","), sys.argv[3], sys.argv[4].split(","))

@@ -1,0 +1,454 @@
+//! Observers that sync from followers (`observerMasterPort`), as ZooKeeper 3.6+ has them.
+//!
+//! A follower with the key set, once it is up to date with its leader, listens on that port
+//! and serves observers as a leader would: OBSERVERINFO, LEADERINFO with its leader's epoch,
+//! ACKEPOCH, a TRUNC, DIFF or SNAP drawn from what it has applied, NEWLEADER, the observer's
+//! ACK, UPTODATE. It then relays every commit it applies as INFORM (INFORMANDACTIVATE for a
+//! reconfiguration), pings its observers every half tick and passes their sessions' activity
+//! to the leader in its own ping answers, and forwards their requests, syncs and
+//! revalidations to the leader, relaying the answers. When it loses its leader it closes
+//! them all; they find another member.
+//!
+//! An observer with the key set syncs from a voter at that voter's quorum host and this
+//! port number (ZooKeeper's convention: every voter uses the same port), taking the voters
+//! other than the leader round robin in an order shuffled per configuration; after failing
+//! with every one of them in a row it syncs from the leader, whose quorum port always serves
+//! observers (a ZooKeeper leader does not listen on observerMasterPort).
+
+use super::*;
+use rand::seq::SliceRandom;
+use std::time::Duration;
+
+/// A follower's observer master: its listener and the observers it serves.
+pub(super) struct ObserverMaster {
+    /// Stops the listener.
+    cancel: CancellationToken,
+    pub(super) observers: HashMap<LinkId, Learner>,
+    /// Observers' revalidations forwarded to the leader, in order: (session, observer).
+    revalidating: VecDeque<(i64, LinkId)>,
+}
+
+impl ObserverMaster {
+    pub(super) fn stop(&self) {
+        self.cancel.cancel();
+        for o in self.observers.values() {
+            o.link.close();
+        }
+    }
+
+    /// Observers synchronised and served (ZooKeeper's `synced_observers`).
+    pub(super) fn synced(&self) -> usize {
+        self.observers
+            .values()
+            .filter(|o| o.phase == LPhase::Serving)
+            .count()
+    }
+}
+
+/// Who waits for the leader's answer to a forwarded sync.
+pub(super) enum SyncFor {
+    Session(i64),
+    Observer(LinkId),
+}
+
+impl Node {
+    /// On a follower up to date with its leader: listen for observers on observerMasterPort
+    /// (at this member's quorum host, or every interface with quorumListenOnAllIPs). A port
+    /// that cannot be bound is tried again at the next tick; the follower keeps serving.
+    pub(in crate::node) fn start_observer_master(&mut self) {
+        let port = self.cfg.settings.observer_master_port;
+        let all_ips = self
+            .cfg
+            .quorum
+            .as_ref()
+            .is_some_and(|q| q.quorum_listen_on_all_ips);
+        let Some(e) = self.ensemble.as_ref() else {
+            return;
+        };
+        if port == 0 || e.observer || e.sim_connects.is_some() {
+            return;
+        }
+        let Role::Following(f) = &e.role else { return };
+        if f.om.is_some() || f.phase() != FPhase::Serving {
+            return;
+        }
+        let host = match e.servers.get(&(e.me as u64)).map(|s| s.quorum_addrs()) {
+            Some(a) if !all_ips && !a.is_empty() => a[0].0.clone(),
+            _ => "0.0.0.0".to_string(),
+        };
+        let (Some(links), tls, max) = (
+            self.senders.as_ref().map(|s| s.links.clone()),
+            e.tls.clone(),
+            self.cfg.max_buffer + 1024,
+        ) else {
+            return;
+        };
+        let bound = block(|| {
+            use std::net::ToSocketAddrs;
+            let addr = (host.as_str(), port)
+                .to_socket_addrs()?
+                .next()
+                .ok_or_else(|| std::io::Error::other("the host resolves to no address"))?;
+            let sock = if addr.is_ipv4() {
+                tokio::net::TcpSocket::new_v4()?
+            } else {
+                tokio::net::TcpSocket::new_v6()?
+            };
+            sock.set_reuseaddr(true)?;
+            sock.bind(addr)?;
+            sock.listen(64)
+        });
+        let Some(Role::Following(f)) = self.ensemble.as_mut().map(|e| &mut e.role) else {
+            return;
+        };
+        match bound {
+            Ok(l) => {
+                info!("observer master: serving observers on {host}:{port}");
+                let cancel = CancellationToken::new();
+                tokio::spawn(crate::quorum::serve_quorum(
+                    l,
+                    links,
+                    max,
+                    tls,
+                    Some(cancel.clone()),
+                ));
+                f.om = Some(ObserverMaster {
+                    cancel,
+                    observers: HashMap::new(),
+                    revalidating: VecDeque::new(),
+                });
+            }
+            Err(err) if !f.om_bind_failed => {
+                f.om_bind_failed = true;
+                warn!(
+                    "observer master: cannot listen on {host}:{port} (observerMasterPort): {err}; observers cannot sync from this follower until it can (trying every tick)"
+                );
+            }
+            Err(_) => {}
+        }
+    }
+
+    /// For `mntr`: a follower's synchronised observers (while it listens for them), an
+    /// observer's learner master.
+    pub(in crate::node) fn observer_master_view(&self) -> (Option<u64>, Option<i64>) {
+        match self.ens() {
+            Some(e) => match &e.role {
+                Role::Following(f) if e.observer => (None, Some(f.master)),
+                Role::Following(f) => (f.om.as_ref().map(|o| o.synced() as u64), None),
+                _ => (None, None),
+            },
+            None => (None, None),
+        }
+    }
+
+    /// An observer dialled the observer master port.
+    pub(in crate::node) fn observer_up(&mut self, link: Link) {
+        let now = self.instant();
+        let om = match self.ensemble.as_mut().map(|e| &mut e.role) {
+            Some(Role::Following(f)) if f.phase() == FPhase::Serving => f.om.as_mut(),
+            _ => None,
+        };
+        let Some(om) = om else {
+            link.close();
+            return;
+        };
+        om.observers.insert(
+            link.id,
+            Learner {
+                link,
+                sid: -1,
+                observer: true,
+                held: Vec::new(),
+                phase: LPhase::Info,
+                last_heard: now,
+            },
+        );
+    }
+
+    pub(in crate::node) fn observer_down(&mut self, id: LinkId, why: &str) {
+        let Some(om) = self.following().and_then(|f| f.om.as_mut()) else {
+            return;
+        };
+        if let Some(o) = om.observers.remove(&id) {
+            info!("observer {} left this follower: {why}", o.sid);
+        }
+        om.revalidating.retain(|(_, l)| *l != id);
+    }
+
+    fn close_observer(&mut self, id: LinkId, why: &str) {
+        warn!("observer master: {why}; closing the connection");
+        if let Some(om) = self.following().and_then(|f| f.om.as_mut()) {
+            if let Some(o) = om.observers.remove(&id) {
+                o.link.close();
+            }
+            om.revalidating.retain(|(_, l)| *l != id);
+        }
+    }
+
+    /// A packet from an observer of this follower.
+    pub(in crate::node) fn observer_packet(&mut self, id: LinkId, p: Packet) {
+        let now = self.instant();
+        let (current_epoch, config_version) = self
+            .ens()
+            .map_or((0, 0), |e| (e.current_epoch, e.config_version));
+        let Some(om) = self.following().and_then(|f| f.om.as_mut()) else {
+            return;
+        };
+        let Some(o) = om.observers.get_mut(&id) else {
+            return;
+        };
+        o.last_heard = now;
+        let (phase, sid) = (o.phase, o.sid);
+        let kind = PacketType::from_i32(p.kind);
+        match (phase, kind) {
+            (LPhase::Info, Some(PacketType::ObserverInfo)) => {
+                let data = p.data.clone().unwrap_or_default();
+                let Ok(info) = LearnerInfo::decode(&mut Reader::new(data)) else {
+                    return self.close_observer(id, "an OBSERVERINFO that does not parse");
+                };
+                if info.config_version > config_version {
+                    let why = format!(
+                        "observer {} has a later configuration (0x{:x}) than this follower",
+                        info.server_id, info.config_version
+                    );
+                    return self.close_observer(id, &why);
+                }
+                o.sid = info.server_id;
+                let mut b = BytesMut::with_capacity(4);
+                b.put_i32(jute::QUORUM_PROTOCOL_VERSION);
+                o.link.send(&Packet::new(
+                    PacketType::LeaderInfo,
+                    jute::make_zxid(current_epoch, 0),
+                    Some(b.freeze()),
+                ));
+                o.phase = LPhase::AckEpoch;
+            }
+            (LPhase::Info, Some(PacketType::FollowerInfo)) => self.close_observer(
+                id,
+                "a voter dialled observerMasterPort (only observers sync from a follower)",
+            ),
+            (LPhase::Info, _) => self.close_observer(
+                id,
+                &format!(
+                    "a connection began with packet type {}, not OBSERVERINFO",
+                    p.kind
+                ),
+            ),
+            (LPhase::AckEpoch, Some(PacketType::AckEpoch)) => {
+                let last = self.last_zxid();
+                let config = self
+                    .ens()
+                    .map(|e| {
+                        e.last_seen
+                            .as_ref()
+                            .map_or_else(|| e.config_text.clone(), |l| l.config_text())
+                    })
+                    .unwrap_or_default();
+                let (mut out, how) = self.sync_packets(p.zxid);
+                out.push(
+                    Packet::new(
+                        PacketType::NewLeader,
+                        jute::make_zxid(current_epoch, 0),
+                        Some(Bytes::from(config)),
+                    )
+                    .encode(),
+                );
+                let Some(o) = self
+                    .following()
+                    .and_then(|f| f.om.as_mut())
+                    .and_then(|om| om.observers.get_mut(&id))
+                else {
+                    return;
+                };
+                info!(
+                    "observer master: synchronising observer {sid} from 0x{:x} to 0x{last:x}: {how}",
+                    p.zxid
+                );
+                for b in out {
+                    o.link.send_raw(b);
+                }
+                o.phase = LPhase::NewLeaderAck;
+            }
+            (LPhase::NewLeaderAck, Some(PacketType::Ack)) => {
+                o.up_to_date();
+                o.phase = LPhase::Serving;
+                info!("observer master: observer {sid} is up to date");
+            }
+            // The observer's acknowledgement of UPTODATE; an observer acknowledges nothing else.
+            (LPhase::Serving, Some(PacketType::Ack)) if p.zxid & 0xffff_ffff == 0 => {}
+            (_, Some(PacketType::Ack)) => self.close_observer(
+                id,
+                &format!(
+                    "observer {sid} acknowledged 0x{:x}; observers do not",
+                    p.zxid
+                ),
+            ),
+            (LPhase::NewLeaderAck | LPhase::Serving, Some(PacketType::Ping)) => {
+                // Its sessions' activity reaches the leader in this follower's next ping.
+                let d = p.data.unwrap_or_default();
+                let mut at = 0;
+                let mut touched = Vec::new();
+                while let (Some(s), Some(to)) = (be_i64(&d, at), be_i32(&d, at + 8)) {
+                    touched.push((s, to));
+                    at += 12;
+                }
+                if let Some(f) = self.following() {
+                    f.touched.extend(touched);
+                }
+            }
+            (LPhase::Serving, Some(PacketType::Request)) => {
+                let op = p.data.as_deref().and_then(|d| be_i32(d, 12));
+                if op == Some(OpCode::Sync.code()) {
+                    if let Some(f) = self.following() {
+                        f.syncs.push_back(SyncFor::Observer(id));
+                    }
+                }
+                self.send_leader(&p);
+            }
+            (LPhase::NewLeaderAck | LPhase::Serving, Some(PacketType::Revalidate)) => {
+                let Some(session) = p.data.as_deref().and_then(|d| be_i64(d, 0)) else {
+                    return;
+                };
+                om.revalidating.push_back((session, id));
+                self.send_leader(&p);
+            }
+            _ => debug!(
+                "observer master: ignoring packet type {} from observer {sid} in {phase:?}",
+                p.kind
+            ),
+        }
+    }
+
+    /// The leader answered a revalidation: true if it was an observer's (relayed to it).
+    pub(in crate::node) fn observer_revalidated(&mut self, p: &Packet, session: i64) -> bool {
+        let Some(om) = self.following().and_then(|f| f.om.as_mut()) else {
+            return false;
+        };
+        if om.revalidating.front().map(|(s, _)| *s) != Some(session) {
+            return false;
+        }
+        if let Some((_, id)) = om.revalidating.pop_front() {
+            if let Some(o) = om.observers.get(&id) {
+                o.link.send(p);
+            }
+        }
+        true
+    }
+
+    /// The leader answered an observer's sync: everything committed before it has been
+    /// relayed already, so the answer goes straight on.
+    pub(in crate::node) fn observer_synced(&mut self, id: LinkId) {
+        if let Some(o) = self
+            .following()
+            .and_then(|f| f.om.as_mut())
+            .and_then(|om| om.observers.get(&id))
+        {
+            o.link.send(&Packet::new(PacketType::Sync, 0, None));
+        }
+    }
+
+    /// Every half tick on a serving follower: start the listener if it is not up yet, ping
+    /// the observers, drop the silent ones (initLimit while syncing, syncLimit after).
+    pub(in crate::node) fn observer_master_tick(&mut self, init: Duration, sync: Duration) {
+        self.start_observer_master();
+        let last = self.last_zxid();
+        let now = self.instant();
+        let Some(om) = self.following().and_then(|f| f.om.as_mut()) else {
+            return;
+        };
+        let ping = Packet::new(PacketType::Ping, last, None).encode();
+        let mut stale = Vec::new();
+        for (id, o) in &om.observers {
+            let limit = if o.phase == LPhase::Serving {
+                sync
+            } else {
+                init
+            };
+            if now.saturating_duration_since(o.last_heard) > limit {
+                stale.push((*id, o.sid));
+            } else if o.phase == LPhase::Serving {
+                o.link.send_raw(ping.clone());
+            }
+        }
+        for (id, sid) in stale {
+            self.close_observer(id, &format!("observer {sid} silent for too long"));
+        }
+    }
+
+    /// A txn this follower applied, relayed to its observers: INFORM, or INFORMANDACTIVATE
+    /// naming the leader when it is the reconfiguration the leader activated.
+    pub(in crate::node) fn relay_to_observers(&mut self, zxid: i64, raw: &Bytes) {
+        let Some(f) = self.following() else { return };
+        let activate = f.activating.filter(|(z, _)| *z == zxid).map(|(_, d)| d);
+        let Some(om) = f.om.as_mut() else { return };
+        if om.observers.is_empty() {
+            return;
+        }
+        let b = match activate {
+            None => Packet::new(PacketType::Inform, zxid, Some(raw.clone())).encode(),
+            Some(d) => {
+                let mut informed = BytesMut::with_capacity(8 + raw.len());
+                informed.put_i64(d);
+                informed.extend_from_slice(raw);
+                Packet::new(PacketType::InformAndActivate, zxid, Some(informed.freeze())).encode()
+            }
+        };
+        for o in om.observers.values_mut() {
+            o.forward(b.clone());
+        }
+    }
+
+    /// On an observer with observerMasterPort: the voter to sync from next (its id and its
+    /// addresses at that port), or None to sync from the leader.
+    pub(in crate::node) fn pick_learner_master(
+        &mut self,
+        leader: i64,
+    ) -> Option<(i64, Vec<(String, u16)>)> {
+        let port = self.cfg.settings.observer_master_port;
+        let e = self.ensemble.as_mut()?;
+        if port == 0 || !e.observer || e.sim_connects.is_some() {
+            return None;
+        }
+        if e.om_order_version != Some(e.config_version) {
+            let mut voters: Vec<i64> = e
+                .members
+                .weights
+                .iter()
+                .filter(|(s, w)| **w > 0 && **s != e.me)
+                .map(|(s, _)| *s)
+                .collect();
+            voters.shuffle(&mut self.rng);
+            info!("observer master candidates (observerMasterPort {port}): {voters:?}");
+            e.om_order = voters;
+            e.om_order_version = Some(e.config_version);
+            e.om_next = 0;
+        }
+        let candidates: Vec<i64> = e
+            .om_order
+            .iter()
+            .copied()
+            .filter(|s| *s != leader)
+            .collect();
+        if candidates.is_empty() {
+            return None;
+        }
+        if e.om_failures >= candidates.len() {
+            warn!(
+                "no follower served this observer on observerMasterPort {port} ({} tries in a row); syncing from the leader",
+                e.om_failures
+            );
+            e.om_failures = 0;
+            return None;
+        }
+        let sid = candidates[e.om_next % candidates.len()];
+        e.om_next = e.om_next.wrapping_add(1);
+        let addrs = e
+            .servers
+            .get(&(sid as u64))?
+            .quorum_addrs()
+            .into_iter()
+            .map(|(h, _)| (h, port))
+            .collect();
+        Some((sid, addrs))
+    }
+}
