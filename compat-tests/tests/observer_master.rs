@@ -5,12 +5,13 @@
 //! - three ZooKeeper 3.9 voters with a ZooKeeper 3.9 observer and a ferrozk observer
 //!   (ferrozk syncing from a Java follower);
 //! - three ferrozk voters with a ZooKeeper 3.9 observer, a ferrozk observer and a Debian
-//!   ZooKeeper 3.8.0 observer (Java syncing from a ferrozk follower).
+//!   ZooKeeper 3.8.0 observer (Java syncing from a ferrozk follower), all with TLS between
+//!   members (`sslQuorum=true`), which the observer master port speaks too.
 //!
 //! What every observer sees must match what ZooKeeper's observer sees on ZooKeeper's voters.
 
 use compat_tests::ensemble::Ensemble;
-use compat_tests::{free_port, python, workspace, zookeeper_version};
+use compat_tests::{free_port, python, run_suite, workspace, zookeeper_version};
 use std::time::{Duration, Instant};
 
 /// What each observer runs: Some(version) a ZooKeeper release, None ferrozk, and "debian"
@@ -25,7 +26,12 @@ enum Kind {
 /// Runs the checks on three voters (ZooKeeper 3.9 when `java_voters`) and the given
 /// observers; returns each observer's lines, without their "observer N: " prefix, and the
 /// lines about the ensemble as a whole.
-fn run(name: &str, java_voters: bool, observers: &[Kind]) -> (Vec<Vec<String>>, Vec<String>) {
+fn run(
+    name: &str,
+    java_voters: bool,
+    observers: &[Kind],
+    extra: &str,
+) -> (Vec<Vec<String>>, Vec<String>) {
     let n = 3 + observers.len() as u64;
     let mut java: Vec<u64> = if java_voters { vec![1, 2, 3] } else { vec![] };
     for (k, kind) in observers.iter().enumerate() {
@@ -38,7 +44,7 @@ fn run(name: &str, java_voters: bool, observers: &[Kind]) -> (Vec<Vec<String>>, 
         &format!("om-{name}"),
         n,
         &java,
-        &format!("tickTime=1000\nobserverMasterPort={om_port}"),
+        &format!("tickTime=1000\nobserverMasterPort={om_port}\n{extra}"),
     );
     let v = zookeeper_version("ZK39_VERSION");
     for id in 1..=n {
@@ -150,6 +156,9 @@ fn run(name: &str, java_voters: bool, observers: &[Kind]) -> (Vec<Vec<String>>, 
             e.assert_logged(&[3 + k], "(observerMasterPort)");
         }
     }
+    if !extra.is_empty() {
+        e.assert_logged(&[0, 1, 2], "quorum TLS: sslQuorum=true");
+    }
     if !java_voters {
         e.assert_logged(
             &[(0..3).find(|i| *i != leader).unwrap()],
@@ -163,13 +172,38 @@ fn run(name: &str, java_voters: bool, observers: &[Kind]) -> (Vec<Vec<String>>, 
 fn observers_sync_from_followers_as_zookeeper_39s_do() {
     // Python checks print kazoo's view; make sure kazoo is there before starting servers.
     python(&["-c", "import kazoo"]);
-    let (java, java_whole) = run("java", true, &[Kind::Zk39, Kind::Ferrozk]);
+    let (java, java_whole) = run("java", true, &[Kind::Zk39, Kind::Ferrozk], "");
     let reference = java[0].clone();
     assert!(
         reference.iter().all(|l| !l.ends_with("False")),
         "ZooKeeper's own observer:\n{reference:#?}"
     );
-    let (ours, ours_whole) = run("ferrozk", false, &[Kind::Zk39, Kind::Ferrozk, Kind::Debian]);
+    // TLS between members, with the tls suite's certificates (they name 127.0.0.1, not the
+    // members' own addresses: no hostname verification).
+    let certs = std::env::temp_dir().join(format!("ferrozk-om-certs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&certs);
+    run_suite(
+        "bash",
+        &[
+            "compat-tests/tls/make-certs.sh",
+            &certs.display().to_string(),
+        ],
+        Duration::from_secs(120),
+    );
+    let tls = format!(
+        "sslQuorum=true\nssl.quorum.hostnameVerification=false\n\
+         ssl.quorum.keyStore.location={}\nssl.quorum.keyStore.password=secret\n\
+         ssl.quorum.trustStore.location={}\nssl.quorum.trustStore.password=secret",
+        certs.join("server.p12").display(),
+        certs.join("trust.p12").display()
+    );
+    let (ours, ours_whole) = run(
+        "ferrozk",
+        false,
+        &[Kind::Zk39, Kind::Ferrozk, Kind::Debian],
+        &tls,
+    );
+    let _ = std::fs::remove_dir_all(&certs);
     assert_eq!(java_whole, ours_whole);
     for (what, lines) in [
         ("ferrozk observer on ZooKeeper voters", &java[1]),

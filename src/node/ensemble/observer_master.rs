@@ -12,7 +12,7 @@
 //! An observer with the key set syncs from a voter at that voter's quorum host and this
 //! port number (ZooKeeper's convention: every voter uses the same port), taking the voters
 //! other than the leader round robin in an order shuffled per configuration; after failing
-//! with every one of them in a row it syncs from the leader, whose quorum port always serves
+//! with every one of them twice in a row it syncs from the leader, whose quorum port always serves
 //! observers (a ZooKeeper leader does not listen on observerMasterPort).
 
 use super::*;
@@ -432,7 +432,9 @@ impl Node {
         if candidates.is_empty() {
             return None;
         }
-        if e.om_failures >= candidates.len() {
+        // A follower may still be syncing with its leader when the observer first dials it:
+        // every follower gets two tries before the leader is asked.
+        if e.om_failures >= 2 * candidates.len() {
             warn!(
                 "no follower served this observer on observerMasterPort {port} ({} tries in a row); syncing from the leader",
                 e.om_failures
