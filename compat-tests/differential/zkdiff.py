@@ -658,7 +658,11 @@ def exec_step(srv, step):
             # requests after which the server may close the connection: wait for the
             # reply first, then (if the connection survived) use the ping barrier
             alive = read_until(srv, sess, out, 0, deadline, want_xid=xid)
-            if alive and op != -11:
+            # ZooKeeper closes after a failed auth only: after a successful one the ping
+            # barrier below is enough (a server that closed anyway answers it with EOF).
+            auth_ok = (op == 100 and out and out[-1].get('k') == 'reply'
+                       and out[-1].get('xid') == XID_AUTH and out[-1].get('err') == 0)
+            if alive and op != -11 and not auth_ok:
                 # did the server close the connection after its reply? Wait for EOF a
                 # bounded time WITHOUT sending anything: ZooKeeper answers e.g.
                 # UNIMPLEMENTED and then queues a close, and a request sent in between

@@ -303,22 +303,27 @@ impl Drop for Ensemble {
 }
 
 impl Ensemble {
-    /// A write through member `via`, then read back from every running member after a sync.
+    /// A write through member `via`, then read back from every running member after a sync
+    /// (one Python process for all of it).
     pub fn write_and_read_everywhere(&self, via: usize, path: &str) {
-        crate::python(&[
-            "-c",
-            "import sys\nfrom kazoo.client import KazooClient\nzk = KazooClient(hosts=sys.argv[1])\nzk.start(timeout=30)\nzk.create(sys.argv[2], b'x', makepath=True)\nzk.stop()\n",
-            &format!("127.0.0.1:{}", self.members[via].port),
-            path,
-        ]);
-        for i in self.running() {
-            let out = crate::python(&[
-                "-c",
-                "import sys\nfrom kazoo.client import KazooClient\nzk = KazooClient(hosts=sys.argv[1])\nzk.start(timeout=30)\nzk.sync('/')\nprint(zk.exists(sys.argv[2]) is not None)\nzk.stop()\n",
-                &format!("127.0.0.1:{}", self.members[i].port),
-                path,
-            ]);
-            assert_eq!(out.trim(), "True", "{path} on member {}", i + 1);
+        let running = self.running();
+        let mut args: Vec<String> = vec![
+            "-c".into(),
+            "import sys\nfrom kazoo.client import KazooClient\npath = sys.argv[2]\nzk = KazooClient(hosts=sys.argv[1])\nzk.start(timeout=30)\nzk.create(path, b'x', makepath=True)\nzk.stop()\nfor host in sys.argv[3:]:\n    zk = KazooClient(hosts=host)\n    zk.start(timeout=30)\n    zk.sync('/')\n    print(zk.exists(path) is not None)\n    zk.stop()\n".into(),
+            format!("127.0.0.1:{}", self.members[via].port),
+            path.into(),
+        ];
+        args.extend(
+            running
+                .iter()
+                .map(|i| format!("127.0.0.1:{}", self.members[*i].port)),
+        );
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = crate::python(&refs);
+        let seen: Vec<&str> = out.lines().collect();
+        assert_eq!(seen.len(), running.len(), "{out}");
+        for (i, s) in running.iter().zip(seen) {
+            assert_eq!(s.trim(), "True", "{path} on member {}", i + 1);
         }
     }
 

@@ -289,7 +289,12 @@ impl Drop for Server {
         if let Some(pf) = &self.pid_file {
             if let Ok(pid) = std::fs::read_to_string(pf) {
                 let _ = Command::new("kill").arg(pid.trim()).status();
-                std::thread::sleep(Duration::from_millis(300));
+                // Up to 300 ms to exit on SIGTERM, then SIGKILL.
+                let proc_dir = PathBuf::from(format!("/proc/{}", pid.trim()));
+                let until = Instant::now() + Duration::from_millis(300);
+                while proc_dir.exists() && Instant::now() < until {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
                 let _ = Command::new("kill")
                     .args(["-9", pid.trim()])
                     .stderr(Stdio::null())

@@ -83,6 +83,11 @@ impl Load {
         }
     }
 
+    /// Writes acknowledged so far.
+    pub fn acked(&self) -> usize {
+        self.out.lock().unwrap().matches("ACK ").count()
+    }
+
     /// Seconds since the load started.
     pub fn at(&self) -> f64 {
         self.started.elapsed().as_secs_f64()

@@ -38,7 +38,11 @@ fn run(kind: &str, java: &[u64], survivor: usize) -> String {
         e.start((*id - 1) as usize);
     }
     if !java.is_empty() && java.len() < 3 {
-        std::thread::sleep(Duration::from_secs(5));
+        // Once its client port is open, a JVM is up and its election under way.
+        for id in java {
+            e.wait_port((*id - 1) as usize, Duration::from_secs(90));
+        }
+        std::thread::sleep(Duration::from_millis(1500));
     }
     for i in 0..3 {
         if !java.contains(&(i as u64 + 1)) {

@@ -184,10 +184,18 @@ fn run_on(kind: &str, java: &[u64], debian: bool) -> String {
         e.members[3].port, e.members[4].port
     );
     let first = host(&e, 0);
+    let ready = std::env::temp_dir().join(format!(
+        "ferrozk-tracking-ready-{}-{}",
+        std::process::id(),
+        e.members[0].port
+    ));
+    let _ = std::fs::remove_file(&ready);
+    let ready_env = format!("FERROZK_TRACKING_READY={}", ready.display());
     let tracking = std::thread::spawn(move || {
         compat_tests::run_suite(
             "env",
             &[
+                &ready_env,
                 &format!("FERROZK_CURATOR_VERSION={}", compat_tests::NEWEST_CURATOR),
                 "bash",
                 "compat-tests/clients/java/run.sh",
@@ -199,7 +207,11 @@ fn run_on(kind: &str, java: &[u64], debian: bool) -> String {
         )
     });
     // Its client connected before the configuration changes.
-    std::thread::sleep(Duration::from_secs(5));
+    let until = std::time::Instant::now() + Duration::from_secs(120);
+    while !ready.exists() && std::time::Instant::now() < until && !tracking.is_finished() {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = std::fs::remove_file(&ready);
     step(
         "add an observer and a voter through a follower",
         r(

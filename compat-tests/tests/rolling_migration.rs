@@ -185,8 +185,12 @@ fn switch(m: &mut Ensemble, i: usize, sigkill: bool, load: &Load, follow: &mut F
         if sigkill { "SIGKILL" } else { "SIGTERM" },
         leader + 1
     );
-    // Let the load run through the new member for a moment.
-    std::thread::sleep(Duration::from_secs(2));
+    // Let the load run through the new member for a moment: 50 more acknowledged writes
+    // (2 s at most, as a fixed pause was before).
+    let (base, until) = (load.acked(), Instant::now() + Duration::from_secs(2));
+    while load.acked() < base + 50 && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     follow.scan(m);
 }
 

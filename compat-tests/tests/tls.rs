@@ -112,10 +112,13 @@ fn x509_identities_and_acl_decisions_are_those_of_zookeeper_3_9() {
         &tls_cfg(secure_java, &cert("server.jks")),
         &[("ZK_VERSION", version.as_str())],
     );
+    // A refused certificate is told from a port not yet open by its failed handshakes.
+    wait_for_tcp(secure_java);
     let want = x509_sequence(secure_java);
     drop(java);
     let secure = free_port();
     let mut ferrozk = Server::ferrozk_with(&tls_cfg(secure, &cert("server.jks")));
+    wait_for_tcp(secure);
     let got = x509_sequence(secure);
     for (w, g) in want.iter().zip(&got) {
         assert_eq!(g, w, "ferrozk differs from ZooKeeper {version}");

@@ -26,6 +26,11 @@ public final class EnsembleTracking {
         cf.start();
         c.group("tracking", () -> {
             c.check("connected", cf.blockUntilConnected(30, TimeUnit.SECONDS));
+            // Tells the test it may change the configuration now.
+            String ready = System.getenv("FERROZK_TRACKING_READY");
+            if (ready != null) {
+                java.nio.file.Files.write(java.nio.file.Paths.get(ready), new byte[0]);
+            }
             boolean learnt = CompatCheck.waitUntil(() -> {
                 String now = cf.getZookeeperClient().getCurrentConnectionString();
                 for (String e : expected) {

@@ -69,12 +69,20 @@ public class TlsProbe {
         c.setProperty("zookeeper.ssl.trustStore.password", "secret");
         c.setProperty("zookeeper.ssl.protocol", "TLSv1.3");
         CountDownLatch up = new CountDownLatch(1);
+        // Each failed connection attempt (a refused certificate) gives a Disconnected event;
+        // three in a row without a SyncConnected is a refusal, not a slow server.
+        java.util.concurrent.atomic.AtomicInteger failed = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.atomic.AtomicBoolean connected = new java.util.concurrent.atomic.AtomicBoolean();
         ZooKeeper zk = new ZooKeeper(hosts, 10000, e -> {
             if (e.getState() == Watcher.Event.KeeperState.SyncConnected) {
+                connected.set(true);
+                up.countDown();
+            } else if (e.getState() == Watcher.Event.KeeperState.Disconnected
+                    && failed.incrementAndGet() >= 3) {
                 up.countDown();
             }
         }, c);
-        if (!up.await(20, TimeUnit.SECONDS)) {
+        if (!up.await(20, TimeUnit.SECONDS) || !connected.get()) {
             out("CONNECT failed");
             zk.close();
             System.exit(3);
