@@ -1037,6 +1037,86 @@ fn strangers_on_the_quorum_and_election_ports_are_closed_and_change_nothing() {
     );
 }
 
+/// Strangers on a follower's observer master port (`observerMasterPort`): a voter's
+/// FOLLOWERINFO, a first packet that is not OBSERVERINFO, and an observer that completes the
+/// handshake and then sends a REQUEST or a REVALIDATE too short to forward are each closed;
+/// the follower keeps its leader, and writes still commit through it.
+#[test]
+fn strangers_on_the_observer_master_port_are_closed_and_the_follower_keeps_its_leader() {
+    use ferrozk::quorum::packet::Packet;
+    use jute::PacketType;
+    let mut c = Cluster::new("om-strangers", 3);
+    // All members share 127.0.0.1 here, so each gets a port of its own.
+    let om_ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    for (m, p) in c.members.iter().zip(&om_ports) {
+        let cfg = m.dir.join("zoo.cfg");
+        let mut text = std::fs::read_to_string(&cfg).unwrap();
+        text.push_str(&format!("observerMasterPort={p}\n"));
+        std::fs::write(&cfg, text).unwrap();
+    }
+    c.start_all();
+    let leader = c.wait_stable(Duration::from_secs(30));
+    let f = (leader + 1) % 3;
+    let port = om_ports[f];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the follower never listened on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let info = |kind: PacketType| {
+        let mut d = Vec::new();
+        d.extend_from_slice(&99i64.to_be_bytes());
+        d.extend_from_slice(&0x10000i32.to_be_bytes());
+        d.extend_from_slice(&0i64.to_be_bytes());
+        Packet::new(kind, 0, Some(d.into())).encode().to_vec()
+    };
+    assert!(
+        closed_after(port, &info(PacketType::FollowerInfo)),
+        "FOLLOWERINFO"
+    );
+    let ping = Packet::new(PacketType::Ping, 0, None).encode();
+    assert!(closed_after(port, &ping), "a PING first");
+    // A whole handshake (OBSERVERINFO, ACKEPOCH, the ACK of NEWLEADER), then a bad packet.
+    let handshake = |then: Packet| {
+        let mut b = info(PacketType::ObserverInfo);
+        let mut epoch = Vec::new();
+        epoch.extend_from_slice(&(-1i32).to_be_bytes());
+        b.extend_from_slice(&Packet::new(PacketType::AckEpoch, 0, Some(epoch.into())).encode());
+        b.extend_from_slice(&Packet::new(PacketType::Ack, 1 << 32, None).encode());
+        b.extend_from_slice(&then.encode());
+        b
+    };
+    let short = Packet::new(PacketType::Request, -1, Some(vec![0u8; 4].into()));
+    assert!(closed_after(port, &handshake(short)), "a short REQUEST");
+    let short = Packet::new(PacketType::Revalidate, -1, Some(vec![0u8; 9].into()));
+    assert!(closed_after(port, &handshake(short)), "a short REVALIDATE");
+    assert!(
+        c.log(f)
+            .contains("too short to carry a session, cxid and type")
+            && c.log(f)
+                .contains("too short to carry a session and a timeout"),
+        "{}",
+        c.log(f)
+    );
+    // The follower kept its leader (no second election anywhere) and writes commit through it.
+    assert_eq!(c.wait_stable(Duration::from_secs(10)), leader);
+    assert_eq!(c.log(f).matches("election round").count(), 1, "{}", c.log(f));
+    python(&[
+        "-c",
+        "import sys\n\
+         from kazoo.client import KazooClient\n\
+         zk = KazooClient(hosts='127.0.0.1:' + sys.argv[1])\n\
+         zk.start(timeout=30)\n\
+         zk.create('/after-om-strangers', b'x')\n\
+         zk.stop()\n",
+        &c.members[f].client_port.to_string(),
+    ]);
+    c.wait_same_zxid(Duration::from_secs(10));
+}
+
 /// Pipelined sessions on a leader (its own proposals) and on a follower (forwarded writes
 /// and syncs, local reads), with group commit forced to batch on every member: replies in
 /// request order, and each read shows the session's writes sent before it and no later one.

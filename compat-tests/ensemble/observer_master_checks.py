@@ -4,7 +4,7 @@ for every observer (ZooKeeper's and ferrozk's, on ZooKeeper's and on ferrozk's v
 
   observer_master_checks.py run <observers> <leader> <followers>
 
-<observers>: client addresses of the observers, comma-separated.
+<observers>: the observers, comma-separated, each as sid=host:port (client address).
 <leader>: the leader's client address.
 <followers>: the followers, comma-separated, each as sid=host:port=pid.
 
@@ -79,6 +79,8 @@ def master_of(host):
 
 
 def run(observers, leader, followers):
+    last_sid = observers[-1].split("=")[0]
+    observers = [o.split("=")[1] for o in observers]
     fol = {}
     for f in followers:
         sid, addr, pid = f.split("=")
@@ -140,6 +142,14 @@ def run(observers, leader, followers):
         out.append(f"observer {i}: watch {events}")
         zk.sync(p)
         out.append(f"observer {i}: after sync {zk.get(p)[0]!r}")
+        # sync then read: the leader's write is there, every time (the SYNC answer is relayed
+        # after the writes committed before it).
+        fresh = 0
+        for k in range(20):
+            lz.set(p, b"w%d" % k)
+            zk.sync(p)
+            fresh += zk.get(p)[0] == b"w%d" % k
+        out.append(f"observer {i}: sync then read saw the leader's write {fresh} of 20 times")
         kept.append((zk, eph, p))
     # Sessions of 4 s idle for 10 s: alive only if their pings reach the leader.
     short = []
@@ -164,7 +174,8 @@ def run(observers, leader, followers):
             return mode(o) == "observer" and m is not None and m != victim
         wait(f"observer {i} serving again", back, 120)
         m = master_of(o)
-        out.append(f"observer {i}: after the kill syncs from a live member: {m != victim}")
+        live = m in fol and m != victim
+        out.append(f"observer {i}: after the kill syncs from the live follower: {live}")
     for i, (zk, eph, p) in enumerate(kept):
         wait(f"observer {i} client reconnected", lambda zk=zk: zk.connected, 60)
         zk.set(p, b"after")
@@ -173,6 +184,25 @@ def run(observers, leader, followers):
         out.append(f"observer {i}: ephemeral kept: {lz.exists(eph) is not None}")
         zk.stop()
         zk.close()
+    # The last observer is removed: the others learn it (INFORMANDACTIVATE through their
+    # follower) and keep serving.
+    sid = last_sid
+    lz.reconfig(joining=None, leaving=sid, new_members=None)
+    for i, o in enumerate(observers[:-1]):
+        def learnt(o=o):
+            try:
+                c = KazooClient(hosts=o, timeout=10.0)
+                c.start(timeout=10)
+                try:
+                    c.sync("/zookeeper/config")
+                    return f"server.{sid}=" not in c.get("/zookeeper/config")[0].decode()
+                finally:
+                    c.stop()
+                    c.close()
+            except Exception:
+                return False
+        gone = wait(f"observer {i} learning the removal", learnt, 60)
+        out.append(f"observer {i}: the removed observer is gone from its configuration: {gone}")
     lz.stop()
     lz.close()
     print("\n".join(out))

@@ -1,12 +1,16 @@
 //! Observers that sync from followers (`observerMasterPort`), as ZooKeeper 3.9 has them,
 //! seen by kazoo (compat-tests/ensemble/observer_master_checks.py). Each member listens on
 //! its own loopback address (127.0.0.1x) so that every voter can use the same
-//! observerMasterPort, as ZooKeeper expects. Two ensembles:
+//! observerMasterPort, as ZooKeeper expects. Three ensembles, each with
+//! `reconfigEnabled=true` (the last observer is removed at the end, which the others learn
+//! by INFORMANDACTIVATE from their follower):
 //! - three ZooKeeper 3.9 voters with a ZooKeeper 3.9 observer and a ferrozk observer
 //!   (ferrozk syncing from a Java follower);
 //! - three ferrozk voters with a ZooKeeper 3.9 observer, a ferrozk observer and a Debian
 //!   ZooKeeper 3.8.0 observer (Java syncing from a ferrozk follower), all with TLS between
-//!   members (`sslQuorum=true`), which the observer master port speaks too.
+//!   members (`sslQuorum=true`), which the observer master port speaks too;
+//! - two ferrozk followers under a ZooKeeper 3.9 leader, with a ferrozk and a ZooKeeper 3.9
+//!   observer (a ferrozk follower relaying to and from a Java leader).
 //!
 //! What every observer sees must match what ZooKeeper's observer sees on ZooKeeper's voters.
 
@@ -23,41 +27,33 @@ enum Kind {
     Ferrozk,
 }
 
-/// Runs the checks on three voters (ZooKeeper 3.9 when `java_voters`) and the given
-/// observers; returns each observer's lines, without their "observer N: " prefix, and the
-/// lines about the ensemble as a whole.
+/// Runs the checks on three voters and the given observers (member ids 1-3, then 4...);
+/// returns each observer's lines, without their "observer N: " prefix, and the lines about
+/// the ensemble as a whole. With Java and ferrozk voters mixed, the Java ones start first so
+/// that every voter takes part in the first election (the highest id leads).
 fn run(
     name: &str,
-    java_voters: bool,
+    voters: [Kind; 3],
     observers: &[Kind],
     extra: &str,
 ) -> (Vec<Vec<String>>, Vec<String>) {
     let n = 3 + observers.len() as u64;
-    let mut java: Vec<u64> = if java_voters { vec![1, 2, 3] } else { vec![] };
-    for (k, kind) in observers.iter().enumerate() {
-        if !matches!(kind, Kind::Ferrozk) {
-            java.push(4 + k as u64);
-        }
-    }
+    let kinds: Vec<Kind> = voters.iter().chain(observers).copied().collect();
+    let java: Vec<u64> = (1..=n)
+        .filter(|id| !matches!(kinds[(*id - 1) as usize], Kind::Ferrozk))
+        .collect();
     let om_port = free_port();
     let mut e = Ensemble::new(
         &format!("om-{name}"),
         n,
         &java,
-        &format!("tickTime=1000\nobserverMasterPort={om_port}\n{extra}"),
+        &format!(
+            "tickTime=1000\nobserverMasterPort={om_port}\nreconfigEnabled=true\nskipACL=yes\n{extra}"
+        ),
     );
     let v = zookeeper_version("ZK39_VERSION");
     for id in 1..=n {
-        let kind = if id <= 3 {
-            if java_voters {
-                Kind::Zk39
-            } else {
-                Kind::Ferrozk
-            }
-        } else {
-            observers[(id - 4) as usize]
-        };
-        match kind {
+        match kinds[(id - 1) as usize] {
             Kind::Zk39 => e.set_java_version(id, Some(&v)),
             Kind::Debian => e.set_java_version(id, None),
             Kind::Ferrozk => {}
@@ -93,7 +89,23 @@ fn run(
         }
         std::fs::write(&cfg, kept.join("\n") + "\n").unwrap();
     }
-    e.start_all();
+    let java_voters: Vec<usize> = (0..3).filter(|i| java.contains(&(*i as u64 + 1))).collect();
+    if !java_voters.is_empty() && java_voters.len() < 3 {
+        for &i in &java_voters {
+            e.start(i);
+        }
+        for &i in &java_voters {
+            e.wait_port(i, Duration::from_secs(90));
+        }
+        std::thread::sleep(Duration::from_millis(1500));
+        for i in 0..n as usize {
+            if !java_voters.contains(&i) {
+                e.start(i);
+            }
+        }
+    } else {
+        e.start_all();
+    }
     // Voters settle: one leader, two followers.
     let deadline = Instant::now() + Duration::from_secs(90);
     let leader = loop {
@@ -119,7 +131,9 @@ fn run(
         .filter(|i| *i != leader)
         .map(|i| format!("{}={}={}", i + 1, e.hosts(&[i]), e.pid(i)))
         .collect();
-    let obs: Vec<String> = (3..n as usize).map(|i| e.hosts(&[i])).collect();
+    let obs: Vec<String> = (3..n as usize)
+        .map(|i| format!("{}={}", i + 1, e.hosts(&[i])))
+        .collect();
     let checks = workspace()
         .join("compat-tests/ensemble/observer_master_checks.py")
         .display()
@@ -150,19 +164,34 @@ fn run(
             None => whole.push(l.to_string()),
         }
     }
-    // The ferrozk members say where they synced from.
+    // The ferrozk members say where they synced from; those that stay made the configuration
+    // without the last observer active (INFORMANDACTIVATE from their follower).
     for (k, kind) in observers.iter().enumerate() {
         if matches!(kind, Kind::Ferrozk) {
             e.assert_logged(&[3 + k], "(observerMasterPort)");
+            if k + 1 < observers.len() {
+                let log = e.log(3 + k);
+                assert!(
+                    log.matches("this server observes").count() >= 2,
+                    "{name}: observer {} did not activate the new configuration:\n{log}",
+                    k + 4
+                );
+            }
         }
     }
     if !extra.is_empty() {
         e.assert_logged(&[0, 1, 2], "quorum TLS: sslQuorum=true");
     }
-    if !java_voters {
-        e.assert_logged(
-            &[(0..3).find(|i| *i != leader).unwrap()],
-            "observer master: serving observers on",
+    for i in (0..3).filter(|i| *i != leader) {
+        if matches!(kinds[i], Kind::Ferrozk) {
+            e.assert_logged(&[i], "observer master: serving observers on");
+        }
+    }
+    if java_voters.len() == 1 {
+        assert_eq!(
+            java_voters,
+            vec![leader],
+            "{name}: the Java voter should lead"
         );
     }
     (per, whole)
@@ -172,7 +201,12 @@ fn run(
 fn observers_sync_from_followers_as_zookeeper_39s_do() {
     // Python checks print kazoo's view; make sure kazoo is there before starting servers.
     python(&["-c", "import kazoo"]);
-    let (java, java_whole) = run("java", true, &[Kind::Zk39, Kind::Ferrozk], "");
+    let (java, java_whole) = run(
+        "java",
+        [Kind::Zk39, Kind::Zk39, Kind::Zk39],
+        &[Kind::Zk39, Kind::Ferrozk],
+        "",
+    );
     let reference = java[0].clone();
     assert!(
         reference.iter().all(|l| !l.ends_with("False")),
@@ -199,21 +233,42 @@ fn observers_sync_from_followers_as_zookeeper_39s_do() {
     );
     let (ours, ours_whole) = run(
         "ferrozk",
-        false,
+        [Kind::Ferrozk, Kind::Ferrozk, Kind::Ferrozk],
         &[Kind::Zk39, Kind::Ferrozk, Kind::Debian],
         &tls,
     );
     let _ = std::fs::remove_dir_all(&certs);
+    let (mixed, mixed_whole) = run(
+        "mixed",
+        [Kind::Ferrozk, Kind::Ferrozk, Kind::Zk39],
+        &[Kind::Ferrozk, Kind::Zk39],
+        "",
+    );
     assert_eq!(java_whole, ours_whole);
-    for (what, lines) in [
-        ("ferrozk observer on ZooKeeper voters", &java[1]),
-        ("ZooKeeper 3.9 observer on ferrozk voters", &ours[0]),
-        ("ferrozk observer on ferrozk voters", &ours[1]),
+    assert_eq!(java_whole, mixed_whole);
+    // The last observer of each ensemble was removed: it has every line but the last.
+    let removed = &reference[..reference.len() - 1];
+    for (what, lines, last) in [
+        ("ferrozk observer on ZooKeeper voters", &java[1], true),
+        ("ZooKeeper 3.9 observer on ferrozk voters", &ours[0], false),
+        ("ferrozk observer on ferrozk voters", &ours[1], false),
         (
             "Debian ZooKeeper 3.8.0 observer on ferrozk voters",
             &ours[2],
+            true,
+        ),
+        (
+            "ferrozk observer on ferrozk followers of a ZooKeeper leader",
+            &mixed[0],
+            false,
+        ),
+        (
+            "ZooKeeper 3.9 observer on ferrozk followers of a ZooKeeper leader",
+            &mixed[1],
+            true,
         ),
     ] {
-        assert_eq!(lines, &reference, "{what}");
+        let want: &[String] = if last { removed } else { &reference };
+        assert_eq!(lines.as_slice(), want, "{what}");
     }
 }

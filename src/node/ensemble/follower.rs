@@ -155,6 +155,9 @@ impl Node {
                     self.learn_txn(d.slice(8..), p.zxid, "INFORMANDACTIVATE");
                 }
                 self.commit_up_to(p.zxid);
+                if let Some(f) = self.following() {
+                    f.activating = None;
+                }
                 let changed = self.ens().is_some_and(|e| e.observer != was_observer);
                 self.activated(designated, changed);
             }

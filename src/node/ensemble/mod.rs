@@ -179,7 +179,6 @@ pub(super) struct Following {
     master: i64,
     /// On a follower with observerMasterPort: the observers it serves, once it listens.
     om: Option<observer_master::ObserverMaster>,
-    om_bind_failed: bool,
     /// A COMMITANDACTIVATE being applied: its zxid and the leader it names.
     activating: Option<(i64, i64)>,
     /// The id of the link being dialled to the leader (0 in the simulation: any).
@@ -510,7 +509,6 @@ impl Node {
                 leader: v.leader,
                 master: master_id,
                 om: None,
-                om_bind_failed: false,
                 activating: None,
                 attempt,
                 link: None,

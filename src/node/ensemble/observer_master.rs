@@ -53,8 +53,9 @@ pub(super) enum SyncFor {
 
 impl Node {
     /// On a follower up to date with its leader: listen for observers on observerMasterPort
-    /// (at this member's quorum host, or every interface with quorumListenOnAllIPs). A port
-    /// that cannot be bound is tried again at the next tick; the follower keeps serving.
+    /// (at this member's quorum host, or every interface with quorumListenOnAllIPs). The
+    /// listener is bound by a task of its own, which tries again every half tick while the
+    /// port cannot be bound; the follower keeps serving meanwhile.
     pub(in crate::node) fn start_observer_master(&mut self) {
         let port = self.cfg.settings.observer_master_port;
         let all_ips = self
@@ -62,70 +63,58 @@ impl Node {
             .quorum
             .as_ref()
             .is_some_and(|q| q.quorum_listen_on_all_ips);
-        let Some(e) = self.ensemble.as_ref() else {
+        let Some(links) = self.senders.as_ref().map(|s| s.links.clone()) else {
+            return;
+        };
+        let max = self.cfg.max_buffer + 1024;
+        let Some(e) = self.ensemble.as_mut() else {
             return;
         };
         if port == 0 || e.observer || e.sim_connects.is_some() {
             return;
         }
-        let Role::Following(f) = &e.role else { return };
-        if f.om.is_some() || f.phase() != FPhase::Serving {
-            return;
-        }
+        let retry = std::time::Duration::from_millis((e.tick_ms / 2).max(50));
         let host = match e.servers.get(&(e.me as u64)).map(|s| s.quorum_addrs()) {
             Some(a) if !all_ips && !a.is_empty() => a[0].0.clone(),
             _ => "0.0.0.0".to_string(),
         };
-        let (Some(links), tls, max) = (
-            self.senders.as_ref().map(|s| s.links.clone()),
-            e.tls.clone(),
-            self.cfg.max_buffer + 1024,
-        ) else {
+        let tls = e.tls.clone();
+        let Role::Following(f) = &mut e.role else {
             return;
         };
-        let bound = block(|| {
-            use std::net::ToSocketAddrs;
-            let addr = (host.as_str(), port)
-                .to_socket_addrs()?
-                .next()
-                .ok_or_else(|| std::io::Error::other("the host resolves to no address"))?;
-            let sock = if addr.is_ipv4() {
-                tokio::net::TcpSocket::new_v4()?
-            } else {
-                tokio::net::TcpSocket::new_v6()?
-            };
-            sock.set_reuseaddr(true)?;
-            sock.bind(addr)?;
-            sock.listen(64)
-        });
-        let Some(Role::Following(f)) = self.ensemble.as_mut().map(|e| &mut e.role) else {
+        if f.om.is_some() || f.phase() != FPhase::Serving {
             return;
-        };
-        match bound {
-            Ok(l) => {
-                info!("observer master: serving observers on {host}:{port}");
-                let cancel = CancellationToken::new();
-                tokio::spawn(crate::quorum::serve_quorum(
-                    l,
-                    links,
-                    max,
-                    tls,
-                    Some(cancel.clone()),
-                ));
-                f.om = Some(ObserverMaster {
-                    cancel,
-                    observers: HashMap::new(),
-                    revalidating: VecDeque::new(),
-                });
-            }
-            Err(err) if !f.om_bind_failed => {
-                f.om_bind_failed = true;
-                warn!(
-                    "observer master: cannot listen on {host}:{port} (observerMasterPort): {err}; observers cannot sync from this follower until it can (trying every tick)"
-                );
-            }
-            Err(_) => {}
         }
+        let cancel = CancellationToken::new();
+        f.om = Some(ObserverMaster {
+            cancel: cancel.clone(),
+            observers: HashMap::new(),
+            revalidating: VecDeque::new(),
+        });
+        tokio::spawn(async move {
+            let mut warned = false;
+            let l = loop {
+                let bound = tokio::select! {
+                    b = tokio::net::TcpListener::bind((host.as_str(), port)) => b,
+                    _ = cancel.cancelled() => return,
+                };
+                match bound {
+                    Ok(l) => break l,
+                    Err(err) => {
+                        if !warned {
+                            warned = true;
+                            warn!("observer master: cannot listen on {host}:{port} (observerMasterPort): {err}; observers cannot sync from this follower until it can (trying again every half tick)");
+                        }
+                        tokio::select! {
+                            _ = tokio::time::sleep(retry) => {}
+                            _ = cancel.cancelled() => return,
+                        }
+                    }
+                }
+            };
+            info!("observer master: serving observers on {host}:{port}");
+            crate::quorum::serve_quorum(l, links, max, tls, Some(cancel)).await;
+        });
     }
 
     /// For `mntr`: a follower's synchronised observers (while it listens for them), an
@@ -297,7 +286,12 @@ impl Node {
                 }
             }
             (LPhase::Serving, Some(PacketType::Request)) => {
+                // Forwarded as it is: the leader (perhaps a Java one, which drops the whole
+                // link on a short REQUEST) must get a well-formed one.
                 let op = p.data.as_deref().and_then(|d| be_i32(d, 12));
+                if op.is_none() {
+                    return self.close_observer(id, &format!("observer {sid} sent a REQUEST too short to carry a session, cxid and type"));
+                }
                 if op == Some(OpCode::Sync.code()) {
                     if let Some(f) = self.following() {
                         f.syncs.push_back(SyncFor::Observer(id));
@@ -306,8 +300,9 @@ impl Node {
                 self.send_leader(&p);
             }
             (LPhase::NewLeaderAck | LPhase::Serving, Some(PacketType::Revalidate)) => {
-                let Some(session) = p.data.as_deref().and_then(|d| be_i64(d, 0)) else {
-                    return;
+                let d = p.data.as_deref().unwrap_or_default();
+                let (Some(session), Some(_timeout)) = (be_i64(d, 0), be_i32(d, 8)) else {
+                    return self.close_observer(id, &format!("observer {sid} sent a REVALIDATE too short to carry a session and a timeout"));
                 };
                 om.revalidating.push_back((session, id));
                 self.send_leader(&p);
@@ -444,13 +439,15 @@ impl Node {
         }
         let sid = candidates[e.om_next % candidates.len()];
         e.om_next = e.om_next.wrapping_add(1);
-        let addrs = e
+        let addrs: Vec<(String, u16)> = e
             .servers
-            .get(&(sid as u64))?
-            .quorum_addrs()
+            .get(&(sid as u64))
+            .map(|s| s.quorum_addrs())
+            .unwrap_or_default()
             .into_iter()
             .map(|(h, _)| (h, port))
             .collect();
-        Some((sid, addrs))
+        // A voter without an address (not in the server list) is no learner master.
+        (!addrs.is_empty()).then_some((sid, addrs))
     }
 }

@@ -80,13 +80,33 @@ impl Node {
                 } else {
                     init
                 };
-                if f.phase() != FPhase::Serving && age(f.since) > init {
-                    let leader = f.leader;
-                    self.look(&format!(
-                        "not synchronised with leader {leader} within initLimit"
-                    ));
-                } else if f.phase() != FPhase::Connecting && age(f.last_heard) > limit {
-                    let (leader, master) = (f.leader, f.master);
+                let (leader, master) = (f.leader, f.master);
+                let (serving, connecting) = (
+                    f.phase() == FPhase::Serving,
+                    f.phase() == FPhase::Connecting,
+                );
+                let (late, silent) = (
+                    !serving && age(f.since) > init,
+                    !connecting && age(f.last_heard) > limit,
+                );
+                let timed_out = late || silent;
+                if timed_out && master != leader && !serving {
+                    // An observer that could not sync from a follower tries another next.
+                    if let Some(e) = self.ensemble.as_mut() {
+                        e.om_failures += 1;
+                    }
+                }
+                if late {
+                    if master != leader {
+                        self.look(&format!(
+                            "not synchronised with server {master} (syncing from it, leader {leader}) within initLimit"
+                        ));
+                    } else {
+                        self.look(&format!(
+                            "not synchronised with leader {leader} within initLimit"
+                        ));
+                    }
+                } else if silent {
                     if master != leader {
                         self.look(&format!(
                             "nothing heard from server {master} (syncing from it, leader {leader}) within the limit"
@@ -96,7 +116,7 @@ impl Node {
                             "nothing heard from leader {leader} within the limit"
                         ));
                     }
-                } else if f.phase() == FPhase::Serving {
+                } else if serving {
                     self.observer_master_tick(init, sync);
                 }
             }
