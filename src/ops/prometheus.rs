@@ -28,7 +28,8 @@ pub(super) fn render(v: Option<&NodeView>, h: &PrometheusHandle) -> String {
                 k.starts_with(p)
                     && !matches!(k.as_str(), "avg_latency" | "min_latency" | "max_latency")
             });
-            if summary_part {
+            // An observer's learner master is a mntr value in ZooKeeper, not a metric.
+            if summary_part || k == "observer_master_id" {
                 continue;
             }
             if stats().counters().iter().any(|c| c.name == k) {
