@@ -1103,7 +1103,12 @@ fn strangers_on_the_observer_master_port_are_closed_and_the_follower_keeps_its_l
     );
     // The follower kept its leader (no second election anywhere) and writes commit through it.
     assert_eq!(c.wait_stable(Duration::from_secs(10)), leader);
-    assert_eq!(c.log(f).matches("election round").count(), 1, "{}", c.log(f));
+    assert_eq!(
+        c.log(f).matches("election round").count(),
+        1,
+        "{}",
+        c.log(f)
+    );
     python(&[
         "-c",
         "import sys\n\

@@ -440,21 +440,34 @@ enum Dialled {
     Garbled(usize),
 }
 
-/// One connection to `sid`, carried until it ends.
-async fn dial_once(sid: i64, addrs: &[(String, u16)], shared: &Shared) -> Dialled {
-    let what = format!("the election connection to {sid}");
-    let Some((tcp, addr)) = connect_first(addrs, shared.reach, &what).await else {
-        return Dialled::Failed;
+/// Why opening an election connection failed.
+enum Unintroduced {
+    /// No address answered, or the connection broke while saying who we are.
+    NoAnswer,
+    /// The address at this index (of those given) answered, and then its TLS handshake or
+    /// quorum authentication failed.
+    Refused(usize),
+}
+
+/// Opens an election connection to `sid` and introduces this server: the first of `addrs`
+/// that answers, the quorum's TLS, our initial message, quorum authentication. `what` names
+/// the port in the logs.
+async fn introduce(
+    sid: i64,
+    addrs: &[(String, u16)],
+    shared: &Shared,
+    what: &str,
+) -> Result<(QStream, (String, u16)), Unintroduced> {
+    let Some((tcp, addr)) = connect_first(addrs, shared.reach, what).await else {
+        return Err(Unintroduced::NoAnswer);
     };
     let at = addrs.iter().position(|a| *a == addr).unwrap_or(0);
     let _ = tcp.set_nodelay(true);
-    // A handshake that fails at this address counts against the address: the next one is
-    // tried first next time.
     let mut stream = match crate::tls::quorum::connect(&shared.tls, tcp, &addr.0).await {
         Ok(s) => s,
         Err(e) => {
-            debug!("election connection to {sid}: {e}");
-            return Dialled::Garbled(at);
+            debug!("{what}: {e}");
+            return Err(Unintroduced::Refused(at));
         }
     };
     let hello = InitialMessage {
@@ -462,11 +475,26 @@ async fn dial_once(sid: i64, addrs: &[(String, u16)], shared: &Shared) -> Dialle
         addresses: shared.my_addrs.clone(),
     };
     if stream.write_all(&hello.encode()).await.is_err() || stream.flush().await.is_err() {
-        return Dialled::Failed;
+        return Err(Unintroduced::NoAnswer);
     }
     let who = format!("server {sid}");
     match crate::tls::quorum::authenticate_dialled(&shared.tls, &mut stream, &addr.0, &who).await {
-        Ok(()) => {
+        Ok(()) => Ok((stream, addr)),
+        Err(e) => {
+            warn!("{what}: {e}");
+            Err(Unintroduced::Refused(at))
+        }
+    }
+}
+
+/// One connection to `sid`, carried until it ends.
+async fn dial_once(sid: i64, addrs: &[(String, u16)], shared: &Shared) -> Dialled {
+    let what = format!("the election connection to {sid}");
+    match introduce(sid, addrs, shared, &what).await {
+        Ok((stream, addr)) => {
+            // A connection that does not speak the election protocol counts against its
+            // address: the next one is tried first next time.
+            let at = addrs.iter().position(|a| *a == addr).unwrap_or(0);
             shared.ensure_outbox(sid);
             if run_connection(sid, stream, shared).await {
                 Dialled::Spoke
@@ -474,10 +502,8 @@ async fn dial_once(sid: i64, addrs: &[(String, u16)], shared: &Shared) -> Dialle
                 Dialled::Garbled(at)
             }
         }
-        Err(e) => {
-            warn!("election connection to {sid}: {e}");
-            Dialled::Garbled(at)
-        }
+        Err(Unintroduced::NoAnswer) => Dialled::Failed,
+        Err(Unintroduced::Refused(at)) => Dialled::Garbled(at),
     }
 }
 
@@ -504,40 +530,19 @@ async fn knock(sid: i64, addrs: Vec<(String, u16)>, shared: Arc<Shared>) {
         }
         let what = format!("the election port of {sid}");
         let order = rotated(&addrs, first);
-        let (stream, addr) = match connect_first(&order, shared.reach, &what).await {
-            Some((tcp, addr)) => (
-                crate::tls::quorum::connect(&shared.tls, tcp, &addr.0)
-                    .await
-                    .ok(),
-                addr,
-            ),
-            None => (None, addrs[0].clone()),
-        };
-        if let Some(mut stream) = stream {
-            let hello = InitialMessage {
-                sid: shared.me,
-                addresses: shared.my_addrs.clone(),
-            };
-            let who = format!("server {sid}");
-            if stream.write_all(&hello.encode()).await.is_ok()
-                && stream.flush().await.is_ok()
-                && crate::tls::quorum::authenticate_dialled(&shared.tls, &mut stream, &addr.0, &who)
-                    .await
-                    .is_ok()
-            {
-                // The peer closes this one; wait for that (briefly) before knocking again.
-                // With quorum SASL the peer may first wait for our bytes (as ZooKeeper's
-                // acceptor does): hang up at once, as ZooKeeper's dialler does.
-                if shared.tls.auth.is_none() {
-                    let mut b = [0u8; 64];
-                    let r = tokio::time::timeout(Duration::from_secs(2), stream.read(&mut b)).await;
-                    // A peer hangs up without a word; anything said is not the peer's
-                    // election port: the next address is tried next time.
-                    if matches!(r, Ok(Ok(n)) if n > 0) && addrs.len() > 1 {
-                        let at = addrs.iter().position(|a| *a == addr).unwrap_or(0);
-                        first = (at + 1) % addrs.len();
-                        warn!("the election port of {sid} at {}:{} answered with something else; trying its next address", addr.0, addr.1);
-                    }
+        if let Ok((mut stream, addr)) = introduce(sid, &order, &shared, &what).await {
+            // The peer closes this one; wait for that (briefly) before knocking again.
+            // With quorum SASL the peer may first wait for our bytes (as ZooKeeper's
+            // acceptor does): hang up at once, as ZooKeeper's dialler does.
+            if shared.tls.auth.is_none() {
+                let mut b = [0u8; 64];
+                let r = tokio::time::timeout(Duration::from_secs(2), stream.read(&mut b)).await;
+                // A peer hangs up without a word; anything said is not the peer's
+                // election port: the next address is tried next time.
+                if matches!(r, Ok(Ok(n)) if n > 0) && addrs.len() > 1 {
+                    let at = addrs.iter().position(|a| *a == addr).unwrap_or(0);
+                    first = (at + 1) % addrs.len();
+                    warn!("the election port of {sid} at {}:{} answered with something else; trying its next address", addr.0, addr.1);
                 }
             }
         }
