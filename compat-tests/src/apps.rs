@@ -30,7 +30,19 @@ impl App {
     /// On a standalone ferrozk.
     pub fn on_ferrozk(&self) {
         let s = Server::ferrozk_with("");
-        self.run(&s.connect_string(), None);
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.run(&s.connect_string(), None)
+        }));
+        if let Err(e) = r {
+            // What the server saw, for the failure's report.
+            let log = s.log();
+            let tail: Vec<&str> = log.lines().rev().take(300).collect();
+            eprintln!("---- last 300 lines of the ferrozk server's log");
+            for l in tail.into_iter().rev() {
+                eprintln!("  | {l}");
+            }
+            std::panic::resume_unwind(e);
+        }
     }
 
     /// On a three-member ferrozk ensemble whose leader the application's check kills while it
