@@ -18,20 +18,9 @@ import subprocess
 import sys
 import time
 
+from fourletter import four
 from kazoo.client import KazooClient
 from kazoo.protocol.states import KeeperState
-
-
-def four(host, word):
-    h, p = host.rsplit(":", 1)
-    with socket.create_connection((h, int(p)), timeout=5) as s:
-        s.sendall(word.encode())
-        out = b""
-        while True:
-            b = s.recv(4096)
-            if not b:
-                return out.decode()
-            out += b
 
 
 def zxid(host):

@@ -18,40 +18,25 @@ observer serves again with its sessions and ephemerals kept.
 
 import os
 import signal
-import socket
 import sys
 import threading
 import time
 
+from fourletter import four
 from kazoo.client import KazooClient
 from kazoo.exceptions import BadVersionError, NodeExistsError
 
 
-def four(host, word):
-    h, p = host.rsplit(":", 1)
-    try:
-        with socket.create_connection((h, int(p)), timeout=5) as s:
-            s.sendall(word.encode())
-            out = b""
-            while True:
-                b = s.recv(4096)
-                if not b:
-                    return out.decode()
-                out += b
-    except OSError:
-        return ""
-
-
 def mntr(host):
     out = {}
-    for line in four(host, "mntr").splitlines():
+    for line in four(host, "mntr", quiet=True).splitlines():
         k, _, v = line.partition("\t")
         out[k] = v
     return out
 
 
 def mode(host):
-    for line in four(host, "srvr").splitlines():
+    for line in four(host, "srvr", quiet=True).splitlines():
         if line.startswith("Mode:"):
             return line.split()[1]
     return None

@@ -362,6 +362,30 @@ impl Ensemble {
         self.wait_port(i, Duration::from_secs(60));
     }
 
+    /// The `server.N` lines every member's zoo.cfg starts with.
+    pub fn server_lines(&self) -> Vec<String> {
+        let cfg = std::fs::read_to_string(self.members[0].dir.join("zoo.cfg")).unwrap();
+        cfg.lines()
+            .filter(|l| l.starts_with("server."))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Replaces the `server.N` lines of every member's zoo.cfg with `lines`.
+    pub fn set_server_lines(&self, lines: &[String]) {
+        for m in &self.members {
+            let cfg = m.dir.join("zoo.cfg");
+            let text = std::fs::read_to_string(&cfg).unwrap();
+            let mut kept: Vec<String> = text
+                .lines()
+                .filter(|l| !l.starts_with("server."))
+                .map(str::to_string)
+                .collect();
+            kept.extend(lines.iter().cloned());
+            std::fs::write(&cfg, kept.join("\n") + "\n").unwrap();
+        }
+    }
+
     /// Sets zoo.cfg keys of member `i` (replacing their earlier lines).
     pub fn set_keys(&self, i: usize, keys: &[(&str, &str)]) {
         let cfg = self.members[i].dir.join("zoo.cfg");

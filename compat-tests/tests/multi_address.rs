@@ -45,10 +45,9 @@ fn run(kind: &str, java: &[u64]) -> String {
     // ZooKeeper reads multiple addresses only with the JVM property set.
     e.jvm_flags = "-Dzookeeper.multiAddress.enabled=true".into();
     // Each member: an unreachable address first, then the loopback one Ensemble::new chose.
-    let cfg0 = std::fs::read_to_string(e.members[0].dir.join("zoo.cfg")).unwrap();
     let mut names = Vec::new();
     let mut lines = Vec::new();
-    for l in cfg0.lines().filter(|l| l.starts_with("server.")) {
+    for l in e.server_lines() {
         let (key, spec) = l.split_once('=').unwrap();
         let id: usize = key["server.".len()..].parse().unwrap();
         let parts: Vec<&str> = spec.split(':').collect();
@@ -61,17 +60,7 @@ fn run(kind: &str, java: &[u64]) -> String {
         lines.push(format!("{key}={}:{qa}:{ea}|{spec}", unreachable(id)));
     }
     let names = names.join(",");
-    for m in &e.members {
-        let cfg = m.dir.join("zoo.cfg");
-        let text = std::fs::read_to_string(&cfg).unwrap();
-        let mut kept: Vec<String> = text
-            .lines()
-            .filter(|l| !l.starts_with("server."))
-            .map(str::to_string)
-            .collect();
-        kept.extend(lines.iter().cloned());
-        std::fs::write(&cfg, kept.join("\n") + "\n").unwrap();
-    }
+    e.set_server_lines(&lines);
     e.start_all();
     let leader = e.wait_stable(Duration::from_secs(90));
     let checks = checks();

@@ -60,10 +60,9 @@ fn run(
         }
     }
     // Every member on an address of its own; observers marked as such.
-    let cfg0 = std::fs::read_to_string(e.members[0].dir.join("zoo.cfg")).unwrap();
-    let lines: Vec<String> = cfg0
-        .lines()
-        .filter(|l| l.starts_with("server."))
+    let lines: Vec<String> = e
+        .server_lines()
+        .iter()
         .map(|l| {
             let (key, spec) = l.split_once('=').unwrap();
             let id: u64 = key["server.".len()..].parse().unwrap();
@@ -75,19 +74,9 @@ fn run(
             }
         })
         .collect();
-    for (i, m) in e.members.iter().enumerate() {
-        let cfg = m.dir.join("zoo.cfg");
-        let text = std::fs::read_to_string(&cfg).unwrap();
-        let mut kept: Vec<String> = text
-            .lines()
-            .filter(|l| !l.starts_with("server."))
-            .map(str::to_string)
-            .collect();
-        kept.extend(lines.iter().cloned());
-        if i >= 3 {
-            kept.push("peerType=observer".into());
-        }
-        std::fs::write(&cfg, kept.join("\n") + "\n").unwrap();
+    e.set_server_lines(&lines);
+    for i in 3..n as usize {
+        e.set_keys(i, &[("peerType", "observer")]);
     }
     let java_voters: Vec<usize> = (0..3).filter(|i| java.contains(&(*i as u64 + 1))).collect();
     if !java_voters.is_empty() && java_voters.len() < 3 {

@@ -255,10 +255,7 @@ impl Node {
             "synchronising learner {} from 0x{peer_zxid:x} to 0x{last:x}: {how}",
             lr.sid
         );
-        for b in out {
-            lr.link.send_raw(b);
-        }
-        lr.phase = LPhase::NewLeaderAck;
+        lr.sync_with(out);
     }
 
     /// What brings a learner whose history ends at `peer_zxid` to what this member has

@@ -128,6 +128,15 @@ impl Learner {
         }
     }
 
+    /// Sends what synchronises the learner (TRUNC, DIFF or SNAP, then NEWLEADER); its ACK
+    /// of NEWLEADER is awaited next.
+    fn sync_with(&mut self, packets: Vec<Bytes>) {
+        for b in packets {
+            self.link.send_raw(b);
+        }
+        self.phase = LPhase::NewLeaderAck;
+    }
+
     fn up_to_date(&mut self) {
         self.link.send(&Packet::new(PacketType::UpToDate, -1, None));
         for b in self.held.drain(..) {

@@ -253,10 +253,7 @@ impl Node {
                     "observer master: synchronising observer {sid} from 0x{:x} to 0x{last:x}: {how}",
                     p.zxid
                 );
-                for b in out {
-                    o.link.send_raw(b);
-                }
-                o.phase = LPhase::NewLeaderAck;
+                o.sync_with(out);
             }
             (LPhase::NewLeaderAck, Some(PacketType::Ack)) => {
                 o.up_to_date();

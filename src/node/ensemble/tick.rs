@@ -96,26 +96,20 @@ impl Node {
                         e.om_failures += 1;
                     }
                 }
+                let from = || {
+                    if master != leader {
+                        format!("server {master} (syncing from it, leader {leader})")
+                    } else {
+                        format!("leader {leader}")
+                    }
+                };
                 if late {
-                    if master != leader {
-                        self.look(&format!(
-                            "not synchronised with server {master} (syncing from it, leader {leader}) within initLimit"
-                        ));
-                    } else {
-                        self.look(&format!(
-                            "not synchronised with leader {leader} within initLimit"
-                        ));
-                    }
+                    self.look(&format!(
+                        "not synchronised with {} within initLimit",
+                        from()
+                    ));
                 } else if silent {
-                    if master != leader {
-                        self.look(&format!(
-                            "nothing heard from server {master} (syncing from it, leader {leader}) within the limit"
-                        ));
-                    } else {
-                        self.look(&format!(
-                            "nothing heard from leader {leader} within the limit"
-                        ));
-                    }
+                    self.look(&format!("nothing heard from {} within the limit", from()));
                 } else if serving {
                     self.observer_master_tick(init, sync);
                 }
