@@ -600,10 +600,33 @@ class Scenario:
     def rejoin(self):
         old, leader = self.replica, self.leader
         old.start()
+        started = time.monotonic()
+        nudged = []
+
+        def nudge_if_stuck():
+            # Patroni 3.0.2 (dcs/zookeeper.py, _cluster_loader) sets _fetch_cluster from the
+            # leader's member lookup at the end of a cluster load, which drops a child watch that
+            # fired during that load: the old leader can then keep a cached copy of the new
+            # leader's member data from before its post-promote checkpoint and wait for that
+            # checkpoint forever. When ZooKeeper already holds the new data, rewrite /config with
+            # the same bytes: its data watch makes every Patroni load the cluster again.
+            if nudged or time.monotonic() - started < 10:
+                return
+            with open(old.patroni_log, errors='replace') as f:
+                waiting = 'Waiting for checkpoint on %s' % leader.name in f.read()
+            published = self.zk.members().get(leader.name)
+            if waiting and published and 'checkpoint_after_promote' not in published[0]:
+                data, stat = self.zk.get('/config')
+                if data is not None:
+                    self.zk.zk.set(self.zk.base + '/config', data.encode(), version=stat.version)
+                    nudged.append(True)
+                    log('  %s waited for a checkpoint %s had published; /config rewritten to wake '
+                        'Patroni (its lost-watch race)' % (old.name, leader.name))
 
         def is_replica():
             role, state, _ = role_of(old)
             if role != 'replica' or state != 'running':
+                nudge_if_stuck()
                 raise NotYet('%s is %s/%s' % (old.name, role, state))
         wait_for('%s running as a replica' % old.name, 90, is_replica)
         wait_for('%s streaming from %s' % (old.name, leader.name), 30,
