@@ -95,7 +95,7 @@ struct Member {
     election: Election,
     cmds: mpsc::UnboundedReceiver<Cmd>,
     cmd_tx: mpsc::UnboundedSender<Cmd>,
-    connects: Arc<Mutex<Vec<(i64, i64)>>>,
+    connects: Arc<Mutex<Vec<(i64, i64, bool)>>>,
     finalize: Option<(u64, u64)>,
     resend_at: u64,
     next_tick: u64,
@@ -156,6 +156,8 @@ struct Sim {
     quiet: bool,
     /// Synchronisations seen: DIFF, TRUNC, SNAP packets delivered.
     syncs: [u64; 3],
+    /// Links an observer opened to a follower's observer master.
+    om_links: u64,
     log: Vec<String>,
 }
 
@@ -167,6 +169,7 @@ fn config(
     observers: usize,
     ports: &[(u16, u16)],
     reconfig: bool,
+    observer_master: bool,
 ) -> Config {
     let mut text = format!(
         "tickTime={TICK_MS}\ninitLimit=10\nsyncLimit=5\ndataDir={}\nclientPort=1\nsnapCount=1000000000\n",
@@ -174,6 +177,10 @@ fn config(
     );
     if reconfig {
         text.push_str("reconfigEnabled=true\nskipACL=yes\n");
+    }
+    if observer_master {
+        // Observers sync from followers (the port is never bound in the simulation).
+        text.push_str("observerMasterPort=1\n");
     }
     for (i, (q, e)) in ports.iter().enumerate().take(n) {
         let kind = if i >= n - observers { ":observer" } else { "" };
@@ -189,7 +196,7 @@ fn frame_body(b: &Bytes) -> &[u8] {
 }
 
 impl Sim {
-    fn new(seed: u64, n: usize, observers: usize, reconfig: bool) -> Sim {
+    fn new(seed: u64, n: usize, observers: usize, reconfig: bool, om: bool) -> Sim {
         let base = std::env::temp_dir().join(format!("ferrozk-sim-{}-{seed}", std::process::id()));
         let ports: Vec<(u16, u16)> = (0..n)
             .map(|i| (30000 + i as u16, 31000 + i as u16))
@@ -204,6 +211,7 @@ impl Sim {
                 observers,
                 &ports,
                 reconfig,
+                om,
             );
             let (cmd_tx, cmds) = mpsc::unbounded_channel();
             members.push(Member {
@@ -247,6 +255,7 @@ impl Sim {
             faults: true,
             quiet: false,
             syncs: [0; 3],
+            om_links: 0,
             log: Vec::new(),
         };
         for i in 0..n {
@@ -468,10 +477,10 @@ impl Sim {
     fn connect_requests(&mut self) {
         let n = self.members.len();
         for i in 0..n {
-            let reqs: Vec<(i64, i64)> =
+            let reqs: Vec<(i64, i64, bool)> =
                 std::mem::take(&mut *self.members[i].connects.lock().unwrap());
-            for (_, leader) in reqs {
-                let l = (leader - 1) as usize;
+            for (_, target, observer_master) in reqs {
+                let l = (target - 1) as usize;
                 if !self.reachable(i, l) || (self.faults && self.rng.chance(50)) {
                     self.deliver(
                         i,
@@ -488,7 +497,12 @@ impl Sim {
                     parse: BytesMut::new(),
                     snapshot_next: false,
                 };
-                self.deliver(l, Msg::Link(LinkEvent::Up(ll.clone())));
+                if observer_master {
+                    self.om_links += 1;
+                    self.deliver(l, Msg::Link(LinkEvent::ObserverUp(ll.clone())));
+                } else {
+                    self.deliver(l, Msg::Link(LinkEvent::Up(ll.clone())));
+                }
                 self.deliver(i, Msg::Link(LinkEvent::Up(lf.clone())));
                 self.conns.push(Conn {
                     ends: [(i, lf), (l, ll)],
@@ -993,10 +1007,11 @@ struct Outcome {
     epochs: usize,
     syncs: [u64; 3],
     reconfigs: u64,
+    om_links: u64,
 }
 
-fn run(seed: u64, n: usize, observers: usize, reconfig: bool, steps: u64) -> Outcome {
-    let mut sim = Sim::new(seed, n, observers, reconfig);
+fn run(seed: u64, n: usize, observers: usize, reconfig: bool, om: bool, steps: u64) -> Outcome {
+    let mut sim = Sim::new(seed, n, observers, reconfig, om);
     for _ in 0..steps {
         sim.step();
     }
@@ -1007,6 +1022,7 @@ fn run(seed: u64, n: usize, observers: usize, reconfig: bool, steps: u64) -> Out
         epochs: sim.leaders.len(),
         syncs: sim.syncs,
         reconfigs: sim.reconfigs,
+        om_links: sim.om_links,
     }
 }
 
@@ -1028,12 +1044,19 @@ fn simulated_ensembles_keep_the_zab_invariants() {
     let mut total_steps = 0;
     let mut totals = [0u64; 3];
     let mut reconfigs = 0;
+    let mut om_links = 0;
     for seed in seeds {
-        // Three voters; five voters; three voters and an observer; five members whose
-        // clients reconfigure them (members leaving, joining as voters and as observers).
-        for (n, observers, reconfig) in [(3, 0, false), (5, 0, false), (4, 1, false), (5, 0, true)]
-        {
-            let r = std::panic::catch_unwind(|| run(seed, n, observers, reconfig, steps));
+        // Three voters; five voters; three voters and an observer (on even seeds syncing
+        // from a follower, observerMasterPort); five members whose clients reconfigure them
+        // (members leaving, joining as voters and as observers).
+        let om = seed % 2 == 0;
+        for (n, observers, reconfig, om) in [
+            (3, 0, false, false),
+            (5, 0, false, false),
+            (4, 1, false, om),
+            (5, 0, true, false),
+        ] {
+            let r = std::panic::catch_unwind(|| run(seed, n, observers, reconfig, om, steps));
             match r {
                 Ok(o) => {
                     total_steps += steps;
@@ -1041,8 +1064,10 @@ fn simulated_ensembles_keep_the_zab_invariants() {
                         *k += v;
                     }
                     reconfigs += o.reconfigs;
+                    om_links += o.om_links;
                     eprintln!(
-                        "seed {seed}, {n} members ({observers} observing{}): {} writes acknowledged, {} epochs led, {} reconfigurations, {} ms simulated, DIFF/TRUNC/SNAP {:?}",
+                        "seed {seed}, {n} members ({observers} observing{}{}): {} writes acknowledged, {} epochs led, {} reconfigurations, {} ms simulated, DIFF/TRUNC/SNAP {:?}",
+                        if om { " through followers" } else { "" },
                         if reconfig { ", reconfiguring" } else { "" },
                         o.acked,
                         o.epochs,
@@ -1057,15 +1082,17 @@ fn simulated_ensembles_keep_the_zab_invariants() {
                         .cloned()
                         .unwrap_or_else(|| "panic".into());
                     panic!(
-                        "simulation failed with seed {seed}, {n} members, {observers} observing, reconfiguring {reconfig} (rerun: FERROZK_SIM_SEED={seed}):\n{msg}"
+                        "simulation failed with seed {seed}, {n} members, {observers} observing (through followers: {om}), reconfiguring {reconfig} (rerun: FERROZK_SIM_SEED={seed}):\n{msg}"
                     );
                 }
             }
         }
     }
-    eprintln!("{total_steps} steps simulated; synchronisations by DIFF, TRUNC, SNAP: {totals:?}; {reconfigs} reconfigurations committed");
+    eprintln!("{total_steps} steps simulated; synchronisations by DIFF, TRUNC, SNAP: {totals:?}; {reconfigs} reconfigurations committed; {om_links} observer links to followers");
     if env("FERROZK_SIM_SEED").is_none() {
-        // Over the default seeds, reconfigurations do commit (one seed alone may have none).
+        // Over the default seeds, reconfigurations do commit and observers do sync from
+        // followers (one seed alone may have neither).
         assert!(reconfigs > 0, "no reconfiguration ever committed");
+        assert!(om_links > 0, "no observer ever dialled a follower");
     }
 }

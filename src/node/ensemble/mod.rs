@@ -31,8 +31,9 @@ pub use sim::SimView;
 /// zookeeper.commitLogCount); a learner further behind gets a snapshot.
 const COMMIT_LOG_COUNT: usize = 500;
 
-/// Connections a simulated member asks for: (its id, the leader's id).
-pub type SimConnects = Arc<std::sync::Mutex<Vec<(i64, i64)>>>;
+/// Connections a simulated member asks for: (its id, the id of the member it dials, whether
+/// that is a follower's observer master port rather than the leader's quorum port).
+pub type SimConnects = Arc<std::sync::Mutex<Vec<(i64, i64, bool)>>>;
 
 pub(super) struct Ensemble {
     pub me: i64,
@@ -500,9 +501,11 @@ impl Node {
             // The simulation connects at once and in order: any link it brings will do (0).
             let mut attempt = 0;
             if let Some(sim) = &e.sim_connects {
-                sim.lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push((e.me, v.leader));
+                sim.lock().unwrap_or_else(|e| e.into_inner()).push((
+                    e.me,
+                    master_id,
+                    master_id != v.leader,
+                ));
             } else if let Some(tx) = self.senders.as_ref().map(|s| s.links.clone()) {
                 attempt = crate::quorum::connect_to_leader(
                     addrs,

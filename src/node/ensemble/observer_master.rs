@@ -63,16 +63,15 @@ impl Node {
             .quorum
             .as_ref()
             .is_some_and(|q| q.quorum_listen_on_all_ips);
-        let Some(links) = self.senders.as_ref().map(|s| s.links.clone()) else {
-            return;
-        };
+        let links = self.senders.as_ref().map(|s| s.links.clone());
         let max = self.cfg.max_buffer + 1024;
         let Some(e) = self.ensemble.as_mut() else {
             return;
         };
-        if port == 0 || e.observer || e.sim_connects.is_some() {
+        if port == 0 || e.observer {
             return;
         }
+        let sim = e.sim_connects.is_some();
         let retry = std::time::Duration::from_millis((e.tick_ms / 2).max(50));
         let host = match e.servers.get(&(e.me as u64)).map(|s| s.quorum_addrs()) {
             Some(a) if !all_ips && !a.is_empty() => a[0].0.clone(),
@@ -82,7 +81,7 @@ impl Node {
         let Role::Following(f) = &mut e.role else {
             return;
         };
-        if f.om.is_some() || f.phase() != FPhase::Serving {
+        if f.om.is_some() || f.phase() != FPhase::Serving || (links.is_none() && !sim) {
             return;
         }
         let cancel = CancellationToken::new();
@@ -91,6 +90,10 @@ impl Node {
             observers: HashMap::new(),
             revalidating: VecDeque::new(),
         });
+        let Some(links) = links.filter(|_| !sim) else {
+            // The simulation brings observers' links itself.
+            return;
+        };
         tokio::spawn(async move {
             let mut warned = false;
             let l = loop {
@@ -398,7 +401,7 @@ impl Node {
     ) -> Option<(i64, Vec<(String, u16)>)> {
         let port = self.cfg.settings.observer_master_port;
         let e = self.ensemble.as_mut()?;
-        if port == 0 || !e.observer || e.sim_connects.is_some() {
+        if port == 0 || !e.observer {
             return None;
         }
         if e.om_order_version != Some(e.config_version) {
