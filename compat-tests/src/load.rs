@@ -24,6 +24,8 @@ pub struct Load {
     /// What the load printed so far, read by a thread of its own so that the load never
     /// blocks on a full pipe.
     out: std::sync::Arc<std::sync::Mutex<String>>,
+    /// Acknowledged writes so far, counted by the reader thread line by line.
+    acks: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Load {
@@ -50,15 +52,26 @@ impl Load {
         let out = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
         let mut stdout = child.stdout.take().unwrap();
         let sink = out.clone();
+        let acks = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = acks.clone();
         std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
+            // Where the next line not yet counted starts.
+            let mut counted = 0;
             while let Ok(n) = stdout.read(&mut buf) {
                 if n == 0 {
                     break;
                 }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+                let mut all = sink.lock().unwrap();
+                all.push_str(&String::from_utf8_lossy(&buf[..n]));
+                if let Some(end) = all.rfind('\n').filter(|e| *e >= counted) {
+                    let new = all[counted..end]
+                        .lines()
+                        .filter(|l| l.starts_with("ACK "))
+                        .count();
+                    counter.fetch_add(new, std::sync::atomic::Ordering::Relaxed);
+                    counted = end + 1;
+                }
             }
         });
         let load = Load {
@@ -66,6 +79,7 @@ impl Load {
             stop,
             started: Instant::now(),
             out,
+            acks,
         };
         // Every session holds its ephemeral before the roll begins.
         load.wait_for("STARTED", Duration::from_secs(90));
@@ -85,7 +99,7 @@ impl Load {
 
     /// Writes acknowledged so far.
     pub fn acked(&self) -> usize {
-        self.out.lock().unwrap().matches("ACK ").count()
+        self.acks.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Seconds since the load started.

@@ -451,12 +451,14 @@ enum Unintroduced {
 
 /// Opens an election connection to `sid` and introduces this server: the first of `addrs`
 /// that answers, the quorum's TLS, our initial message, quorum authentication. `what` names
-/// the port in the logs.
+/// the port in the logs; a failed authentication is a warning when `loud` (knocking, which
+/// retries every half second, leaves the warning to the dialling side).
 async fn introduce(
     sid: i64,
     addrs: &[(String, u16)],
     shared: &Shared,
     what: &str,
+    loud: bool,
 ) -> Result<(QStream, (String, u16)), Unintroduced> {
     let Some((tcp, addr)) = connect_first(addrs, shared.reach, what).await else {
         return Err(Unintroduced::NoAnswer);
@@ -481,7 +483,11 @@ async fn introduce(
     match crate::tls::quorum::authenticate_dialled(&shared.tls, &mut stream, &addr.0, &who).await {
         Ok(()) => Ok((stream, addr)),
         Err(e) => {
-            warn!("{what}: {e}");
+            if loud {
+                warn!("{what}: {e}");
+            } else {
+                debug!("{what}: {e}");
+            }
             Err(Unintroduced::Refused(at))
         }
     }
@@ -490,7 +496,7 @@ async fn introduce(
 /// One connection to `sid`, carried until it ends.
 async fn dial_once(sid: i64, addrs: &[(String, u16)], shared: &Shared) -> Dialled {
     let what = format!("the election connection to {sid}");
-    match introduce(sid, addrs, shared, &what).await {
+    match introduce(sid, addrs, shared, &what, true).await {
         Ok((stream, addr)) => {
             // A connection that does not speak the election protocol counts against its
             // address: the next one is tried first next time.
@@ -530,7 +536,7 @@ async fn knock(sid: i64, addrs: Vec<(String, u16)>, shared: Arc<Shared>) {
         }
         let what = format!("the election port of {sid}");
         let order = rotated(&addrs, first);
-        if let Ok((mut stream, addr)) = introduce(sid, &order, &shared, &what).await {
+        if let Ok((mut stream, addr)) = introduce(sid, &order, &shared, &what, false).await {
             // The peer closes this one; wait for that (briefly) before knocking again.
             // With quorum SASL the peer may first wait for our bytes (as ZooKeeper's
             // acceptor does): hang up at once, as ZooKeeper's dialler does.

@@ -27,6 +27,7 @@ Steps (each printed as `STEP <name> ...` and `  ok <name> (<s> s)`; a failure pr
 """
 import ctypes
 import json
+import re
 import os
 import signal
 import subprocess
@@ -184,7 +185,8 @@ class Node:
             'scope': scope,
             'namespace': NAMESPACE,
             'name': self.name,
-            'log': {'level': 'INFO'},
+            # kazoo's requests and watch events, for the rejoin step's diagnosis
+            'log': {'level': 'INFO', 'loggers': {'kazoo.client': 'DEBUG'}},
             'restapi': {'listen': '127.0.0.1:%d' % self.api_port,
                         'connect_address': '127.0.0.1:%d' % self.api_port},
             # the connect string as given (Patroni hands it to kazoo; a /chroot suffix works too)
@@ -599,29 +601,49 @@ class Scenario:
 
     def rejoin(self):
         old, leader = self.replica, self.leader
+        # Only what the old leader's Patroni logs from now on (its log is appended to).
+        log_from = os.path.getsize(old.patroni_log) if os.path.exists(old.patroni_log) else 0
         old.start()
         started = time.monotonic()
         nudged = []
 
         def nudge_if_stuck():
             # Patroni 3.0.2 (dcs/zookeeper.py, _cluster_loader) sets _fetch_cluster from the
-            # leader's member lookup at the end of a cluster load, which drops a child watch that
-            # fired during that load: the old leader can then keep a cached copy of the new
-            # leader's member data from before its post-promote checkpoint and wait for that
-            # checkpoint forever. When ZooKeeper already holds the new data, rewrite /config with
-            # the same bytes: its data watch makes every Patroni load the cluster again.
+            # leader's member lookup at the end of a cluster load, which drops a /members child
+            # watch that fired during that load: the old leader can then keep a cached copy of
+            # the new leader's member data from before its post-promote checkpoint and wait for
+            # that checkpoint forever. Only when ZooKeeper holds the new data and the old
+            # leader's kazoo log shows the watch event delivered after its last arming (so the
+            # server did its part) is /config rewritten with its own bytes: its data watch makes
+            # every Patroni load the cluster again. An armed watch with no event after it while
+            # the data changed is ZooKeeper's fault, and fails the check.
             if nudged or time.monotonic() - started < 10:
                 return
             with open(old.patroni_log, errors='replace') as f:
-                waiting = 'Waiting for checkpoint on %s' % leader.name in f.read()
+                f.seek(log_from)
+                text = f.read()
+            if 'Waiting for checkpoint on %s' % leader.name not in text:
+                return
             published = self.zk.members().get(leader.name)
-            if waiting and published and 'checkpoint_after_promote' not in published[0]:
-                data, stat = self.zk.get('/config')
-                if data is not None:
-                    self.zk.zk.set(self.zk.base + '/config', data.encode(), version=stat.version)
-                    nudged.append(True)
-                    log('  %s waited for a checkpoint %s had published; /config rewritten to wake '
-                        'Patroni (its lost-watch race)' % (old.name, leader.name))
+            if not published or 'checkpoint_after_promote' in published[0]:
+                return
+            arm = event = -1
+            for i, line in enumerate(text.splitlines()):
+                if re.search(r"Sending request\(xid=\d+\): GetChildren\(path='[^']*/members/?', watcher=True\)", line):
+                    arm = i
+                elif re.search(r"Received EVENT: Watch\(type=4, state=3, path='[^']*/members/?'\)", line):
+                    event = i
+            if event <= arm:
+                raise CheckFailed('%s waits for a checkpoint %s has published, and ZooKeeper did '
+                                  'not deliver the /members child watch armed before the change'
+                                  % (old.name, leader.name))
+            data, stat = self.zk.get('/config')
+            if data is not None:
+                self.zk.zk.set(self.zk.base + '/config', data.encode(), version=stat.version)
+                nudged.append(True)
+                log('  %s waited for a checkpoint %s had published, its /members watch event '
+                    'delivered and dropped by Patroni; /config rewritten to wake it'
+                    % (old.name, leader.name))
 
         def is_replica():
             role, state, _ = role_of(old)

@@ -26,7 +26,10 @@ public final class EnsembleTracking {
         cf.start();
         c.group("tracking", () -> {
             c.check("connected", cf.blockUntilConnected(30, TimeUnit.SECONDS));
-            // Tells the test it may change the configuration now.
+            // Tells the test it may change the configuration once the tracker has read the
+            // current one (the connect string it was given has grown to the whole ensemble).
+            CompatCheck.waitUntil(
+                    () -> !cf.getZookeeperClient().getCurrentConnectionString().equals(connect), 10000);
             String ready = System.getenv("FERROZK_TRACKING_READY");
             if (ready != null) {
                 java.nio.file.Files.write(java.nio.file.Paths.get(ready), new byte[0]);
