@@ -4,9 +4,10 @@ for every observer (ZooKeeper's and ferrozk's, on ZooKeeper's and on ferrozk's v
 
   observer_master_checks.py run <observers> <leader> <followers>
 
-<observers>: the observers, comma-separated, each as sid=host:port (client address).
+<observers>: the observers, comma-separated, each as sid=host:port=admin (client address,
+AdminServer port or 0 for none).
 <leader>: the leader's client address.
-<followers>: the followers, comma-separated, each as sid=host:port=pid.
+<followers>: the followers, comma-separated, each as sid=host:port=pid=admin.
 
 Steps: each observer syncs from a follower (not the leader); every observer is counted by
 the followers' synced_observers; through each observer: writes, an ephemeral, a sequential
@@ -16,11 +17,13 @@ through the follower); then the follower the first observer syncs from is killed
 observer serves again with its sessions and ephemerals kept.
 """
 
+import json
 import os
 import signal
 import sys
 import threading
 import time
+import urllib.request
 
 from fourletter import four
 from kazoo.client import KazooClient
@@ -63,13 +66,22 @@ def master_of(host):
     return int(v) if v not in (None, "", "-1") else None
 
 
+def admin(port, command):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/commands/{command}", timeout=10) as r:
+        return json.load(r)
+
+
 def run(observers, leader, followers):
     last_sid = observers[-1].split("=")[0]
+    obs_admin = [int(o.split("=")[2]) for o in observers]
     observers = [o.split("=")[1] for o in observers]
     fol = {}
+    fol_admin = []
     for f in followers:
-        sid, addr, pid = f.split("=")
+        sid, addr, pid, port = f.split("=")
         fol[int(sid)] = (addr, int(pid))
+        if int(port):
+            fol_admin.append(int(port))
     out = []
     # Each observer serves, syncing from a follower.
     for i, o in enumerate(observers):
@@ -83,6 +95,15 @@ def run(observers, leader, followers):
         ),
     )
     out.append(f"followers count every observer: {total == len(observers)}")
+    # The AdminServer: an observer's `leader` names the follower it syncs from; the followers'
+    # `observers` count them all.
+    for i, o in enumerate(observers):
+        if obs_admin[i]:
+            a, m = admin(obs_admin[i], "leader"), master_of(o)
+            out.append(f"observer {i}: admin leader: is_leader {a['is_leader']}, names its master "
+                       f"{a['leader_id'] == m}, at its host {a['leader_ip'] == f'127.0.0.{10 + m}'}")
+    counted = sum(admin(p, "observers")["synced_observers"] for p in fol_admin)
+    out.append(f"admin observers on the followers count every observer: {counted == len(observers)}")
     lz = client(leader)
     kept = []
     for i, o in enumerate(observers):

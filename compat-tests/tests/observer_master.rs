@@ -78,6 +78,24 @@ fn run(
     for i in 3..n as usize {
         e.set_keys(i, &[("peerType", "observer")]);
     }
+    // The AdminServer on every member but Debian's 3.8.0 (its package has no Jetty).
+    let admin: Vec<u16> = (0..n as usize)
+        .map(|i| {
+            if matches!(kinds[i], Kind::Debian) {
+                return 0;
+            }
+            let port = free_port();
+            e.set_keys(
+                i,
+                &[
+                    ("admin.enableServer", "true"),
+                    ("admin.serverAddress", "127.0.0.1"),
+                    ("admin.serverPort", &port.to_string()),
+                ],
+            );
+            port
+        })
+        .collect();
     let java_voters: Vec<usize> = (0..3).filter(|i| java.contains(&(*i as u64 + 1))).collect();
     if !java_voters.is_empty() && java_voters.len() < 3 {
         for &i in &java_voters {
@@ -118,10 +136,10 @@ fn run(
     };
     let followers: Vec<String> = (0..3)
         .filter(|i| *i != leader)
-        .map(|i| format!("{}={}={}", i + 1, e.hosts(&[i]), e.pid(i)))
+        .map(|i| format!("{}={}={}={}", i + 1, e.hosts(&[i]), e.pid(i), admin[i]))
         .collect();
     let obs: Vec<String> = (3..n as usize)
-        .map(|i| format!("{}={}", i + 1, e.hosts(&[i])))
+        .map(|i| format!("{}={}={}", i + 1, e.hosts(&[i]), admin[i]))
         .collect();
     let checks = workspace()
         .join("compat-tests/ensemble/observer_master_checks.py")
@@ -258,6 +276,12 @@ fn observers_sync_from_followers_as_zookeeper_39s_do() {
         ),
     ] {
         let want: &[String] = if last { removed } else { &reference };
-        assert_eq!(lines.as_slice(), want, "{what}");
+        if what.starts_with("Debian") {
+            // No AdminServer there: everything but its lines.
+            let want: Vec<&String> = want.iter().filter(|l| !l.starts_with("admin")).collect();
+            assert_eq!(lines.iter().collect::<Vec<_>>(), want, "{what}");
+        } else {
+            assert_eq!(lines.as_slice(), want, "{what}");
+        }
     }
 }

@@ -715,9 +715,16 @@ async fn run(
             m.insert("zxid".into(), format!("{z:x}").into());
             m.insert("timestamp".into(), t.into());
         }
-        "leader" => {
-            m.insert("error".into(), "server is not initialized".into());
-        }
+        "leader" => match &v.leader {
+            Some((leading, id, hosts)) => {
+                m.insert("is_leader".into(), (*leading).into());
+                m.insert("leader_id".into(), (*id).into());
+                m.insert("leader_ip".into(), hosts.clone().into());
+            }
+            None => {
+                m.insert("error".into(), "server is not initialized".into());
+            }
+        },
         "monitor" => {
             m.extend(jvalues(&monitor_values(&v)));
         }

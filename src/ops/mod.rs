@@ -103,6 +103,9 @@ pub struct NodeView {
     pub synced_observers: Option<u64>,
     /// On an observer: the member it syncs from (a follower, or the leader).
     pub observer_master_id: Option<i64>,
+    /// In an ensemble: whether this member leads, and the id and hosts of the member it
+    /// leads or syncs from (the AdminServer's `leader`).
+    pub leader: Option<(bool, i64, String)>,
 }
 
 /// Four-letter words ZooKeeper knows.

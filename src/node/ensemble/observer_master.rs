@@ -133,6 +133,30 @@ impl Node {
         }
     }
 
+    /// For the AdminServer's `leader`: whether this member leads, and the id and hosts (its
+    /// quorum addresses' hosts joined by `|`) of the member it leads or syncs from (an
+    /// observer's learner master, as ZooKeeper reports it). None outside an ensemble.
+    pub(in crate::node) fn leader_view(&self) -> Option<(bool, i64, String)> {
+        let e = self.ens()?;
+        let (leading, id) = match &e.role {
+            Role::Leading(_) => (true, e.me),
+            Role::Following(f) => (false, f.master),
+            Role::Looking => (false, -1),
+        };
+        let hosts = e
+            .servers
+            .get(&(id as u64))
+            .map(|s| {
+                s.quorum_addrs()
+                    .into_iter()
+                    .map(|(h, _)| h)
+                    .collect::<Vec<_>>()
+                    .join("|")
+            })
+            .unwrap_or_default();
+        Some((leading, id, hosts))
+    }
+
     /// An observer dialled the observer master port.
     pub(in crate::node) fn observer_up(&mut self, link: Link) {
         let now = self.instant();
