@@ -81,7 +81,7 @@ def run(observers, leader, followers):
         sid, addr, pid, port = f.split("=")
         fol[int(sid)] = (addr, int(pid))
         if int(port):
-            fol_admin.append(int(port))
+            fol_admin.append((int(sid), int(port), addr))
     out = []
     # Each observer serves, syncing from a follower.
     for i, o in enumerate(observers):
@@ -96,13 +96,36 @@ def run(observers, leader, followers):
     )
     out.append(f"followers count every observer: {total == len(observers)}")
     # The AdminServer: an observer's `leader` names the follower it syncs from; the followers'
-    # `observers` count them all.
+    # `observers` count them all; `zabstate` and `voting_view` (with reconfigEnabled, as here,
+    # the active configuration is the versioned one, which names no client address: zabstate's
+    # client_address is null).
+    def zab(port, sid):
+        z = admin(port, "zabstate")
+        hosts = z["quorum_address"]["all_host_strings"] == [f"127.0.0.{10 + sid}"]
+        return (f"is_leader {z['is_leader']}, voting {z['voting']}, zabstate {z['zabstate']}, "
+                f"myid right {z['myid'] == sid}, quorum host right {hosts}, "
+                f"election host right {z['election_address']['one'].startswith(f'127.0.0.{10 + sid}:')}, "
+                f"client address {z['client_address']}")
+
+    obs_sids = [int(o.split("=")[0]) for o in sys.argv[2].split(",")]
     for i, o in enumerate(observers):
         if obs_admin[i]:
             a, m = admin(obs_admin[i], "leader"), master_of(o)
             out.append(f"observer {i}: admin leader: is_leader {a['is_leader']}, names its master "
                        f"{a['leader_id'] == m}, at its host {a['leader_ip'] == f'127.0.0.{10 + m}'}")
-    counted = sum(admin(p, "observers")["synced_observers"] for p in fol_admin)
+            out.append(f"observer {i}: admin zabstate: {zab(obs_admin[i], obs_sids[i])}")
+    for sid, port, addr in sorted(fol_admin):
+        out.append(f"admin zabstate of a follower: {zab(port, sid)}")
+        view = admin(port, "voting_view")["current_config"]
+        # With reconfigEnabled (as here) the active configuration is the versioned one, which
+        # names no client address, not even the member's own.
+        out.append("admin voting_view of a follower: voters %s, types %s, hosts right %s, "
+                   "no client addresses %s" % (
+                       sorted(view), sorted({v["learner_type"] for v in view.values()}),
+                       all(v["server_addresses"] == [f"127.0.0.{10 + int(k)}:" + v["server_addresses"][0].rsplit(":", 1)[1]]
+                           for k, v in view.items()),
+                       all(v["client_address"] == "" for v in view.values())))
+    counted = sum(admin(p, "observers")["synced_observers"] for _, p, _ in fol_admin)
     out.append(f"admin observers on the followers count every observer: {counted == len(observers)}")
     lz = client(leader)
     kept = []

@@ -30,6 +30,7 @@ impl Node {
         };
         (v.synced_observers, v.observer_master_id) = self.observer_master_view();
         v.leader = self.leader_view();
+        v.ensemble = self.ensemble_view();
         let mut conns: Vec<(&ConnId, &Conn)> = self.conns.iter().collect();
         conns.sort_by_key(|(id, _)| **id);
         for (_, c) in conns {

@@ -106,6 +106,23 @@ pub struct NodeView {
     /// In an ensemble: whether this member leads, and the id and hosts of the member it
     /// leads or syncs from (the AdminServer's `leader`).
     pub leader: Option<(bool, i64, String)>,
+    /// In an ensemble, with a role (leading or following): the AdminServer's `zabstate` and
+    /// `voting_view`.
+    pub ensemble: Option<EnsembleView>,
+}
+
+/// A member's place in its ensemble, as the AdminServer reports it.
+#[derive(Debug, Clone, Default)]
+pub struct EnsembleView {
+    /// ZooKeeper's ZabState: discovery, synchronization or broadcast.
+    pub zab_state: &'static str,
+    pub leading: bool,
+    /// Whether this member votes in the active configuration.
+    pub voting: bool,
+    /// This member's line of the active configuration.
+    pub me: Option<crate::config::QuorumServer>,
+    /// The active configuration's voters.
+    pub voters: Vec<crate::config::QuorumServer>,
 }
 
 /// Four-letter words ZooKeeper knows.

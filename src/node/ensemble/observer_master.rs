@@ -157,6 +157,36 @@ impl Node {
         Some((leading, id, hosts))
     }
 
+    /// For the AdminServer's `zabstate` and `voting_view`: None outside an ensemble or while
+    /// electing.
+    pub(in crate::node) fn ensemble_view(&self) -> Option<crate::ops::EnsembleView> {
+        let e = self.ens()?;
+        let (zab_state, leading) = match &e.role {
+            Role::Looking => return None,
+            Role::Leading(l) if l.disc.established() => ("broadcast", true),
+            Role::Leading(l) if l.disc.epoch().is_some() => ("synchronization", true),
+            Role::Leading(_) => ("discovery", true),
+            Role::Following(f) => match f.phase() {
+                FPhase::Connecting | FPhase::Discovery => ("discovery", false),
+                FPhase::Sync => ("synchronization", false),
+                FPhase::Serving => ("broadcast", false),
+            },
+        };
+        let votes = |id: u64| e.members.weights.get(&(id as i64)).is_some_and(|w| *w > 0);
+        Some(crate::ops::EnsembleView {
+            zab_state,
+            leading,
+            voting: votes(e.me as u64),
+            me: e.servers.get(&(e.me as u64)).cloned(),
+            voters: e
+                .servers
+                .values()
+                .filter(|s| votes(s.id))
+                .cloned()
+                .collect(),
+        })
+    }
+
     /// An observer dialled the observer master port.
     pub(in crate::node) fn observer_up(&mut self, link: Link) {
         let now = self.instant();
