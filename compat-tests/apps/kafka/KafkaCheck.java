@@ -502,8 +502,10 @@ public final class KafkaCheck extends AppCheck {
             Path props = work.resolve("controller/controller.properties");
             Files.createDirectories(props.getParent());
             Files.writeString(props, controllerProps(true));
-            Process fmt = jvm("controller-format", "kafka.tools.StorageTool", "format", "-t", clusterId, "-c",
-                    props.toString());
+            // One argument with '=': a cluster id may begin with '-' (base64url), which the
+            // tool's parser would take for an option (failed once in CI: "expected one argument").
+            Process fmt = jvm("controller-format", "kafka.tools.StorageTool", "format",
+                    "--cluster-id=" + clusterId, "-c", props.toString());
             check(fmt.waitFor(120, TimeUnit.SECONDS) && fmt.exitValue() == 0,
                     "storage format: " + log("controller-format"));
             controller = jvm("controller", "kafka.Kafka", props.toString());
