@@ -629,7 +629,7 @@ class Scenario:
                 return
             arm = event = -1
             for i, line in enumerate(text.splitlines()):
-                if re.search(r"Sending request\(xid=\d+\): GetChildren\(path='[^']*/members/?', watcher=True\)", line):
+                if re.search(r"Sending request\(xid=\d+\): GetChildren\(path='[^']*/members/?', watcher=<bound method ZooKeeper\.cluster_watcher", line):
                     arm = i
                 elif re.search(r"Received EVENT: Watch\(type=4, state=3, path='[^']*/members/?'\)", line):
                     event = i
@@ -663,9 +663,17 @@ class Scenario:
         wait_for('leader and members in ZooKeeper', 20,
                  lambda: check_zk_members(self.zk, self.nodes, leader, self.leader_session))
         with open(old.patroni_log, errors='replace') as f:
-            rewound = 'running pg_rewind' in f.read()
-        log('  %s rejoined as a replica of %s (%s)'
-            % (old.name, leader.name, 'after pg_rewind' if rewound else 'no pg_rewind needed'))
+            f.seek(log_from)
+            text = f.read()
+        rewound = 'running pg_rewind' in text
+        # The kazoo log the stuck-rejoin diagnosis reads must be there.
+        events = len(re.findall(r"Received EVENT: Watch\(type=4, state=3, path='[^']*/members/?'\)", text))
+        arms = len(re.findall(r"Sending request\(xid=\d+\): GetChildren\(path='[^']*/members/?', watcher=<bound method ZooKeeper\.cluster_watcher", text))
+        if not arms:
+            raise CheckFailed("no kazoo request logged in %s's Patroni log" % old.name)
+        log('  %s rejoined as a replica of %s (%s; its /members watch armed %d times, fired %d)'
+            % (old.name, leader.name, 'after pg_rewind' if rewound else 'no pg_rewind needed',
+               arms, events))
 
     def cleanup(self):
         # replica first, then the leader; a clean stop of the leader's Patroni releases the lock by
