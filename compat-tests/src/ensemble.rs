@@ -213,7 +213,8 @@ impl Ensemble {
             .collect()
     }
 
-    /// Waits until every running member serves, one as leader; returns the leader's index.
+    /// Waits until every running member serves (observers too), one as leader; returns the
+    /// leader's index.
     pub fn wait_stable(&self, within: Duration) -> usize {
         let deadline = Instant::now() + within;
         loop {
@@ -230,7 +231,7 @@ impl Ensemble {
             if leaders.len() == 1
                 && modes
                     .iter()
-                    .all(|(_, m)| matches!(m.as_deref(), Some("leader") | Some("follower")))
+                    .all(|(_, m)| matches!(m.as_deref(), Some("leader" | "follower" | "observer")))
             {
                 return leaders[0];
             }

@@ -16,7 +16,7 @@
 
 use compat_tests::ensemble::Ensemble;
 use compat_tests::{free_port, python, run_suite, workspace, zookeeper_version};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What each observer runs: Some(version) a ZooKeeper release, None ferrozk, and "debian"
 /// for Debian's 3.8.0.
@@ -113,27 +113,8 @@ fn run(
     } else {
         e.start_all();
     }
-    // Voters settle: one leader, two followers.
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let leader = loop {
-        let modes: Vec<Option<String>> = (0..3).map(|i| e.field(i, "Mode:")).collect();
-        let leaders: Vec<usize> = (0..3)
-            .filter(|i| modes[*i].as_deref() == Some("leader"))
-            .collect();
-        if leaders.len() == 1
-            && modes
-                .iter()
-                .all(|m| matches!(m.as_deref(), Some("leader" | "follower")))
-        {
-            break leaders[0];
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{name}: voters not settled: {modes:?}\n{}",
-            e.logs()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    // One leader, two followers, the observers observing.
+    let leader = e.wait_stable(Duration::from_secs(90));
     let followers: Vec<String> = (0..3)
         .filter(|i| *i != leader)
         .map(|i| format!("{}={}={}={}", i + 1, e.hosts(&[i]), e.pid(i), admin[i]))
