@@ -28,6 +28,10 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 
+#[path = "admin_snapshot.rs"]
+mod snapshot;
+use snapshot::{restore, snapshot};
+
 /// Asks the node; `None` when it is not serving.
 pub async fn ask(node: &mpsc::Sender<OpsRequest>, q: Query) -> Option<NodeView> {
     let (tx, rx) = oneshot::channel();
@@ -207,84 +211,6 @@ const COMMANDS: &[&[&str]] = &[
     &["zabstate"],
 ];
 
-/// An address as ZooKeeper's AdminServer (Jackson) prints one: `host:port`, `[v6]:port`.
-fn socket_string(host: &str, port: u16) -> String {
-    if host.contains(':') && !host.starts_with('[') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    }
-}
-
-/// This member's client address as ZooKeeper reports it: its line's in the active
-/// configuration; without one, zoo.cfg's clientPortAddress (or every interface) and
-/// clientPort, unless the configuration is a versioned one (reconfigEnabled), which then has
-/// none.
-fn own_client_address(cfg: &Config, me: Option<&crate::config::QuorumServer>) -> Option<String> {
-    match (me.and_then(|s| s.client.clone()), cfg.client_port) {
-        (Some((h, p)), _) => Some(socket_string(h.as_deref().unwrap_or("0.0.0.0"), p)),
-        (None, _) if cfg.settings.reconfig_enabled => None,
-        (None, Some(p)) => Some(socket_string(
-            &cfg.client_port_address
-                .map_or_else(|| "0.0.0.0".to_string(), |a| a.to_string()),
-            p,
-        )),
-        (None, None) => None,
-    }
-}
-
-/// ZooKeeper's MultipleAddresses as its AdminServer serialises one (every bean property;
-/// reachability is not probed here: every address counts as reachable).
-fn multiple_addresses(addrs: &[(String, u16)]) -> Json {
-    let all: Vec<String> = addrs.iter().map(|(h, p)| socket_string(h, *p)).collect();
-    let mut ports: Vec<u16> = Vec::new();
-    let mut wildcard: Vec<String> = Vec::new();
-    for (_, p) in addrs {
-        if !ports.contains(p) {
-            ports.push(*p);
-            wildcard.push(format!("0.0.0.0:{p}"));
-        }
-    }
-    let hosts: Vec<&str> = addrs.iter().map(|(h, _)| h.as_str()).collect();
-    let one = all.first().cloned().unwrap_or_default();
-    json!({
-        "empty": all.is_empty(),
-        "all_addresses": all,
-        "wildcard_addresses": wildcard,
-        "all_ports": ports,
-        "all_host_strings": hosts,
-        "reachable_address": one,
-        "all_reachable_addresses": all,
-        "all_reachable_addresses_or_all": all,
-        "reachable_or_one": one,
-        "one": one,
-    })
-}
-
-/// `zabstate` for a member with a role.
-fn zab_state(m: &mut Map<String, Json>, cfg: &Config, zxid: i64, e: &super::EnsembleView) {
-    let me = e.me.as_ref();
-    m.insert("myid".into(), cfg.server_id.into());
-    m.insert("is_leader".into(), e.leading.into());
-    m.insert(
-        "quorum_address".into(),
-        multiple_addresses(&me.map(|s| s.quorum_addrs()).unwrap_or_default()),
-    );
-    m.insert(
-        "election_address".into(),
-        multiple_addresses(&me.map(|s| s.election_addrs()).unwrap_or_default()),
-    );
-    m.insert(
-        "client_address".into(),
-        own_client_address(cfg, me).map_or(Json::Null, Json::from),
-    );
-    m.insert("voting".into(), e.voting.into());
-    m.insert("last_zxid".into(), format!("0x{zxid:x}").into());
-    m.insert("zab_epoch".into(), (zxid >> 32).into());
-    m.insert("zab_counter".into(), (zxid & 0xffff_ffff).into());
-    m.insert("zabstate".into(), e.zab_state.into());
-}
-
 fn canonical(name: &str) -> Option<&'static str> {
     COMMANDS
         .iter()
@@ -425,152 +351,6 @@ async fn ask_root_acl(node: &mpsc::Sender<OpsRequest>) -> Option<Vec<jute::Acl>>
     rx.await.ok()
 }
 
-fn rate_limited(slot: &Mutex<Option<Instant>>, every: Duration) -> bool {
-    let mut last = slot.lock().unwrap_or_else(|e| e.into_inner());
-    if last.is_some_and(|t| t.elapsed() < every) {
-        return true;
-    }
-    *last = Some(Instant::now());
-    false
-}
-
-fn rate_interval(cfg: &Config) -> Duration {
-    Duration::from_millis(cfg.settings.admin.rate_limit_ms)
-}
-
-async fn snapshot(http: &Http, params: &[(String, String)]) -> Resp {
-    const CMD: &str = "snapshot";
-    if !http.cfg.settings.admin.snapshot_enabled {
-        warn!("AdminServer: the snapshot command is disabled");
-        return json_resp(StatusCode::SERVICE_UNAVAILABLE, Map::new(), CMD);
-    }
-    if rate_limited(&http.last_snapshot, rate_interval(&http.cfg)) {
-        warn!("AdminServer: snapshot request was rate limited");
-        return json_resp(StatusCode::TOO_MANY_REQUESTS, Map::new(), CMD);
-    }
-    let streaming = params
-        .iter()
-        .find(|(k, _)| k == "streaming")
-        .map(|(_, v)| v != "false")
-        .unwrap_or(true);
-    let (tx, rx) = oneshot::channel::<SnapshotReply>();
-    if http
-        .node
-        .send(OpsRequest::Snapshot { reply: tx })
-        .await
-        .is_err()
-    {
-        return json_resp(StatusCode::OK, error_map(super::NOT_SERVING), CMD);
-    }
-    let (path, zxid) = match rx.await {
-        Ok(Ok(x)) => x,
-        Ok(Err(e)) => {
-            warn!("AdminServer: snapshot failed: {e}");
-            return json_resp(StatusCode::INTERNAL_SERVER_ERROR, error_map(&e), CMD);
-        }
-        Err(_) => {
-            return json_resp(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                error_map("the snapshot was abandoned"),
-                CMD,
-            )
-        }
-    };
-    info!("AdminServer: snapshot {} taken", path.display());
-    let bytes = match tokio::fs::read(&path).await {
-        Ok(b) => b,
-        Err(e) => {
-            return json_resp(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                error_map(&e.to_string()),
-                CMD,
-            )
-        }
-    };
-    let size = bytes.len();
-    let mut r = if streaming {
-        respond(StatusCode::OK, "application/octet-stream", bytes)
-    } else {
-        json_resp(StatusCode::OK, Map::new(), CMD)
-    };
-    let h = r.headers_mut();
-    if let Ok(v) = format!("0x{zxid:x}").parse() {
-        h.insert("last_zxid", v);
-    }
-    if let Ok(v) = size.to_string().parse() {
-        h.insert("snapshot_size", v);
-    }
-    r
-}
-
-/// POST restore: the body is a snapshot (as `snapshot` streams it, compressed or not).
-async fn restore(http: &Http, body: Incoming) -> Resp {
-    const CMD: &str = "restore";
-    if !http.cfg.settings.admin.restore_enabled {
-        warn!("AdminServer: the restore command is disabled");
-        return json_resp(StatusCode::SERVICE_UNAVAILABLE, Map::new(), CMD);
-    }
-    if rate_limited(&http.last_restore, rate_interval(&http.cfg)) {
-        warn!("AdminServer: restore request was rate limited");
-        return json_resp(StatusCode::TOO_MANY_REQUESTS, Map::new(), CMD);
-    }
-    use http_body_util::BodyExt;
-    let raw = match body.collect().await {
-        Ok(b) => b.to_bytes().to_vec(),
-        Err(e) => return json_resp(StatusCode::BAD_REQUEST, error_map(&e.to_string()), CMD),
-    };
-    if raw.is_empty() {
-        return json_resp(
-            StatusCode::BAD_REQUEST,
-            error_map("no snapshot in the request body"),
-            CMD,
-        );
-    }
-    // Decoding a large snapshot is CPU work: off the async workers.
-    let loaded = tokio::task::spawn_blocking(move || {
-        let bytes = crate::storage::snap::decode_stream(raw).map_err(|e| e.to_string())?;
-        crate::storage::snap::deserialize(bytes, 0)
-    })
-    .await
-    .unwrap_or_else(|e| Err(e.to_string()));
-    let loaded = match loaded {
-        Ok(l) => l,
-        Err(e) => {
-            warn!("AdminServer: restore refused: the body is not a snapshot: {e}");
-            return json_resp(StatusCode::BAD_REQUEST, error_map(&e), CMD);
-        }
-    };
-    let (tx, rx) = oneshot::channel();
-    if http
-        .node
-        .send(OpsRequest::Restore {
-            loaded: Box::new(loaded),
-            reply: tx,
-        })
-        .await
-        .is_err()
-    {
-        return json_resp(StatusCode::OK, error_map(super::NOT_SERVING), CMD);
-    }
-    match rx.await {
-        Ok(Ok(zxid)) => {
-            info!("AdminServer: database restored from a snapshot; serving from zxid 0x{zxid:x}");
-            let mut m = Map::new();
-            m.insert("last_zxid".into(), zxid.into());
-            json_resp(StatusCode::OK, m, CMD)
-        }
-        Ok(Err(e)) => {
-            warn!("AdminServer: restore failed: {e}");
-            json_resp(StatusCode::INTERNAL_SERVER_ERROR, error_map(&e), CMD)
-        }
-        Err(_) => json_resp(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            error_map("the restore was abandoned"),
-            CMD,
-        ),
-    }
-}
-
 fn jvalues(pairs: &[(String, Value)]) -> Map<String, Json> {
     pairs
         .iter()
@@ -706,7 +486,7 @@ async fn run(
                 .as_ref()
                 .and_then(|v| v.ensemble.as_ref().map(|e| (v.zxid, e)))
             {
-                Some((zxid, e)) => zab_state(&mut m, cfg, zxid, e),
+                Some((zxid, e)) => super::ensemble::zab_state(&mut m, cfg, zxid, e),
                 None => {
                     m.insert("voting".into(), false.into());
                     m.insert("zabstate".into(), "".into());
@@ -836,27 +616,10 @@ async fn run(
             }
         }
         "voting_view" => {
-            let mut view = Map::new();
-            if let Some(e) = &v.ensemble {
-                for s in &e.voters {
-                    let mine = e.me.as_ref().is_some_and(|me| me.id == s.id);
-                    let client = match &s.client {
-                        Some((h, p)) => socket_string(h.as_deref().unwrap_or("0.0.0.0"), *p),
-                        None if mine => own_client_address(cfg, Some(s)).unwrap_or_default(),
-                        None => String::new(),
-                    };
-                    view.insert(
-                        s.id.to_string(),
-                        json!({
-                            "server_addresses": s.quorum_addrs().iter().map(|(h, p)| socket_string(h, *p)).collect::<Vec<_>>(),
-                            "election_addresses": s.election_addrs().iter().map(|(h, p)| socket_string(h, *p)).collect::<Vec<_>>(),
-                            "client_address": client,
-                            "learner_type": if s.observer { "observer" } else { "participant" },
-                        }),
-                    );
-                }
-            }
-            m.insert("current_config".into(), Json::Object(view));
+            m.insert(
+                "current_config".into(),
+                super::ensemble::voting_view(cfg, &v),
+            );
         }
         "watch_summary" => {
             let total: usize = v.watches_by_path.values().map(|s| s.len()).sum();

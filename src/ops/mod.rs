@@ -3,6 +3,7 @@
 //! [`NodeView`] (plain data); this module turns it into ZooKeeper's text and JSON shapes.
 
 pub mod admin;
+mod ensemble;
 pub mod process;
 mod prometheus;
 
