@@ -28,8 +28,6 @@ impl Node {
             last_snapshot: self.last_snapshot,
             ..Default::default()
         };
-        (v.synced_observers, v.observer_master_id) = self.observer_master_view();
-        v.leader = self.leader_view();
         v.ensemble = self.ensemble_view();
         let mut conns: Vec<(&ConnId, &Conn)> = self.conns.iter().collect();
         conns.sort_by_key(|(id, _)| **id);

@@ -583,11 +583,11 @@ async fn run(
             m.insert("zxid".into(), format!("{z:x}").into());
             m.insert("timestamp".into(), t.into());
         }
-        "leader" => match &v.leader {
-            Some((leading, id, hosts)) => {
-                m.insert("is_leader".into(), (*leading).into());
-                m.insert("leader_id".into(), (*id).into());
-                m.insert("leader_ip".into(), hosts.clone().into());
+        "leader" => match &v.ensemble {
+            Some(e) => {
+                m.insert("is_leader".into(), e.leading.into());
+                m.insert("leader_id".into(), e.master.into());
+                m.insert("leader_ip".into(), e.master_hosts.clone().into());
             }
             None => {
                 m.insert("error".into(), "server is not initialized".into());
@@ -599,7 +599,11 @@ async fn run(
         "observers" => {
             m.insert(
                 "synced_observers".into(),
-                v.synced_observers.unwrap_or(0).into(),
+                v.ensemble
+                    .as_ref()
+                    .and_then(|e| e.synced_observers)
+                    .unwrap_or(0)
+                    .into(),
             );
             m.insert("observers".into(), Json::Array(vec![]));
         }

@@ -100,15 +100,8 @@ pub struct NodeView {
     pub watches_by_path: BTreeMap<String, Vec<i64>>,
     pub digests: Vec<(i64, u64)>,
     pub last_snapshot: Option<(i64, i64)>,
-    /// On a follower serving observers (observerMasterPort): how many are synchronised.
-    pub synced_observers: Option<u64>,
-    /// On an observer: the member it syncs from (a follower, or the leader).
-    pub observer_master_id: Option<i64>,
-    /// In an ensemble: whether this member leads, and the id and hosts of the member it
-    /// leads or syncs from (the AdminServer's `leader`).
-    pub leader: Option<(bool, i64, String)>,
-    /// In an ensemble, with a role (leading or following): the AdminServer's `zabstate` and
-    /// `voting_view`.
+    /// In an ensemble, with a role (leading or following): what `mntr` and the AdminServer's
+    /// `leader`, `observers`, `zabstate` and `voting_view` say of it.
     pub ensemble: Option<EnsembleView>,
 }
 
@@ -118,6 +111,13 @@ pub struct EnsembleView {
     /// ZooKeeper's ZabState: discovery, synchronization or broadcast.
     pub zab_state: &'static str,
     pub leading: bool,
+    pub observer: bool,
+    /// The member this one leads as (itself) or syncs from (its leader, or an observer's
+    /// learner master), and that member's quorum hosts joined by `|`.
+    pub master: i64,
+    pub master_hosts: String,
+    /// On a follower serving observers (observerMasterPort): how many are synchronised.
+    pub synced_observers: Option<u64>,
     /// Whether this member votes in the active configuration.
     pub voting: bool,
     /// This member's line of the active configuration.
@@ -285,11 +285,13 @@ pub fn monitor_values(v: &NodeView) -> Vec<(String, Value)> {
         ("quorum_size".into(), Value::U(1)),
         ("proposal_count".into(), Value::U(0)),
     ];
-    if let Some(n) = v.synced_observers {
-        out.push(("synced_observers".into(), Value::U(n)));
-    }
-    if let Some(id) = v.observer_master_id {
-        out.push(("observer_master_id".into(), Value::I(id)));
+    if let Some(e) = &v.ensemble {
+        if let Some(n) = e.synced_observers {
+            out.push(("synced_observers".into(), Value::U(n)));
+        }
+        if e.observer {
+            out.push(("observer_master_id".into(), Value::I(e.master)));
+        }
     }
     for c in s.counters() {
         out.push((c.name.to_string(), Value::U(c.get())));

@@ -25,6 +25,7 @@ mod reconfig;
 pub(super) mod sim;
 mod start;
 mod tick;
+mod view;
 pub use sim::SimView;
 
 /// Committed txns a leader keeps to bring a learner up to date with a DIFF (ZooKeeper's

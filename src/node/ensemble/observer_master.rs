@@ -58,6 +58,16 @@ impl Node {
     /// port cannot be bound; the follower keeps serving meanwhile.
     pub(in crate::node) fn start_observer_master(&mut self) {
         let port = self.cfg.settings.observer_master_port;
+        // Called every half tick: nothing is cloned unless a listener is to be started.
+        let wanted = port != 0
+            && self.ens().is_some_and(|e| {
+                !e.observer
+                    && matches!(&e.role, Role::Following(f)
+                        if f.om.is_none() && f.phase() == FPhase::Serving)
+            });
+        if !wanted {
+            return;
+        }
         let all_ips = self
             .cfg
             .quorum
@@ -68,10 +78,10 @@ impl Node {
         let Some(e) = self.ensemble.as_mut() else {
             return;
         };
-        if port == 0 || e.observer {
+        let sim = e.sim_connects.is_some();
+        if links.is_none() && !sim {
             return;
         }
-        let sim = e.sim_connects.is_some();
         let retry = std::time::Duration::from_millis((e.tick_ms / 2).max(50));
         let host = match e.servers.get(&(e.me as u64)).map(|s| s.quorum_addrs()) {
             Some(a) if !all_ips && !a.is_empty() => a[0].0.clone(),
@@ -81,9 +91,6 @@ impl Node {
         let Role::Following(f) = &mut e.role else {
             return;
         };
-        if f.om.is_some() || f.phase() != FPhase::Serving || (links.is_none() && !sim) {
-            return;
-        }
         let cancel = CancellationToken::new();
         f.om = Some(ObserverMaster {
             cancel: cancel.clone(),
@@ -118,73 +125,6 @@ impl Node {
             info!("observer master: serving observers on {host}:{port}");
             crate::quorum::serve_quorum(l, links, max, tls, Some(cancel)).await;
         });
-    }
-
-    /// For `mntr`: a follower's synchronised observers (while it listens for them), an
-    /// observer's learner master.
-    pub(in crate::node) fn observer_master_view(&self) -> (Option<u64>, Option<i64>) {
-        match self.ens() {
-            Some(e) => match &e.role {
-                Role::Following(f) if e.observer => (None, Some(f.master)),
-                Role::Following(f) => (f.om.as_ref().map(|o| o.synced() as u64), None),
-                _ => (None, None),
-            },
-            None => (None, None),
-        }
-    }
-
-    /// For the AdminServer's `leader`: whether this member leads, and the id and hosts (its
-    /// quorum addresses' hosts joined by `|`) of the member it leads or syncs from (an
-    /// observer's learner master, as ZooKeeper reports it). None outside an ensemble.
-    pub(in crate::node) fn leader_view(&self) -> Option<(bool, i64, String)> {
-        let e = self.ens()?;
-        let (leading, id) = match &e.role {
-            Role::Leading(_) => (true, e.me),
-            Role::Following(f) => (false, f.master),
-            Role::Looking => (false, -1),
-        };
-        let hosts = e
-            .servers
-            .get(&(id as u64))
-            .map(|s| {
-                s.quorum_addrs()
-                    .into_iter()
-                    .map(|(h, _)| h)
-                    .collect::<Vec<_>>()
-                    .join("|")
-            })
-            .unwrap_or_default();
-        Some((leading, id, hosts))
-    }
-
-    /// For the AdminServer's `zabstate` and `voting_view`: None outside an ensemble or while
-    /// electing.
-    pub(in crate::node) fn ensemble_view(&self) -> Option<crate::ops::EnsembleView> {
-        let e = self.ens()?;
-        let (zab_state, leading) = match &e.role {
-            Role::Looking => return None,
-            Role::Leading(l) if l.disc.established() => ("broadcast", true),
-            Role::Leading(l) if l.disc.epoch().is_some() => ("synchronization", true),
-            Role::Leading(_) => ("discovery", true),
-            Role::Following(f) => match f.phase() {
-                FPhase::Connecting | FPhase::Discovery => ("discovery", false),
-                FPhase::Sync => ("synchronization", false),
-                FPhase::Serving => ("broadcast", false),
-            },
-        };
-        let votes = |id: u64| e.members.weights.get(&(id as i64)).is_some_and(|w| *w > 0);
-        Some(crate::ops::EnsembleView {
-            zab_state,
-            leading,
-            voting: votes(e.me as u64),
-            me: e.servers.get(&(e.me as u64)).cloned(),
-            voters: e
-                .servers
-                .values()
-                .filter(|s| votes(s.id))
-                .cloned()
-                .collect(),
-        })
     }
 
     /// An observer dialled the observer master port.
@@ -405,20 +345,11 @@ impl Node {
         let Some(om) = self.following().and_then(|f| f.om.as_mut()) else {
             return;
         };
-        let ping = Packet::new(PacketType::Ping, last, None).encode();
-        let mut stale = Vec::new();
-        for (id, o) in &om.observers {
-            let limit = if o.phase == LPhase::Serving {
-                sync
-            } else {
-                init
-            };
-            if now.saturating_duration_since(o.last_heard) > limit {
-                stale.push((*id, o.sid));
-            } else if o.phase == LPhase::Serving {
-                o.link.send_raw(ping.clone());
-            }
-        }
+        let stale: Vec<(LinkId, i64)> =
+            super::tick::ping_learners(&om.observers, last, now, init, sync)
+                .into_iter()
+                .map(|id| (id, om.observers.get(&id).map_or(-1, |o| o.sid)))
+                .collect();
         for (id, sid) in stale {
             self.close_observer(id, &format!("observer {sid} silent for too long"));
         }

@@ -1,6 +1,34 @@
 //! The ensemble's clock: pings, and the liveness checks of initLimit and syncLimit.
 
 use super::*;
+use std::time::Duration;
+
+/// Pings the learners being served (a leader's, or a follower's observers) with `last`, and
+/// returns those silent for too long: a learner still being synchronised (a large SNAP) has
+/// initLimit, as in ZooKeeper; one being served, syncLimit.
+pub(super) fn ping_learners(
+    learners: &HashMap<LinkId, Learner>,
+    last: i64,
+    now: Instant,
+    init: Duration,
+    sync: Duration,
+) -> Vec<LinkId> {
+    let ping = Packet::new(PacketType::Ping, last, None).encode();
+    let mut stale = Vec::new();
+    for (id, lr) in learners {
+        let limit = if lr.phase == LPhase::Serving {
+            sync
+        } else {
+            init
+        };
+        if now.saturating_duration_since(lr.last_heard) > limit {
+            stale.push(*id);
+        } else if lr.phase == LPhase::Serving {
+            lr.link.send_raw(ping.clone());
+        }
+    }
+    stale
+}
 
 impl Node {
     /// Every half tick: pings, and the liveness checks of initLimit and syncLimit.
@@ -25,23 +53,8 @@ impl Node {
                     }
                     return;
                 }
-                let ping = Packet::new(PacketType::Ping, last, None).encode();
-                let mut stale = Vec::new();
+                let stale = ping_learners(&l.learners, last, now, init, sync);
                 let mut forget = Vec::new();
-                for (id, lr) in &l.learners {
-                    // A learner still being synchronised (a large SNAP) has initLimit, as in
-                    // ZooKeeper; one being served, syncLimit.
-                    let limit = if lr.phase == LPhase::Serving {
-                        sync
-                    } else {
-                        init
-                    };
-                    if age(lr.last_heard) > limit {
-                        stale.push(*id);
-                    } else if lr.phase == LPhase::Serving {
-                        lr.link.send_raw(ping.clone());
-                    }
-                }
                 for id in stale {
                     if let Some(lr) = l.learners.remove(&id) {
                         warn!(
