@@ -204,14 +204,7 @@ impl Node {
         let Some(lr) = self.leading().and_then(|l| l.learners.get_mut(&id)) else {
             return;
         };
-        let mut b = BytesMut::with_capacity(4);
-        b.put_i32(jute::QUORUM_PROTOCOL_VERSION);
-        lr.link.send(&Packet::new(
-            PacketType::LeaderInfo,
-            jute::make_zxid(epoch, 0),
-            Some(b.freeze()),
-        ));
-        lr.phase = LPhase::AckEpoch;
+        lr.leader_info(epoch);
     }
 
     /// Brings a learner whose history ends at `peer_zxid` up to this leader's: the txns it
@@ -240,14 +233,6 @@ impl Node {
                 );
             }
         }
-        out.push(
-            Packet::new(
-                PacketType::NewLeader,
-                jute::make_zxid(epoch, 0),
-                Some(Bytes::from(config)),
-            )
-            .encode(),
-        );
         let Some(lr) = self.leading().and_then(|l| l.learners.get_mut(&id)) else {
             return;
         };
@@ -255,7 +240,7 @@ impl Node {
             "synchronising learner {} from 0x{peer_zxid:x} to 0x{last:x}: {how}",
             lr.sid
         );
-        lr.sync_with(out);
+        lr.sync_with(out, epoch, config);
     }
 
     /// What brings a learner whose history ends at `peer_zxid` to what this member has

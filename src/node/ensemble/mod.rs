@@ -130,12 +130,30 @@ impl Learner {
         }
     }
 
-    /// Sends what synchronises the learner (TRUNC, DIFF or SNAP, then NEWLEADER); its ACK
-    /// of NEWLEADER is awaited next.
-    fn sync_with(&mut self, packets: Vec<Bytes>) {
+    /// LEADERINFO with the epoch's first zxid; its ACKEPOCH is awaited next.
+    fn leader_info(&mut self, epoch: i64) {
+        let mut b = BytesMut::with_capacity(4);
+        b.put_i32(jute::QUORUM_PROTOCOL_VERSION);
+        self.link.send(&Packet::new(
+            PacketType::LeaderInfo,
+            jute::make_zxid(epoch, 0),
+            Some(b.freeze()),
+        ));
+        self.phase = LPhase::AckEpoch;
+    }
+
+    /// Sends what synchronises the learner (TRUNC, DIFF or SNAP, and for a follower the
+    /// proposals in flight), then NEWLEADER with the epoch and `config`; its ACK of NEWLEADER
+    /// is awaited next.
+    fn sync_with(&mut self, packets: Vec<Bytes>, epoch: i64, config: String) {
         for b in packets {
             self.link.send_raw(b);
         }
+        self.link.send(&Packet::new(
+            PacketType::NewLeader,
+            jute::make_zxid(epoch, 0),
+            Some(Bytes::from(config)),
+        ));
         self.phase = LPhase::NewLeaderAck;
     }
 

@@ -200,14 +200,7 @@ impl Node {
                     return self.close_observer(id, &why);
                 }
                 o.sid = info.server_id;
-                let mut b = BytesMut::with_capacity(4);
-                b.put_i32(jute::QUORUM_PROTOCOL_VERSION);
-                o.link.send(&Packet::new(
-                    PacketType::LeaderInfo,
-                    jute::make_zxid(current_epoch, 0),
-                    Some(b.freeze()),
-                ));
-                o.phase = LPhase::AckEpoch;
+                o.leader_info(current_epoch);
             }
             (LPhase::Info, Some(PacketType::FollowerInfo)) => self.close_observer(
                 id,
@@ -230,15 +223,7 @@ impl Node {
                             .map_or_else(|| e.config_text.clone(), |l| l.config_text())
                     })
                     .unwrap_or_default();
-                let (mut out, how) = self.sync_packets(p.zxid);
-                out.push(
-                    Packet::new(
-                        PacketType::NewLeader,
-                        jute::make_zxid(current_epoch, 0),
-                        Some(Bytes::from(config)),
-                    )
-                    .encode(),
-                );
+                let (out, how) = self.sync_packets(p.zxid);
                 let Some(o) = self
                     .following()
                     .and_then(|f| f.om.as_mut())
@@ -250,7 +235,7 @@ impl Node {
                     "observer master: synchronising observer {sid} from 0x{:x} to 0x{last:x}: {how}",
                     p.zxid
                 );
-                o.sync_with(out);
+                o.sync_with(out, current_epoch, config);
             }
             (LPhase::NewLeaderAck, Some(PacketType::Ack)) => {
                 o.up_to_date();
