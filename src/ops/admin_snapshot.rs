@@ -16,15 +16,24 @@ fn rate_interval(cfg: &Config) -> Duration {
     Duration::from_millis(cfg.settings.admin.rate_limit_ms)
 }
 
+/// The answer to a snapshot or restore that is switched off or comes too soon after the last.
+fn refused(http: &Http, enabled: bool, last: &Mutex<Option<Instant>>, cmd: &str) -> Option<Resp> {
+    if !enabled {
+        warn!("AdminServer: the {cmd} command is disabled");
+        return Some(json_resp(StatusCode::SERVICE_UNAVAILABLE, Map::new(), cmd));
+    }
+    if rate_limited(last, rate_interval(&http.cfg)) {
+        warn!("AdminServer: {cmd} request was rate limited");
+        return Some(json_resp(StatusCode::TOO_MANY_REQUESTS, Map::new(), cmd));
+    }
+    None
+}
+
 pub(super) async fn snapshot(http: &Http, params: &[(String, String)]) -> Resp {
     const CMD: &str = "snapshot";
-    if !http.cfg.settings.admin.snapshot_enabled {
-        warn!("AdminServer: the snapshot command is disabled");
-        return json_resp(StatusCode::SERVICE_UNAVAILABLE, Map::new(), CMD);
-    }
-    if rate_limited(&http.last_snapshot, rate_interval(&http.cfg)) {
-        warn!("AdminServer: snapshot request was rate limited");
-        return json_resp(StatusCode::TOO_MANY_REQUESTS, Map::new(), CMD);
+    let enabled = http.cfg.settings.admin.snapshot_enabled;
+    if let Some(no) = refused(http, enabled, &http.last_snapshot, CMD) {
+        return no;
     }
     let streaming = params
         .iter()
@@ -84,13 +93,9 @@ pub(super) async fn snapshot(http: &Http, params: &[(String, String)]) -> Resp {
 /// POST restore: the body is a snapshot (as `snapshot` streams it, compressed or not).
 pub(super) async fn restore(http: &Http, body: Incoming) -> Resp {
     const CMD: &str = "restore";
-    if !http.cfg.settings.admin.restore_enabled {
-        warn!("AdminServer: the restore command is disabled");
-        return json_resp(StatusCode::SERVICE_UNAVAILABLE, Map::new(), CMD);
-    }
-    if rate_limited(&http.last_restore, rate_interval(&http.cfg)) {
-        warn!("AdminServer: restore request was rate limited");
-        return json_resp(StatusCode::TOO_MANY_REQUESTS, Map::new(), CMD);
+    let enabled = http.cfg.settings.admin.restore_enabled;
+    if let Some(no) = refused(http, enabled, &http.last_restore, CMD) {
+        return no;
     }
     use http_body_util::BodyExt;
     let raw = match body.collect().await {
